@@ -1,0 +1,37 @@
+"""chronolog: the activity layer for applications.
+
+An activity log, state history, jobs, time-bucketed stats and a gap-free feed,
+on an embedded SQLite file or on PostgreSQL. Start with :class:`Chronolog`.
+"""
+
+from ._scope import Limits
+from .core import Chronolog
+from .errors import (
+    ChronologError,
+    Conflict,
+    InvalidTransition,
+    LeaseLost,
+    NotFound,
+    StoreUnavailable,
+    ValidationError,
+)
+from .models import Actor, Event, NewEvent, Page, Project, Target
+
+__all__ = [
+    "Actor",
+    "Chronolog",
+    "ChronologError",
+    "Conflict",
+    "Event",
+    "InvalidTransition",
+    "LeaseLost",
+    "Limits",
+    "NewEvent",
+    "NotFound",
+    "Page",
+    "Project",
+    "StoreUnavailable",
+    "Target",
+    "ValidationError",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,59 @@
+"""JSON in and out, with orjson, and the metadata checks every part shares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from .errors import ValidationError
+
+__all__ = ["check_object", "dumps", "loads"]
+
+
+def dumps(value: Any) -> str:
+    """Serialise to compact JSON text (non-str keys and NaN are refused)."""
+    return orjson.dumps(value).decode()
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON text."""
+    return orjson.loads(text)
+
+
+def check_object(
+    value: Any, *, name: str, limit: int | None = None, allow_none: bool = True
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Validate a JSON object argument and return it with its serialised text.
+
+    Accepts a mapping, a JSON string holding an object, or ``None``. Raises
+    ``ValidationError`` for anything else, for values JSON cannot hold, and
+    for a serialised size above ``limit`` bytes.
+    """
+    if value is None:
+        if allow_none:
+            return None, None
+        raise ValidationError(f"{name} is required", field=name)
+    if isinstance(value, str | bytes):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise ValidationError(f"{name} is not valid JSON: {exc}", field=name) from None
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            f"{name} must be a JSON object, got {type(value).__name__}", field=name
+        )
+    value = dict(value)
+    try:
+        text = orjson.dumps(value)
+    except TypeError as exc:
+        raise ValidationError(f"{name} cannot be stored as JSON: {exc}", field=name) from None
+    if limit is not None and len(text) > limit:
+        raise ValidationError(
+            f"{name} is {len(text)} bytes, over the limit of {limit} bytes",
+            field=name,
+            size=len(text),
+            limit=limit,
+        )
+    return value, text.decode()

@@ -1,0 +1,70 @@
+"""chronolog's exceptions: every failure a caller can see is one of these.
+
+Driver exceptions never escape the store layer; they are translated into the
+classes below by the dialect seam (:mod:`chronolog.store.dialect`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ChronologError",
+    "Conflict",
+    "InvalidTransition",
+    "LeaseLost",
+    "NotFound",
+    "StoreUnavailable",
+    "ValidationError",
+]
+
+
+class ChronologError(Exception):
+    """Base class of every error chronolog raises.
+
+    ``code`` is a short machine-readable word (the HTTP service puts it in its
+    error body); ``details`` holds structured context for the caller.
+    """
+
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+
+
+class NotFound(ChronologError):
+    """The named row (event, entity, job, project, …) does not exist in this project."""
+
+    code = "not_found"
+
+
+class ValidationError(ChronologError, ValueError):
+    """The caller's input is invalid; nothing was written."""
+
+    code = "validation_error"
+
+
+class Conflict(ChronologError):
+    """The write lost a race or broke a uniqueness rule; nothing was written."""
+
+    code = "conflict"
+
+
+class InvalidTransition(ValidationError):
+    """A state machine forbids the requested move; nothing was written."""
+
+    code = "invalid_transition"
+
+
+class LeaseLost(Conflict):
+    """A job's lease token is stale: another claim owns the job now, or it ended."""
+
+    code = "lease_lost"
+
+
+class StoreUnavailable(ChronologError):
+    """The database could not be reached or stayed locked past the busy timeout."""
+
+    code = "store_unavailable"

@@ -1,0 +1,528 @@
+"""The activity log: who did what to what, when, and how it went (``cl.events``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row
+
+from . import _json
+from ._cursor import decode_cursor, encode_cursor, fingerprint
+from ._scope import Scope
+from ._time import from_micros, parse_duration, require_aware, to_micros
+from .errors import NotFound, ValidationError
+from .models import Actor, Event, NewEvent, Page, Target
+from .store.sql import events as sql
+from .store.sql import projects as project_sql
+
+__all__ = ["BUILTIN_STATUSES", "DATE_RANGES", "Events", "event_from_row"]
+
+BUILTIN_STATUSES = ("processing", "success", "error")
+"""Statuses every project accepts; strict projects accept registered ones besides."""
+
+DATE_RANGES: dict[str, timedelta | None] = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "all": None,
+}
+"""The named windows of :meth:`Events.query` (as in the library-cleanup seed)."""
+
+_WORD_LIMITS = {"event_type": 64, "action": 64, "status": 32}
+_ACTOR_LIMITS = {"type": 64, "id": 255, "name": 255}
+_TARGET_LIMITS = {"type": 64, "id": 255}
+
+
+def event_from_row(row: Row[Any], project: str) -> Event:
+    """Build an :class:`Event` from a row in ``EVENT_COLUMNS`` order."""
+    (
+        event_id,
+        _project_id,
+        occurred_at,
+        event_type,
+        action,
+        status,
+        actor_type,
+        actor_id,
+        actor_name,
+        target_type,
+        target_id,
+        target_title,
+        error,
+        metadata,
+    ) = row
+    if isinstance(metadata, str):  # raw driver paths hand back JSON text
+        metadata = _json.loads(metadata)
+    return Event(
+        id=event_id,
+        project=project,
+        occurred_at=from_micros(occurred_at),
+        event_type=event_type,
+        action=action,
+        status=status,
+        actor=Actor(actor_type, actor_id, actor_name) if actor_type is not None else None,
+        target=Target(target_type, target_id, target_title) if target_type is not None else None,
+        error=error,
+        metadata=metadata,
+    )
+
+
+def _word(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{name} must be a non-empty string", field=name)
+    limit = _WORD_LIMITS.get(name, 64)
+    if len(value) > limit:
+        raise ValidationError(f"{name} is longer than {limit} characters", field=name)
+    return value
+
+
+def _party(
+    value: Any, name: str, cls: type[Actor] | type[Target], limits: dict[str, int], title_cap: int
+) -> tuple[str | None, str | None, str | None]:
+    """Validate an actor / target given as the dataclass, a mapping or None."""
+    if value is None:
+        return None, None, None
+    if isinstance(value, Actor | Target):
+        if not isinstance(value, cls):
+            raise ValidationError(f"{name} must be a {cls.__name__}", field=name)
+        fields = {"type": value.type, "id": value.id}
+        third = value.name if isinstance(value, Actor) else value.title
+    elif isinstance(value, Mapping):
+        unknown = set(value) - {"type", "id", "name" if cls is Actor else "title"}
+        if unknown:
+            raise ValidationError(f"{name} has unknown fields: {sorted(unknown)}", field=name)
+        fields = {"type": value.get("type"), "id": value.get("id")}
+        third = value.get("name" if cls is Actor else "title")
+    else:
+        raise ValidationError(
+            f"{name} must be a {cls.__name__}, a mapping or None, got {type(value).__name__}",
+            field=name,
+        )
+    kind = fields["type"]
+    if not isinstance(kind, str) or not kind.strip():
+        raise ValidationError(f"{name}.type must be a non-empty string", field=f"{name}.type")
+    if len(kind) > limits["type"]:
+        raise ValidationError(f"{name}.type is longer than {limits['type']} characters")
+    ident = fields["id"]
+    if ident is not None:
+        if isinstance(ident, bool) or not isinstance(ident, str | int):
+            raise ValidationError(f"{name}.id must be text (or an integer)", field=f"{name}.id")
+        ident = str(ident)
+        if len(ident) > limits["id"]:
+            raise ValidationError(f"{name}.id is longer than {limits['id']} characters")
+    if third is not None:
+        if not isinstance(third, str):
+            raise ValidationError(f"{name} display name must be text", field=name)
+        cap = limits.get("name", title_cap)
+        if len(third) > cap:
+            raise ValidationError(f"{name} display name is longer than {cap} characters")
+    return kind, ident, third
+
+
+def _words(value: Any, name: str) -> tuple[str, ...] | None:
+    """A filter list: None, one string (comma-separated allowed) or an iterable of strings."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [v for v in (part.strip() for part in value.split(",")) if v]
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise ValidationError(f"{name} must be a list of strings", field=name) from None
+    if not all(isinstance(v, str) for v in items):
+        raise ValidationError(f"{name} must be a list of strings", field=name)
+    if len(items) > 100:
+        raise ValidationError(f"{name} lists more than 100 values", field=name)
+    return items
+
+
+class Events:
+    """Record, update, query and purge the activity log of one project."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+
+    # -- writing -----------------------------------------------------------------
+
+    def record(
+        self,
+        event_type: str,
+        action: str,
+        *,
+        status: str = "success",
+        actor: Actor | Mapping[str, Any] | None = None,
+        target: Target | Mapping[str, Any] | None = None,
+        occurred_at: datetime | None = None,
+        error: str | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+    ) -> int:
+        """Record one event and return its id."""
+        return self.record_many(
+            [
+                {
+                    "event_type": event_type,
+                    "action": action,
+                    "status": status,
+                    "actor": actor,
+                    "target": target,
+                    "occurred_at": occurred_at,
+                    "error": error,
+                    "metadata": metadata,
+                }
+            ]
+        )[0]
+
+    def record_many(self, items: Iterable[NewEvent | Mapping[str, Any]]) -> list[int]:
+        """Record a batch in one transaction, all or nothing; returns ids in input order."""
+        rows = self.prepare(items)
+        with self._scope.store.write() as conn:
+            ids = self.write_prepared(conn, rows)
+        self._scope.store.notifier.publish("events")
+        return ids
+
+    def prepare(self, items: Iterable[NewEvent | Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Validate events and turn them into insert tuples (no database access).
+
+        Used by other parts (states, jobs) that append events inside their own
+        transaction through :meth:`write_prepared`.
+        """
+        scope = self._scope
+        now = to_micros(scope.clock())
+        rows: list[tuple[Any, ...]] = []
+        for index, item in enumerate(items):
+            if len(rows) >= scope.limits.batch_size:
+                raise ValidationError(
+                    f"a batch holds at most {scope.limits.batch_size} events", field="events"
+                )
+            try:
+                rows.append(self._row(item, now))
+            except ValidationError as exc:
+                if index or exc.details.get("index") is not None:
+                    exc.details["index"] = index
+                    exc.args = (f"event {index}: {exc.message}",)
+                    exc.message = exc.args[0]
+                raise
+        return rows
+
+    def _row(self, item: NewEvent | Mapping[str, Any], now: int) -> tuple[Any, ...]:
+        limits = self._scope.limits
+        if isinstance(item, NewEvent):
+            data: Mapping[str, Any] = {
+                "event_type": item.event_type,
+                "action": item.action,
+                "status": item.status,
+                "actor": item.actor,
+                "target": item.target,
+                "occurred_at": item.occurred_at,
+                "error": item.error,
+                "metadata": item.metadata,
+            }
+        elif isinstance(item, Mapping):
+            data = item
+            unknown = set(data) - {
+                "event_type", "action", "status", "actor", "target",
+                "occurred_at", "error", "metadata",
+            }  # fmt: skip
+            if unknown:
+                raise ValidationError(f"unknown event fields: {sorted(unknown)}")
+        else:
+            raise ValidationError(f"an event must be a NewEvent or a mapping, got {type(item).__name__}")
+        event_type = _word(data.get("event_type"), "event_type")
+        action = _word(data.get("action"), "action")
+        raw_status = data.get("status")
+        status = "success" if raw_status is None else _word(raw_status, "status")
+        actor = _party(data.get("actor"), "actor", Actor, _ACTOR_LIMITS, limits.text_chars)
+        target = _party(data.get("target"), "target", Target, _TARGET_LIMITS, limits.text_chars)
+        occurred = data.get("occurred_at")
+        occurred_at = now if occurred is None else to_micros(require_aware(occurred, "occurred_at"))
+        error = data.get("error")
+        if error is not None:
+            if not isinstance(error, str):
+                raise ValidationError("error must be text", field="error")
+            if len(error) > limits.text_chars:
+                raise ValidationError(f"error is longer than {limits.text_chars} characters", field="error")
+        _, metadata_text = _json.check_object(
+            data.get("metadata"), name="metadata", limit=limits.metadata_bytes
+        )
+        return (
+            self._scope.project_id,
+            occurred_at,
+            event_type,
+            action,
+            status,
+            *actor,
+            *target,
+            error,
+            metadata_text,
+        )
+
+    def write_prepared(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+        """Check vocabularies, insert prepared rows and their counts, inside ``conn``'s transaction.
+
+        The caller publishes ``events`` on the notifier after commit.
+        """
+        if not rows:
+            return []
+        scope = self._scope
+        self._check_vocabulary(conn, rows)
+        ids = sql.event_insert_many(conn, scope.store.dialect, rows)
+        sql.event_counts_add(conn, scope.store.dialect, _count_rows(rows, scope.store.dialect.counter_shard()))
+        sql.notify_events(conn, scope.store.dialect, scope.project_id)
+        return ids
+
+    def _check_vocabulary(
+        self, conn: Connection, rows: Sequence[tuple[Any, ...]], *, types: bool = True
+    ) -> None:
+        project_id = self._scope.project_id
+        allowed_types = project_sql.vocab_list(conn, project_id, "event_type") if types else []
+        if allowed_types:
+            allowed = set(allowed_types)
+            unknown = sorted({r[2] for r in rows} - allowed)
+            if unknown:
+                raise ValidationError(
+                    f"unknown event type(s) {unknown} in project {self._scope.project!r}; "
+                    f"registered: {allowed_types}",
+                    field="event_type",
+                    unknown=unknown,
+                )
+        statuses = {r[4] for r in rows} - set(BUILTIN_STATUSES)
+        if statuses:
+            project = project_sql.project_by_name(conn, self._scope.project)
+            if project is not None and project.strict_statuses:
+                custom = set(project_sql.vocab_list(conn, project_id, "status"))
+                unknown = sorted(statuses - custom)
+                if unknown:
+                    raise ValidationError(
+                        f"unknown status(es) {unknown} in strict project {self._scope.project!r}; "
+                        f"allowed: {sorted(set(BUILTIN_STATUSES) | custom)}",
+                        field="status",
+                        unknown=unknown,
+                    )
+
+    def set_status(self, event_id: int, status: str, error: str | None = None) -> Event:
+        """Move an event along its lifecycle (``processing`` → ``success`` / ``error``)."""
+        status = _word(status, "status")
+        if error is not None and (not isinstance(error, str) or len(error) > self._scope.limits.text_chars):
+            raise ValidationError("error must be text within the size limit", field="error")
+        scope = self._scope
+        dialect = scope.store.dialect
+        with scope.store.write() as conn:
+            row = sql.event_get(conn, scope.project_id, event_id)
+            if row is None:
+                raise NotFound(f"event {event_id} not found in project {scope.project!r}")
+            old = event_from_row(row, scope.project)
+            probe = list(row[1:14])
+            probe[4] = status
+            if old.status != status:
+                self._check_vocabulary(conn, [tuple(probe)], types=False)
+                shard = dialect.counter_shard()
+                moved = _count_rows([tuple(row[1:14])], shard, sign=-1)
+                moved += _count_rows([tuple(probe)], shard)
+                sql.event_counts_add(conn, dialect, moved)
+            sql.event_status_set(conn, scope.project_id, event_id, status, error)
+            sql.notify_events(conn, dialect, scope.project_id)
+        scope.store.notifier.publish("events")
+        return Event(
+            id=old.id, project=old.project, occurred_at=old.occurred_at, event_type=old.event_type,
+            action=old.action, status=status, actor=old.actor, target=old.target, error=error,
+            metadata=old.metadata,
+        )  # fmt: skip
+
+    # -- vocabulary ------------------------------------------------------------------
+
+    def register_types(self, *names: str) -> list[str]:
+        """Register allowed event types; a project with any is strict. Returns them all."""
+        words = [_word(n, "event_type") for n in names]
+        scope = self._scope
+        with scope.store.write() as conn:
+            project_sql.vocab_add(conn, scope.project_id, "event_type", words, to_micros(scope.clock()))
+            return project_sql.vocab_list(conn, scope.project_id, "event_type")
+
+    def unregister_types(self, *names: str) -> list[str]:
+        """Remove event types from the registry (the last one makes the project lax again)."""
+        scope = self._scope
+        with scope.store.write() as conn:
+            project_sql.vocab_remove(conn, scope.project_id, "event_type", list(names))
+            return project_sql.vocab_list(conn, scope.project_id, "event_type")
+
+    def registered_types(self) -> list[str]:
+        """The registered event types (empty: any type is accepted)."""
+        with self._scope.store.read() as conn:
+            return project_sql.vocab_list(conn, self._scope.project_id, "event_type")
+
+    def register_statuses(self, *names: str) -> list[str]:
+        """Register custom status words accepted by a strict project. Returns them all."""
+        words = [_word(n, "status") for n in names]
+        scope = self._scope
+        with scope.store.write() as conn:
+            project_sql.vocab_add(conn, scope.project_id, "status", words, to_micros(scope.clock()))
+            return project_sql.vocab_list(conn, scope.project_id, "status")
+
+    # -- reading -------------------------------------------------------------------
+
+    def get(self, event_id: int) -> Event:
+        """One event by id (``NotFound`` if it is not in this project)."""
+        if isinstance(event_id, bool) or not isinstance(event_id, int):
+            raise ValidationError("event id must be an integer", field="id")
+        with self._scope.store.read() as conn:
+            row = sql.event_get(conn, self._scope.project_id, event_id)
+        if row is None:
+            raise NotFound(f"event {event_id} not found in project {self._scope.project!r}")
+        return event_from_row(row, self._scope.project)
+
+    def recent(self, limit: int = 20) -> list[Event]:
+        """The newest events, newest first."""
+        return list(self.query(limit=limit, with_total=False).items)
+
+    def query(
+        self,
+        *,
+        event_types: Iterable[str] | str | None = None,
+        actions: Iterable[str] | str | None = None,
+        actor_types: Iterable[str] | str | None = None,
+        actor_id: str | None = None,
+        target_type: str | None = None,
+        target_id: str | int | None = None,
+        statuses: Iterable[str] | str | None = None,
+        search: str | None = None,
+        date_range: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page: int = 1,
+        limit: int = 50,
+        cursor: str | None = None,
+        with_total: bool = True,
+    ) -> Page[Event]:
+        """Events newest first, every filter optional and combinable.
+
+        Page with ``page`` (offset paging, as in the seed) or with ``cursor``
+        (the ``next_cursor`` of the previous page: keyset paging whose cost
+        does not grow with depth). ``target_id`` needs ``target_type``.
+        """
+        scope = self._scope
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= scope.limits.page_size:
+            raise ValidationError(f"limit must be between 1 and {scope.limits.page_size}", field="limit")
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise ValidationError("page must be a positive integer", field="page")
+        if page > 1_000_000:
+            raise ValidationError("page is too deep; use the cursor for deep paging", field="page")
+        if target_id is not None and target_type is None:
+            raise ValidationError(
+                "target_id needs target_type: ids are only unique within a type", field="target_id"
+            )
+        if search is not None:
+            if not isinstance(search, str):
+                raise ValidationError("search must be text", field="search")
+            if len(search) > 200:
+                raise ValidationError("search is longer than 200 characters", field="search")
+            search = search.strip() or None
+        for name, value in (("actor_id", actor_id), ("target_type", target_type)):
+            if value is not None and not isinstance(value, str):
+                raise ValidationError(f"{name} must be text", field=name)
+        lower, upper = self._window(date_range, since, until)
+        flt = sql.EventFilter(
+            project_id=scope.project_id,
+            event_types=_words(event_types, "event_types"),
+            actions=_words(actions, "actions"),
+            actor_types=_words(actor_types, "actor_types"),
+            actor_id=actor_id,
+            target_type=target_type,
+            target_id=None if target_id is None else str(target_id),
+            statuses=_words(statuses, "statuses"),
+            search=search,
+            since=lower,
+            until=upper,
+        )
+        fp = fingerprint("events", scope.project_id, *(getattr(flt, f) for f in flt.__slots__))
+        before: tuple[int, int] | None = None
+        if cursor is not None:
+            position = decode_cursor(cursor, "events", fp)
+            try:
+                before = (int(position["t"]), int(position["i"]))
+                page = int(position.get("p", 1))
+            except (KeyError, TypeError, ValueError):
+                raise ValidationError("cursor is not valid", field="cursor") from None
+        terms = sql.event_where(scope.store.dialect, flt)
+        with scope.store.read() as conn:
+            rows = sql.event_page(
+                conn,
+                terms,
+                limit=limit + 1,
+                offset=0 if before is not None else (page - 1) * limit,
+                before=before,
+            )
+            total = sql.event_count(conn, terms) if with_total else None
+        items = [event_from_row(r, scope.project) for r in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor("events", fp, t=last.occurred_at, i=last.id, p=page + 1)
+        return Page(items=items, total=total, page=page, limit=limit, next_cursor=next_cursor)
+
+    def _window(
+        self, date_range: str | None, since: datetime | None, until: datetime | None
+    ) -> tuple[int | None, int | None]:
+        lower = None if since is None else to_micros(require_aware(since, "since"))
+        upper = None if until is None else to_micros(require_aware(until, "until"))
+        if date_range is not None:
+            if date_range not in DATE_RANGES:
+                raise ValidationError(
+                    f"date_range must be one of {list(DATE_RANGES)}, got {date_range!r}",
+                    field="date_range",
+                )
+            if since is not None:
+                raise ValidationError("give date_range or since, not both", field="date_range")
+            span = DATE_RANGES[date_range]
+            if span is not None:
+                lower = to_micros(self._scope.clock() - span)
+        if lower is not None and upper is not None and lower > upper:
+            raise ValidationError("since must not be after until", field="since")
+        return lower, upper
+
+    # -- purging -------------------------------------------------------------------
+
+    def delete_older_than(self, age: str | timedelta | int | float, *, batch_size: int = 5000) -> int:
+        """Delete events older than ``age`` in bounded batches; counts stay. Returns how many."""
+        span = parse_duration(age, "age")
+        if not 1 <= batch_size <= 100_000:
+            raise ValidationError("batch_size must be between 1 and 100000", field="batch_size")
+        cutoff = to_micros(self._scope.clock() - span)
+        removed = 0
+        while True:
+            # One short transaction per batch: SQLite writers are never locked out for long.
+            with self._scope.store.write() as conn:
+                n = sql.event_delete_batch(conn, self._scope.project_id, cutoff, batch_size)
+            removed += n
+            if n < batch_size:
+                return removed
+
+    def delete_all(self) -> int:
+        """Delete every event of this project, and its counts. Returns how many events."""
+        with self._scope.store.write() as conn:
+            return sql.event_delete_all(conn, self._scope.project_id)
+
+
+def _count_rows(rows: Sequence[tuple[Any, ...]], shard: int, sign: int = 1) -> list[dict[str, Any]]:
+    """Aggregate insert tuples into per-minute and per-hour counter rows, in key order."""
+    counts: dict[tuple[Any, ...], int] = {}
+    for row in rows:
+        project_id, occurred_at, event_type, action, status = row[:5]
+        actor_type, target_type = row[5] or "", row[8] or ""
+        seconds = occurred_at // 1_000_000
+        for granularity in (60, 3600):
+            key = (
+                project_id, granularity, seconds - seconds % granularity,
+                event_type, action, status, actor_type, target_type,
+            )  # fmt: skip
+            counts[key] = counts.get(key, 0) + sign
+    # Sorted, so concurrent writers lock counter rows in the same order (no deadlocks).
+    return [
+        {
+            "project_id": k[0], "granularity": k[1], "bucket": k[2], "event_type": k[3],
+            "action": k[4], "status": k[5], "actor_type": k[6], "target_type": k[7],
+            "shard": shard, "count": c,
+        }  # fmt: skip
+        for k, c in sorted(counts.items())
+    ]

@@ -1,0 +1,94 @@
+"""The dialect seam: every difference between SQLite and PostgreSQL, written once.
+
+A part never asks which database it runs on; it calls a method here. Each
+backend's implementation lives in :mod:`.sqlite` or :mod:`.postgresql`, with
+its known gaps written down next to the code.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, Table
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from ..errors import ChronologError, Conflict, StoreUnavailable, ValidationError
+
+__all__ = ["Dialect"]
+
+
+class Dialect(abc.ABC):
+    """What chronolog needs from a database beyond portable SQLAlchemy Core."""
+
+    name: str
+    """``sqlite`` or ``postgresql``."""
+
+    # -- errors ----------------------------------------------------------------
+
+    def translate(self, exc: SQLAlchemyError) -> ChronologError:
+        """Turn a driver error into chronolog's own exception."""
+        if isinstance(exc, IntegrityError):
+            text = str(exc.orig) if exc.orig is not None else str(exc)
+            if "FOREIGN KEY" in text.upper() or "foreign key" in text:
+                return ValidationError(f"reference to a missing row: {_first_line(text)}")
+            return Conflict(f"uniqueness rule broken: {_first_line(text)}")
+        if isinstance(exc, OperationalError | DBAPIError) and self.is_unavailable(exc):
+            return StoreUnavailable(f"database unavailable: {_first_line(str(exc.orig or exc))}")
+        return ChronologError(f"database error: {_first_line(str(exc))}")
+
+    @abc.abstractmethod
+    def is_unavailable(self, exc: SQLAlchemyError) -> bool:
+        """Whether the error means "could not reach or lock the database"."""
+
+    @abc.abstractmethod
+    def is_retryable(self, exc: SQLAlchemyError) -> bool:
+        """Whether retrying the whole transaction may succeed (deadlock, serialisation)."""
+
+    # -- writes ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def insert_rows(
+        self, conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> list[int]:
+        """Insert many rows fast and return their new ``id`` values, in order."""
+
+    @abc.abstractmethod
+    def upsert_add(
+        self,
+        conn: Connection,
+        table: Table,
+        keys: Sequence[str],
+        counter: str,
+        rows: Sequence[dict[str, Any]],
+    ) -> None:
+        """Insert rows, or add their ``counter`` to the existing row with the same keys."""
+
+    def notify(self, conn: Connection, channel: str, payload: str) -> None:
+        """Wake listeners in other processes at commit (no-op where unsupported)."""
+
+    def counter_shard(self) -> int:
+        """Which counter row a writer adds to (see ``event_counts.shard``)."""
+        return 0
+
+    def for_update(self, stmt: Select[Any]) -> Select[Any]:
+        """Lock the selected rows until commit where the database needs it."""
+        return stmt
+
+    # -- reads -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def visible_tx_bound(self) -> ColumnElement[int] | None:
+        """Upper bound (exclusive) of writing transactions that can no longer add rows.
+
+        ``None`` when commit order equals id order (SQLite).
+        """
+
+    @abc.abstractmethod
+    def contains_ci(self, column: ColumnElement[Any], text: str) -> ColumnElement[bool]:
+        """Case-insensitive "contains", with ``%``, ``_`` and ``\\`` in ``text`` literal."""
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text

@@ -1,0 +1,225 @@
+"""Opening a store: URL → engine with the right pragmas, pool and dialect seam.
+
+:class:`Store` is what every part holds: the engine, the dialect seam, the
+in-process notifier, and the read/write transaction helpers that translate
+driver errors into chronolog's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from .._json import dumps, loads
+from ..errors import ChronologError, ValidationError
+from .dialect import Dialect
+from .notify import Notifier
+from .postgresql import PostgreSQLDialect
+from .sqlite import SQLiteDialect
+
+__all__ = ["DEFAULT_URL", "Store", "network_filesystem", "normalise_url"]
+
+log = logging.getLogger("chronolog")
+
+DEFAULT_URL = "sqlite:///chronolog.db"
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "9p", "afs", "ceph",
+        "glusterfs", "lustre", "gpfs", "fuse.sshfs", "fuse.glusterfs", "fuse.rclone",
+        "davfs", "fuse.s3fs", "fuse.gcsfuse", "virtiofs",
+    }
+)  # fmt: skip
+_BUSY_TIMEOUT_MS = 30_000
+_SQLITE_SYNC_MODES = {"off", "normal", "full", "extra"}
+
+T = TypeVar("T")
+
+
+def normalise_url(url: str) -> URL:
+    """Parse a store URL and pick chronolog's driver for it (psycopg 3 for PostgreSQL)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValidationError(f"not a database URL: {url!r} ({exc})") from None
+    backend = parsed.get_backend_name()
+    if backend in {"postgresql", "postgres"}:
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+pysqlite")
+    raise ValidationError(
+        f"unsupported database {backend!r}: use sqlite:///path.db or postgresql://…"
+    )
+
+
+def network_filesystem(path: str, mounts_file: str = "/proc/mounts") -> str | None:
+    """The filesystem type of ``path`` if it is a network filesystem, else ``None``.
+
+    Reads the mount table (``mounts_file`` is a test seam) and finds the
+    longest mount point containing the file.
+    """
+    try:
+        with open(mounts_file, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    target = os.path.realpath(path)
+    best, best_type = "", ""
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mount_point = parts[1].replace("\\040", " ")
+        prefix = mount_point.rstrip("/") + "/"
+        if (target == mount_point or target.startswith(prefix) or mount_point == "/") and len(
+            mount_point
+        ) > len(best):
+            best, best_type = mount_point, parts[2]
+    return best_type if best_type.lower() in NETWORK_FILESYSTEMS else None
+
+
+class Store:
+    """An open database: engine, dialect seam, notifier and transaction helpers."""
+
+    def __init__(self, url: str, *, echo: bool = False, mounts_file: str = "/proc/mounts") -> None:
+        self.url = normalise_url(url)
+        self.dialect: Dialect
+        self.notifier = Notifier()
+        # A memory database is one connection shared by all threads: take turns on it.
+        self._serial: threading.RLock | None = None
+        if self.url.get_backend_name() == "sqlite":
+            self.dialect = SQLiteDialect()
+            self.engine = self._sqlite_engine(echo, mounts_file)
+        else:
+            self.dialect = PostgreSQLDialect()
+            self.engine = create_engine(
+                self.url,
+                echo=echo,
+                pool_size=5,
+                max_overflow=20,
+                pool_recycle=3600,
+                json_serializer=dumps,
+                json_deserializer=loads,
+            )
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this store is an SQLite file (or memory database)."""
+        return self.dialect.name == "sqlite"
+
+    def _sqlite_engine(self, echo: bool, mounts_file: str) -> Engine:
+        database = self.url.database or ":memory:"
+        query = dict(self.url.query)
+        sync = str(query.pop("synchronous", "normal")).lower()
+        if sync not in _SQLITE_SYNC_MODES:
+            raise ValidationError(f"synchronous={sync!r} is not one of {sorted(_SQLITE_SYNC_MODES)}")
+        url = self.url.set(query=query)
+        in_memory = database == ":memory:" or database.startswith("file::memory:")
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "json_serializer": dumps,
+            "json_deserializer": loads,
+            "connect_args": {"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
+        }
+        if in_memory:
+            # One connection shared by every thread, or each would see its own empty database.
+            kwargs["poolclass"] = StaticPool
+            self._serial = threading.RLock()
+        else:
+            directory = os.path.dirname(os.path.abspath(database)) or "."
+            if not os.path.isdir(directory):
+                raise ValidationError(f"directory {directory!r} for the SQLite file does not exist")
+            fstype = network_filesystem(database, mounts_file)
+            if fstype:
+                log.warning(
+                    "chronolog: the SQLite file %s is on a network filesystem (%s). SQLite's "
+                    "locking is unreliable there and the file can be corrupted by writers on "
+                    "different hosts; keep it on a local disk, or use PostgreSQL for many hosts.",
+                    database,
+                    fstype,
+                )
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Take transaction control from the driver so BEGIN is ours to spell.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={sync.upper()}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the write lock up front: a deferred transaction that
+            # upgrades later can fail with SQLITE_BUSY instead of waiting.
+            if conn.get_execution_options().get("chronolog_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+
+    # -- transactions ------------------------------------------------------------
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        if self._serial is None:
+            yield
+        else:
+            with self._serial:
+                yield
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        try:
+            with self._turn(), self.engine.connect() as conn:
+                conn.execution_options(chronolog_write=True)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise self.dialect.translate(exc) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot for several statements."""
+        try:
+            with self._turn(), self.engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self.dialect.translate(exc) from exc
+
+    def retrying(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
+        """Run ``work`` in a write transaction, retrying deadlocks and serialisation failures."""
+        delay = 0.005
+        for attempt in range(attempts):
+            try:
+                with self._turn(), self.engine.connect() as conn:
+                    conn.execution_options(chronolog_write=True)
+                    with conn.begin():
+                        return work(conn)
+            except SQLAlchemyError as exc:
+                if attempt + 1 < attempts and self.dialect.is_retryable(exc):
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.2)
+                    continue
+                raise self.dialect.translate(exc) from exc
+        raise ChronologError("transaction kept failing")  # pragma: no cover - loop returns
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

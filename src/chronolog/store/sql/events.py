@@ -1,0 +1,209 @@
+"""Statements about events and their per-minute / per-hour counts.
+
+Filters arrive as an :class:`EventFilter`; the WHERE clause is built here and
+nowhere else, so the page, the total and the keyset cursor always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+
+from ..dialect import Dialect
+from ..schema import event_counts, events
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "INSERT_COLUMNS",
+    "EventFilter",
+    "event_count",
+    "event_counts_add",
+    "event_delete_all",
+    "event_delete_batch",
+    "event_get",
+    "event_insert_many",
+    "event_page",
+    "event_status_set",
+    "event_where",
+    "notify_events",
+]
+
+INSERT_COLUMNS = (
+    "project_id",
+    "occurred_at",
+    "event_type",
+    "action",
+    "status",
+    "actor_type",
+    "actor_id",
+    "actor_name",
+    "target_type",
+    "target_id",
+    "target_title",
+    "error",
+    "metadata",
+)
+"""Column order of the tuples :func:`event_insert_many` takes (``metadata`` as JSON text)."""
+
+EVENT_COLUMNS = (events.c.id, *(events.c[name] for name in INSERT_COLUMNS))
+"""Columns every event read returns, in this order."""
+
+COUNT_KEYS = (
+    "project_id",
+    "granularity",
+    "bucket",
+    "event_type",
+    "action",
+    "status",
+    "actor_type",
+    "target_type",
+    "shard",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Every filter of an event query; ``None`` means "any"."""
+
+    project_id: int
+    event_types: tuple[str, ...] | None = None
+    actions: tuple[str, ...] | None = None
+    actor_types: tuple[str, ...] | None = None
+    actor_id: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    statuses: tuple[str, ...] | None = None
+    search: str | None = None
+    since: int | None = None
+    until: int | None = None
+
+
+def event_where(dialect: Dialect, f: EventFilter) -> list[ColumnElement[bool]]:
+    """event_where: the WHERE terms of a filter (project first, for the indexes)."""
+    terms: list[ColumnElement[bool]] = [events.c.project_id == f.project_id]
+    if f.event_types is not None:
+        terms.append(events.c.event_type.in_(f.event_types))
+    if f.actions is not None:
+        terms.append(events.c.action.in_(f.actions))
+    if f.actor_types is not None:
+        terms.append(events.c.actor_type.in_(f.actor_types))
+    if f.actor_id is not None:
+        terms.append(events.c.actor_id == f.actor_id)
+    if f.target_type is not None:
+        terms.append(events.c.target_type == f.target_type)
+    if f.target_id is not None:
+        terms.append(events.c.target_id == f.target_id)
+    if f.statuses is not None:
+        terms.append(events.c.status.in_(f.statuses))
+    if f.search:
+        terms.append(
+            or_(
+                dialect.contains_ci(events.c.target_title, f.search),
+                dialect.contains_ci(events.c.action, f.search),
+            )
+        )
+    if f.since is not None:
+        terms.append(events.c.occurred_at >= f.since)
+    if f.until is not None:
+        terms.append(events.c.occurred_at < f.until)
+    return terms
+
+
+def event_insert_many(
+    conn: Connection, dialect: Dialect, rows: Sequence[Sequence[Any]]
+) -> list[int]:
+    """event_insert_many: append events (tuples in ``INSERT_COLUMNS`` order); returns ids."""
+    return dialect.insert_rows(conn, events, INSERT_COLUMNS, rows)
+
+
+def event_counts_add(conn: Connection, dialect: Dialect, rows: Sequence[dict[str, Any]]) -> None:
+    """event_counts_add: add to the per-bucket counters (negative counts subtract)."""
+    dialect.upsert_add(conn, event_counts, COUNT_KEYS, "count", rows)
+
+
+def event_get(conn: Connection, project_id: int, event_id: int) -> Row[Any] | None:
+    """event_get: one event of a project by id."""
+    return conn.execute(
+        select(*EVENT_COLUMNS).where(events.c.project_id == project_id, events.c.id == event_id)
+    ).first()
+
+
+def event_page(
+    conn: Connection,
+    terms: list[ColumnElement[bool]],
+    *,
+    limit: int,
+    offset: int = 0,
+    before: tuple[int, int] | None = None,
+) -> Sequence[Row[Any]]:
+    """event_page: newest first; ``before`` = (occurred_at, id) continues a keyset walk."""
+    where = list(terms)
+    if before is not None:
+        at, event_id = before
+        where.append(
+            or_(
+                events.c.occurred_at < at,
+                and_(events.c.occurred_at == at, events.c.id < event_id),
+            )
+        )
+    stmt = (
+        select(*EVENT_COLUMNS)
+        .where(*where)
+        .order_by(events.c.occurred_at.desc(), events.c.id.desc())
+        .limit(limit)
+    )
+    if offset:
+        stmt = stmt.offset(offset)
+    return conn.execute(stmt).all()
+
+
+def event_count(conn: Connection, terms: list[ColumnElement[bool]]) -> int:
+    """event_count: how many events match."""
+    return int(conn.execute(select(func.count()).select_from(events).where(*terms)).scalar_one())
+
+
+def event_status_set(
+    conn: Connection, project_id: int, event_id: int, status: str, error: str | None
+) -> None:
+    """event_status_set: move an event along processing → success / error."""
+    conn.execute(
+        update(events)
+        .where(events.c.project_id == project_id, events.c.id == event_id)
+        .values(status=status, error=error)
+    )
+
+
+def event_delete_batch(conn: Connection, project_id: int, before: int, batch: int) -> int:
+    """event_delete_batch: delete up to ``batch`` events older than ``before``; returns count."""
+    oldest = (
+        select(events.c.id)
+        .where(events.c.project_id == project_id, events.c.occurred_at < before)
+        .order_by(events.c.occurred_at)
+        .limit(batch)
+        .scalar_subquery()
+    )
+    return conn.execute(delete(events).where(events.c.id.in_(oldest))).rowcount
+
+
+def event_delete_all(conn: Connection, project_id: int) -> int:
+    """event_delete_all: delete every event and event count of a project."""
+    conn.execute(delete(event_counts).where(event_counts.c.project_id == project_id))
+    return conn.execute(delete(events).where(events.c.project_id == project_id)).rowcount
+
+
+def notify_events(conn: Connection, dialect: Dialect, project_id: int) -> None:
+    """notify_events: tell listeners in other processes that a project has new events."""
+    dialect.notify(conn, "chronolog_events", str(project_id))

@@ -1,0 +1,165 @@
+"""The store: opening URLs, SQLite settings, migrations, error translation."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from chronolog import Chronolog, NotFound, ValidationError
+from chronolog.store import Store, migrate
+from chronolog.store.engine import network_filesystem, normalise_url
+from chronolog.store.schema import metadata
+
+
+def test_upgrade_head_equals_declared_metadata(empty_db_url: str) -> None:
+    store = Store(empty_db_url)
+    try:
+        migrate.upgrade(store)
+        with store.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+            assert diff == []
+            assert migrate.current_revision(conn) == migrate.head_revision()
+            tables = set(metadata.tables)
+            assert {"projects", "events", "event_counts", "project_vocab"} <= tables
+    finally:
+        store.close()
+
+
+def test_upgrade_is_idempotent_and_default_project_exists(empty_db_url: str) -> None:
+    with Chronolog(empty_db_url) as cl:
+        assert cl.project == "default"
+    with Chronolog(empty_db_url) as cl:  # second open: already at head
+        assert [p.name for p in cl.projects.list()] == ["default"]
+
+
+def test_opt_out_of_migration_leaves_database_empty(empty_db_url: str) -> None:
+    with pytest.raises(Exception) as excinfo:
+        Chronolog(empty_db_url, migrate_schema=False)
+    assert "projects" in str(excinfo.value).lower() or "database error" in str(excinfo.value)
+    store = Store(empty_db_url)
+    try:
+        with store.engine.connect() as conn:
+            assert migrate.current_revision(conn) is None
+    finally:
+        store.close()
+
+
+def _open_and_record(url: str) -> int:
+    with Chronolog(url) as cl:
+        return cl.events.record("boot", "opened")
+
+
+def test_two_processes_migrate_a_fresh_store_at_once(empty_db_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        ids = pool.map(_open_and_record, [empty_db_url, empty_db_url])
+    assert sorted(ids) == [1, 2]
+    with Chronolog(empty_db_url) as cl:
+        assert cl.events.query().total == 2
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    with Chronolog(f"sqlite:///{tmp_path / 'p.db'}") as cl, cl.store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_sqlite_synchronous_from_url(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}?synchronous=full"
+    with Chronolog(url) as cl, cl.store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    with pytest.raises(ValidationError, match="synchronous"):
+        Chronolog(f"sqlite:///{tmp_path / 's.db'}?synchronous=sometimes")
+
+
+def test_memory_store_is_shared_across_threads() -> None:
+    import threading
+
+    with Chronolog("sqlite:///:memory:") as cl:
+        ids: list[int] = []
+        threads = [
+            threading.Thread(target=lambda: ids.append(cl.events.record("t", "x")))
+            for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert cl.events.query().total == 4
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root@localhost/x", "unsupported database"),
+        ("not a url", "not a database URL"),
+        ("sqlite:////no/such/dir/x.db", "does not exist"),
+    ],
+)
+def test_bad_urls_are_clear_errors(url: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Chronolog(url)
+
+
+def test_postgres_url_uses_psycopg() -> None:
+    assert normalise_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert normalise_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+
+
+def test_network_filesystem_detection(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    mounts = tmp_path / "mounts"
+    share = tmp_path / "share"
+    share.mkdir()
+    mounts.write_text(
+        f"/dev/vda / ext4 rw 0 0\nnas:/media {share} nfs4 rw 0 0\n", encoding="utf-8"
+    )
+    assert network_filesystem(str(share / "pipeline.db"), str(mounts)) == "nfs4"
+    assert network_filesystem(str(tmp_path / "local.db"), str(mounts)) is None
+    with caplog.at_level(logging.WARNING, logger="chronolog"):
+        store = Store(f"sqlite:///{share / 'pipeline.db'}", mounts_file=str(mounts))
+        store.close()
+    assert any("network filesystem" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="chronolog"):
+        Store(f"sqlite:///{tmp_path / 'local.db'}", mounts_file=str(mounts)).close()
+    assert not caplog.records
+
+
+def test_unknown_project_is_not_found(cl: Chronolog) -> None:
+    with pytest.raises(NotFound, match="nope"):
+        cl.using("nope")
+    with pytest.raises(ValidationError, match="project name"):
+        cl.using("Bad Name!")
+
+
+def test_projects_are_isolated(cl: Chronolog) -> None:
+    cl.projects.create("media", title="Media manager")
+    media = cl.using("media")
+    media.events.record("scan", "started")
+    cl.events.record("scan", "started")
+    cl.events.record("scan", "completed")
+    assert media.events.query().total == 1
+    assert cl.events.query().total == 2
+    other_id = media.events.recent()[0].id
+    with pytest.raises(NotFound):
+        cl.events.get(other_id)
+    with pytest.raises(NotFound):
+        cl.events.set_status(other_id, "error")
+    assert media.events.get(other_id).status == "success"
+
+
+def test_driver_errors_become_chronolog_errors(cl: Chronolog) -> None:
+    from chronolog.errors import ChronologError
+
+    with pytest.raises(ChronologError) as excinfo, cl.store.write() as conn:
+        conn.execute(text("SELECT * FROM no_such_table"))
+    assert not isinstance(excinfo.value, NotFound)
+    assert "database error" in str(excinfo.value)
