@@ -56,7 +56,9 @@ def pg_template() -> Iterator[str | None]:
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL is required (CHRONOLOG_REQUIRE_PG=1) but unreachable: {reason}")
+            pytest.fail(
+                f"PostgreSQL is required (CHRONOLOG_REQUIRE_PG=1) but unreachable: {reason}"
+            )
         yield None
         return
     name = f"chronolog_tpl_{_worker()}_{os.getpid()}"

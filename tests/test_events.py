@@ -47,9 +47,11 @@ def test_record_and_get_round_trip(fixed: Chronolog) -> None:
 
 def test_defaults_and_mapping_parties(fixed: Chronolog) -> None:
     event_id = fixed.events.record(
-        "scan", "started", actor={"type": "scheduler", "id": "system", "name": "Library Scan"},
+        "scan",
+        "started",
+        actor={"type": "scheduler", "id": "system", "name": "Library Scan"},
         target={"type": "scan", "id": 5},
-    )  # fmt: skip
+    )
     event = fixed.events.get(event_id)
     assert event.occurred_at == NOW
     assert event.status == "success"
@@ -70,7 +72,9 @@ def test_record_many_returns_ids_in_order(cl: Chronolog) -> None:
 def test_record_many_is_all_or_nothing(cl: Chronolog) -> None:
     cl.events.record("scan", "started")
     before = _snapshot(cl)
-    batch: list[object] = [{"event_type": "ok", "action": "a"}] * 5 + [{"event_type": "", "action": "a"}]
+    batch: list[object] = [{"event_type": "ok", "action": "a"}] * 5 + [
+        {"event_type": "", "action": "a"}
+    ]
     with pytest.raises(ValidationError, match="event 5: event_type"):
         cl.events.record_many(batch)  # type: ignore[arg-type]
     assert _snapshot(cl) == before
@@ -111,11 +115,28 @@ def test_recent_is_newest_first(fixed: Chronolog) -> None:
 
 def test_query_filters_combine(fixed: Chronolog) -> None:
     ev = fixed.events
-    ev.record("deletion", "deleted", actor=Actor("rule", "1"), target=Target("media_item", "1", "Alien"))
-    ev.record("deletion", "unmonitored", actor=Actor("user", "u1"), target=Target("media_item", "2", "Aliens"))
+    ev.record(
+        "deletion", "deleted", actor=Actor("rule", "1"), target=Target("media_item", "1", "Alien")
+    )
+    ev.record(
+        "deletion",
+        "unmonitored",
+        actor=Actor("user", "u1"),
+        target=Target("media_item", "2", "Aliens"),
+    )
     ev.record("scan", "completed", actor=Actor("scheduler", "system"), status="error")
-    ev.record("rule_match", "item_queued", actor=Actor("rule", "1"), target=Target("media_item", "1", "Alien"))
-    ev.record("rule_match", "item_queued", actor=Actor("rule", "1"), target=Target("show", "1", "Alien Nation"))
+    ev.record(
+        "rule_match",
+        "item_queued",
+        actor=Actor("rule", "1"),
+        target=Target("media_item", "1", "Alien"),
+    )
+    ev.record(
+        "rule_match",
+        "item_queued",
+        actor=Actor("rule", "1"),
+        target=Target("show", "1", "Alien Nation"),
+    )
 
     def actions(**filters: object) -> list[str]:
         return sorted(e.action for e in ev.query(**filters).items)  # type: ignore[arg-type]
@@ -134,12 +155,24 @@ def test_query_filters_combine(fixed: Chronolog) -> None:
 
 
 def test_search_treats_wildcards_and_quotes_literally(cl: Chronolog) -> None:
-    titles = ["100% Pure", "100 Pure", "snake_case", "snakeXcase", "O'Brien", 'say "hi"', "back\\slash"]
+    titles = [
+        "100% Pure",
+        "100 Pure",
+        "snake_case",
+        "snakeXcase",
+        "O'Brien",
+        'say "hi"',
+        "back\\slash",
+    ]
     for title in titles:
         cl.events.record("scan", "done", target=Target("media_item", title, title))
 
     def found(text: str) -> list[str]:
-        return sorted(e.target.title for e in cl.events.query(search=text).items if e.target and e.target.title)
+        return sorted(
+            e.target.title
+            for e in cl.events.query(search=text).items
+            if e.target and e.target.title
+        )
 
     assert found("100%") == ["100% Pure"]
     assert found("%") == ["100% Pure"]
@@ -190,7 +223,9 @@ def test_offset_pages_and_total(fixed: Chronolog) -> None:
 def test_cursor_walks_every_event_once_including_ties(fixed: Chronolog) -> None:
     # Same timestamp for many events: the id breaks ties.
     fixed.events.record_many([NewEvent("scan", f"t{i}", occurred_at=NOW) for i in range(17)])
-    fixed.events.record_many([NewEvent("scan", f"u{i}", occurred_at=NOW - timedelta(days=1)) for i in range(5)])
+    fixed.events.record_many(
+        [NewEvent("scan", f"u{i}", occurred_at=NOW - timedelta(days=1)) for i in range(5)]
+    )
     seen: list[int] = []
     cursor = None
     pages = 0
@@ -242,19 +277,30 @@ def test_bad_pages_are_refused(cl: Chronolog, page: object) -> None:
         ({"event_type": "scan", "action": "a", "metadata": [1, 2]}, "must be a JSON object"),
         ({"event_type": "scan", "action": "a", "metadata": "[1]"}, "must be a JSON object"),
         ({"event_type": "scan", "action": "a", "metadata": "{not json"}, "not valid JSON"),
-        ({"event_type": "scan", "action": "a", "metadata": {"x": object()}}, "cannot be stored as JSON"),
+        (
+            {"event_type": "scan", "action": "a", "metadata": {"x": object()}},
+            "cannot be stored as JSON",
+        ),
         ({"event_type": "scan", "action": "a", "metadata": {"x": "y" * 70_000}}, "over the limit"),
-        ({"event_type": "scan", "action": "a", "occurred_at": datetime(2026, 1, 1)}, "timezone-aware"),
+        (
+            {"event_type": "scan", "action": "a", "occurred_at": datetime(2026, 1, 1)},
+            "timezone-aware",
+        ),
         ({"event_type": "scan", "action": "a", "occurred_at": "2026-01-01"}, "must be a datetime"),
         ({"event_type": "scan", "action": "a", "actor": {"id": "1"}}, "actor.type"),
         ({"event_type": "scan", "action": "a", "actor": "user"}, "actor must be"),
-        ({"event_type": "scan", "action": "a", "actor": {"type": "u", "role": "x"}}, "unknown fields"),
+        (
+            {"event_type": "scan", "action": "a", "actor": {"type": "u", "role": "x"}},
+            "unknown fields",
+        ),
         ({"event_type": "scan", "action": "a", "target": {"type": "m", "id": 1.5}}, "target.id"),
         ({"event_type": "scan", "action": "a", "target": Actor("user")}, "target must be a Target"),
         ({"event_type": "scan", "action": "a", "error": 42}, "error must be text"),
     ],
 )
-def test_validation_errors_change_nothing(cl: Chronolog, kwargs: dict[str, object], message: str) -> None:
+def test_validation_errors_change_nothing(
+    cl: Chronolog, kwargs: dict[str, object], message: str
+) -> None:
     cl.events.record("scan", "started")
     before = _snapshot(cl)
     with pytest.raises(ValidationError, match=message):
@@ -299,7 +345,10 @@ def test_strict_statuses(cl: Chronolog) -> None:
 def test_delete_older_than_in_batches(db_url: str) -> None:
     with Chronolog(db_url, clock=lambda: NOW) as cl:
         cl.events.record_many(
-            [NewEvent("commit", "create", occurred_at=NOW - timedelta(hours=h)) for h in range(1, 50)]
+            [
+                NewEvent("commit", "create", occurred_at=NOW - timedelta(hours=h))
+                for h in range(1, 50)
+            ]
         )
         removed = cl.events.delete_older_than("24h", batch_size=7)
         # hours 25..49 are older than the cutoff; hour 24 sits on it and stays

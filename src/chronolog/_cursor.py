@@ -21,7 +21,9 @@ __all__ = ["decode_cursor", "encode_cursor", "fingerprint"]
 
 def fingerprint(*parts: Any) -> str:
     """A short, stable hash of the query a cursor belongs to."""
-    return hashlib.blake2s(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=6).hexdigest()
+    return hashlib.blake2s(
+        orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=6
+    ).hexdigest()
 
 
 def encode_cursor(kind: str, fp: str, **position: Any) -> str:
@@ -33,7 +35,9 @@ def encode_cursor(kind: str, fp: str, **position: Any) -> str:
 def decode_cursor(cursor: str, kind: str, fp: str) -> dict[str, Any]:
     """Unpack a cursor made by :func:`encode_cursor` for the same kind and query."""
     if not isinstance(cursor, str) or not cursor or len(cursor) > 512:
-        raise ValidationError("cursor is not valid: pass the next_cursor of a previous page", field="cursor")
+        raise ValidationError(
+            "cursor is not valid: pass the next_cursor of a previous page", field="cursor"
+        )
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = orjson.loads(raw)

@@ -42,7 +42,9 @@ class Chronolog:
     ) -> None:
         check_project_name(project)
         self._owns_store = _store is None
-        self.store = _store or Store(url or os.environ.get("CHRONOLOG_DB") or DEFAULT_URL, echo=echo)
+        self.store = _store or Store(
+            url or os.environ.get("CHRONOLOG_DB") or DEFAULT_URL, echo=echo
+        )
         try:
             if self._owns_store and migrate_schema:
                 migrate.upgrade(self.store)

@@ -52,7 +52,7 @@ def event_from_row(row: Row[Any], project: str) -> Event:
         target_title,
         error,
         metadata,
-    ) = row
+    ) = tuple(row)
     if isinstance(metadata, str):  # raw driver paths hand back JSON text
         metadata = _json.loads(metadata)
     return Event(
@@ -222,13 +222,21 @@ class Events:
         elif isinstance(item, Mapping):
             data = item
             unknown = set(data) - {
-                "event_type", "action", "status", "actor", "target",
-                "occurred_at", "error", "metadata",
-            }  # fmt: skip
+                "event_type",
+                "action",
+                "status",
+                "actor",
+                "target",
+                "occurred_at",
+                "error",
+                "metadata",
+            }
             if unknown:
                 raise ValidationError(f"unknown event fields: {sorted(unknown)}")
         else:
-            raise ValidationError(f"an event must be a NewEvent or a mapping, got {type(item).__name__}")
+            raise ValidationError(
+                f"an event must be a NewEvent or a mapping, got {type(item).__name__}"
+            )
         event_type = _word(data.get("event_type"), "event_type")
         action = _word(data.get("action"), "action")
         raw_status = data.get("status")
@@ -242,7 +250,9 @@ class Events:
             if not isinstance(error, str):
                 raise ValidationError("error must be text", field="error")
             if len(error) > limits.text_chars:
-                raise ValidationError(f"error is longer than {limits.text_chars} characters", field="error")
+                raise ValidationError(
+                    f"error is longer than {limits.text_chars} characters", field="error"
+                )
         _, metadata_text = _json.check_object(
             data.get("metadata"), name="metadata", limit=limits.metadata_bytes
         )
@@ -268,7 +278,9 @@ class Events:
         scope = self._scope
         self._check_vocabulary(conn, rows)
         ids = sql.event_insert_many(conn, scope.store.dialect, rows)
-        sql.event_counts_add(conn, scope.store.dialect, _count_rows(rows, scope.store.dialect.counter_shard()))
+        sql.event_counts_add(
+            conn, scope.store.dialect, _count_rows(rows, scope.store.dialect.counter_shard())
+        )
         sql.notify_events(conn, scope.store.dialect, scope.project_id)
         return ids
 
@@ -304,7 +316,9 @@ class Events:
     def set_status(self, event_id: int, status: str, error: str | None = None) -> Event:
         """Move an event along its lifecycle (``processing`` → ``success`` / ``error``)."""
         status = _word(status, "status")
-        if error is not None and (not isinstance(error, str) or len(error) > self._scope.limits.text_chars):
+        if error is not None and (
+            not isinstance(error, str) or len(error) > self._scope.limits.text_chars
+        ):
             raise ValidationError("error must be text within the size limit", field="error")
         scope = self._scope
         dialect = scope.store.dialect
@@ -313,7 +327,7 @@ class Events:
             if row is None:
                 raise NotFound(f"event {event_id} not found in project {scope.project!r}")
             old = event_from_row(row, scope.project)
-            probe = list(row[1:14])
+            probe: list[Any] = list(row[1:14])
             probe[4] = status
             if old.status != status:
                 self._check_vocabulary(conn, [tuple(probe)], types=False)
@@ -325,10 +339,17 @@ class Events:
             sql.notify_events(conn, dialect, scope.project_id)
         scope.store.notifier.publish("events")
         return Event(
-            id=old.id, project=old.project, occurred_at=old.occurred_at, event_type=old.event_type,
-            action=old.action, status=status, actor=old.actor, target=old.target, error=error,
+            id=old.id,
+            project=old.project,
+            occurred_at=old.occurred_at,
+            event_type=old.event_type,
+            action=old.action,
+            status=status,
+            actor=old.actor,
+            target=old.target,
+            error=error,
             metadata=old.metadata,
-        )  # fmt: skip
+        )
 
     # -- vocabulary ------------------------------------------------------------------
 
@@ -337,7 +358,9 @@ class Events:
         words = [_word(n, "event_type") for n in names]
         scope = self._scope
         with scope.store.write() as conn:
-            project_sql.vocab_add(conn, scope.project_id, "event_type", words, to_micros(scope.clock()))
+            project_sql.vocab_add(
+                conn, scope.project_id, "event_type", words, to_micros(scope.clock())
+            )
             return project_sql.vocab_list(conn, scope.project_id, "event_type")
 
     def unregister_types(self, *names: str) -> list[str]:
@@ -402,8 +425,14 @@ class Events:
         does not grow with depth). ``target_id`` needs ``target_type``.
         """
         scope = self._scope
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= scope.limits.page_size:
-            raise ValidationError(f"limit must be between 1 and {scope.limits.page_size}", field="limit")
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= scope.limits.page_size
+        ):
+            raise ValidationError(
+                f"limit must be between 1 and {scope.limits.page_size}", field="limit"
+            )
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
             raise ValidationError("page must be a positive integer", field="page")
         if page > 1_000_000:
@@ -483,7 +512,9 @@ class Events:
 
     # -- purging -------------------------------------------------------------------
 
-    def delete_older_than(self, age: str | timedelta | int | float, *, batch_size: int = 5000) -> int:
+    def delete_older_than(
+        self, age: str | timedelta | int | float, *, batch_size: int = 5000
+    ) -> int:
         """Delete events older than ``age`` in bounded batches; counts stay. Returns how many."""
         span = parse_duration(age, "age")
         if not 1 <= batch_size <= 100_000:
@@ -513,16 +544,29 @@ def _count_rows(rows: Sequence[tuple[Any, ...]], shard: int, sign: int = 1) -> l
         seconds = occurred_at // 1_000_000
         for granularity in (60, 3600):
             key = (
-                project_id, granularity, seconds - seconds % granularity,
-                event_type, action, status, actor_type, target_type,
-            )  # fmt: skip
+                project_id,
+                granularity,
+                seconds - seconds % granularity,
+                event_type,
+                action,
+                status,
+                actor_type,
+                target_type,
+            )
             counts[key] = counts.get(key, 0) + sign
     # Sorted, so concurrent writers lock counter rows in the same order (no deadlocks).
     return [
         {
-            "project_id": k[0], "granularity": k[1], "bucket": k[2], "event_type": k[3],
-            "action": k[4], "status": k[5], "actor_type": k[6], "target_type": k[7],
-            "shard": shard, "count": c,
-        }  # fmt: skip
+            "project_id": k[0],
+            "granularity": k[1],
+            "bucket": k[2],
+            "event_type": k[3],
+            "action": k[4],
+            "status": k[5],
+            "actor_type": k[6],
+            "target_type": k[7],
+            "shard": shard,
+            "count": c,
+        }
         for k, c in sorted(counts.items())
     ]

@@ -33,16 +33,24 @@ class Projects:
     def __init__(self, scope: Scope) -> None:
         self._scope = scope
 
-    def create(self, name: str, *, title: str | None = None, strict_statuses: bool = False) -> Project:
+    def create(
+        self, name: str, *, title: str | None = None, strict_statuses: bool = False
+    ) -> Project:
         """Create a project (``Conflict`` if the name is taken)."""
         check_project_name(name)
-        if title is not None and (not isinstance(title, str) or not title.strip() or len(title) > 200):
-            raise ValidationError("title must be non-empty text of at most 200 characters", field="title")
+        if title is not None and (
+            not isinstance(title, str) or not title.strip() or len(title) > 200
+        ):
+            raise ValidationError(
+                "title must be non-empty text of at most 200 characters", field="title"
+            )
         store = self._scope.store
         with store.write() as conn:
             if sql.project_by_name(conn, name) is not None:
                 raise Conflict(f"project {name!r} already exists")
-            project_id = sql.project_insert(conn, name, title or name, to_micros(self._scope.clock()))
+            project_id = sql.project_insert(
+                conn, name, title or name, to_micros(self._scope.clock())
+            )
             if strict_statuses:
                 sql.project_update(conn, project_id, title=None, strict_statuses=True)
         return self.get(name)
@@ -70,7 +78,9 @@ class Projects:
             names = [r.name for r in sql.project_list(conn)]
         return [self.get(n) for n in names]
 
-    def update(self, name: str, *, title: str | None = None, strict_statuses: bool | None = None) -> Project:
+    def update(
+        self, name: str, *, title: str | None = None, strict_statuses: bool | None = None
+    ) -> Project:
         """Change a project's title or whether it only accepts known status words."""
         with self._scope.store.write() as conn:
             row = sql.project_by_name(conn, name)

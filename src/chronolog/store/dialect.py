@@ -65,7 +65,7 @@ class Dialect(abc.ABC):
     ) -> None:
         """Insert rows, or add their ``counter`` to the existing row with the same keys."""
 
-    def notify(self, conn: Connection, channel: str, payload: str) -> None:
+    def notify(self, conn: Connection, channel: str, payload: str) -> None:  # noqa: B027
         """Wake listeners in other processes at commit (no-op where unsupported)."""
 
     def counter_shard(self) -> int:

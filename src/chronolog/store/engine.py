@@ -35,11 +35,28 @@ log = logging.getLogger("chronolog")
 DEFAULT_URL = "sqlite:///chronolog.db"
 NETWORK_FILESYSTEMS = frozenset(
     {
-        "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "9p", "afs", "ceph",
-        "glusterfs", "lustre", "gpfs", "fuse.sshfs", "fuse.glusterfs", "fuse.rclone",
-        "davfs", "fuse.s3fs", "fuse.gcsfuse", "virtiofs",
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb",
+        "smb2",
+        "smb3",
+        "smbfs",
+        "9p",
+        "afs",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "gpfs",
+        "fuse.sshfs",
+        "fuse.glusterfs",
+        "fuse.rclone",
+        "davfs",
+        "fuse.s3fs",
+        "fuse.gcsfuse",
+        "virtiofs",
     }
-)  # fmt: skip
+)
 _BUSY_TIMEOUT_MS = 30_000
 _SQLITE_SYNC_MODES = {"off", "normal", "full", "extra"}
 
@@ -122,7 +139,9 @@ class Store:
         query = dict(self.url.query)
         sync = str(query.pop("synchronous", "normal")).lower()
         if sync not in _SQLITE_SYNC_MODES:
-            raise ValidationError(f"synchronous={sync!r} is not one of {sorted(_SQLITE_SYNC_MODES)}")
+            raise ValidationError(
+                f"synchronous={sync!r} is not one of {sorted(_SQLITE_SYNC_MODES)}"
+            )
         url = self.url.set(query=query)
         in_memory = database == ":memory:" or database.startswith("file::memory:")
         kwargs: dict[str, Any] = {

@@ -70,12 +70,10 @@ class PostgreSQLDialect(Dialect):
         ]
         raw = conn.connection.driver_connection
         assert raw is not None
-        with raw.cursor() as cursor:  # type: ignore[attr-defined]
-            with cursor.copy(
-                f'COPY "{table.name}" (id, {", ".join(columns)}) FROM STDIN'
-            ) as copy:
-                for new_id, row in zip(ids, rows, strict=True):
-                    copy.write_row((new_id, *row))
+        copy_sql = f'COPY "{table.name}" (id, {", ".join(columns)}) FROM STDIN'
+        with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for new_id, row in zip(ids, rows, strict=True):
+                copy.write_row((new_id, *row))
         return ids
 
     def upsert_add(

@@ -2,14 +2,18 @@
 
 from ._base import JSONDocument, RowId, current_tx, metadata
 from .events import event_counts, events, project_vocab, projects
+from .states import entities, machines, transitions
 
 __all__ = [
     "JSONDocument",
     "RowId",
     "current_tx",
+    "entities",
     "event_counts",
     "events",
+    "machines",
     "metadata",
     "project_vocab",
     "projects",
+    "transitions",
 ]

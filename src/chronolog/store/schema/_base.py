@@ -30,7 +30,7 @@ RowId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 """A 64-bit surrogate key; on SQLite it must be spelled INTEGER to alias the rowid."""
 
 
-class current_tx(FunctionElement[int]):  # noqa: N801 - reads as a SQL function
+class current_tx(FunctionElement[int]):
     """The writing transaction's id, used to order the feed by commit (see ``feed``).
 
     PostgreSQL: the 64-bit ``pg_current_xact_id()``. SQLite serialises writers,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from ..schema import project_vocab, projects
+from . import AnyRow
 
 __all__ = [
     "project_by_name",
@@ -19,7 +20,7 @@ __all__ = [
 ]
 
 
-def project_by_name(conn: Connection, name: str) -> Row[tuple[int, str, str, bool, int]] | None:
+def project_by_name(conn: Connection, name: str) -> AnyRow | None:
     """project_by_name: one project's row by its name."""
     return conn.execute(
         select(
@@ -32,7 +33,7 @@ def project_by_name(conn: Connection, name: str) -> Row[tuple[int, str, str, boo
     ).first()
 
 
-def project_list(conn: Connection) -> Sequence[Row[tuple[int, str, str, bool, int]]]:
+def project_list(conn: Connection) -> Sequence[AnyRow]:
     """project_list: every project, by name."""
     return conn.execute(
         select(

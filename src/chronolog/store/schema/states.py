@@ -1,0 +1,115 @@
+"""Tables of the state history: entities, their state machines, and transitions.
+
+One transition table serves every kind, jobs included (kind ``job``, the job
+id as text), where the media-manager seed kept five copies of it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    true,
+)
+
+from ._base import JSONDocument, RowId, metadata
+
+__all__ = ["entities", "machines", "transitions"]
+
+entities = Table(
+    "entities",
+    metadata,
+    Column("pk", RowId, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("entity_id", String(255), nullable=False, comment="the caller's id, as text"),
+    Column("title", Text, nullable=True),
+    Column(
+        "parent_pk",
+        RowId,
+        ForeignKey("entities.pk", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("attributes", JSONDocument, nullable=True),
+    Column("state", String(64), nullable=True),
+    Column("state_since", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "kind", "entity_id"),
+    sqlite_autoincrement=True,
+    comment="Things with a lifecycle; state is the projection of their newest transition.",
+)
+Index(
+    "ix_entities_project_id_kind_state_updated_at",
+    entities.c.project_id,
+    entities.c.kind,
+    entities.c.state,
+    entities.c.updated_at,
+)
+Index("ix_entities_parent_pk", entities.c.parent_pk)
+
+machines = Table(
+    "machines",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(64), primary_key=True),
+    Column(
+        "definition", JSONDocument, nullable=False, comment="states, transitions, initial, terminal"
+    ),
+    Column("updated_at", BigInteger, nullable=False),
+    comment="One state machine per kind, shared by every process through the database.",
+)
+
+transitions = Table(
+    "transitions",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("entity_id", String(255), nullable=False),
+    Column(
+        "entity_pk",
+        RowId,
+        ForeignKey("entities.pk", ondelete="CASCADE"),
+        nullable=True,
+        comment="the entity row (NULL for jobs, whose row is in jobs)",
+    ),
+    Column("sort_key", Integer, nullable=False, comment="1, 2, 3 … per entity, no gaps"),
+    Column("from_state", String(64), nullable=True, comment="NULL only when created from nothing"),
+    Column("to_state", String(64), nullable=False),
+    Column("most_recent", Boolean, nullable=False),
+    Column("actor_type", String(64), nullable=True),
+    Column("actor_id", String(255), nullable=True),
+    Column("actor_name", String(255), nullable=True),
+    Column("metadata", JSONDocument, nullable=True),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("event_id", BigInteger, nullable=True, comment="the activity event recorded with it"),
+    # The schema, not only the code, keeps history serial: one row per sort_key…
+    UniqueConstraint("project_id", "kind", "entity_id", "sort_key"),
+    sqlite_autoincrement=True,
+    comment="Every recorded move of every entity and job.",
+)
+# … and exactly one most_recent row per entity.
+Index(
+    "uq_transitions_most_recent",
+    transitions.c.project_id,
+    transitions.c.kind,
+    transitions.c.entity_id,
+    unique=True,
+    sqlite_where=transitions.c.most_recent == true(),
+    postgresql_where=transitions.c.most_recent == true(),
+)
+Index(
+    "ix_transitions_project_id_occurred_at_id",
+    transitions.c.project_id,
+    transitions.c.occurred_at,
+    transitions.c.id,
+)
