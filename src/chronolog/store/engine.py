@@ -24,7 +24,7 @@ from sqlalchemy.pool import StaticPool
 from .._json import dumps, loads
 from ..errors import ChronologError, ValidationError
 from .dialect import Dialect
-from .notify import Notifier
+from .notify import Notifier, PgListener
 from .postgresql import PostgreSQLDialect
 from .sqlite import SQLiteDialect
 
@@ -112,6 +112,7 @@ class Store:
         self.url = normalise_url(url)
         self.dialect: Dialect
         self.notifier = Notifier()
+        self._listener: PgListener | None = None
         # A memory database is one connection shared by all threads: take turns on it.
         self._serial: threading.RLock | None = None
         if self.url.get_backend_name() == "sqlite":
@@ -239,6 +240,28 @@ class Store:
                 raise self.dialect.translate(exc) from exc
         raise ChronologError("transaction kept failing")  # pragma: no cover - loop returns
 
+    def listen(self, *topics: str) -> None:
+        """Deliver ``topics`` published by other processes to :attr:`notifier`.
+
+        PostgreSQL: starts (once) a LISTEN thread on a dedicated connection.
+        SQLite has no cross-process signal; waiters there wake on this
+        process's own writes and otherwise on their timeout.
+        """
+        if self.is_sqlite:
+            return
+        if self._listener is None:
+            conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._listener = PgListener(conninfo, self.notifier)
+        self._listener.listen(topics)
+
+    def wait(self, topic: str, seen: int, timeout: float) -> bool:
+        """Wait until ``topic`` is published past generation ``seen`` (here or, once
+        :meth:`listen` was called, in another process) or ``timeout`` passes."""
+        return self.notifier.wait(topic, seen, timeout)
+
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection and stop the listener."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         self.engine.dispose()
