@@ -268,15 +268,20 @@ class Events:
             metadata_text,
         )
 
-    def write_prepared(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    def write_prepared(
+        self, conn: Connection, rows: Sequence[tuple[Any, ...]], *, check_types: bool = True
+    ) -> list[int]:
         """Check vocabularies, insert prepared rows and their counts, inside ``conn``'s transaction.
 
-        The caller publishes ``events`` on the notifier after commit.
+        Parts that record their own events (a state change records event type
+        = the entity's kind, a job change event type ``job``) pass
+        ``check_types=False``: the registry guards callers' event types, not
+        chronolog's. The caller publishes ``events`` on the notifier after commit.
         """
         if not rows:
             return []
         scope = self._scope
-        self._check_vocabulary(conn, rows)
+        self._check_vocabulary(conn, rows, types=check_types)
         ids = sql.event_insert_many(conn, scope.store.dialect, rows)
         sql.event_counts_add(
             conn, scope.store.dialect, _count_rows(rows, scope.store.dialect.counter_shard())
