@@ -50,10 +50,12 @@ def test_events_log_from_flags_and_ls(db_url: str) -> None:
     event_id = int(out.strip())
     with Chronolog(db_url) as cl:
         event = cl.events.get(event_id)
-        assert event.target is not None and event.target.title == "The Matrix"
+        assert event.target is not None
+        assert event.target.title == "The Matrix"
         assert event.metadata == {"fileSize": 5}
     table = _run("events", "ls", "--db", db_url, "--type", "deletion")
-    assert "The Matrix" in table and "1 of 1 events" in table
+    assert "The Matrix" in table
+    assert "1 of 1 events" in table
 
 
 def test_events_log_from_stdin_json_lines(db_url: str) -> None:
@@ -99,7 +101,8 @@ def test_db_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_demo_builds_a_store_and_prints_tables(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     out = _run("demo", "--db", url)
-    assert "Newest activity" in out and "Summary of the last 24 hours" in out
+    assert "Newest activity" in out
+    assert "Summary of the last 24 hours" in out
     with Chronolog(url) as cl:
         assert (cl.events.query(date_range="24h").total or 0) >= 25
     _run("demo", "--db", url)  # fresh by default: no duplicates

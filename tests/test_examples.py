@@ -20,8 +20,10 @@ def test_library_cleanup_scenario(db_url: str) -> None:
         scans = cl.events.query(event_types=["scan"], limit=100).items
         assert sorted(e.action for e in scans) == ["completed"] * 3 + ["failed"] + ["started"] * 4
         failed = next(e for e in scans if e.action == "failed")
-        assert failed.status == "error" and failed.error
-        assert failed.metadata is not None and set(failed.metadata) == {
+        assert failed.status == "error"
+        assert failed.error
+        assert failed.metadata is not None
+        assert set(failed.metadata) == {
             "itemsScanned",
             "itemsFlagged",
             "duration",
@@ -65,7 +67,8 @@ def test_library_cleanup_scenario(db_url: str) -> None:
 
         # Title search and every date range.
         found = library_cleanup.activity_log(cl, search="alien")["data"]["items"]
-        assert found and all("alien" in (i["targetTitle"] or i["action"]).lower() for i in found)
+        assert found
+        assert all("alien" in (i["targetTitle"] or i["action"]).lower() for i in found)
         assert library_cleanup.activity_log(cl, search="100%")["data"]["total"] in {0, 2}
         totals = {
             r: library_cleanup.activity_log(cl, date_range=r)["data"]["total"]
