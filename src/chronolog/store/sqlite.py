@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, func
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from .dialect import Dialect
@@ -62,16 +61,21 @@ class SQLiteDialect(Dialect):
         table: Table,
         keys: Sequence[str],
         counter: str,
-        rows: Sequence[dict[str, Any]],
+        rows: Sequence[Sequence[Any]],
     ) -> None:
         if not rows:
             return
-        stmt = sqlite_insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={counter: table.c[counter] + stmt.excluded[counter]},
+        columns = [*keys, counter]
+        sql = (
+            f'INSERT INTO "{table.name}" ({", ".join(columns)}) '
+            f"VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {counter} = {counter} + excluded.{counter}"
         )
-        conn.execute(stmt, list(rows))
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        # The driver directly: SQLAlchemy's per-row parameter handling costs more
+        # than the upsert itself when a batch touches thousands of counters.
+        raw.executemany(sql, rows)
 
     def visible_tx_bound(self) -> ColumnElement[int] | None:
         return None

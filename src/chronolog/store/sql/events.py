@@ -61,7 +61,7 @@ INSERT_COLUMNS = (
 EVENT_COLUMNS = (events.c.id, *(events.c[name] for name in INSERT_COLUMNS))
 """Columns every event read returns, in this order."""
 
-COUNT_KEYS = (
+COUNT_KEYS = (  # the key of an event_counts row, in this order
     "project_id",
     "granularity",
     "bucket",
@@ -129,8 +129,11 @@ def event_insert_many(
     return dialect.insert_rows(conn, events, INSERT_COLUMNS, rows)
 
 
-def event_counts_add(conn: Connection, dialect: Dialect, rows: Sequence[dict[str, Any]]) -> None:
-    """event_counts_add: add to the per-bucket counters (negative counts subtract)."""
+def event_counts_add(conn: Connection, dialect: Dialect, rows: Sequence[Sequence[Any]]) -> None:
+    """event_counts_add: add to the per-bucket counters; rows are ``(*COUNT_KEYS, count)``.
+
+    Negative counts subtract (a status change moves an event between counters).
+    """
     dialect.upsert_add(conn, event_counts, COUNT_KEYS, "count", rows)
 
 
