@@ -68,10 +68,10 @@ def bench_postgres(items: list[NewEvent], batch: int) -> tuple[float, float]:
 
         def baseline() -> None:
             for i in range(0, len(rows), batch):
-                with raw.transaction(), raw.cursor() as cur:
-                    with cur.copy(f"COPY events ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
-                        for row in rows[i : i + batch]:
-                            copy.write_row(row)
+                copy_sql = f"COPY events ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
+                with raw.transaction(), raw.cursor() as cur, cur.copy(copy_sql) as copy:
+                    for row in rows[i : i + batch]:
+                        copy.write_row(row)
 
         base = _timed(baseline)
         raw.close()

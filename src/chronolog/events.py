@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from . import _json
+from ._totals import count_events
 from ._cursor import decode_cursor, encode_cursor, fingerprint
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
@@ -530,7 +531,7 @@ class Events:
                 offset=0 if before is not None else (page - 1) * limit,
                 before=before,
             )
-            total = sql.event_count(conn, terms) if with_total else None
+            total = count_events(conn, scope.store.dialect, flt) if with_total else None
         items = [event_from_row(r, scope.project) for r in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
