@@ -18,6 +18,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+import orjson
+
 from benchmarks._data import NOW, events
 from benchmarks._dbs import sqlite_url
 from chronolog import Chronolog, NewEvent
@@ -100,8 +102,15 @@ def _flush(cl: Chronolog, raw: sqlite3.Connection, batch: list[NewEvent]) -> Non
         " target_id, target_title, metadata, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
         [
             (
-                e.event_type, e.action, e.actor.type, e.actor.id, e.actor.name,  # type: ignore[union-attr]
-                e.target.type, int(e.target.id), e.target.title, "{}",  # type: ignore[union-attr, arg-type]
+                e.event_type,
+                e.action,
+                e.actor.type,
+                e.actor.id,
+                e.actor.name,  # type: ignore[union-attr]
+                e.target.type,
+                int(e.target.id),
+                e.target.title,
+                orjson.dumps(e.metadata).decode(),  # type: ignore[union-attr, arg-type]
                 e.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),  # type: ignore[union-attr]
             )
             for e in batch
@@ -120,14 +129,18 @@ def median_ms(work: Callable[[], object], repeat: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     with sqlite_url("query") as url:
         started = time.perf_counter()
         load(url, args.events)
-        print(f"loaded {args.events:,} events into both tables in {time.perf_counter() - started:.0f} s")
+        print(
+            f"loaded {args.events:,} events into both tables in {time.perf_counter() - started:.0f} s"
+        )
         seed = sqlite3.connect(url.removeprefix("sqlite:///"))
         with Chronolog(url, clock=lambda: NOW) as cl:
             filters = {"event_types": ["deletion", "scan"], "actor_types": ["rule", "user"]}
@@ -135,7 +148,9 @@ def main() -> None:
             # Walk to page 1000 by cursor once (setup, not timed).
             cursor = None
             for _ in range(999):
-                cursor = cl.events.query(limit=20, date_range="30d", with_total=False, **filters).next_cursor  # type: ignore[arg-type]
+                cursor = cl.events.query(
+                    limit=20, date_range="30d", with_total=False, **filters
+                ).next_cursor  # type: ignore[arg-type]
             cases: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
                 (
                     "page 1, filters + 7d + total",
@@ -149,7 +164,9 @@ def main() -> None:
                 ),
                 (
                     "page 1000, no total (cursor only)",
-                    lambda: cl.events.query(limit=20, date_range="30d", cursor=cursor, with_total=False, **filters),  # type: ignore[arg-type]
+                    lambda: cl.events.query(
+                        limit=20, date_range="30d", cursor=cursor, with_total=False, **filters
+                    ),  # type: ignore[arg-type]
                     lambda: seed_page(seed, page=1000, limit=20, days=30, **filters),  # type: ignore[arg-type]
                 ),
                 (
