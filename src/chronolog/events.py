@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from . import _json
-from ._totals import count_events
 from ._cursor import decode_cursor, encode_cursor, fingerprint
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
+from ._totals import count_events
 from .errors import NotFound, ValidationError
 from .models import Actor, Event, NewEvent, Page, Target
 from .store.sql import events as sql
