@@ -530,6 +530,8 @@ class Events:
                 limit=limit + 1,
                 offset=0 if before is not None else (page - 1) * limit,
                 before=before,
+                dialect=scope.store.dialect,
+                index=sql.PAGE_BY_TARGET if flt.target_id is not None else sql.PAGE_BY_TIME,
             )
             total = count_events(conn, scope.store.dialect, flt) if with_total else None
         items = [event_from_row(r, scope.project) for r in rows[:limit]]
