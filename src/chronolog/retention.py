@@ -66,7 +66,7 @@ def _rollup_purger(granularity: int) -> Purger:
         # Rows per bucket are few (one per key combination): a span of buckets is a batch.
         span = granularity * max(1, batch // 50)
         end = min(last_start + 1, oldest + span)
-        return max(1, stats_sql.count_delete_batch(conn, project_id, granularity, oldest, end))
+        return stats_sql.count_delete_batch(conn, project_id, granularity, oldest, end)
 
     return purge
 
