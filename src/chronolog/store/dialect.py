@@ -61,9 +61,9 @@ class Dialect(abc.ABC):
         table: Table,
         keys: Sequence[str],
         counter: str,
-        rows: Sequence[dict[str, Any]],
+        rows: Sequence[Sequence[Any]],
     ) -> None:
-        """Insert rows, or add their ``counter`` to the existing row with the same keys."""
+        """Insert rows ``(*keys, counter)``, or add ``counter`` to the row with the same keys."""
 
     def notify(self, conn: Connection, channel: str, payload: str) -> None:  # noqa: B027
         """Wake listeners in other processes at commit (no-op where unsupported)."""
