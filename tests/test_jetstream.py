@@ -8,9 +8,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from examples.jetstream import ACTIONS, CHARTS, DisplayPaths, JetstreamLog, display_info
 
 from chronolog import Chronolog
+from chronolog.examples.jetstream import ACTIONS, CHARTS, DisplayPaths, JetstreamLog, display_info
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = (

@@ -88,7 +88,7 @@ def test_hour_rollups_expire_by_their_own_policy(db_url: str) -> None:
         cl.events.record_many(
             [NewEvent("x", "a", occurred_at=NOW - timedelta(days=d)) for d in range(40)]
         )
-        cl.retention.set(hour_rollups="10d")
+        cl.retention.set(hour_rollups="10d", day_rollups="10d")
         cl.retention.run()
         # days 0..10 (the hour of NOW - 10d ends after the cutoff) and the purge event
         assert cl.stats.buckets("30d").total == 11 + 1

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from . import _json
-from ._totals import count_events
 from ._cursor import decode_cursor, encode_cursor, fingerprint
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
+from ._totals import count_events
 from .errors import NotFound, ValidationError
 from .models import Actor, Event, NewEvent, Page, Target
 from .store.sql import events as sql
@@ -587,7 +587,7 @@ class Events:
 def _count_rows(
     rows: Sequence[tuple[Any, ...]], shard: int, sign: int = 1
 ) -> list[tuple[Any, ...]]:
-    """Aggregate insert tuples into per-minute and per-hour counter rows, in key order.
+    """Aggregate insert tuples into per-minute, per-hour and per-day (UTC) counter rows, in key order.
 
     Returns ``(*COUNT_KEYS, count)`` tuples for ``event_counts_add``.
     """
@@ -619,7 +619,19 @@ def _count_rows(
             target_type,
             shard,
         )
+        day = (
+            project_id,
+            86400,
+            seconds - seconds % 86400,
+            event_type,
+            action,
+            status,
+            actor_type,
+            target_type,
+            shard,
+        )
         counts[minute] = get(minute, 0) + sign
         counts[hour] = get(hour, 0) + sign
+        counts[day] = get(day, 0) + sign
     # Sorted, so concurrent writers lock counter rows in the same order (no deadlocks).
     return [(*key, count) for key, count in sorted(counts.items())]

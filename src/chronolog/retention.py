@@ -74,6 +74,7 @@ def _rollup_purger(granularity: int) -> Purger:
 register_purger("events", _purge_events)
 register_purger("minute_rollups", _rollup_purger(60))
 register_purger("hour_rollups", _rollup_purger(3600))
+register_purger("day_rollups", _rollup_purger(86400))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,8 @@ class Retention:
     def set(self, **keep: str | timedelta | int | None) -> dict[str, timedelta]:
         """Set how long kinds are kept (``events="30d"``); ``None`` keeps a kind forever.
 
-        Kinds: ``events``, ``minute_rollups``, ``hour_rollups`` and any kind a
+        Kinds: ``events``, ``minute_rollups``, ``hour_rollups``, ``day_rollups``
+        and any kind a
         part registered (the jobs part: ``job_logs``, ``finished_jobs``).
         Returns every policy of the project.
         """

@@ -1,20 +1,20 @@
 """Counts of events per time bucket, zero-filled, from rollups (``cl.stats``).
 
-Charts never scan events. Every event write adds to per-minute and per-hour
-counter rows in the same transaction (``events._count_rows``), so a chart
-reads at most a few thousand small rows whatever the size of the log, and
+Charts never scan events. Every event write adds to per-minute, per-hour and
+per-UTC-day counter rows in the same transaction (``events._count_rows``), so
+a chart reads a few hundred small rows whatever the size of the log, and
 keeps working after the raw events are purged.
 
 Bucket edges are exact: each bucket is ``[start, end)``, aligned to its size
 (calendar days in the requested time zone for day buckets, so a day may last
 23 or 25 hours), the last bucket is the one holding *now*, there is no bucket
-from the future, and every event falls in exactly one bucket. Whole hours of
-a bucket are read from hour rows, ragged edges from minute rows.
+from the future, and every event falls in exactly one bucket. Whole UTC days
+of a bucket are read from day rows, whole hours from hour rows, ragged edges
+from minute rows.
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -54,6 +54,7 @@ MAX_BUCKETS = 5000
 _DAY = 86_400
 _HOUR = 3600
 _MINUTE = 60
+_LEVELS = (_DAY, _HOUR, _MINUTE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,16 +168,32 @@ class _Grid:
 
 
 def _ranges(edges: list[int]) -> list[tuple[int, int, int]]:
-    """Split ``[edges[0], edges[-1])`` into hour-row and minute-row ranges per bucket."""
+    """Split ``[edges[0], edges[-1])`` into rollup ranges: the coarsest level fitting each bucket.
+
+    Each bucket is covered by whole UTC days where it holds some, whole hours
+    around them, and minutes at the ragged ends; every rollup row read lies
+    inside exactly one bucket, so counts are exact.
+    """
     parts: list[tuple[int, int, int]] = []
-    for a, b in itertools.pairwise(edges):
-        ha, hb = -(-a // _HOUR) * _HOUR, b // _HOUR * _HOUR
-        if ha < hb:
-            parts += [(_MINUTE, a, ha), (_HOUR, ha, hb), (_MINUTE, hb, b)]
+
+    def cover(a: int, b: int, levels: tuple[int, ...]) -> None:
+        if a >= b:
+            return
+        size, finer = levels[0], levels[1:]
+        lo, hi = -(-a // size) * size, b // size * size
+        if not finer:
+            parts.append((size, a, b))
+        elif lo < hi:
+            parts.append((size, lo, hi))
+            cover(a, lo, finer)
+            cover(hi, b, finer)
         else:
-            parts.append((_MINUTE, a, b))
+            cover(a, b, finer)
+
+    for a, b in itertools.pairwise(edges):
+        cover(a, b, _LEVELS)
     merged: list[tuple[int, int, int]] = []
-    for gran, lo, hi in sorted((p for p in parts if p[1] < p[2]), key=lambda p: (p[0], p[1])):
+    for gran, lo, hi in sorted(parts, key=lambda p: (p[0], p[1])):
         if merged and merged[-1][0] == gran and merged[-1][2] == lo:
             merged[-1] = (gran, merged[-1][1], hi)
         else:
@@ -232,15 +249,14 @@ class Stats:
             target_types=_words(target_types, "target_types"),
         )
         with self._scope.store.read() as conn:
-            rows = sql.count_ranges(conn, flt, _ranges(edges), group_by)
+            rows = sql.count_ranges(conn, flt, _ranges(edges), group_by, edges)
         asked = getattr(flt, _FILTER_OF[group_by]) if group_by is not None else None
         groups: list[str] = list(dict.fromkeys(asked)) if asked else []
         seen = set(groups)
         n = len(edges) - 1
         cells: list[dict[str, int]] = [{} for _ in range(n)]
-        for second, grp, count in rows:
-            index = bisect.bisect_right(edges, second) - 1
-            cell = cells[index]
+        for index, grp, count in rows:
+            cell = cells[int(index)]
             cell[grp] = cell.get(grp, 0) + int(count)
             if group_by is not None and grp not in seen:
                 seen.add(grp)

@@ -7,11 +7,12 @@ scan on the rollup primary key, summed over shards in SQL.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, literal, select
+from sqlalchemy import ColumnElement, Connection, case, delete, func, literal, select
 
 from ..schema import event_counts
 
@@ -54,24 +55,38 @@ def _where(f: CountFilter) -> list[ColumnElement[bool]]:
     return terms
 
 
+def _bucket_index(edges: Sequence[int]) -> ColumnElement[int]:
+    """The chart bucket of a rollup row: arithmetic for equal sizes, else a CASE."""
+    c = event_counts.c
+    sizes = {b - a for a, b in itertools.pairwise(edges)}
+    if len(sizes) == 1:
+        return (c.bucket - edges[0]) // sizes.pop()
+    whens = [(c.bucket < edge, index) for index, edge in enumerate(edges[1:-1])]
+    return case(*whens, else_=len(edges) - 2)
+
+
 def count_ranges(
     conn: Connection,
     f: CountFilter,
     ranges: Sequence[tuple[int, int, int]],
     group_by: str | None,
+    edges: Sequence[int],
 ) -> list[tuple[Any, ...]]:
-    """count_ranges: summed rollups per (bucket, group) for (granularity, start, end) ranges.
+    """count_ranges: summed rollups per (chart bucket index, group) over rollup ranges.
 
-    Rows come back as ``(bucket, group, count)``; ``group`` is ``''`` when
-    ``group_by`` is None. Ranges are in seconds, end exclusive.
+    ``ranges`` are (granularity, start, end) in seconds, end exclusive, each
+    lying inside ``[edges[0], edges[-1])``; ``edges`` are the chart's bucket
+    edges. Rows come back as ``(index, group, count)``; ``group`` is ``''``
+    when ``group_by`` is None. Shards and rollup rows are summed in SQL.
     """
     c = event_counts.c
     group: ColumnElement[Any] = c[group_by] if group_by is not None else literal("")
+    index = _bucket_index(edges).label("idx")
     base = _where(f)
     out: list[tuple[Any, ...]] = []
     for granularity, start, end in ranges:
         stmt = (
-            select(c.bucket, group.label("grp"), func.sum(c["count"]).label("n"))
+            select(index, group.label("grp"), func.sum(c["count"]).label("n"))
             .where(
                 *base[:1],
                 c.granularity == granularity,
@@ -79,7 +94,7 @@ def count_ranges(
                 c.bucket < end,
                 *base[1:],
             )
-            .group_by(c.bucket, group)
+            .group_by(index, group)
         )
         out.extend(tuple(row) for row in conn.execute(stmt))
     return out

@@ -1,4 +1,4 @@
-"""Stats, feed and retention: retention policies and runs.
+"""Stats, feed and retention: retention policies and runs; day rollups.
 
 Revision ID: 0004_stats
 Revises: 0002_states
@@ -17,6 +17,23 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":  # SQLite keeps no comments
+        # Day rollups (granularity 86400) join the minute and hour rows.
+        op.alter_column(
+            "event_counts",
+            "granularity",
+            existing_type=sa.Integer,
+            existing_nullable=False,
+            comment="bucket size in seconds: 60, 3600 or 86400 (UTC days)",
+            existing_comment="bucket size in seconds: 60 or 3600",
+        )
+        op.create_table_comment(
+            "event_counts",
+            "Rollups of events per minute, hour and UTC day, kept in the same transaction as "
+            "the events; they outlive the raw events and feed the charts.",
+            existing_comment="Rollups of events per minute and per hour, kept in the same "
+            "transaction as the events; they outlive the raw events and feed the charts.",
+        )
     op.create_table(
         "retention_policies",
         sa.Column("project_id", sa.Integer, nullable=False),
@@ -59,5 +76,18 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column(
+            "event_counts",
+            "granularity",
+            existing_type=sa.Integer,
+            existing_nullable=False,
+            comment="bucket size in seconds: 60 or 3600",
+        )
+        op.create_table_comment(
+            "event_counts",
+            "Rollups of events per minute and per hour, kept in the same transaction as "
+            "the events; they outlive the raw events and feed the charts.",
+        )
     op.drop_table("retention_runs")
     op.drop_table("retention_policies")
