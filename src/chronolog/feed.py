@@ -146,23 +146,23 @@ class Feed:
         scope = self._scope
         dialect = scope.store.dialect
         terms = event_sql.event_where(dialect, flt)
+        bound_expr = dialect.visible_tx_bound()
+        held = False
         with scope.store.read() as conn:
-            # The bound first: every transaction below it has ended, so the next
-            # statement (a later snapshot) sees all of their rows.
-            bound = sql.feed_bound(conn, dialect)
-            rows = sql.feed_page(conn, terms, after=position, bound=bound, limit=limit)
-            end = position
-            held = False
-            if len(rows) < limit:
+            if bound_expr is not None:
+                bound, held, rows = sql.feed_page_bounded(
+                    conn, bound_expr, scope.project_id, terms, after=position, limit=limit
+                )
                 # Everything readable was scanned: move past it even when filters
                 # matched nothing, so a filtered follower does not rescan it.
-                if bound is not None:
-                    end = max(position, (bound - 1, _MAX_ID))
-                    held = sql.feed_held_back(conn, scope.project_id, bound)
-                else:
-                    end = max(
-                        position, sql.feed_last_position(conn, scope.project_id, None) or position
-                    )
+                end = max(position, (bound - 1, _MAX_ID)) if len(rows) < limit else position
+            else:
+                # SQLite: one snapshot for both statements (a deferred read transaction).
+                rows = sql.feed_page(conn, terms, after=position, bound=None, limit=limit)
+                end = position
+                if len(rows) < limit:
+                    last = sql.feed_last_position(conn, scope.project_id, None)
+                    end = max(position, last or position)
         items = [event_from_row(cast(Any, row[1:]), scope.project) for row in rows]
         cursors = [self._encode((int(row[0]), int(row[1]))) for row in rows]
         if rows and len(rows) == limit:

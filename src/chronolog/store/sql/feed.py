@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, exists, select, tuple_
+from sqlalchemy import ColumnElement, Connection, exists, select, true, tuple_
 
 from ..dialect import Dialect
 from ..schema import events
 from .events import EVENT_COLUMNS
 
-__all__ = ["feed_bound", "feed_held_back", "feed_last_position", "feed_page"]
+__all__ = [
+    "feed_bound",
+    "feed_held_back",
+    "feed_last_position",
+    "feed_page",
+    "feed_page_bounded",
+]
 
 
 def feed_bound(conn: Connection, dialect: Dialect) -> int | None:
@@ -72,3 +78,39 @@ def feed_held_back(conn: Connection, project_id: int, bound: int | None) -> bool
             select(exists().where(events.c.project_id == project_id, events.c.tx >= bound))
         ).scalar_one()
     )
+
+
+def feed_page_bounded(
+    conn: Connection,
+    bound: ColumnElement[int],
+    project_id: int,
+    terms: list[ColumnElement[bool]],
+    *,
+    after: tuple[int, int],
+    limit: int,
+) -> tuple[int, bool, list[tuple[Any, ...]]]:
+    """feed_page_bounded: bound, held-back flag and page in one statement (one round trip).
+
+    One statement has one snapshot, and the bound is computed from that very
+    snapshot, so every row below it is visible to the page. Returns
+    ``(bound, held_back, rows)`` with rows as in :func:`feed_page`.
+    """
+    b = select(bound.label("v")).cte("bound")
+    page = (
+        select(events.c.tx, *EVENT_COLUMNS)
+        .where(*terms, tuple_(events.c.tx, events.c.id) > tuple_(*after), events.c.tx < b.c.v)
+        .order_by(events.c.tx, events.c.id)
+        .limit(limit)
+        .lateral("page")
+    )
+    held = (
+        exists()
+        .where(events.c.project_id == project_id, events.c.tx >= b.c.v)
+        .correlate(b)
+        .label("held")
+    )
+    stmt = select(b.c.v, held, *page.c).select_from(b.outerjoin(page, true()))
+    result = conn.execute(stmt).all()
+    first = result[0]
+    rows = [tuple(r[2:]) for r in result if r[2] is not None]
+    return int(first[0]), bool(first[1]), rows
