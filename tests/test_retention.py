@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from chronolog import Chronolog, NewEvent, ValidationError, register_purger
+from chronolog._time import to_micros
 from chronolog.retention import PURGERS
 from chronolog.store.dialect import Dialect
 from chronolog.store.schema import event_counts
+from chronolog.store.sql import partitions as part_sql
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -132,3 +134,49 @@ def test_run_if_due_runs_once_per_interval_across_instances(db_url: str) -> None
         assert a.retention.run_if_due("1h") is not None
         assert a.retention.run_if_due("1h") is None  # in-process: no database access
         assert b.retention.run_if_due("1h") is None  # another instance sees the mark
+
+
+def test_partitioned_events_purge_by_dropping_partitions(db_url: str, backend: str) -> None:
+    clock = [NOW]
+    with Chronolog(db_url, clock=lambda: clock[0]) as cl:
+        if backend == "sqlite":
+            with pytest.raises(ValidationError, match="needs PostgreSQL"):
+                cl.retention.partition_events("1d")
+            return
+        cl.projects.create("other")
+        other = cl.using("other")
+        ids = cl.events.record_many(
+            [NewEvent("x", "a", occurred_at=NOW - timedelta(days=d, hours=1)) for d in range(10)]
+        )
+        other.events.record_many(
+            [NewEvent("x", "a", occurred_at=NOW - timedelta(days=d, hours=2)) for d in (0, 6)]
+        )
+        before = cl.stats.buckets("30d", event_types="x").total
+        made = cl.retention.partition_events("1d")
+        assert made == 10 + 7  # the oldest day (9 days ago) .. today, and a week ahead
+        assert [e.id for e in cl.feed.read(limit=1000).items if e.project == "default"] == ids
+        # Writes after the conversion: small batches and the COPY path (>= 64 rows).
+        late = cl.events.record_many([NewEvent("x", "a", occurred_at=NOW) for _ in range(70)])
+        assert late[0] > ids[-1]
+        assert cl.events.get(late[-1]).occurred_at == NOW
+        with cl.store.read() as conn:
+            parts_before = part_sql.events_partition_list(conn)
+        cl.retention.set(events="3d")
+        report = cl.retention.run()
+        assert report.removed["events"] == 7  # days 3..9 of this project
+        with cl.store.read() as conn:
+            parts_after = part_sql.events_partition_list(conn)
+        dropped = {p[2] for p in parts_before} - {p[2] for p in parts_after}
+        # Days 4..9 ended before the cutoff (NOW - 3d): each went as a whole partition,
+        # except day 6, shared with "other" (its row of "default" was deleted instead).
+        assert len(dropped) == 5
+        assert other.events.query(date_range="all").total == 2
+        assert cl.stats.buckets("30d", event_types="x").total == before + 70
+        clock[0] = NOW + timedelta(days=3)
+        cl.retention.run()  # keeps partitions ready a week ahead
+        with cl.store.read() as conn:
+            assert part_sql.events_partition_list(conn)[-1][1] > to_micros(
+                clock[0] + timedelta(days=6)
+            )
+        with pytest.raises(ValidationError, match="already partitioned"):
+            cl.retention.partition_events("1d")

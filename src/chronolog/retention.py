@@ -27,6 +27,7 @@ from .events import Events
 from .models import Actor
 from .store.dialect import Dialect
 from .store.sql import events as event_sql
+from .store.sql import partitions as part_sql
 from .store.sql import retention as sql
 from .store.sql import stats as stats_sql
 
@@ -38,6 +39,10 @@ Purger = Callable[[Connection, Dialect, int, int, int], int]
 Removes at most about ``batch_size`` rows older than the cutoff, inside the
 caller's transaction; retention calls it again until it returns 0.
 """
+
+PARTITIONS_AHEAD = 7
+"""Partitions kept ready ahead of now when ``events`` is partitioned."""
+MAX_PARTITIONS = 5000
 
 PURGERS: dict[str, Purger] = {}
 """Registered purgers by kind."""
@@ -53,7 +58,16 @@ def register_purger(kind: str, purger: Purger) -> None:
 def _purge_events(
     conn: Connection, dialect: Dialect, project_id: int, cutoff: int, batch: int
 ) -> int:
-    return event_sql.event_delete_batch(conn, project_id, cutoff, batch)
+    dropped = 0
+    if dialect.range_partitions and part_sql.events_is_partitioned(conn):
+        # Whole partitions first: a partition that ended before the cutoff and
+        # holds only this project's events goes at once, without row deletes.
+        for _start, end, name in part_sql.events_partition_list(conn):
+            if end > cutoff:
+                break
+            if not part_sql.events_partition_others(conn, name, project_id):
+                dropped += part_sql.events_partition_drop(conn, name)
+    return dropped + event_sql.event_delete_batch(conn, project_id, cutoff, batch)
 
 
 def _rollup_purger(granularity: int) -> Purger:
@@ -151,6 +165,7 @@ class Retention:
         scope = self._scope
         store = scope.store
         current = scope.clock() if now is None else require_aware(now, "now")
+        self._extend_partitions(to_micros(current))
         policies = self.policies()
         removed: dict[str, int] = {}
         cutoffs: dict[str, str] = {}
@@ -197,6 +212,56 @@ class Retention:
             (event_id,) = events.write_prepared(conn, rows, check_types=False)
         self._scope.store.notifier.publish("events")
         return event_id
+
+    def partition_events(self, interval: str | timedelta | int = "1d") -> int:
+        """Range-partition ``events`` by time (PostgreSQL, opt-in); returns the partitions made.
+
+        Converts the table in one transaction (an exclusive lock while rows
+        are copied: do it in a quiet moment), with partitions of ``interval``
+        from the oldest event to :data:`PARTITIONS_AHEAD` intervals ahead.
+        :meth:`run` keeps adding partitions ahead and drops whole partitions
+        that ended before a project's ``events`` cutoff and hold no other
+        project's events. See ``docs/retention.md`` for when to switch it on.
+        """
+        store = self._scope.store
+        if not store.dialect.range_partitions:
+            raise ValidationError("range partitioning of events needs PostgreSQL")
+        width = int(parse_duration(interval, "interval").total_seconds()) * 1_000_000
+        now = to_micros(self._scope.clock())
+        with store.write() as conn:
+            if part_sql.events_is_partitioned(conn):
+                raise ValidationError("events is already partitioned")
+            oldest = part_sql.events_oldest_any(conn)
+            start = (now if oldest is None else min(oldest, now)) // width * width
+            end = (now // width + 1 + PARTITIONS_AHEAD) * width
+            if (end - start) // width > MAX_PARTITIONS:
+                raise ValidationError(
+                    f"more than {MAX_PARTITIONS} partitions: choose a larger interval",
+                    field="interval",
+                )
+            part_sql.events_partition_convert(conn)
+            made = 0
+            for lower in range(start, end, width):
+                part_sql.events_partition_add(conn, lower, lower + width)
+                made += 1
+            part_sql.events_partition_fill(conn)
+        return made
+
+    def _extend_partitions(self, now: int) -> None:
+        store = self._scope.store
+        if not store.dialect.range_partitions:
+            return
+        with store.write() as conn:
+            if not part_sql.events_is_partitioned(conn):
+                return
+            parts = part_sql.events_partition_list(conn)
+            if not parts:
+                return
+            start, end, _ = parts[-1]
+            width = end - start
+            while end < (now // width + 1 + PARTITIONS_AHEAD) * width:
+                part_sql.events_partition_add(conn, end, end + width)
+                end += width
 
     def run_if_due(self, interval: str | timedelta | int = "1h") -> RetentionReport | None:
         """Run if no process ran this project's retention within ``interval``; cheap otherwise.

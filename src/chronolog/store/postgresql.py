@@ -43,6 +43,7 @@ class PostgreSQLDialect(Dialect):
     """The PostgreSQL side of the seam."""
 
     name = "postgresql"
+    range_partitions = True
 
     def is_unavailable(self, exc: SQLAlchemyError) -> bool:
         state = _sqlstate(exc)
