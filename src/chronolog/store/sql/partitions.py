@@ -129,7 +129,12 @@ def events_partition_add(conn: Connection, start: int, end: int) -> None:
 
 
 def events_partition_others(conn: Connection, name: str, project_id: int) -> bool:
-    """events_partition_others: whether a partition holds events of other projects."""
+    """events_partition_others: whether a partition holds events of other projects.
+
+    Locks the partition first (until commit), so no writer can add a row of
+    another project between this check and a drop.
+    """
+    conn.execute(text(f'LOCK TABLE "{name}" IN ACCESS EXCLUSIVE MODE'))
     return bool(
         conn.execute(
             text(f'SELECT EXISTS (SELECT 1 FROM "{name}" WHERE project_id <> :p)'),
