@@ -15,14 +15,20 @@ from .errors import (
     StoreUnavailable,
     ValidationError,
 )
+from .feed import FeedItem, FeedPage
 from .models import Actor, Event, NewEvent, Page, Project, Target
+from .retention import RetentionReport, register_purger
+from .stats import Bucket, Series
 
 __all__ = [
     "Actor",
+    "Bucket",
     "Chronolog",
     "ChronologError",
     "Conflict",
     "Event",
+    "FeedItem",
+    "FeedPage",
     "InvalidTransition",
     "LeaseLost",
     "Limits",
@@ -30,8 +36,11 @@ __all__ = [
     "NotFound",
     "Page",
     "Project",
+    "RetentionReport",
+    "Series",
     "StoreUnavailable",
     "Target",
     "ValidationError",
+    "register_purger",
 ]
 __version__ = "0.1.0"

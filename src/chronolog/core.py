@@ -9,7 +9,10 @@ from ._scope import Limits, Scope
 from ._time import Clock, system_clock
 from .errors import NotFound
 from .events import Events
+from .feed import Feed
 from .projects import Projects, check_project_name
+from .retention import Retention
+from .stats import Stats
 from .store import migrate
 from .store.engine import DEFAULT_URL, Store
 from .store.sql import projects as project_sql
@@ -24,7 +27,9 @@ class Chronolog:
     file; ``Chronolog("postgresql://…")`` a PostgreSQL database. Without a URL
     it uses ``$CHRONOLOG_DB`` or ``sqlite:///chronolog.db``.
 
-    The parts: :attr:`events` (the activity log) and :attr:`projects`.
+    The parts: :attr:`events` (the activity log), :attr:`projects`,
+    :attr:`stats` (bucket counts), :attr:`feed` (gap-free, followable) and
+    :attr:`retention` (policies and purges).
     :meth:`using` returns a view of another project sharing the same
     connections. Close the store with :meth:`close` or a ``with`` block.
     """
@@ -67,6 +72,9 @@ class Chronolog:
         )
         self.events = Events(self.scope)
         self.projects = Projects(self.scope)
+        self.stats = Stats(self.scope)
+        self.feed = Feed(self.scope)
+        self.retention = Retention(self.scope)
 
     @property
     def project(self) -> str:

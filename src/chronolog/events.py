@@ -589,7 +589,7 @@ class Events:
 def _count_rows(
     rows: Sequence[tuple[Any, ...]], shard: int, sign: int = 1
 ) -> list[tuple[Any, ...]]:
-    """Aggregate insert tuples into per-minute and per-hour counter rows, in key order.
+    """Aggregate insert tuples into per-minute, per-hour and per-day (UTC) counter rows, in key order.
 
     Returns ``(*COUNT_KEYS, count)`` tuples for ``event_counts_add``.
     """
@@ -621,7 +621,19 @@ def _count_rows(
             target_type,
             shard,
         )
+        day = (
+            project_id,
+            86400,
+            seconds - seconds % 86400,
+            event_type,
+            action,
+            status,
+            actor_type,
+            target_type,
+            shard,
+        )
         counts[minute] = get(minute, 0) + sign
         counts[hour] = get(hour, 0) + sign
+        counts[day] = get(day, 0) + sign
     # Sorted, so concurrent writers lock counter rows in the same order (no deadlocks).
     return [(*key, count) for key, count in sorted(counts.items())]

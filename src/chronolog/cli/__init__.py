@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import demo, events, init
+from . import cleanup, demo, events, feed, init, stats
 
 __all__ = ["app", "main"]
 
@@ -17,6 +17,9 @@ app = typer.Typer(
 )
 init.register(app)
 demo.register(app)
+stats.register(app)
+feed.register(app)
+cleanup.register(app)
 app.add_typer(events.app, name="events")
 
 

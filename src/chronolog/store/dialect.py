@@ -25,6 +25,9 @@ class Dialect(abc.ABC):
     name: str
     """``sqlite`` or ``postgresql``."""
 
+    range_partitions: bool = False
+    """Whether ``events`` can be range-partitioned by time (see ``retention``)."""
+
     # -- errors ----------------------------------------------------------------
 
     def translate(self, exc: SQLAlchemyError) -> ChronologError:

@@ -88,11 +88,10 @@ class PgListener:
                     target=self._run, name="chronolog-listener", daemon=True
                 )
                 self._thread.start()
-                self._ready.wait(10)
-                return
-            if missing and self._conn is not None:
+            elif missing and self._conn is not None:
                 # Ask the listener thread to pick the new channels up (it polls its queue).
                 self._ready.clear()
+        # Wait outside the lock: the listener thread takes it to read the topics.
         self._ready.wait(10)
 
     def _run(self) -> None:

@@ -24,6 +24,14 @@ __all__ = ["PostgreSQLDialect"]
 _UNAVAILABLE = {"08000", "08001", "08003", "08004", "08006", "57P01", "57P03", "53300"}
 _RETRYABLE = {"40001", "40P01"}
 _COUNTER_SHARDS = 8
+_BOUND_SQL = """(SELECT least(
+    pg_snapshot_xmax(s)::text::bigint,
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
+      WHERE NOT EXISTS (
+        SELECT 1 FROM pg_stat_activity AS a
+        WHERE a.backend_xid::text = (x::text::bigint % 4294967296)::text
+          AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))))
+  FROM (SELECT pg_current_snapshot() AS s) AS snap)"""
 
 
 def _sqlstate(exc: SQLAlchemyError) -> str | None:
@@ -35,6 +43,7 @@ class PostgreSQLDialect(Dialect):
     """The PostgreSQL side of the seam."""
 
     name = "postgresql"
+    range_partitions = True
 
     def is_unavailable(self, exc: SQLAlchemyError) -> bool:
         state = _sqlstate(exc)
@@ -111,11 +120,14 @@ class PostgreSQLDialect(Dialect):
         return stmt.with_for_update()
 
     def visible_tx_bound(self) -> ColumnElement[int] | None:
-        # Every transaction below the snapshot's xmin has ended: none of them can
-        # still add an event, so rows below it are final and safe to hand out.
-        return literal_column(
-            "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)", BigInteger()
-        )
+        # The oldest transaction still running *in this database* (or the next
+        # xid if none): every transaction below it has ended and can no longer add
+        # an event, so rows below it are final and safe to hand out. Transactions
+        # of other databases in the cluster are left out when pg_stat_activity
+        # names their database, so unrelated long transactions do not stall the
+        # feed; one it cannot attribute (no privilege, prepared transactions)
+        # counts, which only delays rows, never skips them.
+        return literal_column(_BOUND_SQL, BigInteger())
 
     def contains_ci(self, column: ColumnElement[Any], text: str) -> ColumnElement[bool]:
         return column.icontains(text, autoescape=True)

@@ -2,6 +2,7 @@
 
 from ._base import JSONDocument, RowId, current_tx, metadata
 from .events import event_counts, events, project_vocab, projects
+from .retention import retention_policies, retention_runs
 from .states import entities, machines, transitions
 
 __all__ = [
@@ -15,5 +16,7 @@ __all__ = [
     "metadata",
     "project_vocab",
     "projects",
+    "retention_policies",
+    "retention_runs",
     "transitions",
 ]

@@ -111,7 +111,12 @@ event_counts = Table(
     "event_counts",
     metadata,
     Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
-    Column("granularity", Integer, primary_key=True, comment="bucket size in seconds: 60 or 3600"),
+    Column(
+        "granularity",
+        Integer,
+        primary_key=True,
+        comment="bucket size in seconds: 60, 3600 or 86400 (UTC days)",
+    ),
     Column("bucket", BigInteger, primary_key=True, comment="bucket start, seconds since epoch"),
     Column("event_type", String(64), primary_key=True),
     Column("action", String(64), primary_key=True),
@@ -128,7 +133,7 @@ event_counts = Table(
     # SQLite: the primary key is the table, so sums over a key range read no second B-tree.
     sqlite_with_rowid=False,
     comment=(
-        "Rollups of events per minute and per hour, kept in the same transaction as "
+        "Rollups of events per minute, hour and UTC day, kept in the same transaction as "
         "the events; they outlive the raw events and feed the charts."
     ),
 )

@@ -1,0 +1,99 @@
+"""``chronolog stats``: a terminal bar chart of event counts per bucket."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import ChronologError
+from ..stats import Series
+from ._common import (
+    DbOption,
+    JsonOption,
+    ProjectOption,
+    console,
+    fail,
+    open_store,
+    print_json_lines,
+)
+
+__all__ = ["chart", "register"]
+
+_COLOURS = ["green", "yellow", "red", "cyan", "magenta", "blue"]
+_WIDTH = 50
+
+
+def chart(series: Series) -> Table:
+    """A Rich table with one bar per bucket (stacked by group when grouped)."""
+    table = Table(header_style="bold", box=None, title=f"{series.window or ''} ({series.tz})")
+    table.add_column("bucket start", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    table.add_column("total", justify="right")
+    peak = max((b.total for b in series.buckets), default=0) or 1
+    day = series.buckets[0].end - series.buckets[0].start >= timedelta(days=1)
+    for b in series.buckets:
+        label = b.start.strftime("%a %Y-%m-%d" if day else "%m-%d %H:%M")
+        if series.group_by:
+            bar = "".join(
+                f"[{_COLOURS[i % len(_COLOURS)]}]"
+                + "█" * round(b.counts[g] * _WIDTH / peak)
+                + "[/]"
+                for i, g in enumerate(series.groups)
+            )
+        else:
+            bar = "[green]" + "█" * round(b.total * _WIDTH / peak) + "[/]"
+        table.add_row(label, bar, str(b.total))
+    if series.group_by:
+        legend = "  ".join(
+            f"[{_COLOURS[i % len(_COLOURS)]}]█[/] {g or '(none)'}"
+            for i, g in enumerate(series.groups)
+        )
+        table.caption = legend
+    return table
+
+
+def stats(
+    window: Annotated[str, typer.Argument(help="1h, 3h, 6h, 1d, 7d or 30d.")] = "1d",
+    group_by: Annotated[
+        str | None,
+        typer.Option(
+            "--group-by", "-g", help="action, event_type, status, actor_type, target_type."
+        ),
+    ] = None,
+    event_type: Annotated[
+        list[str] | None, typer.Option("--type", "-t", help="Event type.")
+    ] = None,
+    action: Annotated[list[str] | None, typer.Option(help="Action.")] = None,
+    status: Annotated[list[str] | None, typer.Option(help="Status.")] = None,
+    tz: Annotated[
+        str | None, typer.Option(help="Time zone for day buckets, e.g. Europe/Paris.")
+    ] = None,
+    json: JsonOption = False,
+    db: DbOption = None,
+    project: ProjectOption = "default",
+) -> None:
+    """Chart event counts per time bucket (from rollups: instant at any size)."""
+    with open_store(db, project) as cl:
+        try:
+            series = cl.stats.buckets(
+                window,
+                group_by=group_by,
+                event_types=event_type,
+                actions=action,
+                statuses=status,
+                tz=tz,
+            )
+        except ChronologError as exc:
+            fail(exc.message)
+    if json:
+        print_json_lines([b.to_dict() for b in series.buckets])
+        return
+    console.print(chart(series))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``stats`` to the top-level app."""
+    app.command("stats")(stats)

@@ -1,0 +1,267 @@
+"""The gap-free feed: every committed event exactly once, in a stable order (``cl.feed``).
+
+The order is (writing transaction, id). On PostgreSQL ids are taken from a
+sequence before commit, so "id > N" would pass over a row whose transaction
+commits late. Instead every row records its transaction id (``events.tx``)
+and a reader only takes rows whose transaction is older than the oldest one
+still running (``pg_snapshot_xmin``): those can never be joined by a late
+row, so moving the cursor past them is safe. Writers take no shared lock.
+On SQLite writers are serialised and ids follow commit order (``tx`` is 0).
+
+A cursor is opaque; :meth:`Feed.read` returns the next one, :meth:`Feed.follow`
+yields each event with the cursor to resume after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+from ._cursor import decode_cursor, encode_cursor, fingerprint
+from ._scope import Scope
+from .errors import ValidationError
+from .events import _words, event_from_row
+from .models import Event
+from .store.sql import events as event_sql
+from .store.sql import feed as sql
+
+__all__ = ["Feed", "FeedItem", "FeedPage"]
+
+_START = (-1, -1)
+_MAX_ID = 2**63 - 1
+_HELD_BACK_POLL = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One event of the feed and the cursor that resumes right after it."""
+
+    event: Event
+    cursor: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """Events after a cursor, and the cursor to continue from (always set)."""
+
+    items: list[Event]
+    next_cursor: str
+    cursors: list[str]
+    """The cursor after each item (same length as ``items``)."""
+    held_back: bool = False
+    """PostgreSQL: committed events wait behind an older, still-running transaction."""
+
+
+class Feed:
+    """Read and follow one project's events in commit order."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+        self._fp = fingerprint("feed", scope.project_id)
+
+    # -- cursors -------------------------------------------------------------------
+
+    def _encode(self, position: tuple[int, int]) -> str:
+        return encode_cursor("feed", self._fp, t=position[0], i=position[1])
+
+    def _decode(self, cursor: str | None) -> tuple[int, int]:
+        if cursor is None:
+            return _START
+        data = decode_cursor(cursor, "feed", self._fp)
+        tx, ident = data.get("t"), data.get("i")
+        if (
+            not isinstance(tx, int)
+            or not isinstance(ident, int)
+            or isinstance(tx, bool)
+            or isinstance(ident, bool)
+        ):
+            raise ValidationError("cursor is not valid", field="cursor")
+        return tx, ident
+
+    def end_cursor(self) -> str:
+        """A cursor after every event committed so far (to follow only what comes next)."""
+        scope = self._scope
+        with scope.store.read() as conn:
+            bound = sql.feed_bound(conn, scope.store.dialect)
+            if bound is not None:
+                return self._encode((bound - 1, _MAX_ID))
+            last = sql.feed_last_position(conn, scope.project_id, None)
+        return self._encode(last or _START)
+
+    # -- reading -------------------------------------------------------------------
+
+    def read(
+        self,
+        after: str | None = None,
+        *,
+        limit: int = 100,
+        event_types: Iterable[str] | str | None = None,
+        actions: Iterable[str] | str | None = None,
+        statuses: Iterable[str] | str | None = None,
+        actor_types: Iterable[str] | str | None = None,
+        target_type: str | None = None,
+        target_id: str | int | None = None,
+    ) -> FeedPage:
+        """Up to ``limit`` events after the cursor ``after`` (None: from the start).
+
+        Filters narrow what is returned; the cursor is a position in the
+        whole feed, so one cursor can be reused with other filters.
+        """
+        flt = self._filter(event_types, actions, statuses, actor_types, target_type, target_id)
+        return self._read(self._decode(after), self._limit(limit), flt)
+
+    def _limit(self, limit: int) -> int:
+        cap = max(self._scope.limits.page_size, 1000)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= cap:
+            raise ValidationError(f"limit must be between 1 and {cap}", field="limit")
+        return limit
+
+    def _filter(
+        self,
+        event_types: Iterable[str] | str | None,
+        actions: Iterable[str] | str | None,
+        statuses: Iterable[str] | str | None,
+        actor_types: Iterable[str] | str | None,
+        target_type: str | None,
+        target_id: str | int | None,
+    ) -> event_sql.EventFilter:
+        if target_type is not None and not isinstance(target_type, str):
+            raise ValidationError("target_type must be text", field="target_type")
+        if target_id is not None and target_type is None:
+            raise ValidationError("target_id needs target_type", field="target_id")
+        return event_sql.EventFilter(
+            project_id=self._scope.project_id,
+            event_types=_words(event_types, "event_types"),
+            actions=_words(actions, "actions"),
+            statuses=_words(statuses, "statuses"),
+            actor_types=_words(actor_types, "actor_types"),
+            target_type=target_type,
+            target_id=None if target_id is None else str(target_id),
+        )
+
+    def _read(self, position: tuple[int, int], limit: int, flt: event_sql.EventFilter) -> FeedPage:
+        scope = self._scope
+        dialect = scope.store.dialect
+        terms = event_sql.event_where(dialect, flt)
+        bound_expr = dialect.visible_tx_bound()
+        held = False
+        with scope.store.read() as conn:
+            if bound_expr is not None:
+                bound, held, rows = sql.feed_page_bounded(
+                    conn, bound_expr, scope.project_id, terms, after=position, limit=limit
+                )
+                # Everything readable was scanned: move past it even when filters
+                # matched nothing, so a filtered follower does not rescan it.
+                end = max(position, (bound - 1, _MAX_ID)) if len(rows) < limit else position
+            else:
+                # SQLite: one snapshot for both statements (a deferred read transaction).
+                rows = sql.feed_page(conn, terms, after=position, bound=None, limit=limit)
+                end = position
+                if len(rows) < limit:
+                    last = sql.feed_last_position(conn, scope.project_id, None)
+                    end = max(position, last or position)
+        items = [event_from_row(cast(Any, row[1:]), scope.project) for row in rows]
+        cursors = [self._encode((int(row[0]), int(row[1]))) for row in rows]
+        if rows and len(rows) == limit:
+            end = (int(rows[-1][0]), int(rows[-1][1]))
+        return FeedPage(items=items, next_cursor=self._encode(end), cursors=cursors, held_back=held)
+
+    # -- following -----------------------------------------------------------------
+
+    def follow(
+        self,
+        after: str | None = None,
+        *,
+        limit: int = 100,
+        poll: float = 1.0,
+        stop: threading.Event | None = None,
+        **filters: Any,
+    ) -> Iterator[FeedItem]:
+        """Yield events as they are committed, forever or until ``stop`` is set.
+
+        Wakes on the in-process signal and, on PostgreSQL, on ``LISTEN/NOTIFY``
+        from other processes; ``poll`` seconds is only the fallback (SQLite
+        writers in other processes, a lost notification).
+        """
+        follower = _Follower(self, after, limit, poll, filters)
+        while stop is None or not stop.is_set():
+            generation, page = follower.step()
+            for event, cursor in zip(page.items, page.cursors, strict=True):
+                yield FeedItem(event, cursor)
+            timeout = follower.timeout(page)
+            if timeout:
+                self._scope.store.wait("events", generation, timeout)
+
+    async def afollow(
+        self,
+        after: str | None = None,
+        *,
+        limit: int = 100,
+        poll: float = 1.0,
+        stop: asyncio.Event | threading.Event | None = None,
+        **filters: Any,
+    ) -> AsyncIterator[FeedItem]:
+        """The async twin of :meth:`follow` (reads and waits run in a worker thread)."""
+        follower = _Follower(self, after, limit, poll, filters)
+        while stop is None or not stop.is_set():
+            generation, page = await asyncio.to_thread(follower.step)
+            for event, cursor in zip(page.items, page.cursors, strict=True):
+                yield FeedItem(event, cursor)
+            timeout = follower.timeout(page)
+            if timeout:
+                # Short slices, so a set ``stop`` or a cancelled task is noticed quickly.
+                await asyncio.to_thread(
+                    self._scope.store.wait, "events", generation, min(timeout, 0.25)
+                )
+
+
+class _Follower:
+    """The state of one follow loop, shared by :meth:`Feed.follow` and :meth:`Feed.afollow`."""
+
+    def __init__(
+        self, feed: Feed, after: str | None, limit: int, poll: float, filters: dict[str, Any]
+    ) -> None:
+        if isinstance(poll, bool) or not isinstance(poll, int | float) or not 0 < poll <= 60:
+            raise ValidationError("poll must be between 0 and 60 seconds", field="poll")
+        unknown = set(filters) - {
+            "event_types",
+            "actions",
+            "statuses",
+            "actor_types",
+            "target_type",
+            "target_id",
+        }
+        if unknown:
+            raise ValidationError(f"unknown feed filters: {sorted(unknown)}")
+        self.feed = feed
+        self.position = feed._decode(after)
+        self.limit = feed._limit(limit)
+        self.poll = float(poll)
+        self.flt = feed._filter(**{k: filters.get(k) for k in _FILTER_NAMES})
+        self.backoff = _HELD_BACK_POLL
+        feed._scope.store.listen("events")
+
+    def step(self) -> tuple[int, FeedPage]:
+        # The generation is read before the page, so a commit between the two
+        # still wakes the wait that follows.
+        generation = self.feed._scope.store.notifier.generation("events")
+        page = self.feed._read(self.position, self.limit, self.flt)
+        self.position = self.feed._decode(page.next_cursor)
+        return generation, page
+
+    def timeout(self, page: FeedPage) -> float:
+        if len(page.items) >= self.limit:
+            return 0.0
+        if page.held_back:
+            # Rows wait behind a transaction that may not be an event writer (no
+            # NOTIFY when it ends): re-check soon, backing off towards ``poll``.
+            delay, self.backoff = self.backoff, min(self.backoff * 2, self.poll)
+            return delay
+        self.backoff = _HELD_BACK_POLL
+        return self.poll
+
+
+_FILTER_NAMES = ("event_types", "actions", "statuses", "actor_types", "target_type", "target_id")
