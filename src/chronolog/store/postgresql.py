@@ -76,6 +76,14 @@ class PostgreSQLDialect(Dialect):
                 copy.write_row((new_id, *row))
         return ids
 
+    def insert_missing(
+        self, conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        if rows:
+            conn.execute(
+                pg_insert(table).on_conflict_do_nothing(index_elements=list(keys)), list(rows)
+            )
+
     def upsert_add(
         self,
         conn: Connection,
@@ -92,6 +100,10 @@ class PostgreSQLDialect(Dialect):
             set_={counter: table.c[counter] + stmt.excluded[counter]},
         )
         conn.execute(stmt, list(rows))
+
+    def lock_out_writers(self, conn: Connection, tables: Sequence[Table]) -> None:
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        conn.execute(text(f"LOCK TABLE {names} IN SHARE MODE"))
 
     def notify(self, conn: Connection, channel: str, payload: str) -> None:
         conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": payload})

@@ -56,6 +56,14 @@ class SQLiteDialect(Dialect):
             cursor.close()
         return list(range(last - len(rows) + 1, last + 1))
 
+    def insert_missing(
+        self, conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        if rows:
+            conn.execute(
+                sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys)), list(rows)
+            )
+
     def upsert_add(
         self,
         conn: Connection,
