@@ -100,6 +100,14 @@ class Queries:
         )
         return self._entity_page(flt, limit, cursor, "in_state")
 
+    def entities(
+        self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Entity]:
+        """Every entity (of ``kind``, if given), newest move first, paged by cursor."""
+        kinds = None if kind is None else (check_kind(kind),)
+        flt = sql.EntityFilter(self._scope.project_id, kinds=kinds)
+        return self._entity_page(flt, limit, cursor, "entities")
+
     def active(
         self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
     ) -> Page[Entity]:
