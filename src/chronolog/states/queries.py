@@ -79,11 +79,16 @@ class Queries:
         states: Iterable[str] | str,
         *,
         parent: tuple[str, str | int] | None = None,
+        since: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[Entity]:
         """Entities of ``kind`` now in one of ``states``, newest move first, with their
-        current transition (its metadata: e.g. the download client). Paged by cursor."""
+        current transition (its metadata: e.g. the download client). Paged by cursor.
+
+        ``parent`` keeps the children of one entity; ``since`` the entities
+        that entered their state at or after that time.
+        """
         kind = check_kind(kind)
         wanted = _names(states, "states", check_state)
         parent_pk = None
@@ -96,7 +101,11 @@ class Queries:
             if parent_pk is None:
                 raise NotFound(f"parent {pkind}/{pid} not found", field="parent")
         flt = sql.EntityFilter(
-            self._scope.project_id, kinds=(kind,), states=wanted, parent_pk=parent_pk
+            self._scope.project_id,
+            kinds=(kind,),
+            states=wanted,
+            parent_pk=parent_pk,
+            since=None if since is None else to_micros(require_aware(since, "since")),
         )
         return self._entity_page(flt, limit, cursor, "in_state")
 

@@ -116,6 +116,8 @@ class EntityFilter:
     kinds: tuple[str, ...] | None = None
     states: tuple[str, ...] | None = None
     parent_pk: int | None = None
+    since: int | None = None
+    """Only entities whose current state began at or after this time."""
     terminal: tuple[tuple[str, tuple[str, ...]], ...] | None = None
     """For ``active``: (kind, terminal states) of every machine; entities in one are left out."""
 
@@ -129,6 +131,8 @@ def entity_where(f: EntityFilter) -> list[ColumnElement[bool]]:
         terms.append(entities.c.state.in_(f.states))
     if f.parent_pk is not None:
         terms.append(entities.c.parent_pk == f.parent_pk)
+    if f.since is not None:
+        terms.append(entities.c.state_since >= f.since)
     if f.terminal:
         finished = [
             and_(entities.c.kind == kind, entities.c.state.in_(ends))
