@@ -201,6 +201,38 @@ def entity_parent_of(conn: Connection, pk: int) -> int | None:
     return None if value is None else int(value)
 
 
+_LOCK_COLUMNS = (
+    entities.c.pk,
+    entities.c.kind,
+    entities.c.entity_id,
+    entities.c.state,
+    entities.c.title,
+)
+# Built once: a statement object reused across calls keeps SQLAlchemy's cache key
+# memoised, which matters on the one-move-per-transaction path.
+_LOCK_ONE = select(*_LOCK_COLUMNS).where(
+    entities.c.project_id == bindparam("b_project"),
+    entities.c.kind == bindparam("b_kind"),
+    entities.c.entity_id == bindparam("b_entity"),
+)
+_LOCK_MANY = (
+    select(*_LOCK_COLUMNS)
+    .where(
+        entities.c.project_id == bindparam("b_project"),
+        tuple_(entities.c.kind, entities.c.entity_id).in_(bindparam("b_keys", expanding=True)),
+    )
+    .order_by(entities.c.kind, entities.c.entity_id)
+)
+_locking: dict[tuple[str, bool], Select[Any]] = {}
+
+
+def _lock_statement(dialect: Dialect, one: bool) -> Select[Any]:
+    key = (dialect.name, one)
+    if key not in _locking:
+        _locking[key] = dialect.for_update(_LOCK_ONE if one else _LOCK_MANY)
+    return _locking[key]
+
+
 def entity_lock_many(
     conn: Connection, dialect: Dialect, project_id: int, keys: Sequence[tuple[str, str]]
 ) -> list[AnyRow]:
@@ -209,25 +241,14 @@ def entity_lock_many(
     Rows are locked in (kind, entity_id) order, so two batches touching the
     same entities queue instead of deadlocking.
     """
+    if len(keys) == 1:
+        kind, entity_id = keys[0]
+        params = {"b_project": project_id, "b_kind": kind, "b_entity": entity_id}
+        return list(conn.execute(_lock_statement(dialect, True), params).all())
     rows: list[AnyRow] = []
     for chunk in _chunks(sorted(keys)):
-        stmt = (
-            select(
-                entities.c.pk,
-                entities.c.kind,
-                entities.c.entity_id,
-                entities.c.state,
-                entities.c.title,
-            )
-            .where(
-                entities.c.project_id == project_id,
-                tuple_(entities.c.kind, entities.c.entity_id).in_(chunk)
-                if len(chunk) > 1
-                else and_(entities.c.kind == chunk[0][0], entities.c.entity_id == chunk[0][1]),
-            )
-            .order_by(entities.c.kind, entities.c.entity_id)
-        )
-        rows.extend(conn.execute(dialect.for_update(stmt)).all())
+        params_many = {"b_project": project_id, "b_keys": list(chunk)}
+        rows.extend(conn.execute(_lock_statement(dialect, False), params_many).all())
     return rows
 
 
@@ -269,7 +290,9 @@ def entity_state_set_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> N
     Rows: ``b_pk``, ``b_state``, ``b_since``, ``b_now``, ``b_title`` and
     ``b_parent`` (``None`` keeps the old value).
     """
-    if rows:
+    if len(rows) == 1:
+        conn.execute(_STATE_SET, rows[0])
+    elif rows:
         conn.execute(_STATE_SET, list(rows))
 
 
@@ -317,23 +340,38 @@ def entity_states_in_use(conn: Connection, project_id: int, kind: str) -> set[st
     return {r[0] for r in conn.execute(in_entities.union(in_history)).all()}
 
 
+_MACHINE_ONE = select(machines.c.definition).where(
+    machines.c.project_id == bindparam("b_project"), machines.c.kind == bindparam("b_kind")
+)
+
+
 def machine_get(conn: Connection, project_id: int, kind: str) -> dict[str, Any] | None:
     """machine_get: a kind's stored definition."""
-    value = conn.execute(
-        select(machines.c.definition).where(
-            machines.c.project_id == project_id, machines.c.kind == kind
-        )
-    ).scalar()
+    value = conn.execute(_MACHINE_ONE, {"b_project": project_id, "b_kind": kind}).scalar()
     return value if isinstance(value, dict) else None
+
+
+_MACHINES_OF = (
+    select(machines.c.kind, machines.c.definition)
+    .where(
+        machines.c.project_id == bindparam("b_project"),
+        machines.c.kind.in_(bindparam("b_kinds", expanding=True)),
+    )
+    .order_by(machines.c.kind)
+)
 
 
 def machine_list(
     conn: Connection, project_id: int, kinds: Sequence[str] | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
-    """machine_list: (kind, definition) of a project's machines, by kind."""
-    stmt = select(machines.c.kind, machines.c.definition).where(machines.c.project_id == project_id)
+    """machine_list: (kind, definition) of a project's machines (of ``kinds``), by kind."""
+    if kinds is not None and len(kinds) == 1:
+        definition = machine_get(conn, project_id, kinds[0])
+        return [] if definition is None else [(kinds[0], definition)]
     if kinds is not None:
-        stmt = stmt.where(machines.c.kind.in_(kinds))
+        rows = conn.execute(_MACHINES_OF, {"b_project": project_id, "b_kinds": list(kinds)})
+        return [(r[0], r[1]) for r in rows.all()]
+    stmt = select(machines.c.kind, machines.c.definition).where(machines.c.project_id == project_id)
     return [(r[0], r[1]) for r in conn.execute(stmt.order_by(machines.c.kind)).all()]
 
 

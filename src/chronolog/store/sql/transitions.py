@@ -165,24 +165,33 @@ def transition_append(
     return AppendedTransition(id=int(new_id), sort_key=sort_key, from_state=from_state)
 
 
+_HEAD_COLUMNS = (transitions.c.kind, transitions.c.entity_id, transitions.c.sort_key)
+_HEAD_ONE = select(*_HEAD_COLUMNS).where(
+    transitions.c.project_id == bindparam("b_project"),
+    transitions.c.kind == bindparam("b_kind"),
+    transitions.c.entity_id == bindparam("b_entity"),
+    transitions.c.most_recent == true(),
+)
+_HEAD_MANY = select(*_HEAD_COLUMNS).where(
+    transitions.c.project_id == bindparam("b_project"),
+    tuple_(transitions.c.kind, transitions.c.entity_id).in_(bindparam("b_keys", expanding=True)),
+    transitions.c.most_recent == true(),
+)
+
+
 def transition_heads(
     conn: Connection, project_id: int, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
     """transition_heads: the newest sort_key of each (kind, entity_id) that has history."""
+    if len(keys) == 1:
+        kind, entity_id = keys[0]
+        params = {"b_project": project_id, "b_kind": kind, "b_entity": entity_id}
+        return {(r[0], r[1]): int(r[2]) for r in conn.execute(_HEAD_ONE, params).all()}
     heads: dict[tuple[str, str], int] = {}
     ordered = sorted(keys)
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
-        key = (
-            tuple_(transitions.c.kind, transitions.c.entity_id).in_(chunk)
-            if len(chunk) > 1
-            else and_(transitions.c.kind == chunk[0][0], transitions.c.entity_id == chunk[0][1])
-        )
-        rows = conn.execute(
-            select(transitions.c.kind, transitions.c.entity_id, transitions.c.sort_key).where(
-                transitions.c.project_id == project_id, key, transitions.c.most_recent == true()
-            )
-        ).all()
+        rows = conn.execute(_HEAD_MANY, {"b_project": project_id, "b_keys": chunk}).all()
         heads.update({(r[0], r[1]): int(r[2]) for r in rows})
     return heads
 
@@ -207,11 +216,11 @@ def transition_clear_most_recent_many(
     Run before inserting the new most recent rows: the partial unique index
     allows one ``most_recent`` row per entity at every moment.
     """
-    if keys:
-        conn.execute(
-            _CLEAR,
-            [{"b_project": project_id, "b_kind": k, "b_entity": e} for k, e in keys],
-        )
+    params = [{"b_project": project_id, "b_kind": k, "b_entity": e} for k, e in keys]
+    if len(params) == 1:
+        conn.execute(_CLEAR, params[0])
+    elif params:
+        conn.execute(_CLEAR, params)
 
 
 def transition_insert_many(
@@ -227,6 +236,20 @@ def _with_title() -> Any:
     )
 
 
+_HISTORY = (
+    select(*TRANSITION_COLUMNS)
+    .select_from(transitions.outerjoin(entities, entities.c.pk == transitions.c.entity_pk))
+    .where(
+        transitions.c.project_id == bindparam("b_project"),
+        transitions.c.kind == bindparam("b_kind"),
+        transitions.c.entity_id == bindparam("b_entity"),
+        transitions.c.sort_key > bindparam("b_after"),
+    )
+    .order_by(transitions.c.sort_key)
+    .limit(bindparam("b_limit"))
+)
+
+
 def transition_history(
     conn: Connection,
     project_id: int,
@@ -237,19 +260,14 @@ def transition_history(
     limit: int | None = None,
 ) -> Sequence[AnyRow]:
     """transition_history: one subject's moves by sort_key ascending, after ``after``."""
-    stmt = (
-        _with_title()
-        .where(
-            transitions.c.project_id == project_id,
-            transitions.c.kind == kind,
-            transitions.c.entity_id == entity_id,
-            transitions.c.sort_key > after,
-        )
-        .order_by(transitions.c.sort_key)
-    )
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return conn.execute(stmt).all()
+    params = {
+        "b_project": project_id,
+        "b_kind": kind,
+        "b_entity": entity_id,
+        "b_after": after,
+        "b_limit": 2**31 - 1 if limit is None else limit,
+    }
+    return conn.execute(_HISTORY, params).all()
 
 
 @dataclass(frozen=True, slots=True)
