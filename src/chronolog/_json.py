@@ -31,6 +31,15 @@ def check_object(
     ``ValidationError`` for anything else, for values JSON cannot hold, and
     for a serialised size above ``limit`` bytes.
     """
+    if type(value) is dict:
+        # Fast path for the common case; errors fall through to the checks below.
+        try:
+            raw = orjson.dumps(value)
+        except TypeError:
+            pass
+        else:
+            if limit is None or len(raw) <= limit:
+                return value, raw.decode()
     if value is None:
         if allow_none:
             return None, None
@@ -44,7 +53,8 @@ def check_object(
         raise ValidationError(
             f"{name} must be a JSON object, got {type(value).__name__}", field=name
         )
-    value = dict(value)
+    if type(value) is not dict:
+        value = dict(value)
     try:
         text = orjson.dumps(value)
     except TypeError as exc:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row
 
 from . import _json
+from ._totals import count_events
 from ._cursor import decode_cursor, encode_cursor, fingerprint
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
@@ -31,6 +32,9 @@ DATE_RANGES: dict[str, timedelta | None] = {
 """The named windows of :meth:`Events.query` (as in the library-cleanup seed)."""
 
 _WORD_LIMITS = {"event_type": 64, "action": 64, "status": 32}
+_EVENT_FIELDS = frozenset(
+    {"event_type", "action", "status", "actor", "target", "occurred_at", "error", "metadata"}
+)
 _ACTOR_LIMITS = {"type": 64, "id": 255, "name": 255}
 _TARGET_LIMITS = {"type": 64, "id": 255}
 
@@ -70,9 +74,12 @@ def event_from_row(row: Row[Any], project: str) -> Event:
 
 
 def _word(value: Any, name: str) -> str:
+    # Fast path first: this runs for every field of every event of a bulk ingest.
+    if type(value) is str and value and len(value) <= _WORD_LIMITS[name] and not value.isspace():
+        return value
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{name} must be a non-empty string", field=name)
-    limit = _WORD_LIMITS.get(name, 64)
+    limit = _WORD_LIMITS[name]
     if len(value) > limit:
         raise ValidationError(f"{name} is longer than {limit} characters", field=name)
     return value
@@ -84,10 +91,26 @@ def _party(
     """Validate an actor / target given as the dataclass, a mapping or None."""
     if value is None:
         return None, None, None
+    if type(value) is cls:
+        # Fast path for well-formed dataclasses; anything odd takes the checks below.
+        kind, ident = value.type, value.id
+        third = value.name if cls is Actor else value.title  # type: ignore[union-attr]
+        if (
+            type(kind) is str
+            and kind
+            and len(kind) <= limits["type"]
+            and not kind.isspace()
+            and (ident is None or (type(ident) is str and len(ident) <= limits["id"]))
+            and (
+                third is None
+                or (type(third) is str and len(third) <= limits.get("name", title_cap))
+            )
+        ):
+            return kind, ident, third
     if isinstance(value, Actor | Target):
         if not isinstance(value, cls):
             raise ValidationError(f"{name} must be a {cls.__name__}", field=name)
-        fields = {"type": value.type, "id": value.id}
+        fields: dict[str, Any] = {"type": value.type, "id": value.id}
         third = value.name if isinstance(value, Actor) else value.title
     elif isinstance(value, Mapping):
         unknown = set(value) - {"type", "id", "name" if cls is Actor else "title"}
@@ -207,45 +230,66 @@ class Events:
         return rows
 
     def _row(self, item: NewEvent | Mapping[str, Any], now: int) -> tuple[Any, ...]:
-        limits = self._scope.limits
-        if isinstance(item, NewEvent):
-            data: Mapping[str, Any] = {
-                "event_type": item.event_type,
-                "action": item.action,
-                "status": item.status,
-                "actor": item.actor,
-                "target": item.target,
-                "occurred_at": item.occurred_at,
-                "error": item.error,
-                "metadata": item.metadata,
-            }
+        if type(item) is NewEvent:
+            return self._fields(
+                item.event_type,
+                item.action,
+                item.status,
+                item.actor,
+                item.target,
+                item.occurred_at,
+                item.error,
+                item.metadata,
+                now,
+            )
+        if isinstance(item, NewEvent):  # a subclass
+            data: Mapping[str, Any] = {f: getattr(item, f) for f in NewEvent.__slots__}
         elif isinstance(item, Mapping):
             data = item
-            unknown = set(data) - {
-                "event_type",
-                "action",
-                "status",
-                "actor",
-                "target",
-                "occurred_at",
-                "error",
-                "metadata",
-            }
+            unknown = set(data) - _EVENT_FIELDS
             if unknown:
                 raise ValidationError(f"unknown event fields: {sorted(unknown)}")
         else:
             raise ValidationError(
                 f"an event must be a NewEvent or a mapping, got {type(item).__name__}"
             )
-        event_type = _word(data.get("event_type"), "event_type")
-        action = _word(data.get("action"), "action")
-        raw_status = data.get("status")
+        return self._fields(
+            data.get("event_type"),
+            data.get("action"),
+            data.get("status"),
+            data.get("actor"),
+            data.get("target"),
+            data.get("occurred_at"),
+            data.get("error"),
+            data.get("metadata"),
+            now,
+        )
+
+    def _fields(
+        self,
+        event_type: Any,
+        action: Any,
+        raw_status: Any,
+        actor_in: Any,
+        target_in: Any,
+        occurred: Any,
+        error: Any,
+        metadata: Any,
+        now: int,
+    ) -> tuple[Any, ...]:
+        """Validate one event's fields into an insert tuple (``INSERT_COLUMNS`` order)."""
+        limits = self._scope.limits
+        event_type = _word(event_type, "event_type")
+        action = _word(action, "action")
         status = "success" if raw_status is None else _word(raw_status, "status")
-        actor = _party(data.get("actor"), "actor", Actor, _ACTOR_LIMITS, limits.text_chars)
-        target = _party(data.get("target"), "target", Target, _TARGET_LIMITS, limits.text_chars)
-        occurred = data.get("occurred_at")
-        occurred_at = now if occurred is None else to_micros(require_aware(occurred, "occurred_at"))
-        error = data.get("error")
+        actor = _party(actor_in, "actor", Actor, _ACTOR_LIMITS, limits.text_chars)
+        target = _party(target_in, "target", Target, _TARGET_LIMITS, limits.text_chars)
+        if occurred is None:
+            occurred_at = now
+        elif type(occurred) is datetime and occurred.tzinfo is UTC:
+            occurred_at = to_micros(occurred)
+        else:
+            occurred_at = to_micros(require_aware(occurred, "occurred_at"))
         if error is not None:
             if not isinstance(error, str):
                 raise ValidationError("error must be text", field="error")
@@ -254,7 +298,7 @@ class Events:
                     f"error is longer than {limits.text_chars} characters", field="error"
                 )
         _, metadata_text = _json.check_object(
-            data.get("metadata"), name="metadata", limit=limits.metadata_bytes
+            metadata, name="metadata", limit=limits.metadata_bytes
         )
         return (
             self._scope.project_id,
@@ -487,7 +531,7 @@ class Events:
                 offset=0 if before is not None else (page - 1) * limit,
                 before=before,
             )
-            total = sql.event_count(conn, terms) if with_total else None
+            total = count_events(conn, scope.store.dialect, flt) if with_total else None
         items = [event_from_row(r, scope.project) for r in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -540,38 +584,42 @@ class Events:
             return sql.event_delete_all(conn, self._scope.project_id)
 
 
-def _count_rows(rows: Sequence[tuple[Any, ...]], shard: int, sign: int = 1) -> list[dict[str, Any]]:
-    """Aggregate insert tuples into per-minute and per-hour counter rows, in key order."""
+def _count_rows(
+    rows: Sequence[tuple[Any, ...]], shard: int, sign: int = 1
+) -> list[tuple[Any, ...]]:
+    """Aggregate insert tuples into per-minute and per-hour counter rows, in key order.
+
+    Returns ``(*COUNT_KEYS, count)`` tuples for ``event_counts_add``.
+    """
     counts: dict[tuple[Any, ...], int] = {}
+    get = counts.get
     for row in rows:
         project_id, occurred_at, event_type, action, status = row[:5]
         actor_type, target_type = row[5] or "", row[8] or ""
         seconds = occurred_at // 1_000_000
-        for granularity in (60, 3600):
-            key = (
-                project_id,
-                granularity,
-                seconds - seconds % granularity,
-                event_type,
-                action,
-                status,
-                actor_type,
-                target_type,
-            )
-            counts[key] = counts.get(key, 0) + sign
+        minute = (
+            project_id,
+            60,
+            seconds - seconds % 60,
+            event_type,
+            action,
+            status,
+            actor_type,
+            target_type,
+            shard,
+        )
+        hour = (
+            project_id,
+            3600,
+            seconds - seconds % 3600,
+            event_type,
+            action,
+            status,
+            actor_type,
+            target_type,
+            shard,
+        )
+        counts[minute] = get(minute, 0) + sign
+        counts[hour] = get(hour, 0) + sign
     # Sorted, so concurrent writers lock counter rows in the same order (no deadlocks).
-    return [
-        {
-            "project_id": k[0],
-            "granularity": k[1],
-            "bucket": k[2],
-            "event_type": k[3],
-            "action": k[4],
-            "status": k[5],
-            "actor_type": k[6],
-            "target_type": k[7],
-            "shard": shard,
-            "count": c,
-        }
-        for k, c in sorted(counts.items())
-    ]
+    return [(*key, count) for key, count in sorted(counts.items())]

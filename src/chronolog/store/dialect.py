@@ -61,9 +61,9 @@ class Dialect(abc.ABC):
         table: Table,
         keys: Sequence[str],
         counter: str,
-        rows: Sequence[dict[str, Any]],
+        rows: Sequence[Sequence[Any]],
     ) -> None:
-        """Insert rows, or add their ``counter`` to the existing row with the same keys."""
+        """Insert rows ``(*keys, counter)``, or add ``counter`` to the row with the same keys."""
 
     @abc.abstractmethod
     def insert_missing(

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, Select, Table, literal_column, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from .dialect import Dialect
@@ -90,16 +89,23 @@ class PostgreSQLDialect(Dialect):
         table: Table,
         keys: Sequence[str],
         counter: str,
-        rows: Sequence[dict[str, Any]],
+        rows: Sequence[Sequence[Any]],
     ) -> None:
         if not rows:
             return
-        stmt = pg_insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={counter: table.c[counter] + stmt.excluded[counter]},
+        columns = [*keys, counter]
+        types = [table.c[c].type.compile(dialect=conn.dialect) for c in columns]
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        sql = (
+            f'INSERT INTO "{table.name}" ({", ".join(columns)}) SELECT * FROM unnest({arrays}) '
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE "
+            f'SET {counter} = "{table.name}".{counter} + excluded.{counter}'
         )
-        conn.execute(stmt, list(rows))
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        # One statement for the whole batch: the rows travel as one array per column.
+        with raw.cursor() as cursor:
+            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
 
     def lock_out_writers(self, conn: Connection, tables: Sequence[Table]) -> None:
         names = ", ".join(f'"{t.name}"' for t in tables)

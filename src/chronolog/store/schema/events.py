@@ -125,6 +125,8 @@ event_counts = Table(
         comment="spreads concurrent PostgreSQL writers over rows; always 0 on SQLite",
     ),
     Column("count", BigInteger, nullable=False),
+    # SQLite: the primary key is the table, so sums over a key range read no second B-tree.
+    sqlite_with_rowid=False,
     comment=(
         "Rollups of events per minute and per hour, kept in the same transaction as "
         "the events; they outlive the raw events and feed the charts."

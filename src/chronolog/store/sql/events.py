@@ -61,7 +61,7 @@ INSERT_COLUMNS = (
 EVENT_COLUMNS = (events.c.id, *(events.c[name] for name in INSERT_COLUMNS))
 """Columns every event read returns, in this order."""
 
-COUNT_KEYS = (
+COUNT_KEYS = (  # the key of an event_counts row, in this order
     "project_id",
     "granularity",
     "bucket",
@@ -129,8 +129,11 @@ def event_insert_many(
     return dialect.insert_rows(conn, events, INSERT_COLUMNS, rows)
 
 
-def event_counts_add(conn: Connection, dialect: Dialect, rows: Sequence[dict[str, Any]]) -> None:
-    """event_counts_add: add to the per-bucket counters (negative counts subtract)."""
+def event_counts_add(conn: Connection, dialect: Dialect, rows: Sequence[Sequence[Any]]) -> None:
+    """event_counts_add: add to the per-bucket counters; rows are ``(*COUNT_KEYS, count)``.
+
+    Negative counts subtract (a status change moves an event between counters).
+    """
     dialect.upsert_add(conn, event_counts, COUNT_KEYS, "count", rows)
 
 
@@ -207,3 +210,44 @@ def event_delete_all(conn: Connection, project_id: int) -> int:
 def notify_events(conn: Connection, dialect: Dialect, project_id: int) -> None:
     """notify_events: tell listeners in other processes that a project has new events."""
     dialect.notify(conn, "chronolog_events", str(project_id))
+
+
+def event_oldest(conn: Connection, project_id: int) -> int | None:
+    """event_oldest: the occurred_at of a project's oldest event (an index lookup)."""
+    return conn.execute(
+        select(func.min(events.c.occurred_at)).where(events.c.project_id == project_id)
+    ).scalar()
+
+
+def event_counts_oldest(conn: Connection, project_id: int, granularity: int) -> int | None:
+    """event_counts_oldest: a project's oldest counter bucket (seconds) at a granularity."""
+    return conn.execute(
+        select(func.min(event_counts.c.bucket)).where(
+            event_counts.c.project_id == project_id, event_counts.c.granularity == granularity
+        )
+    ).scalar()
+
+
+def event_counts_sum(
+    conn: Connection, f: EventFilter, granularity: int, start: int, end: int | None
+) -> int:
+    """event_counts_sum: events counted in buckets [start, end) seconds matching a filter's dimensions."""
+    terms: list[ColumnElement[bool]] = [
+        event_counts.c.project_id == f.project_id,
+        event_counts.c.granularity == granularity,
+        event_counts.c.bucket >= start,
+    ]
+    if end is not None:
+        terms.append(event_counts.c.bucket < end)
+    if f.event_types is not None:
+        terms.append(event_counts.c.event_type.in_(f.event_types))
+    if f.actions is not None:
+        terms.append(event_counts.c.action.in_(f.actions))
+    if f.statuses is not None:
+        terms.append(event_counts.c.status.in_(f.statuses))
+    if f.actor_types is not None:
+        terms.append(event_counts.c.actor_type.in_(f.actor_types))
+    if f.target_type is not None:
+        terms.append(event_counts.c.target_type == f.target_type)
+    value = conn.execute(select(func.sum(event_counts.c.count)).where(*terms)).scalar()
+    return int(value or 0)

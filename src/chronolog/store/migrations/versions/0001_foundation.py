@@ -153,6 +153,7 @@ def upgrade() -> None:
             "shard",
             name="pk_event_counts",
         ),
+        sqlite_with_rowid=False,
         comment=(
             "Rollups of events per minute and per hour, kept in the same transaction as "
             "the events; they outlive the raw events and feed the charts."
