@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -104,7 +104,7 @@ def load(cl: Chronolog, n_entities: int, per_entity: int) -> int:
     raw = Raw(cl)
     cur = raw.conn.cursor()
     seed_ddl = [
-        'CREATE TABLE download_client (id INTEGER PRIMARY KEY, type TEXT NOT NULL, '
+        "CREATE TABLE download_client (id INTEGER PRIMARY KEY, type TEXT NOT NULL, "
         "implementation TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL)",
         "CREATE TABLE movie (id INTEGER PRIMARY KEY, path TEXT, monitored INTEGER NOT NULL, "
         "quality_profile_id INTEGER NOT NULL, added TIMESTAMP, movie_metadata_id INTEGER)",
@@ -138,18 +138,38 @@ def load(cl: Chronolog, n_entities: int, per_entity: int) -> int:
             first = NOW_US - rng.randrange(SPAN_DAYS * DAY_US)
             times = sorted(first + rng.randrange(NOW_US - first) for _ in states)
             metadata = orjson.dumps({"download_client_id": 1, "download_id": f"dl-{i}"}).decode()
-            ents.append((i + 1, pid, "movie", str(i), f"Movie {i}", states[-1], times[-1], first, times[-1]))
+            ents.append(
+                (i + 1, pid, "movie", str(i), f"Movie {i}", states[-1], times[-1], first, times[-1])
+            )
             seed_movies.append((i + 1, f"/movies/{i}", 1, 1, _stamp(first), i))
             for k, (state, at) in enumerate(zip(states, times, strict=True)):
                 last = k == len(states) - 1
                 moves.append(
-                    (pid, "movie", str(i), i + 1, k + 1, states[k - 1] if k else None, state,
-                     last, metadata if state == "downloading" else None, at)
+                    (
+                        pid,
+                        "movie",
+                        str(i),
+                        i + 1,
+                        k + 1,
+                        states[k - 1] if k else None,
+                        state,
+                        last,
+                        metadata if state == "downloading" else None,
+                        at,
+                    )
                 )
                 seed_moves.append(
-                    (i + 1, state, states[k - 1] if k else None, last, k + 1,
-                     1 if state == "downloading" else None,
-                     f"dl-{i}" if state == "downloading" else None, _stamp(at), _stamp(at))
+                    (
+                        i + 1,
+                        state,
+                        states[k - 1] if k else None,
+                        last,
+                        k + 1,
+                        1 if state == "downloading" else None,
+                        f"dl-{i}" if state == "downloading" else None,
+                        _stamp(at),
+                        _stamp(at),
+                    )
                 )
         written += len(moves)
         raw.begin()
@@ -168,9 +188,7 @@ def load(cl: Chronolog, n_entities: int, per_entity: int) -> int:
             ),
             moves,
         )
-        cur.executemany(
-            raw.sql("INSERT INTO movie VALUES (?, ?, ?, ?, ?, ?)"), seed_movies
-        )
+        cur.executemany(raw.sql("INSERT INTO movie VALUES (?, ?, ?, ?, ?, ?)"), seed_movies)
         cur.executemany(
             raw.sql(
                 "INSERT INTO movie_transition (movie_id, to_state, from_state, most_recent, "
@@ -209,8 +227,7 @@ def raw_moves(cl: Chronolog, picks: list[int], batch: int) -> float:
     )
     head = raw.sql(
         "SELECT sort_key FROM transitions WHERE project_id = ? AND kind = ? AND entity_id = ? "
-        "AND most_recent"
-        + ("" if raw.pg else " = 1")
+        "AND most_recent" + ("" if raw.pg else " = 1")
     )
     event = raw.sql(
         "INSERT INTO events (project_id, occurred_at, event_type, action, status, actor_type, "
@@ -252,14 +269,39 @@ def raw_moves(cl: Chronolog, picks: list[int], batch: int) -> float:
             meta = orjson.dumps({"from": state, "to": "bench", "sort_key": sort_key + 1}).decode()
             cur.execute(
                 event,
-                (pid, now, "movie", "bench", "success", None, None, None, "movie", str(i), title, None, meta),
+                (
+                    pid,
+                    now,
+                    "movie",
+                    "bench",
+                    "success",
+                    None,
+                    None,
+                    None,
+                    "movie",
+                    str(i),
+                    title,
+                    None,
+                    meta,
+                ),
             )
             event_ids.append(cur.fetchone()[0] if raw.pg else cur.lastrowid)
         bucket = now // 1_000_000
         cur.executemany(
             count,
             [
-                (pid, g, bucket - bucket % g, "movie", "bench", "success", "", "movie", 0, len(rows))
+                (
+                    pid,
+                    g,
+                    bucket - bucket % g,
+                    "movie",
+                    "bench",
+                    "success",
+                    "",
+                    "movie",
+                    0,
+                    len(rows),
+                )
                 for g in (60, 3600)
             ],
         )
@@ -267,8 +309,22 @@ def raw_moves(cl: Chronolog, picks: list[int], batch: int) -> float:
         cur.executemany(
             insert,
             [
-                (pid, "movie", str(i), pk, sort_key + 1, state, "bench", True, None, None, None,
-                 None, now, event_id)
+                (
+                    pid,
+                    "movie",
+                    str(i),
+                    pk,
+                    sort_key + 1,
+                    state,
+                    "bench",
+                    True,
+                    None,
+                    None,
+                    None,
+                    None,
+                    now,
+                    event_id,
+                )
                 for (i, pk, state, _t, sort_key), event_id in zip(rows, event_ids, strict=True)
             ],
         )
@@ -346,7 +402,9 @@ def reads(cl: Chronolog, n_entities: int, runs: int) -> list[tuple[str, float, f
     cursor = None
     for _ in range(19):
         cursor = cl.states.in_state("movie", "downloading", limit=50, cursor=cursor).next_cursor
-    deep = median_ms(lambda: cl.states.in_state("movie", "downloading", limit=50, cursor=cursor), runs)
+    deep = median_ms(
+        lambda: cl.states.in_state("movie", "downloading", limit=50, cursor=cursor), runs
+    )
     results.append(("in_state page 20 (cursor) vs ListDownloadingMovies", deep, theirs))
     ids = [rng.randrange(n_entities) for _ in range(runs + 1)]
     it = iter(ids)
@@ -375,15 +433,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"chronolog states benchmark · {backend} · python {sys.version.split()[0]}")
         started = time.perf_counter()
         total = load(cl, args.entities, args.per_entity)
-        print(f"data: {args.entities:,} entities, {total:,} transitions "
-              f"(loaded in {time.perf_counter() - started:.0f}s)")
+        print(
+            f"data: {args.entities:,} entities, {total:,} transitions "
+            f"(loaded in {time.perf_counter() - started:.0f}s)"
+        )
         rng = random.Random(11)
         print("\nwrites (moves/s, same process, same table sizes)")
         for batch in (1, args.batch):
             mine = chronolog_moves(cl, rng.sample(range(args.entities), args.moves), batch)
             base = raw_moves(cl, rng.sample(range(args.entities), args.moves), batch)
             label = "transition" if batch == 1 else f"transition_many({batch})"
-            print(f"  {label:24} {mine:9,.0f}/s   raw SQL {base:9,.0f}/s   ratio {mine / base:5.2f}")
+            print(
+                f"  {label:24} {mine:9,.0f}/s   raw SQL {base:9,.0f}/s   ratio {mine / base:5.2f}"
+            )
         print("\nreads (median ms; ratio = seed / chronolog, above 1 = chronolog faster)")
         for label, ours, theirs in reads(cl, args.entities, args.runs):
             print(f"  {label:58} {ours:8.2f} ms  seed {theirs:9.2f} ms  ratio {theirs / ours:8.1f}")
