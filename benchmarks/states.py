@@ -108,7 +108,7 @@ def load(cl: Chronolog, n_entities: int, per_entity: int) -> int:
         "implementation TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL)",
         "CREATE TABLE movie (id INTEGER PRIMARY KEY, path TEXT, monitored INTEGER NOT NULL, "
         "quality_profile_id INTEGER NOT NULL, added TIMESTAMP, movie_metadata_id INTEGER)",
-        "CREATE TABLE movie_transition (id INTEGER PRIMARY KEY, movie_id INTEGER NOT NULL "
+        f"CREATE TABLE movie_transition (id {'BIGSERIAL' if raw.pg else 'INTEGER'} PRIMARY KEY, movie_id INTEGER NOT NULL "
         "REFERENCES movie(id) ON DELETE CASCADE, to_state TEXT NOT NULL, from_state TEXT, "
         "most_recent BOOLEAN NOT NULL, sort_key INTEGER NOT NULL, download_client_id INTEGER "
         "REFERENCES download_client(id), download_id TEXT, created_at TIMESTAMP, "
@@ -221,6 +221,7 @@ def raw_moves(cl: Chronolog, picks: list[int], batch: int) -> float:
     raw = Raw(cl)
     cur = raw.conn.cursor()
     pid = cl.scope.project_id
+    machine = raw.sql("SELECT definition FROM machines WHERE project_id = ? AND kind = ?")
     lock = raw.sql(
         "SELECT pk, state, title FROM entities WHERE project_id = ? AND kind = ? AND entity_id = ?"
         + (" FOR UPDATE" if raw.pg else "")
@@ -257,35 +258,68 @@ def raw_moves(cl: Chronolog, picks: list[int], batch: int) -> float:
         group = picks[start : start + batch]
         raw.begin()
         now = int(time.time() * 1_000_000)
+        cur.execute(machine, (pid, "movie"))
+        cur.fetchall()
         rows = []
-        for i in group:
-            cur.execute(lock, (pid, "movie", str(i)))
-            pk, state, title = cur.fetchone()
-            cur.execute(head, (pid, "movie", str(i)))
-            sort_key = cur.fetchone()[0]
-            rows.append((i, pk, state, title, sort_key))
-        event_ids = []
-        for i, _pk, state, title, sort_key in rows:
-            meta = orjson.dumps({"from": state, "to": "bench", "sort_key": sort_key + 1}).decode()
-            cur.execute(
-                event,
-                (
-                    pid,
-                    now,
-                    "movie",
-                    "bench",
-                    "success",
-                    None,
-                    None,
-                    None,
-                    "movie",
-                    str(i),
-                    title,
-                    None,
-                    meta,
-                ),
+        if len(group) == 1:
+            for i in group:
+                cur.execute(lock, (pid, "movie", str(i)))
+                pk, state, title = cur.fetchone()
+                cur.execute(head, (pid, "movie", str(i)))
+                rows.append((i, pk, state, title, cur.fetchone()[0]))
+        else:  # set-based, as transition_many does: IN lists of up to 400 keys
+            found: dict[str, tuple[Any, ...]] = {}
+            heads: dict[str, int] = {}
+            keys = sorted(str(i) for i in group)
+            for c in range(0, len(keys), 400):
+                part = keys[c : c + 400]
+                marks = ", ".join([raw.p] * len(part))
+                cur.execute(
+                    raw.sql(
+                        "SELECT entity_id, pk, state, title FROM entities WHERE project_id = ? "
+                    )
+                    + f"AND kind = {raw.p} AND entity_id IN ({marks}) ORDER BY entity_id"
+                    + (" FOR UPDATE" if raw.pg else ""),
+                    (pid, "movie", *part),
+                )
+                found.update({r[0]: r[1:] for r in cur.fetchall()})
+                cur.execute(
+                    raw.sql("SELECT entity_id, sort_key FROM transitions WHERE project_id = ? ")
+                    + f"AND kind = {raw.p} AND entity_id IN ({marks}) AND most_recent"
+                    + ("" if raw.pg else " = 1"),
+                    (pid, "movie", *part),
+                )
+                heads.update(dict(cur.fetchall()))
+            rows = [(i, *found[str(i)], heads[str(i)]) for i in group]
+        event_rows = [
+            (
+                pid,
+                now,
+                "movie",
+                "bench",
+                "success",
+                None,
+                None,
+                None,
+                "movie",
+                str(i),
+                title,
+                None,
+                orjson.dumps({"from": state, "to": "bench", "sort_key": sort_key + 1}).decode(),
             )
-            event_ids.append(cur.fetchone()[0] if raw.pg else cur.lastrowid)
+            for i, _pk, state, title, sort_key in rows
+        ]
+        if raw.pg:
+            cur.executemany(event, event_rows, returning=True)
+            event_ids = []
+            while True:
+                event_ids.append(cur.fetchone()[0])
+                if not cur.nextset():
+                    break
+        else:
+            cur.executemany(event, event_rows)
+            last = cur.execute("SELECT last_insert_rowid()").fetchone()[0]
+            event_ids = list(range(last - len(event_rows) + 1, last + 1))
         bucket = now // 1_000_000
         cur.executemany(
             count,

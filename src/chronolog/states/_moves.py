@@ -172,7 +172,7 @@ def apply_moves(scope: Scope, conn: Connection, moves: list[Move]) -> list[Trans
                     "entity_id": ident,
                     "title": new_titles.get((kind, ident)),
                     "state": initial,
-                    "state_since": now if initial is not None else None,
+                    "state_since": now,
                     "created_at": now,
                     "updated_at": now,
                 }

@@ -104,7 +104,7 @@ def entity_from_row(row: Any) -> Entity:
         parent=None if parent_kind is None else (parent_kind, parent_id),
         attributes=_document(attributes),
         state=state,
-        state_since=None if state_since is None else from_micros(state_since),
+        state_since=from_micros(state_since),
         created_at=from_micros(created_at),
         updated_at=from_micros(updated_at),
         current=current,

@@ -62,7 +62,8 @@ class Entity:
     """A tracked thing with a lifecycle: ``kind`` + ``id`` within a project.
 
     ``state`` is its current state (``None`` until its first move when its
-    kind has no machine), ``state_since`` when it got there. ``parent`` is the
+    kind has no machine), ``state_since`` when it got there (its creation
+    while it has no state). ``parent`` is the
     (kind, id) of its parent entity. ``current`` is its most recent transition
     (with its metadata, e.g. the download client), ``None`` before any move.
     """
@@ -73,7 +74,7 @@ class Entity:
     parent: tuple[str, str] | None
     attributes: dict[str, Any] | None
     state: str | None
-    state_since: datetime | None
+    state_since: datetime
     created_at: datetime
     updated_at: datetime
     current: Transition | None = None
@@ -87,7 +88,7 @@ class Entity:
             "parent": None if self.parent is None else list(self.parent),
             "attributes": self.attributes,
             "state": self.state,
-            "state_since": None if self.state_since is None else _iso(self.state_since),
+            "state_since": _iso(self.state_since),
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
             "current": None if self.current is None else self.current.to_dict(),

@@ -132,7 +132,7 @@ class States(Queries):
                         "title": title,
                         "attributes": attrs,
                         "state": initial,
-                        "state_since": now if initial is not None else None,
+                        "state_since": now,
                         "created_at": now,
                         "updated_at": now,
                     }

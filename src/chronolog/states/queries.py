@@ -58,13 +58,11 @@ class Queries:
             except (KeyError, TypeError, ValueError):
                 raise ValidationError("cursor is not valid", field="cursor") from None
         with self._scope.store.read() as conn:
-            rows = sql.entity_page(conn, sql.entity_where(flt), limit=limit + 1, before=before)
+            rows = sql.entity_page(conn, flt, limit=limit + 1, before=before)
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = encode_cursor(
-                "entities", fp, t=last.state_since or 0, i=last.pk, p=page + 1
-            )
+            next_cursor = encode_cursor("entities", fp, t=last.state_since, i=last.pk, p=page + 1)
         return Page(
             items=[entity_from_row(r) for r in rows[:limit]],
             total=None,

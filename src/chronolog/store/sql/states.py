@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     Select,
@@ -122,17 +123,25 @@ class EntityFilter:
     """For ``active``: (kind, terminal states) of every machine; entities in one are left out."""
 
 
-def entity_where(f: EntityFilter) -> list[ColumnElement[bool]]:
-    """entity_where: the WHERE terms of an entity filter (project and kind first, for the index)."""
-    terms: list[ColumnElement[bool]] = [entities.c.project_id == f.project_id]
+def _terms(f: EntityFilter) -> list[ColumnElement[bool]]:
+    """The WHERE terms of a filter's shape, every value a bound parameter."""
+    terms: list[ColumnElement[bool]] = [entities.c.project_id == bindparam("b_project")]
     if f.kinds is not None:
-        terms.append(entities.c.kind.in_(f.kinds))
+        terms.append(
+            entities.c.kind == bindparam("b_kind")
+            if len(f.kinds) == 1
+            else entities.c.kind.in_(bindparam("b_kinds", expanding=True))
+        )
     if f.states is not None:
-        terms.append(entities.c.state.in_(f.states))
+        terms.append(
+            entities.c.state == bindparam("b_state")
+            if len(f.states) == 1
+            else entities.c.state.in_(bindparam("b_states", expanding=True))
+        )
     if f.parent_pk is not None:
-        terms.append(entities.c.parent_pk == f.parent_pk)
+        terms.append(entities.c.parent_pk == bindparam("b_parent"))
     if f.since is not None:
-        terms.append(entities.c.state_since >= f.since)
+        terms.append(entities.c.state_since >= bindparam("b_since"))
     if f.terminal:
         finished = [
             and_(entities.c.kind == kind, entities.c.state.in_(ends))
@@ -144,21 +153,68 @@ def entity_where(f: EntityFilter) -> list[ColumnElement[bool]]:
     return terms
 
 
+def entity_where(f: EntityFilter) -> dict[str, Any]:
+    """entity_where: the bound values of a filter, for :func:`entity_page`."""
+    params: dict[str, Any] = {"b_project": f.project_id}
+    if f.kinds is not None:
+        params["b_kind" if len(f.kinds) == 1 else "b_kinds"] = (
+            f.kinds[0] if len(f.kinds) == 1 else list(f.kinds)
+        )
+    if f.states is not None:
+        params["b_state" if len(f.states) == 1 else "b_states"] = (
+            f.states[0] if len(f.states) == 1 else list(f.states)
+        )
+    if f.parent_pk is not None:
+        params["b_parent"] = f.parent_pk
+    if f.since is not None:
+        params["b_since"] = f.since
+    return params
+
+
+_pages: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def _page_statement(f: EntityFilter, keyset: bool) -> Select[Any]:
+    # One statement per filter shape, built once: its cache key stays memoised.
+    shape = (
+        None if f.kinds is None else len(f.kinds) == 1,
+        None if f.states is None else len(f.states) == 1,
+        f.parent_pk is not None,
+        f.since is not None,
+        f.terminal,
+        keyset,
+    )
+    stmt = _pages.get(shape)
+    if stmt is None:
+        where = _terms(f)
+        since = entities.c.state_since  # never NULL (set at creation): the index gives the order
+        if keyset:
+            at, pk = bindparam("b_at", type_=BigInteger()), bindparam("b_pk", type_=BigInteger())
+            where.append(or_(since < at, and_(since == at, entities.c.pk < pk)))
+        stmt = (
+            entity_select()
+            .where(*where)
+            .order_by(since.desc(), entities.c.pk.desc())
+            .limit(bindparam("b_limit"))
+        )
+        if len(_pages) < 256:
+            _pages[shape] = stmt
+    return stmt
+
+
 def entity_page(
     conn: Connection,
-    terms: list[ColumnElement[bool]],
+    f: EntityFilter,
     *,
     limit: int,
     before: tuple[int, int] | None = None,
 ) -> Sequence[AnyRow]:
     """entity_page: entities newest state first; ``before`` = (state_since, pk) continues."""
-    where = list(terms)
-    since = func.coalesce(entities.c.state_since, 0)
+    params = entity_where(f)
+    params["b_limit"] = limit
     if before is not None:
-        at, pk = before
-        where.append(or_(since < at, and_(since == at, entities.c.pk < pk)))
-    stmt = entity_select().where(*where).order_by(since.desc(), entities.c.pk.desc()).limit(limit)
-    return conn.execute(stmt).all()
+        params["b_at"], params["b_pk"] = before
+    return conn.execute(_page_statement(f, before is not None), params).all()
 
 
 def entity_get(conn: Connection, project_id: int, kind: str, entity_id: str) -> AnyRow | None:
