@@ -188,7 +188,7 @@ def main() -> None:
             for name, chronolog_q, seed_q in cases:
                 seed_ms = median_ms(seed_q, args.repeat)
                 ours_ms = median_ms(chronolog_q, args.repeat)
-                print(f"{name:<36}{seed_ms:>10.1f}{ours_ms:>14.1f}{seed_ms / ours_ms:>9.1f}×")
+                print(f"{name:<36}{seed_ms:>10.1f}{ours_ms:>14.1f}{seed_ms / ours_ms:>9.1f}x")
         seed.close()
 
 

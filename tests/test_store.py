@@ -162,3 +162,16 @@ def test_driver_errors_become_chronolog_errors(cl: Chronolog) -> None:
         conn.execute(text("SELECT * FROM no_such_table"))
     assert not isinstance(excinfo.value, NotFound)
     assert "database error" in str(excinfo.value)
+
+
+def test_sqlite_store_that_wrote_refreshes_statistics_on_close(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'stats.db'}"
+    with Chronolog(url) as cl:
+        cl.events.record_many([{"event_type": "scan", "action": "x"}] * 50)
+    with Chronolog(url) as cl, cl.store.read() as conn:
+        tables = {r[0] for r in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1").all()}
+        assert "events" in tables
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM events WHERE project_id = 1 AND target_title LIKE '%x%'"
+        ).all()
+        assert "SCAN events" in str(plan)

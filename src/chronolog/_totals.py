@@ -34,7 +34,9 @@ def _floor(value: int, step: int) -> int:
 
 def count_events(conn: Connection, dialect: Dialect, f: sql.EventFilter) -> int:
     """The number of events matching ``f`` (same answer as COUNT(*), usually far cheaper)."""
-    if f.actor_id is not None or f.target_id is not None or f.search:
+    if f.search:
+        return sql.event_count(conn, sql.event_where(dialect, f), dialect=dialect, scan=True)
+    if f.actor_id is not None or f.target_id is not None:
         return sql.event_count(conn, sql.event_where(dialect, f))
     oldest = sql.event_oldest(conn, f.project_id)
     if oldest is None:

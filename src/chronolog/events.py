@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from . import _json
-from ._totals import count_events
 from ._cursor import decode_cursor, encode_cursor, fingerprint
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
+from ._totals import count_events
 from .errors import NotFound, ValidationError
 from .models import Actor, Event, NewEvent, Page, Target
 from .store.sql import events as sql
@@ -530,6 +530,8 @@ class Events:
                 limit=limit + 1,
                 offset=0 if before is not None else (page - 1) * limit,
                 before=before,
+                dialect=scope.store.dialect,
+                index=sql.PAGE_BY_TARGET if flt.target_id is not None else sql.PAGE_BY_TIME,
             )
             total = count_events(conn, scope.store.dialect, flt) if with_total else None
         items = [event_from_row(r, scope.project) for r in rows[:limit]]

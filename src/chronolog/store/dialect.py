@@ -89,6 +89,13 @@ class Dialect(abc.ABC):
         """Which counter row a writer adds to (see ``event_counts.shard``)."""
         return 0
 
+    def use_index(self, stmt: Select[Any], table: Table, index: str | None) -> Select[Any]:
+        """Pin the plan of a statement to an index (``None``: read the table itself).
+
+        Only where a planner is known to choose badly; PostgreSQL's is left alone.
+        """
+        return stmt
+
     def for_update(self, stmt: Select[Any]) -> Select[Any]:
         """Lock the selected rows until commit where the database needs it."""
         return stmt

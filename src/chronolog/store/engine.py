@@ -113,6 +113,7 @@ class Store:
         self.dialect: Dialect
         self.notifier = Notifier()
         self._listener: PgListener | None = None
+        self._wrote = False
         # A memory database is one connection shared by all threads: take turns on it.
         self._serial: threading.RLock | None = None
         if self.url.get_backend_name() == "sqlite":
@@ -206,6 +207,7 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed on success, rolled back on any error."""
+        self._wrote = True
         try:
             with self._turn(), self.engine.connect() as conn:
                 conn.execution_options(chronolog_write=True)
@@ -225,6 +227,7 @@ class Store:
 
     def retrying(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
         """Run ``work`` in a write transaction, retrying deadlocks and serialisation failures."""
+        self._wrote = True
         delay = 0.005
         for attempt in range(attempts):
             try:
@@ -259,8 +262,35 @@ class Store:
         :meth:`listen` was called, in another process) or ``timeout`` passes."""
         return self.notifier.wait(topic, seen, timeout)
 
+    def optimize(self) -> None:
+        """Refresh the query planner's statistics (SQLite; PostgreSQL's autovacuum does it).
+
+        Without statistics SQLite assumes every index is selective and, for a
+        search that must read every row anyway, walks an index and fetches rows
+        at random instead of scanning the table. ``analysis_limit`` samples a
+        bounded number of rows per index, so this takes milliseconds.
+        """
+        if not self.is_sqlite:
+            return
+        with self.write() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+
     def close(self) -> None:
-        """Close every pooled connection and stop the listener."""
+        """Close every pooled connection and stop the listener.
+
+        A SQLite store that wrote refreshes the planner's statistics first
+        (best effort: skipped if another writer holds the file).
+        """
+        if self._wrote and self.is_sqlite and self._serial is None:
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA busy_timeout=200")
+                    conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+                    conn.exec_driver_sql("ANALYZE")
+                    conn.commit()
+            except SQLAlchemyError:
+                log.debug("chronolog: skipped ANALYZE on close", exc_info=True)
         if self._listener is not None:
             self._listener.close()
             self._listener = None

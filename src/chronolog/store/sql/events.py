@@ -14,11 +14,11 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
-    and_,
     delete,
     func,
     or_,
     select,
+    tuple_,
     update,
 )
 
@@ -144,6 +144,10 @@ def event_get(conn: Connection, project_id: int, event_id: int) -> Row[Any] | No
     ).first()
 
 
+PAGE_BY_TIME = "ix_events_project_id_occurred_at_id"
+PAGE_BY_TARGET = "ix_events_project_id_target_type_target_id_occurred_at"
+
+
 def event_page(
     conn: Connection,
     terms: list[ColumnElement[bool]],
@@ -151,17 +155,20 @@ def event_page(
     limit: int,
     offset: int = 0,
     before: tuple[int, int] | None = None,
+    dialect: Dialect | None = None,
+    index: str | None = None,
 ) -> Sequence[Row[Any]]:
-    """event_page: newest first; ``before`` = (occurred_at, id) continues a keyset walk."""
+    """event_page: newest first; ``before`` = (occurred_at, id) continues a keyset walk.
+
+    ``index`` pins the plan where the dialect needs it (see ``Dialect.use_index``).
+    """
     where = list(terms)
     if before is not None:
         at, event_id = before
-        where.append(
-            or_(
-                events.c.occurred_at < at,
-                and_(events.c.occurred_at == at, events.c.id < event_id),
-            )
-        )
+        # A row-value comparison (plus the redundant bound) lets both databases
+        # start the index range at the cursor; an OR of the two cases does not.
+        where.append(events.c.occurred_at <= at)
+        where.append(tuple_(events.c.occurred_at, events.c.id) < tuple_(at, event_id))
     stmt = (
         select(*EVENT_COLUMNS)
         .where(*where)
@@ -170,12 +177,23 @@ def event_page(
     )
     if offset:
         stmt = stmt.offset(offset)
+    if dialect is not None and index is not None:
+        stmt = dialect.use_index(stmt, events, index)
     return conn.execute(stmt).all()
 
 
-def event_count(conn: Connection, terms: list[ColumnElement[bool]]) -> int:
-    """event_count: how many events match."""
-    return int(conn.execute(select(func.count()).select_from(events).where(*terms)).scalar_one())
+def event_count(
+    conn: Connection,
+    terms: list[ColumnElement[bool]],
+    *,
+    dialect: Dialect | None = None,
+    scan: bool = False,
+) -> int:
+    """event_count: how many events match (``scan``: read the table, for text search)."""
+    stmt = select(func.count()).select_from(events).where(*terms)
+    if scan and dialect is not None:
+        stmt = dialect.use_index(stmt, events, None)
+    return int(conn.execute(stmt).scalar_one())
 
 
 def event_status_set(
