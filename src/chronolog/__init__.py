@@ -18,6 +18,7 @@ from .errors import (
 from .feed import FeedItem, FeedPage
 from .models import Actor, Event, NewEvent, Page, Project, Target
 from .retention import RetentionReport, register_purger
+from .states import DayCount, Entity, Machine, States, Timeline, Transition
 from .stats import Bucket, Series
 
 __all__ = [
@@ -26,20 +27,26 @@ __all__ = [
     "Chronolog",
     "ChronologError",
     "Conflict",
+    "DayCount",
+    "Entity",
     "Event",
     "FeedItem",
     "FeedPage",
     "InvalidTransition",
     "LeaseLost",
     "Limits",
+    "Machine",
     "NewEvent",
     "NotFound",
     "Page",
     "Project",
     "RetentionReport",
     "Series",
+    "States",
     "StoreUnavailable",
     "Target",
+    "Timeline",
+    "Transition",
     "ValidationError",
     "register_purger",
 ]

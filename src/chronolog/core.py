@@ -12,6 +12,7 @@ from .events import Events
 from .feed import Feed
 from .projects import Projects, check_project_name
 from .retention import Retention
+from .states import States
 from .stats import Stats
 from .store import migrate
 from .store.engine import DEFAULT_URL, Store
@@ -27,9 +28,10 @@ class Chronolog:
     file; ``Chronolog("postgresql://…")`` a PostgreSQL database. Without a URL
     it uses ``$CHRONOLOG_DB`` or ``sqlite:///chronolog.db``.
 
-    The parts: :attr:`events` (the activity log), :attr:`projects`,
-    :attr:`stats` (bucket counts), :attr:`feed` (gap-free, followable) and
-    :attr:`retention` (policies and purges).
+    The parts: :attr:`events` (the activity log), :attr:`states` (entities and
+    their state history), :attr:`stats` (bucket counts), :attr:`feed`
+    (gap-free, followable), :attr:`retention` (policies and purges) and
+    :attr:`projects`.
     :meth:`using` returns a view of another project sharing the same
     connections. Close the store with :meth:`close` or a ``with`` block.
     """
@@ -75,6 +77,7 @@ class Chronolog:
         self.stats = Stats(self.scope)
         self.feed = Feed(self.scope)
         self.retention = Retention(self.scope)
+        self.states = States(self.scope)
 
     @property
     def project(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import cleanup, demo, events, feed, init, stats
+from . import cleanup, demo, entities, events, feed, init, stats
 
 __all__ = ["app", "main"]
 
@@ -21,6 +21,7 @@ stats.register(app)
 feed.register(app)
 cleanup.register(app)
 app.add_typer(events.app, name="events")
+app.add_typer(entities.app, name="entities")
 
 
 def main() -> None:
