@@ -220,3 +220,14 @@ def test_buckets_equal_brute_force(
     expected = brute(series, events, "action")
     got = [(b.total, {k: v for k, v in b.counts.items() if v}) for b in series.buckets]
     assert got == expected
+
+
+def test_open_ended_range_holds_now_on_a_bucket_edge(cl: Chronolog) -> None:
+    # Found by the property test: now exactly on an edge must open a new bucket.
+    now = datetime(2025, 10, 1, 0, 0, tzinfo=UTC)
+    cl.events.record("x", "create", occurred_at=now)
+    series = cl.stats.buckets(
+        since=now - timedelta(minutes=1), bucket=timedelta(minutes=1), now=now
+    )
+    assert [b.start for b in series.buckets] == [now - timedelta(minutes=1), now]
+    assert series.buckets[-1].total == 1

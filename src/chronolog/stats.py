@@ -301,14 +301,18 @@ class Stats:
         if since is None:
             raise ValidationError("give a window (e.g. '1d') or since", field="window")
         lower = _seconds(require_aware(since, "since"))
-        upper_us = to_micros(current) if until is None else to_micros(require_aware(until, "until"))
-        upper_us = min(upper_us, to_micros(current))  # no bucket from the future
+        now_us = to_micros(current)
+        until_us = None if until is None else to_micros(require_aware(until, "until"))
+        # Open-ended (or ending in the future): the range runs to now, and the
+        # last bucket is the one holding now, never a later one.
+        open_ended = until_us is None or until_us > now_us
+        upper_us = now_us if open_ended or until_us is None else until_us
         if upper_us <= to_micros(since):
             raise ValidationError("since must be before until (and before now)", field="since")
         size = parse_duration(bucket, "bucket") if bucket is not None else _auto(upper_us, lower)
         grid = _Grid(size, zone, current)
-        # The last bucket holds the last instant of [since, until): until - 1 µs.
-        last = grid.floor((upper_us - 1) // 1_000_000)
+        # Otherwise the last bucket holds the last instant of [since, until): until - 1 µs.
+        last = grid.floor(now_s) if open_ended else grid.floor((upper_us - 1) // 1_000_000)
         edges = [grid.floor(lower)]
         while edges[-1] <= last:
             if len(edges) > MAX_BUCKETS:
