@@ -5,14 +5,19 @@ on an embedded SQLite file or on PostgreSQL. Start with :class:`Chronolog`.
 """
 
 from ._scope import Limits
+from .client import Client
 from .core import Chronolog
 from .errors import (
     ChronologError,
     Conflict,
+    Forbidden,
     InvalidTransition,
     LeaseLost,
+    NotConfigured,
     NotFound,
     StoreUnavailable,
+    TooLarge,
+    Unauthorized,
     ValidationError,
 )
 from .models import Actor, Event, NewEvent, Page, Project, Target
@@ -21,17 +26,22 @@ __all__ = [
     "Actor",
     "Chronolog",
     "ChronologError",
+    "Client",
     "Conflict",
     "Event",
+    "Forbidden",
     "InvalidTransition",
     "LeaseLost",
     "Limits",
     "NewEvent",
+    "NotConfigured",
     "NotFound",
     "Page",
     "Project",
     "StoreUnavailable",
     "Target",
+    "TooLarge",
+    "Unauthorized",
     "ValidationError",
 ]
 __version__ = "0.1.0"

@@ -7,12 +7,14 @@ from types import TracebackType
 
 from ._scope import Limits, Scope
 from ._time import Clock, system_clock
+from .auth import Auth
 from .errors import NotFound
 from .events import Events
 from .projects import Projects, check_project_name
 from .store import migrate
 from .store.engine import DEFAULT_URL, Store
 from .store.sql import projects as project_sql
+from .vault import Secrets
 
 __all__ = ["Chronolog"]
 
@@ -67,6 +69,8 @@ class Chronolog:
         )
         self.events = Events(self.scope)
         self.projects = Projects(self.scope)
+        self.auth = Auth(self.scope)
+        self.secrets = Secrets(self.scope)
 
     @property
     def project(self) -> str:

@@ -1,0 +1,45 @@
+"""JSON shapes shared by every routes module (request and response models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ERROR_RESPONSES", "ErrorBody", "ErrorDetail", "Strict"]
+
+
+class Strict(BaseModel):
+    """Base of request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a machine-readable ``code``, a message for people, and context."""
+
+    code: str = Field(examples=["validation_error"])
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of every route."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "Malformed request (invalid JSON, unusable text)."),
+        (401, "Missing, unknown, expired or revoked token."),
+        (403, "The token's role does not allow this."),
+        (404, "Not found in this project."),
+        (409, "Conflict (a lost race, a stale lease)."),
+        (413, "Over a size limit (body, batch)."),
+        (422, "Invalid input; nothing was changed."),
+        (503, "The database is unavailable, or a feature is not configured."),
+    )
+}
+"""Declared on every router so the OpenAPI document describes each error response."""
