@@ -112,7 +112,7 @@ class Secrets:
         try:
             data = orjson.loads(fernet.decrypt(bytes(row.ciphertext)))
         except InvalidToken:
-            raise ChronologError(
+            raise NotConfigured(
                 f"secret {name!r} cannot be decrypted with the configured {KEY_ENV} "
                 "(was it stored under another key?)"
             ) from None

@@ -12,6 +12,7 @@ project's rows: the project comes from the token, never from the request.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ __all__ = [
     "Context",
     "PageParams",
     "ServerState",
-    "check_text",
+    "check_json",
     "comma_list",
     "page_body",
     "require",
@@ -143,14 +144,17 @@ def comma_list(value: str | None) -> list[str] | None:
     return [i for i in items if i] or None
 
 
-def check_text(value: Any, where: str = "body") -> None:
-    """Refuse strings no database can store (NUL, lone surrogates) anywhere in parsed JSON."""
+def check_json(value: Any, where: str = "body") -> None:
+    """Refuse what no database stores faithfully, anywhere in parsed JSON: text with NUL
+    or lone surrogates, and numbers out of JSON's range (``1e400`` parses as infinity)."""
     stack: list[tuple[Any, str]] = [(value, where)]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
             if "\x00" in item or (not item.isascii() and _bad_unicode(item)):
                 raise ValidationError(f"{path} holds NUL or invalid unicode", field=path)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValidationError(f"{path} is not a finite number", field=path)
         elif isinstance(item, dict):
             for key, child in item.items():
                 stack.append((key, path))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import AwareDatetime, BaseModel, Field
 
 from ...auth import ApiToken, Role
-from ..deps import Context, check_text, require
+from ..deps import Context, check_json, require
 from ..schemas import ERROR_RESPONSES, Strict
 
 __all__ = ["router"]
@@ -101,7 +101,7 @@ def create_token(
     body: NewTokenIn, ctx: Annotated[Context, Depends(require("admin"))]
 ) -> dict[str, Any]:
     """Issue a token for this project (at most the caller's own role: admin)."""
-    check_text(body.model_dump(mode="json"))
+    check_json(body.model_dump(mode="json"))
     issued = ctx.cl.auth.create_token(
         body.name, body.role, user=body.user, expires_in=body.expires_in, expires_at=body.expires_at
     )
@@ -130,7 +130,7 @@ def set_member(
     user: UserName, body: MemberIn, ctx: Annotated[Context, Depends(require("admin"))]
 ) -> dict[str, Any]:
     """Add a user to this project, or change their role."""
-    check_text(body.model_dump())
+    check_json(body.model_dump())
     m = ctx.cl.auth.set_member(user, body.role, display_name=body.display_name)
     return {"user": m.user, "display_name": m.display_name, "role": m.role, "since": m.since}
 

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from ...errors import TooLarge
 from ...models import Event
-from ..deps import Context, PageDep, check_text, comma_list, page_body, require
+from ..deps import Context, PageDep, check_json, comma_list, page_body, require
 from ..schemas import ERROR_RESPONSES, Strict
 
 __all__ = ["EventOut", "router"]
@@ -127,7 +127,7 @@ def record_events(
         raise TooLarge(f"a batch holds at most {cap} events, got {len(items)}", limit=cap)
     # Not exclude_none: that would also drop None values inside metadata.
     dicts = [{k: v for k, v in item.model_dump().items() if v is not None} for item in items]
-    check_text(dicts, "events")
+    check_json(dicts, "events")
     ids = ctx.cl.events.record_many(dicts)
     ctx.state.metrics.events_recorded.inc(len(ids))
     return {"ids": ids} if isinstance(body, EventBatchIn) else {"id": ids[0]}
@@ -199,5 +199,5 @@ def set_event_status(
     event_id: EventId, body: StatusIn, ctx: Annotated[Context, Depends(require("write"))]
 ) -> dict[str, Any]:
     """Move an event along its lifecycle and set (or clear) its error text."""
-    check_text(body.model_dump(), "body")
+    check_json(body.model_dump(), "body")
     return event_json(ctx.cl.events.set_status(event_id, body.status, body.error))

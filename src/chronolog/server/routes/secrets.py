@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel
 
 from ...vault import SecretInfo
-from ..deps import Context, check_text, require
+from ..deps import Context, check_json, require
 from ..schemas import ERROR_RESPONSES, Strict
 
 __all__ = ["router"]
@@ -62,7 +62,7 @@ def put_secret(
     name: SecretName, body: SecretIn, ctx: Annotated[Context, Depends(require("admin"))]
 ) -> dict[str, Any]:
     """Create or replace a secret."""
-    check_text(body.value, "value")
+    check_json(body.value, "value")
     return _info(ctx.cl.secrets.set(name, body.value))
 
 
