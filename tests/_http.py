@@ -24,6 +24,7 @@ class Api:
     cl: Chronolog
     http: httpx.Client
     admin: str
+    app: Any
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def token(self, role: str = "admin", project: str = "default") -> str:
@@ -60,7 +61,7 @@ def make_api(cl: Chronolog, **options: Any) -> Iterator[Api]:
         httpx.Client(transport=transport, base_url=BASE) as http,
     ):
         admin = cl.auth.create_token("test admin", "admin").secret
-        yield Api(cl, http, admin)
+        yield Api(cl, http, admin, app)
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def _template(path: str) -> str:
 
 
 def test_the_matrix_covers_every_route(api: Api) -> None:
-    app = api.http._transport._asgi.app  # type: ignore[attr-defined]
+    app = api.app
     declared = {
         (method, path.removeprefix(API_PREFIX))
         for route in app.openapi()["paths"].items()
