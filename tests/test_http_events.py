@@ -118,10 +118,10 @@ BAD_BODIES = [
     ),
     (b'{"event_type": "a", "action": "x", "occurred_at": "yesterday"}', 422, "validation_error"),
     (b'{"event_type": "a\\u0000", "action": "x"}', 422, "validation_error"),
-    (b'{"event_type": "a", "action": "\\ud800"}', 422, "validation_error"),
+    (b'{"event_type": "a", "action": "\\ud800"}', 400, "invalid_json"),
     (b'{"event_type": "a", "action": "x", "metadata": {"k\\u0000": 1}}', 422, "validation_error"),
     (b'{"event_type": "a", "action": "x", "metadata": [1]}', 422, "validation_error"),
-    (b'{"event_type": "a", "action": "x", "metadata": {"n": 1e400}}', 422, "validation_error"),
+    (b'{"event_type": "a", "action": "x", "metadata": {"n": 1e400}}', 400, "invalid_json"),
     (b'{"event_type": "' + b"x" * 100 + b'", "action": "x"}', 422, "validation_error"),
     (b"\xff\xfe", 400, "invalid_json"),
 ]

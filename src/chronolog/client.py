@@ -10,12 +10,12 @@ raises the same exception class the library would (``ValidationError``,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 import httpx
+import orjson
 
 from . import errors
 from .errors import ChronologError, StoreUnavailable
@@ -54,20 +54,40 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _party(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
+    if isinstance(value, Actor):
+        return {"type": value.type, "id": value.id, "name": value.name}
+    if isinstance(value, Target):
+        return {"type": value.type, "id": value.id, "title": value.title}
     if isinstance(value, Mapping):
         return dict(value)
     return value
 
 
+_EVENT_FIELDS = (
+    "event_type",
+    "action",
+    "status",
+    "actor",
+    "target",
+    "occurred_at",
+    "error",
+    "metadata",
+)
+
+
 def _event_body(item: NewEvent | Mapping[str, Any]) -> dict[str, Any]:
-    data = asdict(item) if isinstance(item, NewEvent) else dict(item)
+    # Field by field, not dataclasses.asdict: asdict deep-copies metadata (slow in batches).
+    if isinstance(item, NewEvent):
+        data = {name: getattr(item, name) for name in _EVENT_FIELDS}
+    else:
+        data = dict(item)
     for key in ("actor", "target"):
-        if key in data:
+        if data.get(key) is not None:
             data[key] = _party(data[key])
     if isinstance(data.get("occurred_at"), datetime):
         data["occurred_at"] = _time(data["occurred_at"])
+    if isinstance(data.get("metadata"), Mapping):
+        data["metadata"] = dict(data["metadata"])
     return {k: v for k, v in data.items() if v is not None}
 
 
@@ -113,6 +133,7 @@ class Client:
         self._owns = http is None
         self._http = http or httpx.Client(timeout=timeout)
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self.events = RemoteEvents(self)
 
     def request(
@@ -129,9 +150,9 @@ class Client:
             response = self._http.request(
                 method,
                 f"{self.base_url}/api/v1{path}",
-                json=json,
+                content=None if json is None else orjson.dumps(json),
                 params=query,
-                headers=self._headers,
+                headers=self._headers if json is None else self._json_headers,
             )
         except httpx.TransportError as exc:
             raise StoreUnavailable(

@@ -24,6 +24,7 @@ from .errors import install_error_handlers
 from .metrics import Metrics
 from .middleware import GuardMiddleware, MetricsMiddleware
 from .routes import admin, events, secrets
+from .schemas import extra_components
 
 __all__ = ["API_PREFIX", "DEFAULT_LIMITS", "ROUTERS", "create_app"]
 
@@ -70,6 +71,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.chronolog = state
+    _document_extra_models(app)
     install_error_handlers(app)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
@@ -81,6 +83,21 @@ def create_app(
     app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
     return app
+
+
+def _document_extra_models(app: FastAPI) -> None:
+    """Add the bodies routes parse themselves (``documented_body``) to the OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in extra_components().items():
+                schemas.setdefault(name, definition)
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def health(request: Request) -> JSONResponse:

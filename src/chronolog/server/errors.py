@@ -104,8 +104,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         }
         for e in exc.errors()
     ]
-    if any(e["type"] == "json_invalid" for e in errors):
-        return error_response(400, "invalid_json", "the request body is not valid JSON")
+    invalid = [e for e in errors if e["type"] == "json_invalid"]
+    if invalid:
+        return error_response(
+            400, "invalid_json", f"the request body is not valid JSON: {invalid[0]['msg']}"
+        )
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(first["loc"])
     return error_response(

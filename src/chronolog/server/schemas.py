@@ -5,8 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
 
-__all__ = ["ERROR_RESPONSES", "ErrorBody", "ErrorDetail", "Strict"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "ErrorBody",
+    "ErrorDetail",
+    "Strict",
+    "documented_body",
+    "extra_components",
+]
+
+_DOCUMENTED: list[type[BaseModel]] = []
 
 
 class Strict(BaseModel):
@@ -43,3 +53,32 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     )
 }
 """Declared on every router so the OpenAPI document describes each error response."""
+
+
+def documented_body(*models: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that parses its body itself (see ``deps.JsonBody``).
+
+    Hot routes skip pydantic and let the library validate; this keeps their
+    body described in ``/openapi.json`` as one of ``models``.
+    """
+    _DOCUMENTED.extend(m for m in models if m not in _DOCUMENTED)
+    refs = [{"$ref": f"#/components/schemas/{m.__name__}"} for m in models]
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}
+            },
+        }
+    }
+
+
+def extra_components() -> dict[str, Any]:
+    """JSON schemas of every model named by :func:`documented_body` (and what they use)."""
+    if not _DOCUMENTED:
+        return {}
+    _, top = models_json_schema(
+        [(m, "validation") for m in _DOCUMENTED], ref_template="#/components/schemas/{model}"
+    )
+    defs: dict[str, Any] = top.get("$defs", {})
+    return defs
