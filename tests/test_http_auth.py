@@ -313,3 +313,21 @@ def test_token_commands(db_url: str) -> None:
     assert bad.exit_code != 0
     missing = runner.invoke(cli, ["token", "revoke", "999", "--db", db_url])
     assert missing.exit_code != 0
+
+
+def test_token_expiry_input_is_checked(api: Api) -> None:
+    for body in (
+        {"name": "x", "expires_in": "99999999999999d"},
+        {"name": "x", "expires_in": "soon"},
+        {"name": "x", "expires_in": "0s"},
+        {"name": "x", "expires_at": "2000-01-01T00:00:00Z"},
+        {"name": "x", "expires_at": "2100-01-01T00:00:00"},
+        {"name": "x", "expires_in": "1d", "expires_at": "2100-01-01T00:00:00Z"},
+        {"name": "", "role": "read"},
+        {"name": "x\u0000"},
+    ):
+        response = api.call("POST", "/tokens", json=body)
+        assert response.status_code == 422, (body, response.text)
+    assert [t.name for t in api.cl.auth.tokens()] == ["test admin"]
+    ok = api.call("POST", "/tokens", json={"name": "x", "expires_in": "30d"}).json()["token"]
+    assert ok["expires_at"] is not None

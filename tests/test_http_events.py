@@ -365,3 +365,22 @@ def test_client_raises_the_library_exceptions(api: Api) -> None:
     with api.client("chl_not-a-token") as stranger, pytest.raises(Unauthorized):
         stranger.events.recent()
     assert _count(api) == 0
+
+
+def test_health_and_metrics(api: Api) -> None:
+    health = api.call("GET", "/health", token=None)
+    assert health.json() == {"status": "ok", "database": api.cl.store.dialect.name}
+    api.call("POST", "/events", json={"events": [{"event_type": "a", "action": "b"}] * 3})
+    api.call("GET", "/events/5")
+    api.app.state.chronolog.metrics.add_gauge(
+        "chronolog_jobs", "Jobs by state.", ["state"], lambda: [(("queued",), 4.0)]
+    )
+    text = api.call("GET", "/metrics", token=None).text
+    assert "chronolog_events_recorded_total 3.0" in text
+    assert (
+        'chronolog_http_requests_total{method="POST",route="/api/v1/events",status="201"} 1.0'
+        in text
+    )
+    assert 'route="/api/v1/events/{event_id}",status="404"' in text
+    assert 'chronolog_jobs{state="queued"} 4.0' in text
+    assert "/events/5" not in text  # templates, never raw paths

@@ -5,6 +5,7 @@ on an embedded SQLite file or on PostgreSQL. Start with :class:`Chronolog`.
 """
 
 from ._scope import Limits
+from .auth import ApiToken, IssuedToken, Member, Principal
 from .client import Client
 from .core import Chronolog
 from .errors import (
@@ -21,9 +22,11 @@ from .errors import (
     ValidationError,
 )
 from .models import Actor, Event, NewEvent, Page, Project, Target
+from .vault import SecretInfo
 
 __all__ = [
     "Actor",
+    "ApiToken",
     "Chronolog",
     "ChronologError",
     "Client",
@@ -31,13 +34,17 @@ __all__ = [
     "Event",
     "Forbidden",
     "InvalidTransition",
+    "IssuedToken",
     "LeaseLost",
     "Limits",
+    "Member",
     "NewEvent",
     "NotConfigured",
     "NotFound",
     "Page",
+    "Principal",
     "Project",
+    "SecretInfo",
     "StoreUnavailable",
     "Target",
     "TooLarge",

@@ -221,7 +221,10 @@ class Auth:
             raise ValidationError("give expires_in or expires_at, not both", field="expires_at")
         expiry: int | None = None
         if expires_in is not None:
-            expiry = to_micros(now + parse_duration(expires_in, "expires_in"))
+            try:
+                expiry = to_micros(now + parse_duration(expires_in, "expires_in"))
+            except OverflowError:
+                raise ValidationError("expires_in is too long", field="expires_in") from None
         elif expires_at is not None:
             expiry = to_micros(require_aware(expires_at, "expires_at"))
             if expiry <= to_micros(now):

@@ -42,8 +42,9 @@ def _raise_for(response: httpx.Response) -> None:
         if response.status_code >= 500:
             raise StoreUnavailable(message) from None
         raise ChronologError(message) from None
-    cls = _ERRORS.get(code, ChronologError)
-    exc = cls(message, **details) if isinstance(details, dict) else cls(message)
+    exc = _ERRORS.get(code, ChronologError)(str(message))
+    if isinstance(details, dict):
+        exc.details.update(details)
     exc.details.setdefault("status", response.status_code)
     raise exc
 
