@@ -38,6 +38,7 @@ def serve(
                 f"[bold]First start: admin token for project {cl.project!r} "
                 f"(shown once, store it now):[/]\n{issued.secret}",
                 highlight=False,
+                soft_wrap=True,  # never break the token across lines
             )
         if host not in {"127.0.0.1", "localhost", "::1"}:
             err_console.print(
