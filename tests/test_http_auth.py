@@ -322,6 +322,7 @@ def test_token_expiry_input_is_checked(api: Api) -> None:
         {"name": "x", "expires_in": "0s"},
         {"name": "x", "expires_at": "2000-01-01T00:00:00Z"},
         {"name": "x", "expires_at": "2100-01-01T00:00:00"},
+        {"name": "x", "expires_at": "9999-12-31T23:59:59-01:00"},
         {"name": "x", "expires_in": "1d", "expires_at": "2100-01-01T00:00:00Z"},
         {"name": "", "role": "read"},
         {"name": "x\u0000"},

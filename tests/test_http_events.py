@@ -124,6 +124,32 @@ BAD_BODIES = [
     (b'{"event_type": "a", "action": "x", "metadata": {"n": 1e400}}', 400, "invalid_json"),
     (b'{"event_type": "' + b"x" * 100 + b'", "action": "x"}', 422, "validation_error"),
     (b"\xff\xfe", 400, "invalid_json"),
+    (b"", 422, "validation_error"),
+    (b'{"events": {"a": 1}}', 422, "validation_error"),
+    (b'{"events": [1]}', 422, "validation_error"),
+    (b'{"events": [], "x": 1}', 422, "validation_error"),
+    (b'{"event_type": "a", "action": "x", "occurred_at": 5}', 422, "validation_error"),
+    (
+        b'{"event_type": "a", "action": "x", "occurred_at": "0001-01-01T00:00:00+01:00"}',
+        422,
+        "validation_error",
+    ),
+    (b'{"event_type": "a", "action": "x", "metadata": "{}"}', 422, "validation_error"),
+    (
+        b'{"event_type": "a", "action": "x", "actor": {"type": "u", "role": 1}}',
+        422,
+        "validation_error",
+    ),
+    (
+        b'{"event_type": "a", "action": "x", "target": {"type": "t", "id": 1e30}}',
+        422,
+        "validation_error",
+    ),
+    (
+        b'{"events": [{"event_type": "a", "action": "x"}, {"event_type": "a"}]}',
+        422,
+        "validation_error",
+    ),
 ]
 
 
@@ -155,6 +181,8 @@ BAD_QUERIES = [
     "cursor=not-a-cursor",
     "cursor=" + "A" * 600,
     "since=2026-01-01T00:00:00",
+    "since=0001-01-01T00:00:00%2B01:00",
+    "until=9999-12-31T23:59:59-01:00",
     "since=not-a-time",
     "date_range=1y",
     "target_id=5",
