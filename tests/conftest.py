@@ -25,6 +25,8 @@ from sqlalchemy.engine import make_url
 from chronolog import Chronolog
 from chronolog.store import Store, migrate
 
+from ._http import api  # noqa: F401  (the HTTP tests' fixture)
+
 PG_URL = os.environ.get("CHRONOLOG_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CHRONOLOG_REQUIRE_PG") == "1"
 BACKENDS = ["sqlite", "postgresql"]

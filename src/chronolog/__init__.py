@@ -5,14 +5,20 @@ on an embedded SQLite file or on PostgreSQL. Start with :class:`Chronolog`.
 """
 
 from ._scope import Limits
+from .auth import ApiToken, IssuedToken, Member, Principal
+from .client import Client
 from .core import Chronolog
 from .errors import (
     ChronologError,
     Conflict,
+    Forbidden,
     InvalidTransition,
     LeaseLost,
+    NotConfigured,
     NotFound,
     StoreUnavailable,
+    TooLarge,
+    Unauthorized,
     ValidationError,
 )
 from .feed import FeedItem, FeedPage
@@ -20,33 +26,44 @@ from .models import Actor, Event, NewEvent, Page, Project, Target
 from .retention import RetentionReport, register_purger
 from .states import DayCount, Entity, Machine, States, Timeline, Transition
 from .stats import Bucket, Series
+from .vault import SecretInfo
 
 __all__ = [
     "Actor",
+    "ApiToken",
     "Bucket",
     "Chronolog",
     "ChronologError",
+    "Client",
     "Conflict",
     "DayCount",
     "Entity",
     "Event",
     "FeedItem",
     "FeedPage",
+    "Forbidden",
     "InvalidTransition",
+    "IssuedToken",
     "LeaseLost",
     "Limits",
     "Machine",
+    "Member",
     "NewEvent",
+    "NotConfigured",
     "NotFound",
     "Page",
+    "Principal",
     "Project",
     "RetentionReport",
+    "SecretInfo",
     "Series",
     "States",
     "StoreUnavailable",
     "Target",
     "Timeline",
+    "TooLarge",
     "Transition",
+    "Unauthorized",
     "ValidationError",
     "register_purger",
 ]

@@ -49,7 +49,10 @@ def require_aware(value: datetime, name: str) -> datetime:
             "pass e.g. datetime.now(UTC)",
             field=name,
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC equivalent
+        raise ValidationError(f"{name} is out of range once moved to UTC", field=name) from None
 
 
 def to_micros(value: datetime) -> int:
@@ -70,7 +73,12 @@ def parse_duration(value: str | timedelta | int | float, name: str = "duration")
     elif isinstance(value, bool):
         raise ValidationError(f"{name} must be a duration, got a boolean", field=name)
     elif isinstance(value, int | float):
-        result = timedelta(seconds=value)
+        try:
+            result = timedelta(seconds=value)
+        except (OverflowError, ValueError):  # huge, NaN or infinite
+            raise ValidationError(
+                f"{name} {value!r} is not a usable duration", field=name
+            ) from None
     elif isinstance(value, str):
         match = _DURATION.match(value)
         if not match:
@@ -78,7 +86,10 @@ def parse_duration(value: str | timedelta | int | float, name: str = "duration")
                 f"{name} {value!r} is not a duration: use a number and a unit (s, m, h, d, w), e.g. '24h'",
                 field=name,
             )
-        result = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+        try:
+            result = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+        except OverflowError:
+            raise ValidationError(f"{name} {value!r} is too long", field=name) from None
     else:
         raise ValidationError(f"{name} must be a duration, got {type(value).__name__}", field=name)
     if result <= timedelta(0):

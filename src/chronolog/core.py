@@ -7,6 +7,7 @@ from types import TracebackType
 
 from ._scope import Limits, Scope
 from ._time import Clock, system_clock
+from .auth import Auth
 from .errors import NotFound
 from .events import Events
 from .feed import Feed
@@ -17,6 +18,7 @@ from .stats import Stats
 from .store import migrate
 from .store.engine import DEFAULT_URL, Store
 from .store.sql import projects as project_sql
+from .vault import Secrets
 
 __all__ = ["Chronolog"]
 
@@ -78,6 +80,8 @@ class Chronolog:
         self.feed = Feed(self.scope)
         self.retention = Retention(self.scope)
         self.states = States(self.scope)
+        self.auth = Auth(self.scope)
+        self.secrets = Secrets(self.scope)
 
     @property
     def project(self) -> str:

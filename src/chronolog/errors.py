@@ -11,10 +11,14 @@ from typing import Any
 __all__ = [
     "ChronologError",
     "Conflict",
+    "Forbidden",
     "InvalidTransition",
     "LeaseLost",
+    "NotConfigured",
     "NotFound",
     "StoreUnavailable",
+    "TooLarge",
+    "Unauthorized",
     "ValidationError",
 ]
 
@@ -68,3 +72,27 @@ class StoreUnavailable(ChronologError):
     """The database could not be reached or stayed locked past the busy timeout."""
 
     code = "store_unavailable"
+
+
+class TooLarge(ValidationError):
+    """The input is over a configured size limit (body, batch, page, metadata)."""
+
+    code = "too_large"
+
+
+class Unauthorized(ChronologError):
+    """No credentials, or credentials that are unknown, expired or revoked."""
+
+    code = "unauthorized"
+
+
+class Forbidden(ChronologError):
+    """Valid credentials whose role does not allow the operation."""
+
+    code = "forbidden"
+
+
+class NotConfigured(ChronologError):
+    """A feature needs configuration that is missing (e.g. the secrets key)."""
+
+    code = "not_configured"

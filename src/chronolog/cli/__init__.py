@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import cleanup, demo, entities, events, feed, init, stats
+from . import cleanup, demo, entities, events, feed, init, serve, stats, token
 
 __all__ = ["app", "main"]
 
@@ -22,6 +22,8 @@ feed.register(app)
 cleanup.register(app)
 app.add_typer(events.app, name="events")
 app.add_typer(entities.app, name="entities")
+serve.register(app)
+app.add_typer(token.app, name="token")
 
 
 def main() -> None:

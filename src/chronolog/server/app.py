@@ -1,0 +1,119 @@
+"""The app factory: ``create_app(store)`` → a FastAPI app serving chronolog under ``/api/v1``.
+
+The app keeps no state of its own beyond caches of immutable facts (project
+ids): every request reads and writes the store, so several servers can share
+one PostgreSQL behind a load balancer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from .. import __version__
+from .._scope import Limits
+from ..core import Chronolog
+from ..errors import ChronologError
+from ..store.sql import server as sql
+from .deps import ServerState, state_of
+from .errors import install_error_handlers
+from .metrics import Metrics
+from .middleware import GuardMiddleware, MetricsMiddleware
+from .routes import admin, events, secrets
+from .schemas import extra_components
+
+__all__ = ["API_PREFIX", "DEFAULT_LIMITS", "ROUTERS", "create_app"]
+
+API_PREFIX = "/api/v1"
+
+DEFAULT_LIMITS = Limits(batch_size=1000, page_size=100, metadata_bytes=64 * 1024)
+"""The server's caps: 1000 events per batch, 100 items per page, 64 KiB of metadata."""
+
+ROUTERS: Sequence[APIRouter] = (events.router, admin.router, secrets.router)
+"""Every part's routes module, mounted under :data:`API_PREFIX` in this order."""
+
+
+def create_app(
+    store: str | Chronolog,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    max_body_bytes: int = 8 * 1024 * 1024,
+    routers: Sequence[APIRouter] = ROUTERS,
+) -> FastAPI:
+    """Build the HTTP service over a store URL or an open :class:`Chronolog`.
+
+    Given a URL the app opens the store (migrating it) and closes it at
+    shutdown; given a ``Chronolog`` it borrows it and leaves it open.
+    ``limits`` caps batches, pages, metadata and text; ``max_body_bytes``
+    caps a request body (413 beyond it).
+    """
+    owns = isinstance(store, str)
+    root = Chronolog(store, limits=limits) if isinstance(store, str) else store
+    metrics = Metrics()
+    state = ServerState(root, owns=owns, limits=limits, metrics=metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if state.owns:
+                state.root.close()
+
+    app = FastAPI(
+        title="chronolog",
+        version=__version__,
+        summary="The activity layer: activity log, states, jobs, stats and a gap-free feed.",
+        lifespan=lifespan,
+    )
+    app.state.chronolog = state
+    _document_extra_models(app)
+    install_error_handlers(app)
+    for router in routers:
+        app.include_router(router, prefix=API_PREFIX)
+    app.add_api_route("/health", health, methods=["GET"], tags=["system"], response_model=None)
+    app.add_api_route(
+        "/metrics", metrics_text, methods=["GET"], tags=["system"], response_class=Response
+    )
+    # Outermost first: metrics see every response, guards run before routing.
+    app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
+    return app
+
+
+def _document_extra_models(app: FastAPI) -> None:
+    """Add the bodies routes parse themselves (``documented_body``) to the OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in extra_components().items():
+                schemas.setdefault(name, definition)
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def health(request: Request) -> JSONResponse:
+    """``{"status": "ok"}`` when the database answers, 503 otherwise."""
+    state = state_of(request)
+    try:
+        with state.root.store.read() as conn:
+            sql.store_ping(conn)
+    except ChronologError as exc:
+        return JSONResponse({"status": "unavailable", "database": exc.message}, status_code=503)
+    body: dict[str, Any] = {"status": "ok", "database": state.root.store.dialect.name}
+    return JSONResponse(body)
+
+
+def metrics_text(request: Request) -> Response:
+    """Prometheus text exposition of this server's metrics."""
+    return Response(
+        state_of(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )

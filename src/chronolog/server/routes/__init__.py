@@ -1,0 +1,1 @@
+"""One routes module per part, each an ``APIRouter`` mounted under ``/api/v1``."""

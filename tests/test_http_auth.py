@@ -1,0 +1,334 @@
+"""Auth and tenancy over HTTP: every route refuses strangers and other projects' tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from chronolog import Chronolog, Forbidden, NotConfigured, NotFound, Unauthorized, ValidationError
+from chronolog.cli import app as cli
+from chronolog.server import API_PREFIX
+from chronolog.store.schema import api_tokens, project_secrets
+
+from ._http import Api, error_of
+
+KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(autouse=True)
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with a secrets key unless it removes it."""
+    monkeypatch.setenv("CHRONOLOG_SECRET_KEY", KEY)
+    return KEY
+
+
+def _world(api: Api) -> dict[str, Any]:
+    """Rows of project ``default`` that a refused request must leave alone."""
+    cl = api.cl
+    events = [(e.id, e.status, e.error, e.metadata) for e in cl.events.query(limit=100).items]
+    tokens = [(t.id, t.revoked_at) for t in cl.auth.tokens(include_revoked=True)]
+    members = [(m.user, m.role) for m in cl.auth.members()]
+    secrets = [(s.name, s.updated_at, cl.secrets.get(s.name)) for s in cl.secrets.list()]
+    return {"events": events, "tokens": tokens, "members": members, "secrets": secrets}
+
+
+def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
+    """(method, path, role needed, body) for every route under /api/v1, on default's rows."""
+    cl = api.cl
+    event_id = cl.events.record("scan", "started", status="processing")
+    spare = cl.auth.create_token("spare", "read").token.id
+    cl.auth.set_member("bob", "write")
+    cl.secrets.set("db-password", "hunter2")
+    return [
+        ("POST", "/events", "write", {"event_type": "a", "action": "b"}),
+        ("GET", "/events", "read", None),
+        ("GET", "/events/recent", "read", None),
+        ("GET", f"/events/{event_id}", "read", None),
+        ("PATCH", f"/events/{event_id}", "write", {"status": "error", "error": "x"}),
+        ("GET", "/whoami", "read", None),
+        ("GET", "/tokens", "admin", None),
+        ("POST", "/tokens", "admin", {"name": "x", "role": "admin"}),
+        ("DELETE", f"/tokens/{spare}", "admin", None),
+        ("GET", "/members", "admin", None),
+        ("PUT", "/members/mallory", "admin", {"role": "admin"}),
+        ("DELETE", "/members/bob", "admin", None),
+        ("GET", "/secrets", "admin", None),
+        ("PUT", "/secrets/db-password", "admin", {"value": "stolen"}),
+        ("GET", "/secrets/db-password", "write", None),
+        ("DELETE", "/secrets/db-password", "admin", None),
+    ]
+
+
+def _template(path: str) -> str:
+    parts = path.split("/")
+    names = {
+        "events": "{event_id}",
+        "tokens": "{token_id}",
+        "members": "{user}",
+        "secrets": "{name}",
+    }
+    if len(parts) == 3 and parts[2] not in {"recent"}:
+        parts[2] = names[parts[1]]
+    return "/".join(parts)
+
+
+def test_the_matrix_covers_every_route(api: Api) -> None:
+    app = api.app
+    declared = {
+        (method, path.removeprefix(API_PREFIX))
+        for route in app.openapi()["paths"].items()
+        for path, ops in [route]
+        for method in (m.upper() for m in ops)
+        if path.startswith(API_PREFIX)
+    }
+    covered = {(m, _template(p)) for m, p, _, _ in _routes(api)}
+    assert covered == declared
+
+
+def test_no_token_or_a_bad_token_is_401_and_changes_nothing(api: Api) -> None:
+    routes = _routes(api)
+    before = _world(api)
+    for method, path, _, body in routes:
+        for token in (None, "chl_unknown", "", "x" * 500, "Basic abc"):
+            headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+            if token == "Basic abc":
+                headers = {"Authorization": token}
+            response = api.http.request(method, API_PREFIX + path, json=body, headers=headers)
+            assert response.status_code == 401, (method, path, token, response.text)
+            assert error_of(response)["code"] == "unauthorized"
+            assert response.headers["www-authenticate"] == "Bearer"
+    assert _world(api) == before
+
+
+def test_a_lower_role_is_403_and_changes_nothing(api: Api) -> None:
+    routes = _routes(api)
+    order = ["read", "write", "admin"]
+    tokens = {role: api.token(role) for role in order}
+    before = _world(api)
+    for method, path, needed, body in routes:
+        for role in order[: order.index(needed)]:
+            response = api.call(method, path, token=tokens[role], json=body)
+            assert response.status_code == 403, (method, path, role, response.text)
+            assert error_of(response)["code"] == "forbidden"
+    assert _world(api) == before
+
+
+def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
+    routes = _routes(api)
+    other = api.token("admin", project="other")
+    before = _world(api)
+    for method, path, _, body in routes:
+        response = api.call(method, path, token=other, json=body)
+        assert response.status_code < 500, (method, path)
+        assert "hunter2" not in response.text
+        if path.startswith(("/events/", "/tokens/")) and not path.endswith("recent"):
+            assert response.status_code == 404, (method, path, response.text)
+    assert _world(api) == before
+    # What it did, it did in its own project.
+    view = api.cl.using("other")
+    assert [e.event_type for e in view.events.recent()] == ["a"]
+    assert {m.user for m in view.auth.members()} == {"mallory"}
+    assert view.secrets.list() == []  # put, read back and deleted: all in "other"
+    listed = api.call("GET", "/events", token=other).json()["items"]
+    assert all(e["project"] == "other" for e in listed)
+
+
+def test_token_lifecycle_over_http(api: Api) -> None:
+    created = api.call("POST", "/tokens", json={"name": "ripper-01", "role": "write"})
+    assert created.status_code == 201
+    secret, info = created.json()["secret"], created.json()["token"]
+    assert secret.startswith("chl_")
+    assert info["role"] == "write"
+    assert info["prefix"] == secret[:12]
+    assert api.call("GET", "/whoami", token=secret).json()["role"] == "write"
+    listed = api.call("GET", "/tokens").text
+    assert secret not in listed
+    assert "token_hash" not in listed
+    assert (
+        api.call(
+            "POST", "/events", token=secret, json={"event_type": "a", "action": "b"}
+        ).status_code
+        == 201
+    )
+    used = next(t for t in api.cl.auth.tokens() if t.id == info["id"])
+    assert used.last_used_at is not None
+    revoked = api.call("DELETE", f"/tokens/{info['id']}")
+    assert revoked.json()["revoked_at"] is not None
+    refused = api.call("GET", "/events", token=secret)
+    assert refused.status_code == 401
+    assert "revoked" in error_of(refused)["message"]
+    bad = api.call("POST", "/tokens", json={"name": "x", "role": "root"})
+    assert bad.status_code == 422
+
+
+def test_tokens_are_stored_hashed(api: Api) -> None:
+    issued = api.cl.auth.create_token("hashed", "read")
+    with api.cl.store.read() as conn:
+        rows = conn.execute(select(api_tokens)).mappings().all()
+    dumped = repr(rows)
+    assert issued.secret not in dumped
+    assert hashlib.sha256(issued.secret.encode()).hexdigest() in dumped
+
+
+def test_expired_token_is_refused(api: Api) -> None:
+    issued = api.cl.auth.create_token("short", "read", expires_in=1)
+    assert api.call("GET", "/whoami", token=issued.secret).status_code == 200
+    time.sleep(1.1)
+    response = api.call("GET", "/whoami", token=issued.secret)
+    assert response.status_code == 401
+    assert "expired" in error_of(response)["message"]
+    with pytest.raises(ValidationError):
+        api.cl.auth.create_token("past", expires_at=datetime.now(UTC) - timedelta(seconds=1))
+
+
+def test_member_tokens_follow_the_members_role(api: Api) -> None:
+    api.call("PUT", "/members/bob", json={"role": "write", "display_name": "Bob"})
+    token = api.cl.auth.create_token("bob's", "write", user="bob").secret
+    with pytest.raises(Forbidden):
+        api.cl.auth.create_token("too much", "admin", user="bob")
+    with pytest.raises(NotFound):
+        api.cl.auth.create_token("stranger", "read", user="nobody")
+    event = {"event_type": "a", "action": "b"}
+    assert api.call("POST", "/events", token=token, json=event).status_code == 201
+    api.call("PUT", "/members/bob", json={"role": "read"})
+    assert api.call("POST", "/events", token=token, json=event).status_code == 403
+    assert api.call("GET", "/whoami", token=token).json() == {
+        "project": "default",
+        "role": "read",
+        "token_id": api.call("GET", "/whoami", token=token).json()["token_id"],
+        "user": "bob",
+    }
+    assert api.call("DELETE", "/members/bob").status_code == 204
+    assert api.call("GET", "/events", token=token).status_code == 401
+    assert api.call("DELETE", "/members/bob").status_code == 404
+    assert api.call("PUT", "/members/bad%20name", json={"role": "read"}).status_code == 422
+
+
+def test_bootstrap_issues_one_admin_token_on_an_empty_store(db_url: str) -> None:
+    with Chronolog(db_url) as cl:
+        issued = cl.auth.bootstrap()
+        assert issued is not None
+        assert issued.token.role == "admin"
+        assert cl.auth.authenticate(issued.secret).role == "admin"
+        assert cl.auth.bootstrap() is None
+        with pytest.raises(Unauthorized):
+            cl.auth.authenticate("chl_" + "A" * 43)
+
+
+# -- secrets ---------------------------------------------------------------------------
+
+
+def test_secrets_over_http(api: Api) -> None:
+    put = api.call("PUT", "/secrets/plex-token", json={"value": "s3cr3t ✓"})
+    assert put.status_code == 200
+    assert put.json()["name"] == "plex-token"
+    assert "s3cr3t" not in put.text
+    assert "s3cr3t" not in api.call("GET", "/secrets").text
+    worker = api.token("write")
+    assert api.call("GET", "/secrets/plex-token", token=worker).json() == {
+        "name": "plex-token",
+        "value": "s3cr3t ✓",
+    }
+    assert api.call("GET", "/secrets/plex-token", token=api.token("read")).status_code == 403
+    assert api.call("GET", "/secrets/missing").status_code == 404
+    assert api.call("GET", "/secrets/..%2Fx").status_code in {404, 422}
+    with api.cl.store.read() as conn:
+        stored = conn.execute(select(project_secrets.c.ciphertext)).scalar_one()
+    assert b"s3cr3t" not in bytes(stored)
+    assert api.call("DELETE", "/secrets/plex-token").status_code == 204
+    assert api.call("GET", "/secrets/plex-token").status_code == 404
+
+
+def test_secrets_need_a_key(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHRONOLOG_SECRET_KEY")
+    response = api.call("PUT", "/secrets/x", json={"value": "v"})
+    assert response.status_code == 503
+    assert error_of(response)["code"] == "not_configured"
+    assert "CHRONOLOG_SECRET_KEY" in error_of(response)["message"]
+    assert api.cl.secrets.list() == []
+    monkeypatch.setenv("CHRONOLOG_SECRET_KEY", "not a key")
+    with pytest.raises(NotConfigured, match="not a valid key"):
+        api.cl.secrets.set("x", "v")
+
+
+def test_secrets_key_rotation_and_wrong_key(cl: Chronolog, monkeypatch: pytest.MonkeyPatch) -> None:
+    cl.secrets.set("a", "old")
+    new = Fernet.generate_key().decode()
+    monkeypatch.setenv("CHRONOLOG_SECRET_KEY", f"{new},{KEY}")
+    assert cl.secrets.get("a") == "old"  # decrypts with the old key
+    cl.secrets.set("b", "new")
+    monkeypatch.setenv("CHRONOLOG_SECRET_KEY", new)
+    assert cl.secrets.get("b") == "new"
+    with pytest.raises(NotConfigured, match="another key"):
+        cl.secrets.get("a")
+
+
+def test_a_ciphertext_moved_to_another_project_is_refused(cl: Chronolog) -> None:
+    cl.projects.create("other")
+    other = cl.using("other")
+    cl.secrets.set("token", "mine")
+    other.secrets.set("token", "theirs")
+    with cl.store.write() as conn:
+        mine = conn.execute(
+            select(project_secrets.c.ciphertext).where(
+                project_secrets.c.project_id == cl.scope.project_id
+            )
+        ).scalar_one()
+        conn.execute(
+            update(project_secrets)
+            .where(project_secrets.c.project_id == other.scope.project_id)
+            .values(ciphertext=mine)
+        )
+    with pytest.raises(Exception, match="not stored for this project"):
+        other.secrets.get("token")
+
+
+# -- the token commands --------------------------------------------------------------
+
+
+def test_token_commands(db_url: str) -> None:
+    runner = CliRunner()
+    created = runner.invoke(cli, ["token", "create", "ci", "--role", "write", "--db", db_url])
+    assert created.exit_code == 0, created.output
+    secret = created.output.strip()
+    assert secret.startswith("chl_")
+    listed = runner.invoke(cli, ["token", "ls", "--json", "--db", db_url])
+    assert listed.exit_code == 0
+    assert secret not in listed.output
+    assert '"name":"ci"' in listed.output
+    with Chronolog(db_url) as cl:
+        token_id = cl.auth.authenticate(secret).token_id
+    revoked = runner.invoke(cli, ["token", "revoke", str(token_id), "--db", db_url])
+    assert revoked.exit_code == 0, revoked.output
+    with Chronolog(db_url) as cl, pytest.raises(Unauthorized):
+        cl.auth.authenticate(secret)
+    bad = runner.invoke(cli, ["token", "create", "x", "--role", "root", "--db", db_url])
+    assert bad.exit_code != 0
+    missing = runner.invoke(cli, ["token", "revoke", "999", "--db", db_url])
+    assert missing.exit_code != 0
+
+
+def test_token_expiry_input_is_checked(api: Api) -> None:
+    for body in (
+        {"name": "x", "expires_in": "99999999999999d"},
+        {"name": "x", "expires_in": "soon"},
+        {"name": "x", "expires_in": "0s"},
+        {"name": "x", "expires_at": "2000-01-01T00:00:00Z"},
+        {"name": "x", "expires_at": "2100-01-01T00:00:00"},
+        {"name": "x", "expires_at": "9999-12-31T23:59:59-01:00"},
+        {"name": "x", "expires_in": "1d", "expires_at": "2100-01-01T00:00:00Z"},
+        {"name": "", "role": "read"},
+        {"name": "x\u0000"},
+    ):
+        response = api.call("POST", "/tokens", json=body)
+        assert response.status_code == 422, (body, response.text)
+    assert [t.name for t in api.cl.auth.tokens()] == ["test admin"]
+    ok = api.call("POST", "/tokens", json={"name": "x", "expires_in": "30d"}).json()["token"]
+    assert ok["expires_at"] is not None

@@ -1,0 +1,81 @@
+"""Schemathesis against ``/openapi.json``: no 5xx, and every response matches the schema.
+
+Bounded: a few dozen generated requests per operation (valid and invalid
+data), on both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from chronolog import Chronolog, Unauthorized
+from chronolog.server import create_app
+
+from ._http import Api
+
+# schemathesis drives ASGI apps through Starlette's TestClient, which warns about httpx.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+class _Proxy:
+    """The app the schema calls: each test points it at its own app and database."""
+
+    target: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.target(scope, receive, send)
+
+
+def _openapi() -> dict[str, Any]:
+    with Chronolog("sqlite://") as cl:
+        return create_app(cl).openapi()
+
+
+PROXY = _Proxy()
+schema = schemathesis.openapi.from_dict(_openapi())
+schema.app = PROXY
+
+
+@pytest.fixture
+def served(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The test's app behind the proxy, with a few rows for generated ids to hit."""
+    monkeypatch.setenv("CHRONOLOG_SECRET_KEY", "x2mCZyhRBEvqgYmaHcOVHWtFmcs4GsXN9SqTFV4FFs0=")
+    api.cl.events.record("scan", "started", status="processing")
+    api.cl.secrets.set("db", "v")
+    api.cl.auth.set_member("bob", "write")
+    PROXY.target = api.app
+    yield api
+    PROXY.target = None
+
+
+@schema.parametrize()
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_openapi_contract(case: schemathesis.Case, served: Api) -> None:
+    api = served
+    try:
+        api.cl.auth.authenticate(api.admin)
+    except Unauthorized:  # a generated DELETE /tokens/{id} revoked it: issue another
+        api.admin = api.cl.auth.create_token("schema admin", "admin").secret
+    case.call_and_validate(headers={"Authorization": f"Bearer {api.admin}"}, checks=CHECKS)
