@@ -25,6 +25,9 @@ class Dialect(abc.ABC):
     name: str
     """``sqlite`` or ``postgresql``."""
 
+    def __init__(self) -> None:
+        self._upserts: dict[tuple[str, tuple[str, ...], str], Any] = {}
+
     # -- errors ----------------------------------------------------------------
 
     def translate(self, exc: SQLAlchemyError) -> ChronologError:

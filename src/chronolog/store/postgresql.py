@@ -95,11 +95,15 @@ class PostgreSQLDialect(Dialect):
     ) -> None:
         if not rows:
             return
-        stmt = pg_insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={counter: table.c[counter] + stmt.excluded[counter]},
-        )
+        key = (table.name, tuple(keys), counter)
+        stmt = self._upserts.get(key)
+        if stmt is None:
+            # Built once: constructing the statement costs more than running it.
+            stmt = pg_insert(table)
+            stmt = self._upserts[key] = stmt.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={counter: table.c[counter] + stmt.excluded[counter]},
+            )
         conn.execute(stmt, list(rows))
 
     def notify(self, conn: Connection, channel: str, payload: str) -> None:

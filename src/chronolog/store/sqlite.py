@@ -66,11 +66,15 @@ class SQLiteDialect(Dialect):
     ) -> None:
         if not rows:
             return
-        stmt = sqlite_insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={counter: table.c[counter] + stmt.excluded[counter]},
-        )
+        key = (table.name, tuple(keys), counter)
+        stmt = self._upserts.get(key)
+        if stmt is None:
+            # Built once: constructing the statement costs more than running it.
+            stmt = sqlite_insert(table)
+            stmt = self._upserts[key] = stmt.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={counter: table.c[counter] + stmt.excluded[counter]},
+            )
         conn.execute(stmt, list(rows))
 
     def insert_ignore(

@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     Row,
     and_,
+    bindparam,
     delete,
     func,
     select,
@@ -30,7 +32,7 @@ from sqlalchemy import (
 from ..._json import loads
 from ..dialect import Dialect
 from ..notify import channel_for
-from ..schema import entities, job_logs, jobs, transitions
+from ..schema import JSONDocument, entities, job_logs, jobs, transitions
 from ..schema.jobs import ACTIVE_STATES
 
 __all__ = [
@@ -119,6 +121,21 @@ _MOVE_COLUMNS = tuple(
         "metadata",
         "event_id",
     )
+)
+
+
+_STATEMENTS: dict[Any, Any] = {}
+"""Hot-path statements built once: building Core constructs costs more than running them."""
+
+_HISTORY_CLEAR = (
+    update(transitions)
+    .where(
+        transitions.c.project_id == bindparam("b_project_id"),
+        transitions.c.kind == "job",
+        transitions.c.most_recent == true(),
+        transitions.c.entity_id.in_(bindparam("ids", expanding=True)),
+    )
+    .values(most_recent=False)
 )
 
 
@@ -232,6 +249,45 @@ def job_notify(conn: Connection, dialect: Dialect, project_id: int) -> None:
 # -- claiming and fencing ---------------------------------------------------------------
 
 
+def _claim_statement(dialect: Dialect, by_queue: bool) -> Any:
+    """The claim UPDATE, built once per dialect and queue filter (hot path)."""
+    key = ("claim", dialect.name, by_queue)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        pick = select(jobs.c.id).where(
+            jobs.c.project_id == bindparam("b_project_id"),
+            jobs.c.state == "pending",
+            jobs.c.run_at <= bindparam("b_now"),
+        )
+        if by_queue:
+            pick = pick.where(jobs.c.queue.in_(bindparam("b_queues", expanding=True)))
+        pick = dialect.for_claim(
+            pick.order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id).limit(
+                bindparam("b_limit", type_=Integer)
+            )
+        )
+        stmt = _STATEMENTS[key] = (
+            update(jobs)
+            .where(jobs.c.id.in_(pick.scalar_subquery()))
+            .values(
+                state="running",
+                lease=jobs.c.lease + 1,
+                attempt=jobs.c.attempt + 1,
+                history=jobs.c.history + 1,
+                worker=bindparam("b_worker"),
+                pid=bindparam("b_pid", type_=Integer),
+                lease_expires_at=bindparam("b_lease_until"),
+                heartbeat_at=bindparam("b_now"),
+                started_at=bindparam("b_now"),
+                progress=None,
+                progress_text=None,
+                updated_at=bindparam("b_now"),
+            )
+            .returning(*JOB_COLUMNS)
+        )
+    return stmt
+
+
 def job_claim(
     conn: Connection,
     dialect: Dialect,
@@ -250,34 +306,42 @@ def job_claim(
     ``history + 1`` (the sort_key of its "running" transition). Rows come
     back in no particular order.
     """
-    pick = select(jobs.c.id).where(
-        jobs.c.project_id == project_id, jobs.c.state == "pending", jobs.c.run_at <= now
-    )
+    params: dict[str, Any] = {
+        "b_project_id": project_id,
+        "b_now": now,
+        "b_limit": limit,
+        "b_worker": worker,
+        "b_pid": pid,
+        "b_lease_until": lease_until,
+    }
     if queues is not None:
-        pick = pick.where(jobs.c.queue.in_(queues))
-    pick = dialect.for_claim(
-        pick.order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id).limit(limit)
-    )
-    stmt = (
-        update(jobs)
-        .where(jobs.c.id.in_(pick.scalar_subquery()))
-        .values(
-            state="running",
-            lease=jobs.c.lease + 1,
-            attempt=jobs.c.attempt + 1,
-            history=jobs.c.history + 1,
-            worker=worker,
-            pid=pid,
-            lease_expires_at=lease_until,
-            heartbeat_at=now,
-            started_at=now,
-            progress=None,
-            progress_text=None,
-            updated_at=now,
+        params["b_queues"] = list(queues)
+    return conn.execute(_claim_statement(dialect, queues is not None), params).all()
+
+
+def _finish_statement() -> Any:
+    stmt = _STATEMENTS.get("finish")
+    if stmt is None:
+        stmt = _STATEMENTS["finish"] = (
+            update(jobs)
+            .where(
+                jobs.c.project_id == bindparam("b_project_id"),
+                jobs.c.state == "running",
+                tuple_(jobs.c.id, jobs.c.lease).in_(bindparam("b_fenced", expanding=True)),
+            )
+            .values(
+                state="completed",
+                result=bindparam("b_result", type_=JSONDocument),
+                finished_at=bindparam("b_now"),
+                lease_expires_at=None,
+                history=jobs.c.history + 1,
+                updated_at=bindparam("b_now"),
+            )
+            .returning(
+                jobs.c.id, jobs.c.kind, jobs.c.queue, jobs.c.history, jobs.c.attempt, jobs.c.worker
+            )
         )
-        .returning(*JOB_COLUMNS)
-    )
-    return conn.execute(stmt).all()
+    return stmt
 
 
 def job_finish_many(
@@ -293,26 +357,10 @@ def job_finish_many(
     Returns (id, kind, queue, history, attempt, worker) per completed job;
     pairs with a stale lease match nothing and are left out.
     """
-    stmt = (
-        update(jobs)
-        .where(
-            jobs.c.project_id == project_id,
-            jobs.c.state == "running",
-            tuple_(jobs.c.id, jobs.c.lease).in_(list(fenced)),
-        )
-        .values(
-            state="completed",
-            result=result,
-            finished_at=now,
-            lease_expires_at=None,
-            history=jobs.c.history + 1,
-            updated_at=now,
-        )
-        .returning(
-            jobs.c.id, jobs.c.kind, jobs.c.queue, jobs.c.history, jobs.c.attempt, jobs.c.worker
-        )
-    )
-    return conn.execute(stmt).all()
+    return conn.execute(
+        _finish_statement(),
+        {"b_project_id": project_id, "b_fenced": list(fenced), "b_now": now, "b_result": result},
+    ).all()
 
 
 def job_update(
@@ -390,16 +438,7 @@ def job_history_append_many(
         return
     moved = [str(r[0]) for r in rows if r[1] > 1]
     if moved:
-        conn.execute(
-            update(transitions)
-            .where(
-                transitions.c.project_id == project_id,
-                transitions.c.kind == "job",
-                transitions.c.most_recent == true(),
-                transitions.c.entity_id.in_(moved),
-            )
-            .values(most_recent=False)
-        )
+        conn.execute(_HISTORY_CLEAR, {"b_project_id": project_id, "ids": moved})
     dialect.insert_rows(
         conn,
         transitions,
