@@ -11,7 +11,7 @@ import abc
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Select, Table
+from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, TextClause
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import ChronologError, Conflict, StoreUnavailable, ValidationError
@@ -92,7 +92,7 @@ class Dialect(abc.ABC):
         self,
         table: Table,
         index_elements: Sequence[str],
-        index_where: ColumnElement[bool] | None = None,
+        index_where: ColumnElement[bool] | TextClause | None = None,
     ) -> Insert:
         """``INSERT … ON CONFLICT (index_elements) [WHERE …] DO NOTHING`` on ``table``."""
 

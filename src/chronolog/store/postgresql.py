@@ -21,6 +21,7 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    TextClause,
     literal_column,
     text,
 )
@@ -125,7 +126,7 @@ class PostgreSQLDialect(Dialect):
         self,
         table: Table,
         index_elements: Sequence[str],
-        index_where: ColumnElement[bool] | None = None,
+        index_where: ColumnElement[bool] | TextClause | None = None,
     ) -> Insert:
         return pg_insert(table).on_conflict_do_nothing(
             index_elements=list(index_elements), index_where=index_where

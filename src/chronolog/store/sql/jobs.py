@@ -24,6 +24,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    text,
     true,
     tuple_,
     update,
@@ -124,6 +125,7 @@ _MOVE_COLUMNS = tuple(
 )
 
 
+_ACTIVE_PREDICATE = text("state IN ('pending', 'running')")
 _STATEMENTS: dict[Any, Any] = {}
 """Hot-path statements built once: building Core constructs costs more than running them."""
 
@@ -187,7 +189,9 @@ def job_insert_unique(conn: Connection, dialect: Dialect, row: Sequence[Any]) ->
         dialect.insert_ignore(
             jobs,
             ["project_id", "unique_key"],
-            index_where=jobs.c.state.in_(ACTIVE_STATES),
+            # Literal, not bound: PostgreSQL infers the partial index from the
+            # predicate's text, which a (server-side prepared) parameter hides.
+            index_where=_ACTIVE_PREDICATE,
         )
         .values(values)
         .returning(jobs.c.id)
