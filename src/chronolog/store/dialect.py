@@ -79,6 +79,22 @@ class Dialect(abc.ABC):
         """Lock the selected rows until commit where the database needs it."""
         return stmt
 
+    claim_lock_sql = ""
+    """What :meth:`for_claim` adds, as SQL text, for statements written by hand."""
+
+    def execute_raw(
+        self, conn: Connection, sql: str, params: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        """Run hand-written SQL (``?`` placeholders) on ``conn``'s driver connection, in its
+        transaction, and return the rows. For a few hot statements only: it skips
+        SQLAlchemy's per-statement work, which costs more than the statement itself."""
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+
     def for_claim(self, stmt: Select[Any]) -> Select[Any]:
         """Lock the selected rows, skipping rows another transaction holds (job claims).
 

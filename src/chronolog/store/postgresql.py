@@ -118,6 +118,13 @@ class PostgreSQLDialect(Dialect):
     def for_update(self, stmt: Select[Any]) -> Select[Any]:
         return stmt.with_for_update()
 
+    claim_lock_sql = " FOR UPDATE SKIP LOCKED"
+
+    def execute_raw(
+        self, conn: Connection, sql: str, params: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        return super().execute_raw(conn, sql.replace("?", "%s"), params)
+
     def for_claim(self, stmt: Select[Any]) -> Select[Any]:
         # Concurrent claimers pass over each other's rows instead of queueing on them.
         return stmt.with_for_update(skip_locked=True)

@@ -10,6 +10,7 @@ a batch of moves is written with a few bulk statements, not one per job.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,15 +18,12 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Integer,
     Row,
     and_,
-    bindparam,
     delete,
     func,
     select,
     text,
-    true,
     tuple_,
     update,
 )
@@ -33,7 +31,7 @@ from sqlalchemy import (
 from ..._json import loads
 from ..dialect import Dialect
 from ..notify import channel_for
-from ..schema import JSONDocument, entities, job_logs, jobs, transitions
+from ..schema import entities, job_logs, jobs, transitions
 from ..schema.jobs import ACTIVE_STATES
 
 __all__ = [
@@ -41,6 +39,7 @@ __all__ = [
     "JOB_COLUMNS",
     "JOB_INSERT_COLUMNS",
     "JobFilter",
+    "JobRow",
     "entity_ensure",
     "entity_keys",
     "entity_pk",
@@ -126,19 +125,6 @@ _MOVE_COLUMNS = tuple(
 
 
 _ACTIVE_PREDICATE = text("state IN ('pending', 'running')")
-_STATEMENTS: dict[Any, Any] = {}
-"""Hot-path statements built once: building Core constructs costs more than running them."""
-
-_HISTORY_CLEAR = (
-    update(transitions)
-    .where(
-        transitions.c.project_id == bindparam("b_project_id"),
-        transitions.c.kind == "job",
-        transitions.c.most_recent == true(),
-        transitions.c.entity_id.in_(bindparam("ids", expanding=True)),
-    )
-    .values(most_recent=False)
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,43 +239,31 @@ def job_notify(conn: Connection, dialect: Dialect, project_id: int) -> None:
 # -- claiming and fencing ---------------------------------------------------------------
 
 
-def _claim_statement(dialect: Dialect, by_queue: bool) -> Any:
-    """The claim UPDATE, built once per dialect and queue filter (hot path)."""
-    key = ("claim", dialect.name, by_queue)
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
-        pick = select(jobs.c.id).where(
-            jobs.c.project_id == bindparam("b_project_id"),
-            jobs.c.state == "pending",
-            jobs.c.run_at <= bindparam("b_now"),
-        )
-        if by_queue:
-            pick = pick.where(jobs.c.queue.in_(bindparam("b_queues", expanding=True)))
-        pick = dialect.for_claim(
-            pick.order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id).limit(
-                bindparam("b_limit", type_=Integer)
-            )
-        )
-        stmt = _STATEMENTS[key] = (
-            update(jobs)
-            .where(jobs.c.id.in_(pick.scalar_subquery()))
-            .values(
-                state="running",
-                lease=jobs.c.lease + 1,
-                attempt=jobs.c.attempt + 1,
-                history=jobs.c.history + 1,
-                worker=bindparam("b_worker"),
-                pid=bindparam("b_pid", type_=Integer),
-                lease_expires_at=bindparam("b_lease_until"),
-                heartbeat_at=bindparam("b_now"),
-                started_at=bindparam("b_now"),
-                progress=None,
-                progress_text=None,
-                updated_at=bindparam("b_now"),
-            )
-            .returning(*JOB_COLUMNS)
-        )
-    return stmt
+_JOB_NAMES = tuple(c.name for c in jobs.c)
+JobRow = namedtuple("JobRow", _JOB_NAMES)  # type: ignore[misc]
+"""A job row from the hand-written claim: attribute access like a SQLAlchemy Row."""
+FinishedRow = namedtuple("FinishedRow", "id kind queue history attempt worker")
+
+# The two statements every job passes through, written by hand (``?`` placeholders,
+# see ``Dialect.execute_raw``): SQLAlchemy's per-statement work costs more than they do.
+_CLAIM_SQL = (
+    "UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1, "
+    "history = history + 1, worker = ?, pid = ?, lease_expires_at = ?, heartbeat_at = ?, "
+    "started_at = ?, progress = NULL, progress_text = NULL, updated_at = ? "
+    "WHERE id IN (SELECT id FROM jobs WHERE project_id = ? AND state = 'pending' "
+    "AND run_at <= ?{queues} ORDER BY priority DESC, run_at, id LIMIT ?{lock}) "
+    "RETURNING " + ", ".join(_JOB_NAMES)
+)
+_FINISH_SQL = (
+    "UPDATE jobs SET state = 'completed', result = NULL, finished_at = ?, "
+    "lease_expires_at = NULL, history = history + 1, updated_at = ? "
+    "WHERE project_id = ? AND state = 'running' AND (id, lease) IN (VALUES {pairs}) "
+    "RETURNING id, kind, queue, history, attempt, worker"
+)
+_HISTORY_CLEAR_SQL = (
+    "UPDATE transitions SET most_recent = false WHERE project_id = ? AND kind = 'job' "
+    "AND most_recent = true AND entity_id IN ({ids})"
+)
 
 
 def job_claim(
@@ -303,68 +277,57 @@ def job_claim(
     lease_until: int,
     worker: str,
     pid: int | None,
-) -> Sequence[Row[Any]]:
+) -> list[Any]:
     """job_claim: take up to ``limit`` due pending jobs, by priority then age, in one UPDATE.
 
     Each taken job gets ``lease + 1`` (the fencing token), ``attempt + 1`` and
     ``history + 1`` (the sort_key of its "running" transition). Rows come
-    back in no particular order.
+    back as ``JobRow`` in no particular order.
     """
-    params: dict[str, Any] = {
-        "b_project_id": project_id,
-        "b_now": now,
-        "b_limit": limit,
-        "b_worker": worker,
-        "b_pid": pid,
-        "b_lease_until": lease_until,
-    }
-    if queues is not None:
-        params["b_queues"] = list(queues)
-    return conn.execute(_claim_statement(dialect, queues is not None), params).all()
-
-
-def _finish_statement() -> Any:
-    stmt = _STATEMENTS.get("finish")
-    if stmt is None:
-        stmt = _STATEMENTS["finish"] = (
-            update(jobs)
-            .where(
-                jobs.c.project_id == bindparam("b_project_id"),
-                jobs.c.state == "running",
-                tuple_(jobs.c.id, jobs.c.lease).in_(bindparam("b_fenced", expanding=True)),
-            )
-            .values(
-                state="completed",
-                result=bindparam("b_result", type_=JSONDocument),
-                finished_at=bindparam("b_now"),
-                lease_expires_at=None,
-                history=jobs.c.history + 1,
-                updated_at=bindparam("b_now"),
-            )
-            .returning(
-                jobs.c.id, jobs.c.kind, jobs.c.queue, jobs.c.history, jobs.c.attempt, jobs.c.worker
-            )
-        )
-    return stmt
+    in_queues = "" if queues is None else f" AND queue IN ({', '.join('?' * len(queues))})"
+    sql = _CLAIM_SQL.format(queues=in_queues, lock=dialect.claim_lock_sql)
+    params = [worker, pid, lease_until, now, now, now, project_id, now, *(queues or ()), limit]
+    return [JobRow(*r) for r in dialect.execute_raw(conn, sql, params)]
 
 
 def job_finish_many(
     conn: Connection,
+    dialect: Dialect,
     *,
     project_id: int,
     fenced: Sequence[tuple[int, int]],
     now: int,
     result: Any = None,
-) -> Sequence[Row[Any]]:
+) -> list[Any]:
     """job_finish_many: complete running jobs whose (id, lease) still match; returns them.
 
     Returns (id, kind, queue, history, attempt, worker) per completed job;
     pairs with a stale lease match nothing and are left out.
     """
-    return conn.execute(
-        _finish_statement(),
-        {"b_project_id": project_id, "b_fenced": list(fenced), "b_now": now, "b_result": result},
-    ).all()
+    if result is None:
+        sql = _FINISH_SQL.format(pairs=", ".join(["(?, ?)"] * len(fenced)))
+        params = [now, now, project_id, *(v for pair in fenced for v in pair)]
+        return [FinishedRow(*r) for r in dialect.execute_raw(conn, sql, params)]
+    stmt = (
+        update(jobs)
+        .where(
+            jobs.c.project_id == project_id,
+            jobs.c.state == "running",
+            tuple_(jobs.c.id, jobs.c.lease).in_(list(fenced)),
+        )
+        .values(
+            state="completed",
+            result=result,
+            finished_at=now,
+            lease_expires_at=None,
+            history=jobs.c.history + 1,
+            updated_at=now,
+        )
+        .returning(
+            jobs.c.id, jobs.c.kind, jobs.c.queue, jobs.c.history, jobs.c.attempt, jobs.c.worker
+        )
+    )
+    return list(conn.execute(stmt).all())
 
 
 def job_update(
@@ -442,7 +405,8 @@ def job_history_append_many(
         return
     moved = [str(r[0]) for r in rows if r[1] > 1]
     if moved:
-        conn.execute(_HISTORY_CLEAR, {"b_project_id": project_id, "ids": moved})
+        sql = _HISTORY_CLEAR_SQL.format(ids=", ".join("?" * len(moved)))
+        dialect.execute_raw(conn, sql, [project_id, *moved])
     dialect.insert_rows(
         conn,
         transitions,
