@@ -15,6 +15,7 @@ from .errors import (
     StoreUnavailable,
     ValidationError,
 )
+from .jobs import Job, JobLog, NewJob
 from .models import Actor, Event, NewEvent, Page, Project, Target
 
 __all__ = [
@@ -24,9 +25,12 @@ __all__ = [
     "Conflict",
     "Event",
     "InvalidTransition",
+    "Job",
+    "JobLog",
     "LeaseLost",
     "Limits",
     "NewEvent",
+    "NewJob",
     "NotFound",
     "Page",
     "Project",

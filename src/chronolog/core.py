@@ -9,6 +9,7 @@ from ._scope import Limits, Scope
 from ._time import Clock, system_clock
 from .errors import NotFound
 from .events import Events
+from .jobs import Jobs
 from .projects import Projects, check_project_name
 from .store import migrate
 from .store.engine import DEFAULT_URL, Store
@@ -24,7 +25,8 @@ class Chronolog:
     file; ``Chronolog("postgresql://…")`` a PostgreSQL database. Without a URL
     it uses ``$CHRONOLOG_DB`` or ``sqlite:///chronolog.db``.
 
-    The parts: :attr:`events` (the activity log) and :attr:`projects`.
+    The parts: :attr:`events` (the activity log), :attr:`jobs` (the job
+    queue) and :attr:`projects`.
     :meth:`using` returns a view of another project sharing the same
     connections. Close the store with :meth:`close` or a ``with`` block.
     """
@@ -66,6 +68,7 @@ class Chronolog:
             limits=limits or Limits(),
         )
         self.events = Events(self.scope)
+        self.jobs = Jobs(self.scope)
         self.projects = Projects(self.scope)
 
     @property

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, func
+from sqlalchemy import ColumnElement, Connection, Insert, Table, func
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -72,6 +72,16 @@ class SQLiteDialect(Dialect):
             set_={counter: table.c[counter] + stmt.excluded[counter]},
         )
         conn.execute(stmt, list(rows))
+
+    def insert_ignore(
+        self,
+        table: Table,
+        index_elements: Sequence[str],
+        index_where: ColumnElement[bool] | None = None,
+    ) -> Insert:
+        return sqlite_insert(table).on_conflict_do_nothing(
+            index_elements=list(index_elements), index_where=index_where
+        )
 
     def visible_tx_bound(self) -> ColumnElement[int] | None:
         return None
