@@ -127,6 +127,7 @@ class Jobs(JobReading):
         self._scope = scope
         self._events = Events(scope)
         self._next_rescue = 0.0
+        self._listening = False
 
     # -- producing ---------------------------------------------------------------------
 
@@ -769,6 +770,30 @@ class Jobs(JobReading):
             job = self._jobs(conn, [new_row])[0]
         scope.store.notifier.publish("events", "jobs" if to_state == "pending" else "jobs_done")
         return job
+
+    # -- waking ----------------------------------------------------------------------------
+
+    def wake_generation(self) -> int:
+        """A number that changes whenever jobs may have become available (see :meth:`wait_for_work`)."""
+        return self._scope.store.notifier.generation("jobs")
+
+    def wait_for_work(self, seen: int, timeout: float) -> bool:
+        """Sleep until jobs may be available (generation moved past ``seen``) or ``timeout``.
+
+        On PostgreSQL other processes' enqueues arrive by ``LISTEN/NOTIFY``;
+        SQLite only sees this process's own, so workers there pass a short
+        ``timeout`` (the poll).
+        """
+        store = self._scope.store
+        if not self._listening:
+            store.listen("jobs")
+            self._listening = True
+        return store.wait("jobs", seen, timeout)
+
+    @property
+    def poll_interval(self) -> float:
+        """How long a worker waits before looking again when nothing woke it."""
+        return 0.25 if self._scope.store.is_sqlite else 5.0
 
     # -- recording -------------------------------------------------------------------------
 
