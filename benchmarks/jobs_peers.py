@@ -94,6 +94,11 @@ class Runner:
         """Run the peer's worker in this (child) process until SIGTERM."""
         raise NotImplementedError
 
+    def analyze(self, ctx: Ctx) -> None:
+        """Refresh planner statistics, as autovacuum would in a long-running database."""
+        if self.backend == "postgresql":
+            _pg_exec(ctx.url, "analyze")
+
     def close(self) -> None:
         """Release what the parent held open for polling."""
 
@@ -588,6 +593,8 @@ def one_round(runner: Runner, ctx: Ctx, args: argparse.Namespace, res: Result) -
     for processes in (1, args.workers):
         secs = runner.enqueue(ctx, n)
         res.enqueue = max(res.enqueue, n / secs)
+        if args.analyze:
+            runner.analyze(ctx)
         secs, calls = drain(runner, ctx, n, processes, args.timeout)
         if calls != n:
             res.note += f" drain with {processes} ran {calls} handler calls for {n} jobs;"
@@ -612,12 +619,20 @@ def main() -> None:
         "--timeout", type=float, default=300.0, help="seconds per drain before giving up"
     )
     parser.add_argument(
+        "--no-analyze",
+        dest="analyze",
+        action="store_false",
+        help="drain on fresh tables without ANALYZE (PostgreSQL plans then assume empty tables)",
+    )
+    parser.add_argument(
         "--pg", default="postgresql://postgres@127.0.0.1:5432/postgres", help="admin conninfo"
     )
     parser.add_argument(
         "--only", default="", help="comma-separated runner names (default: all available)"
     )
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so worker processes and databases are cleaned up.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     runners: list[Runner] = [Procrastinate(), PgQueuer(), Oban(), Huey()]
     optional: list[Runner] = []
@@ -634,7 +649,8 @@ def main() -> None:
 
     print(
         f"jobs_peers: N={args.jobs} no-op jobs, drain with 1 and {args.workers} worker "
-        f"processes, C={args.concurrency} in flight per process, best of {args.repeat}; "
+        f"processes, C={args.concurrency} in flight per process, best of {args.repeat}, "
+        f"{'ANALYZE before each drain' if args.analyze else 'fresh tables, no ANALYZE'}; "
         f"Python {sys.version.split()[0]}, {os.cpu_count()} cores"
     )
     for runner in runners:
