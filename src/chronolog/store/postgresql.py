@@ -21,6 +21,7 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    TextClause,
     literal_column,
     text,
 )
@@ -95,11 +96,15 @@ class PostgreSQLDialect(Dialect):
     ) -> None:
         if not rows:
             return
-        stmt = pg_insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={counter: table.c[counter] + stmt.excluded[counter]},
-        )
+        key = (table.name, tuple(keys), counter)
+        stmt = self._upserts.get(key)
+        if stmt is None:
+            # Built once: constructing the statement costs more than running it.
+            stmt = pg_insert(table)
+            stmt = self._upserts[key] = stmt.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={counter: table.c[counter] + stmt.excluded[counter]},
+            )
         conn.execute(stmt, list(rows))
 
     def notify(self, conn: Connection, channel: str, payload: str) -> None:
@@ -113,6 +118,13 @@ class PostgreSQLDialect(Dialect):
     def for_update(self, stmt: Select[Any]) -> Select[Any]:
         return stmt.with_for_update()
 
+    claim_lock_sql = " FOR UPDATE SKIP LOCKED"
+
+    def execute_raw(
+        self, conn: Connection, sql: str, params: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        return super().execute_raw(conn, sql.replace("?", "%s"), params)
+
     def for_claim(self, stmt: Select[Any]) -> Select[Any]:
         # Concurrent claimers pass over each other's rows instead of queueing on them.
         return stmt.with_for_update(skip_locked=True)
@@ -121,7 +133,7 @@ class PostgreSQLDialect(Dialect):
         self,
         table: Table,
         index_elements: Sequence[str],
-        index_where: ColumnElement[bool] | None = None,
+        index_where: ColumnElement[bool] | TextClause | None = None,
     ) -> Insert:
         return pg_insert(table).on_conflict_do_nothing(
             index_elements=list(index_elements), index_where=index_where

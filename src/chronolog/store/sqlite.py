@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Table, func
+from sqlalchemy import ColumnElement, Connection, Insert, Table, TextClause, func
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -66,18 +66,22 @@ class SQLiteDialect(Dialect):
     ) -> None:
         if not rows:
             return
-        stmt = sqlite_insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={counter: table.c[counter] + stmt.excluded[counter]},
-        )
+        key = (table.name, tuple(keys), counter)
+        stmt = self._upserts.get(key)
+        if stmt is None:
+            # Built once: constructing the statement costs more than running it.
+            stmt = sqlite_insert(table)
+            stmt = self._upserts[key] = stmt.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={counter: table.c[counter] + stmt.excluded[counter]},
+            )
         conn.execute(stmt, list(rows))
 
     def insert_ignore(
         self,
         table: Table,
         index_elements: Sequence[str],
-        index_where: ColumnElement[bool] | None = None,
+        index_where: ColumnElement[bool] | TextClause | None = None,
     ) -> Insert:
         return sqlite_insert(table).on_conflict_do_nothing(
             index_elements=list(index_elements), index_where=index_where
