@@ -296,6 +296,13 @@ def test_bad_pages_are_refused(cl: Chronolog, page: object) -> None:
         ({"event_type": "scan", "action": "a", "target": {"type": "m", "id": 1.5}}, "target.id"),
         ({"event_type": "scan", "action": "a", "target": Actor("user")}, "target must be a Target"),
         ({"event_type": "scan", "action": "a", "error": 42}, "error must be text"),
+        # PostgreSQL cannot store NUL: refused on both databases alike.
+        ({"event_type": "sc\x00an", "action": "a"}, "NUL"),
+        ({"event_type": "scan", "action": "a", "target": {"type": "m", "title": "x\x00"}}, "NUL"),
+        ({"event_type": "scan", "action": "a", "actor": Actor("user", "1\x00")}, "NUL"),
+        ({"event_type": "scan", "action": "a", "error": "bad\x00"}, "NUL"),
+        ({"event_type": "scan", "action": "a", "metadata": {"k": ["v\x00"]}}, "NUL"),
+        ({"event_type": "scan", "action": "a", "metadata": {"k\x00": 1}}, "NUL"),
     ],
 )
 def test_validation_errors_change_nothing(
@@ -376,3 +383,13 @@ def test_ids_are_never_reused_after_purge(cl: Chronolog) -> None:
     first = cl.events.record("scan", "x")
     cl.events.delete_all()
     assert cl.events.record("scan", "y") > first
+
+
+def test_literal_backslash_u0000_text_is_fine(cl: Chronolog) -> None:
+    event_id = cl.events.record("scan", "a", metadata={"text": "\\u0000 is how JSON spells NUL"})
+    assert cl.events.get(event_id).metadata == {"text": "\\u0000 is how JSON spells NUL"}
+
+
+def test_nul_in_search_is_refused(cl: Chronolog) -> None:
+    with pytest.raises(ValidationError, match="NUL"):
+        cl.events.query(search="a\x00b")

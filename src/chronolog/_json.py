@@ -22,6 +22,23 @@ def loads(text: str | bytes) -> Any:
     return orjson.loads(text)
 
 
+def _has_nul(raw: bytes, value: Any) -> bool:
+    """Whether a serialised JSON value holds U+0000 in any key or string."""
+    if b"\\u0000" not in raw:  # the common case: one byte search
+        return False
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, str):
+            return "\x00" in node
+        if isinstance(node, Mapping):
+            return any(walk(k) or walk(v) for k, v in node.items())
+        if isinstance(node, list | tuple):
+            return any(walk(item) for item in node)
+        return False
+
+    return walk(value)
+
+
 def check_object(
     value: Any, *, name: str, limit: int | None = None, allow_none: bool = True
 ) -> tuple[dict[str, Any] | None, str | None]:
@@ -38,7 +55,7 @@ def check_object(
         except TypeError:
             pass
         else:
-            if limit is None or len(raw) <= limit:
+            if (limit is None or len(raw) <= limit) and not _has_nul(raw, value):
                 return value, raw.decode()
     if value is None:
         if allow_none:
@@ -59,6 +76,9 @@ def check_object(
         text = orjson.dumps(value)
     except TypeError as exc:
         raise ValidationError(f"{name} cannot be stored as JSON: {exc}", field=name) from None
+    if _has_nul(text, value):
+        # PostgreSQL's jsonb cannot hold U+0000; refuse it on both databases alike.
+        raise ValidationError(f"{name} must not contain NUL characters (\\u0000)", field=name)
     if limit is not None and len(text) > limit:
         raise ValidationError(
             f"{name} is {len(text)} bytes, over the limit of {limit} bytes",

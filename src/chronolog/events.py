@@ -75,14 +75,27 @@ def event_from_row(row: Row[Any], project: str) -> Event:
 
 def _word(value: Any, name: str) -> str:
     # Fast path first: this runs for every field of every event of a bulk ingest.
-    if type(value) is str and value and len(value) <= _WORD_LIMITS[name] and not value.isspace():
+    if (
+        type(value) is str
+        and value
+        and len(value) <= _WORD_LIMITS[name]
+        and not value.isspace()
+        and "\x00" not in value
+    ):
         return value
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{name} must be a non-empty string", field=name)
+    _no_nul(value, name)
     limit = _WORD_LIMITS[name]
     if len(value) > limit:
         raise ValidationError(f"{name} is longer than {limit} characters", field=name)
     return value
+
+
+def _no_nul(value: str, name: str) -> None:
+    # PostgreSQL cannot store NUL in text; refuse it on both databases alike.
+    if "\x00" in value:
+        raise ValidationError(f"{name} must not contain NUL characters", field=name)
 
 
 def _party(
@@ -93,20 +106,28 @@ def _party(
         return None, None, None
     if type(value) is cls:
         # Fast path for well-formed dataclasses; anything odd takes the checks below.
-        kind, ident = value.type, value.id
-        third = value.name if cls is Actor else value.title  # type: ignore[union-attr]
+        f_kind, f_id = value.type, value.id
+        f_third = value.name if isinstance(value, Actor) else value.title
         if (
-            type(kind) is str
-            and kind
-            and len(kind) <= limits["type"]
-            and not kind.isspace()
-            and (ident is None or (type(ident) is str and len(ident) <= limits["id"]))
+            type(f_kind) is str
+            and f_kind
+            and len(f_kind) <= limits["type"]
+            and not f_kind.isspace()
+            and "\x00" not in f_kind
             and (
-                third is None
-                or (type(third) is str and len(third) <= limits.get("name", title_cap))
+                f_id is None
+                or (type(f_id) is str and len(f_id) <= limits["id"] and "\x00" not in f_id)
+            )
+            and (
+                f_third is None
+                or (
+                    type(f_third) is str
+                    and len(f_third) <= limits.get("name", title_cap)
+                    and "\x00" not in f_third
+                )
             )
         ):
-            return kind, ident, third
+            return f_kind, f_id, f_third
     if isinstance(value, Actor | Target):
         if not isinstance(value, cls):
             raise ValidationError(f"{name} must be a {cls.__name__}", field=name)
@@ -128,6 +149,7 @@ def _party(
         raise ValidationError(f"{name}.type must be a non-empty string", field=f"{name}.type")
     if len(kind) > limits["type"]:
         raise ValidationError(f"{name}.type is longer than {limits['type']} characters")
+    _no_nul(kind, f"{name}.type")
     ident = fields["id"]
     if ident is not None:
         if isinstance(ident, bool) or not isinstance(ident, str | int):
@@ -135,12 +157,14 @@ def _party(
         ident = str(ident)
         if len(ident) > limits["id"]:
             raise ValidationError(f"{name}.id is longer than {limits['id']} characters")
+        _no_nul(ident, f"{name}.id")
     if third is not None:
         if not isinstance(third, str):
             raise ValidationError(f"{name} display name must be text", field=name)
         cap = limits.get("name", title_cap)
         if len(third) > cap:
             raise ValidationError(f"{name} display name is longer than {cap} characters")
+        _no_nul(third, name)
     return kind, ident, third
 
 
@@ -297,6 +321,7 @@ class Events:
                 raise ValidationError(
                     f"error is longer than {limits.text_chars} characters", field="error"
                 )
+            _no_nul(error, "error")
         _, metadata_text = _json.check_object(
             metadata, name="metadata", limit=limits.metadata_bytes
         )
@@ -495,6 +520,7 @@ class Events:
                 raise ValidationError("search must be text", field="search")
             if len(search) > 200:
                 raise ValidationError("search is longer than 200 characters", field="search")
+            _no_nul(search, "search")
             search = search.strip() or None
         for name, value in (("actor_id", actor_id), ("target_type", target_type)):
             if value is not None and not isinstance(value, str):

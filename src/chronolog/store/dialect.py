@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, TextClause
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from ..errors import ChronologError, Conflict, StoreUnavailable, ValidationError
 
@@ -37,6 +43,10 @@ class Dialect(abc.ABC):
             if "FOREIGN KEY" in text.upper() or "foreign key" in text:
                 return ValidationError(f"reference to a missing row: {_first_line(text)}")
             return Conflict(f"uniqueness rule broken: {_first_line(text)}")
+        if isinstance(exc, DataError):
+            # A value the database cannot store (NUL in PostgreSQL text, an
+            # out-of-range number): the caller's input, and nothing was written.
+            return ValidationError(f"value cannot be stored: {_first_line(str(exc.orig or exc))}")
         if isinstance(exc, OperationalError | DBAPIError) and self.is_unavailable(exc):
             return StoreUnavailable(f"database unavailable: {_first_line(str(exc.orig or exc))}")
         return ChronologError(f"database error: {_first_line(str(exc))}")
