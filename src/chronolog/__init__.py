@@ -16,22 +16,29 @@ from .errors import (
     ValidationError,
 )
 from .models import Actor, Event, NewEvent, Page, Project, Target
+from .states import DayCount, Entity, Machine, States, Timeline, Transition
 
 __all__ = [
     "Actor",
     "Chronolog",
     "ChronologError",
     "Conflict",
+    "DayCount",
+    "Entity",
     "Event",
     "InvalidTransition",
     "LeaseLost",
     "Limits",
+    "Machine",
     "NewEvent",
     "NotFound",
     "Page",
     "Project",
+    "States",
     "StoreUnavailable",
     "Target",
+    "Timeline",
+    "Transition",
     "ValidationError",
 ]
 __version__ = "0.1.0"

@@ -10,6 +10,7 @@ from ._time import Clock, system_clock
 from .errors import NotFound
 from .events import Events
 from .projects import Projects, check_project_name
+from .states import States
 from .store import migrate
 from .store.engine import DEFAULT_URL, Store
 from .store.sql import projects as project_sql
@@ -24,7 +25,8 @@ class Chronolog:
     file; ``Chronolog("postgresql://…")`` a PostgreSQL database. Without a URL
     it uses ``$CHRONOLOG_DB`` or ``sqlite:///chronolog.db``.
 
-    The parts: :attr:`events` (the activity log) and :attr:`projects`.
+    The parts: :attr:`events` (the activity log), :attr:`states` (entities and
+    their state history) and :attr:`projects`.
     :meth:`using` returns a view of another project sharing the same
     connections. Close the store with :meth:`close` or a ``with`` block.
     """
@@ -67,6 +69,7 @@ class Chronolog:
         )
         self.events = Events(self.scope)
         self.projects = Projects(self.scope)
+        self.states = States(self.scope)
 
     @property
     def project(self) -> str:

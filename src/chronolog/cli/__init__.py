@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import demo, events, init
+from . import demo, entities, events, init
 
 __all__ = ["app", "main"]
 
@@ -18,6 +18,7 @@ app = typer.Typer(
 init.register(app)
 demo.register(app)
 app.add_typer(events.app, name="events")
+app.add_typer(entities.app, name="entities")
 
 
 def main() -> None:

@@ -65,6 +65,23 @@ class Dialect(abc.ABC):
     ) -> None:
         """Insert rows ``(*keys, counter)``, or add ``counter`` to the row with the same keys."""
 
+    @abc.abstractmethod
+    def insert_missing(
+        self, conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """Insert rows whose unique ``keys`` are not taken yet; skip the others silently.
+
+        A concurrent writer inserting the same key makes this wait for it and
+        then skip, instead of failing the transaction.
+        """
+
+    def lock_out_writers(self, conn: Connection, tables: Sequence[Table]) -> None:  # noqa: B027
+        """Block other writers of ``tables`` until commit (readers go on).
+
+        SQLite's write lock already does this for every table; PostgreSQL
+        takes a ``SHARE`` table lock.
+        """
+
     def notify(self, conn: Connection, channel: str, payload: str) -> None:  # noqa: B027
         """Wake listeners in other processes at commit (no-op where unsupported)."""
 

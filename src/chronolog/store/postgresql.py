@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, Select, Table, literal_column, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from .dialect import Dialect
@@ -75,6 +76,14 @@ class PostgreSQLDialect(Dialect):
                 copy.write_row((new_id, *row))
         return ids
 
+    def insert_missing(
+        self, conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        if rows:
+            conn.execute(
+                pg_insert(table).on_conflict_do_nothing(index_elements=list(keys)), list(rows)
+            )
+
     def upsert_add(
         self,
         conn: Connection,
@@ -98,6 +107,10 @@ class PostgreSQLDialect(Dialect):
         # One statement for the whole batch: the rows travel as one array per column.
         with raw.cursor() as cursor:
             cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+
+    def lock_out_writers(self, conn: Connection, tables: Sequence[Table]) -> None:
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        conn.execute(text(f"LOCK TABLE {names} IN SHARE MODE"))
 
     def notify(self, conn: Connection, channel: str, payload: str) -> None:
         conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": payload})

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, Table
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from .dialect import Dialect
@@ -54,6 +55,14 @@ class SQLiteDialect(Dialect):
         finally:
             cursor.close()
         return list(range(last - len(rows) + 1, last + 1))
+
+    def insert_missing(
+        self, conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        if rows:
+            conn.execute(
+                sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys)), list(rows)
+            )
 
     def upsert_add(
         self,

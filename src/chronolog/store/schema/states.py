@@ -47,12 +47,14 @@ entities = Table(
     sqlite_autoincrement=True,
     comment="Things with a lifecycle; state is the projection of their newest transition.",
 )
+# ``in_state`` pages: newest first within (kind, state), keyset on (state_since, pk).
 Index(
-    "ix_entities_project_id_kind_state_updated_at",
+    "ix_entities_project_id_kind_state_state_since_pk",
     entities.c.project_id,
     entities.c.kind,
     entities.c.state,
-    entities.c.updated_at,
+    entities.c.state_since,
+    entities.c.pk,
 )
 Index("ix_entities_parent_pk", entities.c.parent_pk)
 
@@ -75,10 +77,12 @@ transitions = Table(
     Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
     Column("kind", String(64), nullable=False),
     Column("entity_id", String(255), nullable=False),
+    # No foreign key: a cascade from entities would scan transitions by entity_pk
+    # (an index on every transition just for deletes); States.delete removes the
+    # history by (project_id, kind, entity_id), the unique key's prefix, instead.
     Column(
         "entity_pk",
         RowId,
-        ForeignKey("entities.pk", ondelete="CASCADE"),
         nullable=True,
         comment="the entity row (NULL for jobs, whose row is in jobs)",
     ),

@@ -9,14 +9,83 @@ gap, a repeat or a second ``most_recent`` row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
 
-from ..schema import transitions
+from ..dialect import Dialect
+from ..schema import entities, transitions
+from . import AnyRow
 
-__all__ = ["AppendedTransition", "transition_append", "transition_current"]
+__all__ = [
+    "INSERT_COLUMNS",
+    "TRANSITION_COLUMNS",
+    "AppendedTransition",
+    "TransitionFilter",
+    "transition_append",
+    "transition_clear_most_recent_many",
+    "transition_current",
+    "transition_day_counts",
+    "transition_heads",
+    "transition_history",
+    "transition_insert_many",
+    "transition_page",
+    "transition_where",
+]
+
+INSERT_COLUMNS = (
+    "project_id",
+    "kind",
+    "entity_id",
+    "entity_pk",
+    "sort_key",
+    "from_state",
+    "to_state",
+    "most_recent",
+    "actor_type",
+    "actor_id",
+    "actor_name",
+    "metadata",
+    "occurred_at",
+    "event_id",
+)
+"""Column order of the tuples :func:`transition_insert_many` takes (``metadata`` as JSON text)."""
+
+TRANSITION_COLUMNS = (
+    transitions.c.id,
+    transitions.c.kind,
+    transitions.c.entity_id,
+    transitions.c.sort_key,
+    transitions.c.from_state,
+    transitions.c.to_state,
+    transitions.c.most_recent,
+    transitions.c.occurred_at,
+    transitions.c.actor_type,
+    transitions.c.actor_id,
+    transitions.c.actor_name,
+    transitions.c.metadata,
+    transitions.c.event_id,
+    entities.c.title,
+)
+"""Columns every transition read returns (the entity's title last), in this order."""
+
+_DAY = 86_400_000_000
+_CHUNK = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +163,189 @@ def transition_append(
         .returning(transitions.c.id)
     ).scalar_one()
     return AppendedTransition(id=int(new_id), sort_key=sort_key, from_state=from_state)
+
+
+_HEAD_COLUMNS = (transitions.c.kind, transitions.c.entity_id, transitions.c.sort_key)
+_HEAD_ONE = select(*_HEAD_COLUMNS).where(
+    transitions.c.project_id == bindparam("b_project"),
+    transitions.c.kind == bindparam("b_kind"),
+    transitions.c.entity_id == bindparam("b_entity"),
+    transitions.c.most_recent == true(),
+)
+_HEAD_MANY = select(*_HEAD_COLUMNS).where(
+    transitions.c.project_id == bindparam("b_project"),
+    tuple_(transitions.c.kind, transitions.c.entity_id).in_(bindparam("b_keys", expanding=True)),
+    transitions.c.most_recent == true(),
+)
+
+
+def transition_heads(
+    conn: Connection, project_id: int, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """transition_heads: the newest sort_key of each (kind, entity_id) that has history."""
+    if len(keys) == 1:
+        kind, entity_id = keys[0]
+        params = {"b_project": project_id, "b_kind": kind, "b_entity": entity_id}
+        return {(r[0], r[1]): int(r[2]) for r in conn.execute(_HEAD_ONE, params).all()}
+    heads: dict[tuple[str, str], int] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        rows = conn.execute(_HEAD_MANY, {"b_project": project_id, "b_keys": chunk}).all()
+        heads.update({(r[0], r[1]): int(r[2]) for r in rows})
+    return heads
+
+
+_CLEAR = (
+    update(transitions)
+    .where(
+        transitions.c.project_id == bindparam("b_project"),
+        transitions.c.kind == bindparam("b_kind"),
+        transitions.c.entity_id == bindparam("b_entity"),
+        transitions.c.most_recent == true(),
+    )
+    .values(most_recent=False)
+)
+
+
+def transition_clear_most_recent_many(
+    conn: Connection, project_id: int, keys: Sequence[tuple[str, str]]
+) -> None:
+    """transition_clear_most_recent_many: unmark the newest move of each (kind, entity_id).
+
+    Run before inserting the new most recent rows: the partial unique index
+    allows one ``most_recent`` row per entity at every moment.
+    """
+    params = [{"b_project": project_id, "b_kind": k, "b_entity": e} for k, e in keys]
+    if len(params) == 1:
+        conn.execute(_CLEAR, params[0])
+    elif params:
+        conn.execute(_CLEAR, params)
+
+
+def transition_insert_many(
+    conn: Connection, dialect: Dialect, rows: Sequence[Sequence[Any]]
+) -> list[int]:
+    """transition_insert_many: append transitions (tuples in ``INSERT_COLUMNS`` order); ids."""
+    return dialect.insert_rows(conn, transitions, INSERT_COLUMNS, rows)
+
+
+def _with_title() -> Any:
+    return select(*TRANSITION_COLUMNS).select_from(
+        transitions.outerjoin(entities, entities.c.pk == transitions.c.entity_pk)
+    )
+
+
+_HISTORY = (
+    select(*TRANSITION_COLUMNS)
+    .select_from(transitions.outerjoin(entities, entities.c.pk == transitions.c.entity_pk))
+    .where(
+        transitions.c.project_id == bindparam("b_project"),
+        transitions.c.kind == bindparam("b_kind"),
+        transitions.c.entity_id == bindparam("b_entity"),
+        transitions.c.sort_key > bindparam("b_after"),
+    )
+    .order_by(transitions.c.sort_key)
+    .limit(bindparam("b_limit"))
+)
+
+
+def transition_history(
+    conn: Connection,
+    project_id: int,
+    kind: str,
+    entity_id: str,
+    *,
+    after: int = 0,
+    limit: int | None = None,
+) -> Sequence[AnyRow]:
+    """transition_history: one subject's moves by sort_key ascending, after ``after``."""
+    params = {
+        "b_project": project_id,
+        "b_kind": kind,
+        "b_entity": entity_id,
+        "b_after": after,
+        "b_limit": 2**31 - 1 if limit is None else limit,
+    }
+    return conn.execute(_HISTORY, params).all()
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionFilter:
+    """Filters of the timeline; ``None`` means "any"."""
+
+    project_id: int
+    kinds: tuple[str, ...] | None = None
+    to_states: tuple[str, ...] | None = None
+    since: int | None = None
+    until: int | None = None
+
+
+def transition_where(f: TransitionFilter) -> list[ColumnElement[bool]]:
+    """transition_where: the WHERE terms of a timeline filter."""
+    terms: list[ColumnElement[bool]] = [transitions.c.project_id == f.project_id]
+    if f.kinds is not None:
+        terms.append(transitions.c.kind.in_(f.kinds))
+    if f.to_states is not None:
+        terms.append(transitions.c.to_state.in_(f.to_states))
+    if f.since is not None:
+        terms.append(transitions.c.occurred_at >= f.since)
+    if f.until is not None:
+        terms.append(transitions.c.occurred_at < f.until)
+    return terms
+
+
+def transition_page(
+    conn: Connection,
+    terms: list[ColumnElement[bool]],
+    *,
+    limit: int,
+    before: tuple[int, int] | None = None,
+) -> Sequence[AnyRow]:
+    """transition_page: moves newest first; ``before`` = (occurred_at, id) continues."""
+    where = list(terms)
+    if before is not None:
+        at, ident = before
+        where.append(
+            or_(
+                transitions.c.occurred_at < at,
+                and_(transitions.c.occurred_at == at, transitions.c.id < ident),
+            )
+        )
+    stmt = (
+        _with_title()
+        .where(*where)
+        .order_by(transitions.c.occurred_at.desc(), transitions.c.id.desc())
+        .limit(limit)
+    )
+    return conn.execute(stmt).all()
+
+
+def transition_day_counts(
+    conn: Connection,
+    terms: list[ColumnElement[bool]],
+    offsets: Sequence[tuple[int | None, int]],
+) -> list[tuple[int, str, str, int]]:
+    """transition_day_counts: distinct entities per (local day, kind, to_state).
+
+    ``offsets`` are (until, offset) pairs in time order: moves before
+    ``until`` (microseconds; ``None`` = no end) are shifted by ``offset``
+    microseconds into local time. Days are numbered from the epoch.
+    """
+    if len(offsets) == 1:
+        shift: Any = offsets[0][1]
+    else:
+        whens = [(transitions.c.occurred_at < until, off) for until, off in offsets[:-1]]
+        shift = case(*whens, else_=offsets[-1][1])
+    day = ((transitions.c.occurred_at + shift) // _DAY).label("day")
+    rows = conn.execute(
+        select(
+            day,
+            transitions.c.kind,
+            transitions.c.to_state,
+            func.count(transitions.c.entity_id.distinct()),
+        )
+        .where(*terms)
+        .group_by(day, transitions.c.kind, transitions.c.to_state)
+    ).all()
+    return [(int(r[0]), r[1], r[2], int(r[3])) for r in rows]

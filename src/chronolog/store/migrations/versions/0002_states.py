@@ -52,9 +52,9 @@ def upgrade() -> None:
         comment="Things with a lifecycle; state is the projection of their newest transition.",
     )
     op.create_index(
-        "ix_entities_project_id_kind_state_updated_at",
+        "ix_entities_project_id_kind_state_state_since_pk",
         "entities",
-        ["project_id", "kind", "state", "updated_at"],
+        ["project_id", "kind", "state", "state_since", "pk"],
     )
     op.create_index("ix_entities_parent_pk", "entities", ["parent_pk"])
     op.create_table(
@@ -112,12 +112,6 @@ def upgrade() -> None:
             name="fk_transitions_project_id_projects",
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["entity_pk"],
-            ["entities.pk"],
-            name="fk_transitions_entity_pk_entities",
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name="pk_transitions"),
         sa.UniqueConstraint(
             "project_id",
@@ -150,5 +144,5 @@ def downgrade() -> None:
     op.drop_table("transitions")
     op.drop_table("machines")
     op.drop_index("ix_entities_parent_pk", "entities")
-    op.drop_index("ix_entities_project_id_kind_state_updated_at", "entities")
+    op.drop_index("ix_entities_project_id_kind_state_state_since_pk", "entities")
     op.drop_table("entities")

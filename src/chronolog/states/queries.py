@@ -1,0 +1,209 @@
+"""The read side of ``cl.states`` across entities: in a state, active, counts, the timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta, tzinfo
+
+from .._cursor import decode_cursor, encode_cursor, fingerprint
+from .._scope import Scope
+from .._time import require_aware, to_micros
+from ..errors import NotFound, ValidationError
+from ..models import Page
+from ..store.sql import states as sql
+from ..store.sql import transitions as tsql
+from ._rows import entity_from_row, transition_from_row
+from ._timeline import day_of, offsets_between
+from .machine import check_entity_id, check_kind, check_state, machine_from_json
+from .models import DayCount, Entity, Timeline
+
+__all__ = ["Queries"]
+
+MAX_TIMELINE_DAYS = 1000
+
+
+def _names(value: Iterable[str] | str | None, name: str, check: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    if not items or len(items) > 100:
+        raise ValidationError(f"{name} must list 1 to 100 values", field=name)
+    return tuple(dict.fromkeys(check(v) for v in items))  # type: ignore[operator]
+
+
+class Queries:
+    """Pages of entities and transitions; the base of :class:`~chronolog.states.States`."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+
+    def _limit(self, limit: int) -> int:
+        cap = self._scope.limits.page_size
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= cap:
+            raise ValidationError(f"limit must be between 1 and {cap}", field="limit")
+        return limit
+
+    def _entity_page(
+        self, flt: sql.EntityFilter, limit: int, cursor: str | None, label: str
+    ) -> Page[Entity]:
+        limit = self._limit(limit)
+        fp = fingerprint(label, *(getattr(flt, f) for f in flt.__slots__))
+        before = None
+        page = 1
+        if cursor is not None:
+            position = decode_cursor(cursor, "entities", fp)
+            try:
+                before = (int(position["t"]), int(position["i"]))
+                page = int(position.get("p", 1))
+            except (KeyError, TypeError, ValueError):
+                raise ValidationError("cursor is not valid", field="cursor") from None
+        with self._scope.store.read() as conn:
+            rows = sql.entity_page(conn, flt, limit=limit + 1, before=before)
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor("entities", fp, t=last.state_since, i=last.pk, p=page + 1)
+        return Page(
+            items=[entity_from_row(r) for r in rows[:limit]],
+            total=None,
+            page=page,
+            limit=limit,
+            next_cursor=next_cursor,
+        )
+
+    def in_state(
+        self,
+        kind: str,
+        states: Iterable[str] | str,
+        *,
+        parent: tuple[str, str | int] | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Entity]:
+        """Entities of ``kind`` now in one of ``states``, newest move first, with their
+        current transition (its metadata: e.g. the download client). Paged by cursor.
+
+        ``parent`` keeps the children of one entity; ``since`` the entities
+        that entered their state at or after that time.
+        """
+        kind = check_kind(kind)
+        wanted = _names(states, "states", check_state)
+        parent_pk = None
+        if parent is not None:
+            if not isinstance(parent, tuple | list) or len(parent) != 2:
+                raise ValidationError("parent must be a (kind, id) pair", field="parent")
+            pkind, pid = check_kind(parent[0]), check_entity_id(parent[1], "parent id")
+            with self._scope.store.read() as conn:
+                parent_pk = sql.entity_pk_get(conn, self._scope.project_id, pkind, pid)
+            if parent_pk is None:
+                raise NotFound(f"parent {pkind}/{pid} not found", field="parent")
+        flt = sql.EntityFilter(
+            self._scope.project_id,
+            kinds=(kind,),
+            states=wanted,
+            parent_pk=parent_pk,
+            since=None if since is None else to_micros(require_aware(since, "since")),
+        )
+        return self._entity_page(flt, limit, cursor, "in_state")
+
+    def entities(
+        self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Entity]:
+        """Every entity (of ``kind``, if given), newest move first, paged by cursor."""
+        kinds = None if kind is None else (check_kind(kind),)
+        flt = sql.EntityFilter(self._scope.project_id, kinds=kinds)
+        return self._entity_page(flt, limit, cursor, "entities")
+
+    def active(
+        self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Entity]:
+        """Entities not in a terminal state of their kind's machine, newest move first.
+
+        Kinds without a machine have no terminal states: all their entities are active.
+        """
+        kinds = None if kind is None else (check_kind(kind),)
+        with self._scope.store.read() as conn:
+            machines = sql.machine_list(conn, self._scope.project_id, kinds)
+        terminal = tuple((k, tuple(sorted(machine_from_json(k, d).terminal))) for k, d in machines)
+        flt = sql.EntityFilter(self._scope.project_id, kinds=kinds, terminal=terminal)
+        return self._entity_page(flt, limit, cursor, "active")
+
+    def counts(self, kind: str) -> dict[str | None, int]:
+        """How many entities of ``kind`` are in each state (``None``: not moved yet)."""
+        kind = check_kind(kind)
+        with self._scope.store.read() as conn:
+            return dict(sql.entity_counts(conn, self._scope.project_id, kind))
+
+    def timeline(
+        self,
+        *,
+        days: int = 7,
+        kinds: Iterable[str] | str | None = None,
+        to_states: Iterable[str] | str | None = None,
+        until: datetime | None = None,
+        tz: tzinfo | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        with_counts: bool = True,
+    ) -> Timeline:
+        """Moves of every kind (jobs too) in the last ``days`` days, newest first, one page;
+        and per (day, kind, to_state) the number of distinct entities that made that move.
+
+        Days are UTC unless ``tz`` is given (DST-aware). The window ends at
+        ``until`` (default now) and starts ``days`` days before it.
+        """
+        if (
+            isinstance(days, bool)
+            or not isinstance(days, int)
+            or not 1 <= days <= MAX_TIMELINE_DAYS
+        ):
+            raise ValidationError(f"days must be between 1 and {MAX_TIMELINE_DAYS}", field="days")
+        if tz is not None and not isinstance(tz, tzinfo):
+            raise ValidationError("tz must be a tzinfo (e.g. ZoneInfo('Europe/Paris'))", field="tz")
+        limit = self._limit(limit)
+        end = self._scope.clock() if until is None else require_aware(until, "until")
+        upper = to_micros(end) + 1  # include a move made at this very instant
+        lower = to_micros(end - timedelta(days=days))
+        flt = tsql.TransitionFilter(
+            self._scope.project_id,
+            kinds=_names(kinds, "kinds", check_kind),
+            to_states=_names(to_states, "to_states", check_state),
+            since=lower,
+            until=upper,
+        )
+        fp = fingerprint("timeline", *(getattr(flt, f) for f in flt.__slots__))
+        before = None
+        page = 1
+        if cursor is not None:
+            position = decode_cursor(cursor, "timeline", fp)
+            try:
+                before = (int(position["t"]), int(position["i"]))
+                page = int(position.get("p", 1))
+            except (KeyError, TypeError, ValueError):
+                raise ValidationError("cursor is not valid", field="cursor") from None
+        terms = tsql.transition_where(flt)
+        with self._scope.store.read() as conn:
+            rows = tsql.transition_page(conn, terms, limit=limit + 1, before=before)
+            counts = (
+                tsql.transition_day_counts(conn, terms, offsets_between(tz, lower, upper))
+                if with_counts
+                else []
+            )
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor("timeline", fp, t=last.occurred_at, i=last.id, p=page + 1)
+        items = Page(
+            items=[transition_from_row(r) for r in rows[:limit]],
+            total=None,
+            page=page,
+            limit=limit,
+            next_cursor=next_cursor,
+        )
+        day_counts = sorted(
+            (DayCount(day_of(d), k, s, n) for d, k, s, n in counts),
+            key=lambda c: (c.day, c.kind, c.to_state),
+            reverse=True,
+        )
+        return Timeline(page=items, days=day_counts)
