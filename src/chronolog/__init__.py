@@ -15,6 +15,7 @@ from .errors import (
     StoreUnavailable,
     ValidationError,
 )
+from .jobs import Job, JobLog, NewJob
 from .models import Actor, Event, NewEvent, Page, Project, Target
 from .states import DayCount, Entity, Machine, States, Timeline, Transition
 
@@ -27,10 +28,13 @@ __all__ = [
     "Entity",
     "Event",
     "InvalidTransition",
+    "Job",
+    "JobLog",
     "LeaseLost",
     "Limits",
     "Machine",
     "NewEvent",
+    "NewJob",
     "NotFound",
     "Page",
     "Project",

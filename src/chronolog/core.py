@@ -9,6 +9,7 @@ from ._scope import Limits, Scope
 from ._time import Clock, system_clock
 from .errors import NotFound
 from .events import Events
+from .jobs import Jobs
 from .projects import Projects, check_project_name
 from .states import States
 from .store import migrate
@@ -26,7 +27,7 @@ class Chronolog:
     it uses ``$CHRONOLOG_DB`` or ``sqlite:///chronolog.db``.
 
     The parts: :attr:`events` (the activity log), :attr:`states` (entities and
-    their state history) and :attr:`projects`.
+    their state history), :attr:`jobs` (the job queue) and :attr:`projects`.
     :meth:`using` returns a view of another project sharing the same
     connections. Close the store with :meth:`close` or a ``with`` block.
     """
@@ -68,6 +69,7 @@ class Chronolog:
             limits=limits or Limits(),
         )
         self.events = Events(self.scope)
+        self.jobs = Jobs(self.scope)
         self.projects = Projects(self.scope)
         self.states = States(self.scope)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import demo, entities, events, init
+from . import demo, entities, events, init, jobs
 
 __all__ = ["app", "main"]
 
@@ -19,6 +19,7 @@ init.register(app)
 demo.register(app)
 app.add_typer(events.app, name="events")
 app.add_typer(entities.app, name="entities")
+jobs.register(app)
 
 
 def main() -> None:

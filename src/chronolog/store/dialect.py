@@ -11,7 +11,7 @@ import abc
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table
+from sqlalchemy import ColumnElement, Connection, Insert, Select, Table
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import ChronologError, Conflict, StoreUnavailable, ValidationError
@@ -99,6 +99,23 @@ class Dialect(abc.ABC):
     def for_update(self, stmt: Select[Any]) -> Select[Any]:
         """Lock the selected rows until commit where the database needs it."""
         return stmt
+
+    def for_claim(self, stmt: Select[Any]) -> Select[Any]:
+        """Lock the selected rows, skipping rows another transaction holds (job claims).
+
+        SQLite needs nothing: the claim runs in one ``BEGIN IMMEDIATE``
+        transaction, so no other writer can touch the rows it reads.
+        """
+        return stmt
+
+    @abc.abstractmethod
+    def insert_ignore(
+        self,
+        table: Table,
+        index_elements: Sequence[str],
+        index_where: ColumnElement[bool] | None = None,
+    ) -> Insert:
+        """``INSERT … ON CONFLICT (index_elements) [WHERE …] DO NOTHING`` on ``table``."""
 
     # -- reads -------------------------------------------------------------------
 

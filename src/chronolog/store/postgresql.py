@@ -14,7 +14,16 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, Select, Table, literal_column, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Insert,
+    Select,
+    Table,
+    literal_column,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -122,6 +131,20 @@ class PostgreSQLDialect(Dialect):
 
     def for_update(self, stmt: Select[Any]) -> Select[Any]:
         return stmt.with_for_update()
+
+    def for_claim(self, stmt: Select[Any]) -> Select[Any]:
+        # Concurrent claimers pass over each other's rows instead of queueing on them.
+        return stmt.with_for_update(skip_locked=True)
+
+    def insert_ignore(
+        self,
+        table: Table,
+        index_elements: Sequence[str],
+        index_where: ColumnElement[bool] | None = None,
+    ) -> Insert:
+        return pg_insert(table).on_conflict_do_nothing(
+            index_elements=list(index_elements), index_where=index_where
+        )
 
     def visible_tx_bound(self) -> ColumnElement[int] | None:
         # Every transaction below the snapshot's xmin has ended: none of them can

@@ -2,6 +2,7 @@
 
 from ._base import JSONDocument, RowId, current_tx, metadata
 from .events import event_counts, events, project_vocab, projects
+from .jobs import job_logs, jobs
 from .states import entities, machines, transitions
 
 __all__ = [
@@ -11,6 +12,8 @@ __all__ = [
     "entities",
     "event_counts",
     "events",
+    "job_logs",
+    "jobs",
     "machines",
     "metadata",
     "project_vocab",
