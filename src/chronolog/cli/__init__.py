@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import demo, entities, events, init, jobs
+from . import demo, entities, events, init, jobs, tui
 
 __all__ = ["app", "main"]
 
@@ -20,6 +20,7 @@ demo.register(app)
 app.add_typer(events.app, name="events")
 app.add_typer(entities.app, name="entities")
 jobs.register(app)
+tui.register(app)
 
 
 def main() -> None:
