@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, RichLog, Select, Static
+from textual.widgets import DataTable, Input, RichLog, Select, Static
 
 from chronolog import Chronolog
 from chronolog.examples.rip_pipeline import add_media
@@ -154,7 +154,7 @@ async def test_create_movie_season_and_disc(pipeline):
         await pilot.press("n")
         app.screen.query_one("#kind", Select).value = "season"
         await pilot.pause()
-        assert app.screen.query_one("#number").display
+        assert app.screen.query_one("#number-row").display
         await pilot.press(*"Dark", "tab", "2", "enter")
         season = cl.states.get("season", "dark/s02")
         assert season.title == "Dark season 2"
@@ -206,11 +206,15 @@ async def test_activity_filters_and_help(pipeline):
         assert isinstance(app.screen, ActivityScreen)
         newest = cl.events.query(limit=100, with_total=False).items
         assert rows(pilot, "#events") == [str(e.id) for e in newest]
-        await pilot.press("slash", *"type:movie action:failed", "enter")
+        await pilot.press("slash")
+        app.screen.query_one("#query", Input).value = "type:movie action:failed"
+        await pilot.press("enter")
         wanted = cl.events.query(event_types="movie", actions="failed", with_total=False).items
         assert wanted
         assert rows(pilot, "#events") == [str(e.id) for e in wanted]
-        await pilot.press("slash", *"bogus:1", "enter")
+        await pilot.press("slash")
+        app.screen.query_one("#query", Input).value = "bogus:1"
+        await pilot.press("enter")
         assert "unknown filter 'bogus'" in text_of(pilot, "#status")
         assert rows(pilot, "#events") == [str(e.id) for e in wanted]  # unchanged
         await pilot.press("escape", "question_mark")
@@ -272,3 +276,16 @@ def test_progress_follows_the_main_path(cl):
     for state in ("ripping", "ripped", "remuxing", "failed"):
         cl.states.transition("movie", "heat", state)
     assert progress(cl.states.get("movie", "heat"), machine) == 3 / 8  # failed while remuxing
+
+
+def test_help_lists_every_bound_key():
+    from chronolog.tui.help import KEYS
+
+    shown = {key for _, keys in KEYS for key, _ in keys}
+    names = {"question_mark": "?", "slash": "/", "escape": "Esc", "tab": "Tab"}
+    for screen in (ChronologApp, EntityListScreen, EntityDetailScreen, JobDetailScreen):
+        for binding in screen.BINDINGS:
+            key = binding.key if hasattr(binding, "key") else binding[0]
+            assert names.get(key, key) in shown, f"{screen.__name__}: {key} missing from help"
+    assert "r m t" in shown
+    assert "1-9" in shown

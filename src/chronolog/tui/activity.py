@@ -115,7 +115,7 @@ class ActivityScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder=FILTER_HELP, id="query")
+        yield Input(placeholder=FILTER_HELP, id="query", compact=True)
         yield Static(id="status", classes="line")
         table: DataTable[Text] = DataTable(id="events", cursor_type="row")
         for label, key, width in (
@@ -175,7 +175,12 @@ class ActivityScreen(Screen[None]):
 
 def _cells(event: Event) -> tuple[Text, ...]:
     target = event.target
-    what = "-" if target is None else (target.title or f"{target.type}/{target.id}")
+    if target is None:
+        what = "-"
+    elif target.type == "job":
+        what = f"#{target.id} {target.title or ''}"
+    else:
+        what = target.title or f"{target.type}/{target.id}"
     actor = event.actor
     who = "-" if actor is None else (actor.name or actor.id or actor.type)
     style = "bold red" if event.status == "error" or event.error else state_style(event.action)

@@ -40,7 +40,8 @@ class ChronologApp(App[None]):
     .section { color: $text-muted; text-style: bold; height: 1; margin-top: 1; }
     .line { height: auto; }
     .error { color: $error; height: auto; }
-    DataTable { height: auto; max-height: 100%; }
+    DataTable { height: auto; }
+    Screen > DataTable { height: 1fr; }
     """
     BINDINGS = [  # noqa: RUF012 - Textual reads the class attribute
         Binding("q", "quit", "Quit"),

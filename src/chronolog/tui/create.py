@@ -9,7 +9,7 @@ import orjson
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
@@ -80,6 +80,12 @@ class CreateScreen(Screen[Entity | None]):
     """``Enter`` creates the entity and goes back; ``Esc`` goes back without creating."""
 
     BINDINGS = [Binding("escape", "back", "Back")]  # noqa: RUF012
+    DEFAULT_CSS = """
+    CreateScreen #form { padding: 1 2; height: auto; }
+    CreateScreen Horizontal { height: 1; margin-bottom: 1; }
+    CreateScreen Label { width: 12; }
+    CreateScreen Input, CreateScreen Select { width: 1fr; }
+    """
 
     def __init__(
         self,
@@ -100,30 +106,39 @@ class CreateScreen(Screen[Entity | None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="form"):
-            yield Label("Kind")
-            yield Select(
-                [(k, k) for k in self.kinds],
-                value=self.kind if self.kind else Select.NULL,
-                allow_blank=not self.kinds,
-                id="kind",
-            )
-            yield Input(placeholder="kind (a new one)", id="new-kind")
-            yield Label("Title")
-            yield Input(placeholder="e.g. Heat, Dark", id="title")
-            yield Label("Number", id="number-label")
-            yield Input(placeholder="e.g. 1", id="number", type="integer")
-            yield Label("Parent (kind/id)")
-            yield Input(
-                value=""
-                if self.parent_key is None
-                else f"{self.parent_key[0]}/{self.parent_key[1]}",
-                placeholder="e.g. season/dark/s01",
-                id="parent",
-            )
-            yield Label("Attributes (JSON object, optional)")
-            yield Input(placeholder='{"year": 1995}', id="attributes")
+            with Horizontal():
+                yield Label("Kind")
+                yield Select(
+                    [(k, k) for k in self.kinds],
+                    value=self.kind if self.kind else Select.NULL,
+                    allow_blank=not self.kinds,
+                    id="kind",
+                    compact=True,
+                )
+                yield Input(placeholder="kind (a new one)", id="new-kind", compact=True)
+            with Horizontal():
+                yield Label("Title")
+                yield Input(placeholder="e.g. Heat, Dark", id="title", compact=True)
+            with Horizontal(id="number-row"):
+                yield Label("Number", id="number-label")
+                yield Input(placeholder="e.g. 1", id="number", type="integer", compact=True)
+            with Horizontal():
+                yield Label("Parent")
+                yield Input(
+                    value=""
+                    if self.parent_key is None
+                    else f"{self.parent_key[0]}/{self.parent_key[1]}",
+                    placeholder="kind/id, e.g. season/dark/s01",
+                    id="parent",
+                    compact=True,
+                )
+            with Horizontal():
+                yield Label("Attributes")
+                yield Input(
+                    placeholder='JSON object, e.g. {"year": 1995}', id="attributes", compact=True
+                )
             yield Static(id="error", classes="error")
-            yield Static("Enter: create   Esc: back", classes="line")
+            yield Static("Enter: create   Tab: next field   Esc: back", classes="line")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -148,8 +163,7 @@ class CreateScreen(Screen[Entity | None]):
     def _number_field(self) -> None:
         number = self._profile_number()
         self.query_one("#number-label", Label).update((number or "number").capitalize())
-        self.query_one("#number-label", Label).display = number is not None
-        self.query_one("#number", Input).display = number is not None
+        self.query_one("#number-row").display = number is not None
 
     @on(Select.Changed, "#kind")
     def _kind_changed(self) -> None:

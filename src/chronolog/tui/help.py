@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -21,7 +21,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Entity list",
         (
             ("Tab", "active / all entities"),
-            ("/", "filter by title (Esc clears)"),
+            ("/", "filter by title (Esc: clear)"),
             ("Enter", "open the entity"),
             ("n", "new entity"),
             ("↑ ↓", "move"),
@@ -30,15 +30,15 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Entity",
         (
-            ("1-9", "move to the allowed next state shown"),
-            ("r m t", "enqueue a rip / remux / transcode job (per kind)"),
+            ("1-9", "move to the next state shown"),
+            ("r m t", "enqueue a rip/remux/transcode job"),
             ("a", "add a child (a disc to a season)"),
             ("Enter", "open the job under the cursor"),
         ),
     ),
     ("Job", (("R", "retry (failed or cancelled)"), ("c", "cancel (pending or running)"))),
     ("New entity", (("Enter", "create"), ("Tab", "next field"))),
-    ("Activity", (("/", "edit the filter, e.g. type:movie status:error"), ("Enter", "apply"))),
+    ("Activity", (("/", "filter: type:movie status:error"), ("Enter", "apply the filter"))),
 )
 
 
@@ -47,10 +47,11 @@ class HelpScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 64; height: auto; max-height: 100%;
+    HelpScreen > Horizontal {
+        width: 80; height: auto; max-height: 100%;
         border: round $accent; background: $panel; padding: 0 1;
     }
+    HelpScreen Static { width: 1fr; }
     """
     BINDINGS = [  # noqa: RUF012
         Binding("escape", "close", "Close"),
@@ -59,15 +60,17 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
-        for section, keys in KEYS:
-            table.add_row(Text(section, style="underline"), "")
-            for key, what in keys:
-                table.add_row(key, what)
-        with VerticalScroll():
-            yield Static(table)
+        halves = (KEYS[:2] + KEYS[4:], KEYS[2:4])
+        with Horizontal():
+            for half in halves:
+                table = Table.grid(padding=(0, 1))
+                table.add_column(style="bold", no_wrap=True)
+                table.add_column()
+                for section, keys in half:
+                    table.add_row(Text(section, style="underline"), "")
+                    for key, what in keys:
+                        table.add_row(key, what)
+                yield Static(table)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -142,7 +142,7 @@ class LocalSource:
     def __init__(self, cl: Chronolog) -> None:
         self.cl = cl
         self._store = cl.store
-        self._store.listen("events")
+        self._listening = False
         self._lock = threading.Lock()
         self._token = 0
         self._last_event = self._newest_event()
@@ -259,6 +259,14 @@ class LocalSource:
             return self._token + self._store.notifier.generation("events")
 
     def wait(self, seen: int, timeout: float) -> int:
+        if not self._listening:
+            # Started here, in the waiting thread, not in the constructor: starting the
+            # LISTEN thread may block, and the screens must not wait for it.
+            self._store.listen("events")
+            self._listening = True
+            with self._lock:
+                self._token += 1  # what happened before LISTEN took hold went unheard
+            return self.changes()
         generation = seen - self._token
         if not self._store.wait("events", generation, timeout) and self._store.is_sqlite:
             newest = self._newest_event()
