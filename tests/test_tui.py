@@ -121,7 +121,8 @@ async def test_move_and_enqueue_from_detail(pipeline):
         await pilot.press("3")  # failed → transcoding (retry the stage by hand)
         amelie = cl.states.get("movie", "amelie")
         assert amelie.state == "transcoding"
-        assert amelie.current is not None and amelie.current.actor is not None
+        assert amelie.current is not None
+        assert amelie.current.actor is not None
         assert amelie.current.actor.id == "tui"
         await pilot.press("t")
         pending = cl.jobs.list(subject=("movie", "amelie"), states="pending").items

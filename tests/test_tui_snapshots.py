@@ -1,4 +1,4 @@
-"""SVG snapshots of every TUI screen at 80×24 (pytest-textual-snapshot), on fixed data.
+"""SVG snapshots of every TUI screen at 80x24 (pytest-textual-snapshot), on fixed data.
 
 The store is the ripping pipeline's, filled with a ticking fake clock; the
 TUI reads it with a clock that stands still, so every age and id is the same

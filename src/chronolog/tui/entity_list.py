@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -19,7 +20,7 @@ from .render import age, bar, progress, state_text
 if TYPE_CHECKING:
     from .app import ChronologApp
 
-__all__ = ["EntityListScreen", "entity_key", "group_entities"]
+__all__ = ["EntityListScreen", "entity_key", "fold", "group_entities"]
 
 _SEP = "\x1f"  # between kind and id in a row key: neither may hold it in practice
 
@@ -29,13 +30,19 @@ def entity_key(kind: str, id: str) -> str:
     return f"{kind}{_SEP}{id}"
 
 
+def fold(text: str) -> str:
+    """Text for matching: case and accents dropped ("Amélie" matches "ame")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def group_entities(entities: list[Entity], search: str = "") -> list[tuple[str, list[Entity]]]:
     """Entities whose title (or id) holds ``search``, grouped by kind; groups and members
     most recently updated first."""
-    needle = search.strip().casefold()
+    needle = fold(search.strip())
     groups: dict[str, list[Entity]] = {}
     for entity in entities:
-        if needle and needle not in (entity.title or entity.id).casefold():
+        if needle and needle not in fold(entity.title or entity.id):
             continue
         groups.setdefault(entity.kind, []).append(entity)
 
@@ -69,7 +76,7 @@ class EntityListScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="mode", classes="line")
-        yield Input(placeholder="filter by title", id="filter")
+        yield Input(placeholder="filter by title", id="filter", compact=True)
         table: DataTable[Text] = DataTable(id="entities", cursor_type="row", zebra_stripes=False)
         table.add_column("Title", key="title", width=28)
         table.add_column("State", key="state", width=11)
