@@ -300,7 +300,7 @@ def apply_moves(scope: Scope, conn: Connection, moves: list[Move]) -> list[Trans
             actor=_actor(p.move.actor),
             metadata=p.move.metadata,
             event_id=event_id,
-            title=p.move.title,
+            title=p.move.title or _title(rows, p),
         )
         for p, ident, event_id in zip(plan, ids, event_ids, strict=True)
     ]

@@ -24,7 +24,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    tuple_,
     update,
 )
 
@@ -174,7 +173,8 @@ _HEAD_ONE = select(*_HEAD_COLUMNS).where(
 )
 _HEAD_MANY = select(*_HEAD_COLUMNS).where(
     transitions.c.project_id == bindparam("b_project"),
-    tuple_(transitions.c.kind, transitions.c.entity_id).in_(bindparam("b_keys", expanding=True)),
+    transitions.c.kind == bindparam("b_kind"),
+    transitions.c.entity_id.in_(bindparam("b_ids", expanding=True)),
     transitions.c.most_recent == true(),
 )
 
@@ -188,11 +188,14 @@ def transition_heads(
         params = {"b_project": project_id, "b_kind": kind, "b_entity": entity_id}
         return {(r[0], r[1]): int(r[2]) for r in conn.execute(_HEAD_ONE, params).all()}
     heads: dict[tuple[str, str], int] = {}
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start : start + _CHUNK]
-        rows = conn.execute(_HEAD_MANY, {"b_project": project_id, "b_keys": chunk}).all()
-        heads.update({(r[0], r[1]): int(r[2]) for r in rows})
+    grouped: dict[str, list[str]] = {}
+    for kind, entity_id in sorted(keys):
+        grouped.setdefault(kind, []).append(entity_id)
+    for kind, ids in grouped.items():
+        for start in range(0, len(ids), _CHUNK):
+            params = {"b_project": project_id, "b_kind": kind, "b_ids": ids[start : start + _CHUNK]}
+            rows = conn.execute(_HEAD_MANY, params).all()
+            heads.update({(r[0], r[1]): int(r[2]) for r in rows})
     return heads
 
 
