@@ -237,7 +237,7 @@ def test_property_claim_order(db_url: str, specs: list[tuple[int, int, str]], ba
                 for prio, offset, queue in specs
             ]
         )
-        jobs_by_id = {i: s for i, s in zip(ids, specs, strict=True)}
+        jobs_by_id = dict(zip(ids, specs, strict=True))
         due = [i for i in ids if jobs_by_id[i][1] <= 0 and jobs_by_id[i][2] == "a"]
         expected = sorted(due, key=lambda i: (-jobs_by_id[i][0], jobs_by_id[i][1], i))
         got: list[int] = []

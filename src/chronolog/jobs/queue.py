@@ -501,13 +501,22 @@ class Jobs(JobReading):
         now = to_micros(scope.clock())
         with scope.store.write() as conn:
             rows = (
-                list(sql.job_finish_many(conn, project_id=scope.project_id, fenced=plain, now=now))
+                list(
+                    sql.job_finish_many(
+                        conn,
+                        scope.store.dialect,
+                        project_id=scope.project_id,
+                        fenced=plain,
+                        now=now,
+                    )
+                )
                 if plain
                 else []
             )
             for job_id, lease, value in with_result:
                 rows += sql.job_finish_many(
                     conn,
+                    scope.store.dialect,
                     project_id=scope.project_id,
                     fenced=[(job_id, lease)],
                     now=now,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from .. import _json
 from .._cursor import decode_cursor, encode_cursor, fingerprint
@@ -31,10 +31,10 @@ def _at(value: int | None) -> datetime | None:
 
 
 def job_from_row(
-    row: Row[Any], project: str, subjects: Mapping[int, tuple[str, str]] | None = None
+    row: Any, project: str, subjects: Mapping[int, tuple[str, str]] | None = None
 ) -> Job:
-    """Build a :class:`Job` from a row in ``JOB_COLUMNS`` order."""
-    m = row._mapping
+    """Build a :class:`Job` from a row of ``JOB_COLUMNS`` (a Row or a ``JobRow``)."""
+    m = row._asdict()
     errors = tuple(
         JobError(
             attempt=int(e["attempt"]),
@@ -110,8 +110,8 @@ class JobReading:
 
     _scope: Scope
 
-    def _jobs(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Job]:
-        pks = [int(r._mapping["subject_pk"]) for r in rows if r._mapping["subject_pk"] is not None]
+    def _jobs(self, conn: Connection, rows: Sequence[Any]) -> list[Job]:
+        pks = [int(r.subject_pk) for r in rows if r.subject_pk is not None]
         subjects = sql.entity_keys(conn, pks) if pks else {}
         return [job_from_row(r, self._scope.project, subjects) for r in rows]
 

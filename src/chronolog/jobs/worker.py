@@ -292,7 +292,7 @@ class Worker:
         old_level = root.level
         if capture is not None:
             root.addHandler(capture)
-            if root.level > logging.INFO or root.level == logging.NOTSET:
+            if root.level > logging.INFO:
                 root.setLevel(logging.INFO)
         ticker = threading.Thread(target=self._tick, name="chronolog-ticker", daemon=True)
         ticker.start()

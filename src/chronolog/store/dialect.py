@@ -11,7 +11,7 @@ import abc
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Select, Table
+from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, TextClause
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import ChronologError, Conflict, StoreUnavailable, ValidationError
@@ -24,6 +24,9 @@ class Dialect(abc.ABC):
 
     name: str
     """``sqlite`` or ``postgresql``."""
+
+    def __init__(self) -> None:
+        self._upserts: dict[tuple[str, tuple[str, ...], str], Any] = {}
 
     # -- errors ----------------------------------------------------------------
 
@@ -100,6 +103,22 @@ class Dialect(abc.ABC):
         """Lock the selected rows until commit where the database needs it."""
         return stmt
 
+    claim_lock_sql = ""
+    """What :meth:`for_claim` adds, as SQL text, for statements written by hand."""
+
+    def execute_raw(
+        self, conn: Connection, sql: str, params: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        """Run hand-written SQL (``?`` placeholders) on ``conn``'s driver connection, in its
+        transaction, and return the rows. For a few hot statements only: it skips
+        SQLAlchemy's per-statement work, which costs more than the statement itself."""
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+
     def for_claim(self, stmt: Select[Any]) -> Select[Any]:
         """Lock the selected rows, skipping rows another transaction holds (job claims).
 
@@ -113,7 +132,7 @@ class Dialect(abc.ABC):
         self,
         table: Table,
         index_elements: Sequence[str],
-        index_where: ColumnElement[bool] | None = None,
+        index_where: ColumnElement[bool] | TextClause | None = None,
     ) -> Insert:
         """``INSERT … ON CONFLICT (index_elements) [WHERE …] DO NOTHING`` on ``table``."""
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    TextClause,
     literal_column,
     text,
 )
@@ -132,6 +133,13 @@ class PostgreSQLDialect(Dialect):
     def for_update(self, stmt: Select[Any]) -> Select[Any]:
         return stmt.with_for_update()
 
+    claim_lock_sql = " FOR UPDATE SKIP LOCKED"
+
+    def execute_raw(
+        self, conn: Connection, sql: str, params: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        return super().execute_raw(conn, sql.replace("?", "%s"), params)
+
     def for_claim(self, stmt: Select[Any]) -> Select[Any]:
         # Concurrent claimers pass over each other's rows instead of queueing on them.
         return stmt.with_for_update(skip_locked=True)
@@ -140,7 +148,7 @@ class PostgreSQLDialect(Dialect):
         self,
         table: Table,
         index_elements: Sequence[str],
-        index_where: ColumnElement[bool] | None = None,
+        index_where: ColumnElement[bool] | TextClause | None = None,
     ) -> Insert:
         return pg_insert(table).on_conflict_do_nothing(
             index_elements=list(index_elements), index_where=index_where

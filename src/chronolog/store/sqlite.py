@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Select, Table
+from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, TextClause
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -97,7 +97,7 @@ class SQLiteDialect(Dialect):
         self,
         table: Table,
         index_elements: Sequence[str],
-        index_where: ColumnElement[bool] | None = None,
+        index_where: ColumnElement[bool] | TextClause | None = None,
     ) -> Insert:
         return sqlite_insert(table).on_conflict_do_nothing(
             index_elements=list(index_elements), index_where=index_where

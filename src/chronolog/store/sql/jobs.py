@@ -10,6 +10,7 @@ a batch of moves is written with a few bulk statements, not one per job.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
-    true,
+    text,
     tuple_,
     update,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "JOB_COLUMNS",
     "JOB_INSERT_COLUMNS",
     "JobFilter",
+    "JobRow",
     "entity_ensure",
     "entity_keys",
     "entity_pk",
@@ -122,6 +124,9 @@ _MOVE_COLUMNS = tuple(
 )
 
 
+_ACTIVE_PREDICATE = text("state IN ('pending', 'running')")
+
+
 @dataclass(frozen=True, slots=True)
 class JobFilter:
     """Every filter of a job listing; ``None`` means "any"."""
@@ -170,7 +175,9 @@ def job_insert_unique(conn: Connection, dialect: Dialect, row: Sequence[Any]) ->
         dialect.insert_ignore(
             jobs,
             ["project_id", "unique_key"],
-            index_where=jobs.c.state.in_(ACTIVE_STATES),
+            # Literal, not bound: PostgreSQL infers the partial index from the
+            # predicate's text, which a (server-side prepared) parameter hides.
+            index_where=_ACTIVE_PREDICATE,
         )
         .values(values)
         .returning(jobs.c.id)
@@ -232,6 +239,33 @@ def job_notify(conn: Connection, dialect: Dialect, project_id: int) -> None:
 # -- claiming and fencing ---------------------------------------------------------------
 
 
+_JOB_NAMES = tuple(c.name for c in jobs.c)
+JobRow = namedtuple("JobRow", _JOB_NAMES)  # type: ignore[misc]
+"""A job row from the hand-written claim: attribute access like a SQLAlchemy Row."""
+FinishedRow = namedtuple("FinishedRow", "id kind queue history attempt worker")
+
+# The two statements every job passes through, written by hand (``?`` placeholders,
+# see ``Dialect.execute_raw``): SQLAlchemy's per-statement work costs more than they do.
+_CLAIM_SQL = (
+    "UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1, "
+    "history = history + 1, worker = ?, pid = ?, lease_expires_at = ?, heartbeat_at = ?, "
+    "started_at = ?, progress = NULL, progress_text = NULL, updated_at = ? "
+    "WHERE id IN (SELECT id FROM jobs WHERE project_id = ? AND state = 'pending' "
+    "AND run_at <= ?{queues} ORDER BY priority DESC, run_at, id LIMIT ?{lock}) "
+    "RETURNING " + ", ".join(_JOB_NAMES)
+)
+_FINISH_SQL = (
+    "UPDATE jobs SET state = 'completed', result = NULL, finished_at = ?, "
+    "lease_expires_at = NULL, history = history + 1, updated_at = ? "
+    "WHERE project_id = ? AND state = 'running' AND (id, lease) IN (VALUES {pairs}) "
+    "RETURNING id, kind, queue, history, attempt, worker"
+)
+_HISTORY_CLEAR_SQL = (
+    "UPDATE transitions SET most_recent = false WHERE project_id = ? AND kind = 'job' "
+    "AND most_recent = true AND entity_id IN ({ids})"
+)
+
+
 def job_claim(
     conn: Connection,
     dialect: Dialect,
@@ -243,56 +277,37 @@ def job_claim(
     lease_until: int,
     worker: str,
     pid: int | None,
-) -> Sequence[Row[Any]]:
+) -> list[Any]:
     """job_claim: take up to ``limit`` due pending jobs, by priority then age, in one UPDATE.
 
     Each taken job gets ``lease + 1`` (the fencing token), ``attempt + 1`` and
     ``history + 1`` (the sort_key of its "running" transition). Rows come
-    back in no particular order.
+    back as ``JobRow`` in no particular order.
     """
-    pick = select(jobs.c.id).where(
-        jobs.c.project_id == project_id, jobs.c.state == "pending", jobs.c.run_at <= now
-    )
-    if queues is not None:
-        pick = pick.where(jobs.c.queue.in_(queues))
-    pick = dialect.for_claim(
-        pick.order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id).limit(limit)
-    )
-    stmt = (
-        update(jobs)
-        .where(jobs.c.id.in_(pick.scalar_subquery()))
-        .values(
-            state="running",
-            lease=jobs.c.lease + 1,
-            attempt=jobs.c.attempt + 1,
-            history=jobs.c.history + 1,
-            worker=worker,
-            pid=pid,
-            lease_expires_at=lease_until,
-            heartbeat_at=now,
-            started_at=now,
-            progress=None,
-            progress_text=None,
-            updated_at=now,
-        )
-        .returning(*JOB_COLUMNS)
-    )
-    return conn.execute(stmt).all()
+    in_queues = "" if queues is None else f" AND queue IN ({', '.join('?' * len(queues))})"
+    sql = _CLAIM_SQL.format(queues=in_queues, lock=dialect.claim_lock_sql)
+    params = [worker, pid, lease_until, now, now, now, project_id, now, *(queues or ()), limit]
+    return [JobRow(*r) for r in dialect.execute_raw(conn, sql, params)]
 
 
 def job_finish_many(
     conn: Connection,
+    dialect: Dialect,
     *,
     project_id: int,
     fenced: Sequence[tuple[int, int]],
     now: int,
     result: Any = None,
-) -> Sequence[Row[Any]]:
+) -> list[Any]:
     """job_finish_many: complete running jobs whose (id, lease) still match; returns them.
 
     Returns (id, kind, queue, history, attempt, worker) per completed job;
     pairs with a stale lease match nothing and are left out.
     """
+    if result is None:
+        sql = _FINISH_SQL.format(pairs=", ".join(["(?, ?)"] * len(fenced)))
+        params = [now, now, project_id, *(v for pair in fenced for v in pair)]
+        return [FinishedRow(*r) for r in dialect.execute_raw(conn, sql, params)]
     stmt = (
         update(jobs)
         .where(
@@ -312,7 +327,7 @@ def job_finish_many(
             jobs.c.id, jobs.c.kind, jobs.c.queue, jobs.c.history, jobs.c.attempt, jobs.c.worker
         )
     )
-    return conn.execute(stmt).all()
+    return list(conn.execute(stmt).all())
 
 
 def job_update(
@@ -390,16 +405,8 @@ def job_history_append_many(
         return
     moved = [str(r[0]) for r in rows if r[1] > 1]
     if moved:
-        conn.execute(
-            update(transitions)
-            .where(
-                transitions.c.project_id == project_id,
-                transitions.c.kind == "job",
-                transitions.c.most_recent == true(),
-                transitions.c.entity_id.in_(moved),
-            )
-            .values(most_recent=False)
-        )
+        sql = _HISTORY_CLEAR_SQL.format(ids=", ".join("?" * len(moved)))
+        dialect.execute_raw(conn, sql, [project_id, *moved])
     dialect.insert_rows(
         conn,
         transitions,
