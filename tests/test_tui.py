@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Input, RichLog, Select, Static
 
 from chronolog import Chronolog
 from chronolog.examples.rip_pipeline import add_media
-from chronolog.tui import ChronologApp, LocalSource
+from chronolog.tui import DEFAULT_PROFILES, ChronologApp, KindProfile, LocalSource
 from chronolog.tui.activity import ActivityScreen, parse_filters
 from chronolog.tui.create import CreateScreen
 from chronolog.tui.entity_detail import EntityDetailScreen
@@ -115,7 +115,8 @@ async def test_list_detail_job_log_retry(pipeline):
 @driven
 async def test_move_and_enqueue_from_detail(pipeline):
     cl, _ = pipeline
-    app = ChronologApp(LocalSource(cl), live=False)
+    profiles = {**DEFAULT_PROFILES, "movie": KindProfile(stages={"t": "transcode", "x": "extract"})}
+    app = ChronologApp(LocalSource(cl), profiles=profiles, live=False)
     async with app.run_test(size=SIZE) as pilot:
         await open_row(pilot, "#entities", entity_key("movie", "amelie"))
         await pilot.press("3")  # failed → transcoding (retry the stage by hand)
@@ -128,6 +129,9 @@ async def test_move_and_enqueue_from_detail(pipeline):
         pending = cl.jobs.list(subject=("movie", "amelie"), states="pending").items
         assert [(j.kind, j.queue) for j in pending] == [("transcode", "transcode")]
         assert str(pending[0].id) in rows(pilot, "#jobs")
+        await pilot.press("x", "r")  # a key of this kind's profile; "r" is not one for movies
+        kinds = [j.kind for j in cl.jobs.list(subject=("movie", "amelie"), states="pending").items]
+        assert sorted(kinds) == ["extract", "transcode"]
 
         # Moved behind the screen's back: the key still shows the old choice, and the
         # store refuses it (expected_from) instead of making a move nobody saw.
@@ -290,3 +294,15 @@ def test_help_lists_every_bound_key():
             assert names.get(key, key) in shown, f"{screen.__name__}: {key} missing from help"
     assert "r m t" in shown
     assert "1-9" in shown
+
+
+def test_stage_option():
+    from chronolog.cli.tui import parse_stages
+
+    assert parse_stages(["season:r=rip", "season:x=extract", "movie:t=transcode"]) == {
+        "season": {"r": "rip", "x": "extract"},
+        "movie": {"t": "transcode"},
+    }
+    for bad in ("season", "season:rr=rip", "season:r=", ":r=rip", "season:1=rip"):
+        with pytest.raises(ValueError, match="KIND:KEY=JOB"):
+            parse_stages([bad])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -34,9 +35,10 @@ class Terminal:
             check=True,
         )
 
-    def screen(self) -> str:
+    def screen(self, escapes: bool = False) -> str:
+        flags = ["-p", "-e"] if escapes else ["-p"]
         out = subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+            ["tmux", "capture-pane", *flags, "-t", self.name], capture_output=True, text=True
         )
         return out.stdout
 
@@ -58,6 +60,33 @@ class Terminal:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
+_GREYS = {0, 7, 8, 15, 16, 59, 102, 145, 188, 231, *range(232, 256)}
+
+
+def hues(screen: str) -> set[str]:
+    """The colours on ``screen`` (with escapes) that are not a shade of grey."""
+    found = set()
+    for params in re.findall(r"\x1b\[([0-9;]*)m", screen):
+        codes = [int(c) for c in params.split(";") if c]
+        i = 0
+        while i < len(codes):
+            code = codes[i]
+            if code in (38, 48) and i + 1 < len(codes) and codes[i + 1] == 5:
+                if codes[i + 2] not in _GREYS:
+                    found.add(f"{code};5;{codes[i + 2]}")
+                i += 3
+            elif code in (38, 48) and i + 1 < len(codes) and codes[i + 1] == 2:
+                r, g, b = codes[i + 2 : i + 5]
+                if not r == g == b:
+                    found.add(f"{code};2;{r};{g};{b}")
+                i += 5
+            else:
+                if 31 <= code <= 36 or 41 <= code <= 46 or 91 <= code <= 96 or 101 <= code <= 106:
+                    found.add(str(code))
+                i += 1
+    return found
+
+
 @pytest.fixture
 def terminal(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Terminal, str]]:
     path = tmp_path / "pipeline.db"
@@ -65,7 +94,8 @@ def terminal(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Terminal, 
     url = f"sqlite:///{path}"
     fill(url)
     launch = "import sys; from chronolog.cli import main; sys.argv[0] = 'chronolog'; main()"
-    term = Terminal([sys.executable, "-c", launch, "tui", "--db", url])
+    # NO_COLOR: the plain-terminal path; the snapshots cover the colours.
+    term = Terminal(["env", "NO_COLOR=1", sys.executable, "-c", launch, "tui", "--db", url])
     try:
         yield term, url
     finally:
@@ -78,6 +108,7 @@ def test_tui_in_tmux(terminal):
     assert "Dark season 1" in first
     assert "Heat" not in first  # done: not on the active list
     assert len(first.splitlines()) <= 24
+    assert hues(term.screen(escapes=True)) == set()  # NO_COLOR: shades of grey only
 
     term.keys("Tab")
     term.wait_for(lambda s: "ALL" in s and "Heat" in s)

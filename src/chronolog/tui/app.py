@@ -65,6 +65,11 @@ class ChronologApp(App[None]):
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
+    @property
+    def live(self) -> bool:
+        """Whether screens follow the store's changes (a thread per app, one per job log)."""
+        return self._live
+
     def profile(self, kind: str) -> KindProfile:
         """The settings of ``kind`` (the defaults when it has none)."""
         return self.profiles.get(kind) or KindProfile()

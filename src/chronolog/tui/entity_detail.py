@@ -94,7 +94,8 @@ class EntityDetailScreen(Screen[None]):
         source = self.chrono.source
         try:
             entity = source.entity(self.kind, self.entity_id)
-            machine = source.machines().get(self.kind)
+            machines = source.machines()
+            machine = machines.get(self.kind)
             children = source.children(self.kind, self.entity_id)
             jobs = source.jobs_of(self.kind, self.entity_id)
             history = source.history(self.kind, self.entity_id)
@@ -111,7 +112,7 @@ class EntityDetailScreen(Screen[None]):
         self.sub_title = f"{entity.kind}/{entity.id}"
         self._summary(entity, machine, jobs, now)
         self._actions()
-        self._children(children)
+        self._children(children, machines)
         self._jobs(jobs, now)
         self._history(history)
 
@@ -150,13 +151,12 @@ class EntityDetailScreen(Screen[None]):
         text.append(f" add {child or 'child'}")
         self.query_one("#actions", Static).update(text)
 
-    def _children(self, children: list[Entity]) -> None:
+    def _children(self, children: list[Entity], machines: dict[str, Machine]) -> None:
         title = self.query_one("#children-title", Static)
         grid = self.query_one("#children", Static)
         title.display = grid.display = bool(children)
         if not children:
             return
-        machines = self.chrono.source.machines()
         done = sum(
             c.state is not None and c.state in _terminal(machines.get(c.kind)) for c in children
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -68,6 +69,8 @@ class EntityListScreen(Screen[None]):
         self.show_all = False
         self.search = ""
         self.machines: dict[str, Machine] = {}
+        self.entities: list[Entity] = []
+        self.now = datetime.now(UTC)
 
     @property
     def chrono(self) -> ChronologApp:
@@ -102,17 +105,22 @@ class EntityListScreen(Screen[None]):
         source = self.chrono.source
         try:
             self.machines = source.machines()
-            entities = source.entities(show_all=self.show_all)
-            now = source.now()
+            self.entities = source.entities(show_all=self.show_all)
+            self.now = source.now()
         except ChronologError as exc:
             self.chrono.report(exc)
             return
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the entities read last, as the filter wants them."""
+        now = self.now
         table = cast("DataTable[Text]", self.query_one("#entities", DataTable))
         current = self.selected_key()
         table.clear()
         # Children of a profile's child kind (discs) show in their parent's view instead.
         hidden = {p.child_kind for p in self.chrono.profiles.values() if p.child_kind}
-        entities = [e for e in entities if not (e.parent is not None and e.kind in hidden)]
+        entities = [e for e in self.entities if not (e.parent is not None and e.kind in hidden)]
         groups = group_entities(entities, self.search)
         shown = 0
         for kind, members in groups:
@@ -175,13 +183,13 @@ class EntityListScreen(Screen[None]):
         box.value = ""
         box.display = False
         self.search = ""
-        self.reload()
+        self.redraw()
         self.query_one("#entities", DataTable).focus()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.search = event.value
-        self.reload()
+        self.redraw()  # the filter works on what is on screen: no query per key
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:

@@ -68,7 +68,7 @@ class JobDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = f"job {self.job_id}"
         self.reload()
-        if self.chrono._live:
+        if self.chrono.live:
             self._tail = threading.Thread(
                 target=self._follow, name="chronolog-tui-tail", daemon=True
             )
