@@ -193,6 +193,7 @@ async def test_cancel_running_job(pipeline):
     async with app.run_test(size=SIZE) as pilot:
         await open_row(pilot, "#entities", entity_key("season", "dark/s01"))
         assert "1/3 done" in text_of(pilot, "#children")
+        assert set(rows(pilot, "#jobs")) == {str(ids["running"]), str(ids["disc"])}  # disc's too
         await open_row(pilot, "#jobs", str(ids["running"]))
         assert "makemkv: disc 2" in log_text(pilot)
         await pilot.press("R")  # not failed: refused, nothing changes

@@ -60,4 +60,6 @@ def fill(url: str) -> dict[str, int]:
         running, _ = _run(
             cl, "rip", ("season", "dark/s01"), ["makemkv: disc 2 of dark/s01", "title 1 saved"]
         )
-    return {"failed": failed, "running": running}
+        disc, lease = _run(cl, "rip", ("disc", "dark/s01/d1"), ["makemkv: disc 1 ok"])
+        cl.jobs.complete(disc, lease)
+    return {"failed": failed, "running": running, "disc": disc}

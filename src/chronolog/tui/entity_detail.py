@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["EntityDetailScreen"]
 
+_CHILD_JOBS = 30
+"""The jobs of at most this many children show in their parent's view (one query each)."""
+
 
 class EntityDetailScreen(Screen[None]):
     """``1``-``9`` move to an allowed next state, stage keys (``r``/``m``/``t``) enqueue a
@@ -57,11 +60,11 @@ class EntityDetailScreen(Screen[None]):
             yield Static("Jobs (Enter: open)", classes="section")
             jobs: DataTable[Text] = DataTable(id="jobs", cursor_type="row")
             for label, key, width in (
-                ("Stage", "stage", 10),
-                ("Job", "id", 5),
+                ("Stage", "stage", 16),
+                ("Job", "id", 4),
                 ("State", "state", 10),
-                ("Try", "attempt", 5),
-                ("Worker", "worker", 14),
+                ("Try", "attempt", 4),
+                ("Worker", "worker", 11),
                 ("Age", "age", 5),
             ):
                 jobs.add_column(label, key=key, width=width)
@@ -98,6 +101,8 @@ class EntityDetailScreen(Screen[None]):
             machine = machines.get(self.kind)
             children = source.children(self.kind, self.entity_id)
             jobs = source.jobs_of(self.kind, self.entity_id)
+            for child in children[:_CHILD_JOBS]:  # a season's rips run per disc
+                jobs += source.jobs_of(child.kind, child.id)
             history = source.history(self.kind, self.entity_id)
             now = source.now()
         except NotFound as exc:
@@ -175,7 +180,7 @@ class EntityDetailScreen(Screen[None]):
         order = {k: i for i, k in enumerate(self.chrono.profile(self.kind).stages.values())}
         for job in sorted(jobs, key=lambda j: (order.get(j.kind, len(order)), j.kind, -j.id)):
             table.add_row(
-                Text(job.kind),
+                Text(_stage(job, self.kind, self.entity_id), overflow="ellipsis", no_wrap=True),
                 Text(str(job.id)),
                 state_text(job.state),
                 Text(f"{job.attempt}/{job.max_attempts}"),
@@ -258,6 +263,13 @@ class EntityDetailScreen(Screen[None]):
 
         if event.row_key.value is not None:
             self.app.push_screen(JobDetailScreen(int(event.row_key.value)))
+
+
+def _stage(job: Job, kind: str, ident: str) -> str:
+    """The job's stage, and the child it is about when it is not the entity itself."""
+    if job.subject is None or job.subject == (kind, ident):
+        return job.kind
+    return f"{job.kind} {job.subject[1].removeprefix(ident + '/')}"
 
 
 def _terminal(machine: Machine | None) -> frozenset[str]:
