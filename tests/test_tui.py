@@ -246,7 +246,7 @@ async def test_filter_by_title(pipeline):
 async def test_live_refresh_from_another_process(pipeline, db_url):
     """Another store (as another process would) writes; the screens follow without a key."""
     cl, ids = pipeline
-    app = ChronologApp(LocalSource(cl), watch_interval=0.2)
+    app = ChronologApp(LocalSource(cl, poll=0.2))
     async with app.run_test(size=SIZE) as pilot:
         with Chronolog(db_url) as other:
             add_media(other, "Brazil")

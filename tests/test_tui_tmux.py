@@ -138,4 +138,4 @@ def test_tui_in_tmux(terminal):
     term.keys("Escape")  # alone: an Escape followed at once by q reads as Alt+q
     term.wait_for(lambda s: "Everywhere" not in s and "movie/amelie" in s)
     term.keys("q")
-    term.wait_for(lambda s: "EXIT:0" in s, timeout=15)
+    term.wait_for(lambda s: "EXIT:0" in s)

@@ -16,6 +16,9 @@ from .source import DataSource
 
 __all__ = ["ChronologApp", "StoreChanged"]
 
+_SLICE = 0.25
+"""Longest single wait of the refresh thread, in seconds."""
+
 
 class StoreChanged(Message, bubble=False):
     """Something in the store may have changed: the active screen re-reads what it shows."""
@@ -29,9 +32,9 @@ class ChronologApp(App[None]):
     """The chronolog terminal UI over a :class:`~chronolog.tui.source.DataSource`.
 
     ``profiles`` sets per-kind stage keys, child kinds and numbered forms
-    (default: the ripping pipeline's). ``watch_interval`` bounds how long a
-    change made by another process can go unseen on SQLite (PostgreSQL pushes
-    changes at once); ``live=False`` turns the refresh thread off (tests).
+    (default: the ripping pipeline's). ``live=False`` turns the refresh
+    thread off (tests). How long another process's change can go unseen on
+    SQLite is the source's ``poll`` (PostgreSQL pushes changes at once).
     """
 
     TITLE = "chronolog"
@@ -55,13 +58,11 @@ class ChronologApp(App[None]):
         *,
         profiles: Mapping[str, KindProfile] | None = None,
         live: bool = True,
-        watch_interval: float = 2.0,
     ) -> None:
         super().__init__()
         self.source = source
         self.profiles = dict(DEFAULT_PROFILES if profiles is None else profiles)
         self._live = live
-        self._interval = watch_interval
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -89,9 +90,10 @@ class ChronologApp(App[None]):
         seen = self.source.changes()
         while not self._stop.is_set():
             try:
-                now = self.source.wait(seen, self._interval)
+                # Short waits, so that quitting never waits long for this thread.
+                now = self.source.wait(seen, _SLICE)
             except ChronologError:
-                self._stop.wait(self._interval)  # the store is away: try again later
+                self._stop.wait(2.0)  # the store is away: try again later
                 continue
             if now != seen and not self._stop.is_set():
                 seen = now

@@ -81,16 +81,20 @@ class JobDetailScreen(Screen[None]):
 
     def _follow(self) -> None:
         source = self.chrono.source
+        quiet = 0.0
         while not self._stop.is_set():
-            if self.job is not None and self.job.state in _LIVE:
-                try:
-                    source.wait_logs(self.job_id, 1.0)
-                except ChronologError:
-                    self._stop.wait(1.0)
-                if not self._stop.is_set():
-                    self.post_message(_NewLines())
-            else:
-                self._stop.wait(0.5)
+            if self.job is None or self.job.state not in _LIVE:
+                self._stop.wait(0.25)
+                continue
+            try:
+                # Short waits, so that leaving the screen never waits long for this thread.
+                woke = source.wait_logs(self.job_id, 0.25)
+            except ChronologError:
+                woke = False
+            quiet = 0.0 if woke else quiet + 0.25
+            if (woke or quiet >= 1.0) and not self._stop.is_set():
+                quiet = 0.0
+                self.post_message(_NewLines())
 
     @on(_NewLines)
     def _new_lines(self) -> None:

@@ -9,6 +9,7 @@ without changing a screen.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -125,8 +126,8 @@ class DataSource(Protocol):
         """Block until the token moves past ``seen`` or ``timeout`` passes; return it."""
         ...
 
-    def wait_logs(self, job_id: int, timeout: float) -> None:
-        """Block until ``job_id`` may have new log lines, or ``timeout`` passes."""
+    def wait_logs(self, job_id: int, timeout: float) -> bool:
+        """Block until ``job_id`` may have new log lines (``True``) or ``timeout`` passes."""
         ...
 
 
@@ -135,12 +136,14 @@ class LocalSource:
 
     Changes: writers publish "events" after every commit (moves and job state
     changes append events). On PostgreSQL other processes' commits arrive by
-    ``LISTEN/NOTIFY``; SQLite has no cross-process signal, so after each
-    quiet ``timeout`` one indexed query reads the newest event id.
+    ``LISTEN/NOTIFY``; SQLite has no cross-process signal, so once per quiet
+    ``poll`` seconds one indexed query reads the newest event id.
     """
 
-    def __init__(self, cl: Chronolog) -> None:
+    def __init__(self, cl: Chronolog, *, poll: float = 2.0) -> None:
         self.cl = cl
+        self._poll = poll
+        self._checked = time.monotonic()
         self._store = cl.store
         self._listening = False
         self._lock = threading.Lock()
@@ -268,7 +271,12 @@ class LocalSource:
                 self._token += 1  # what happened before LISTEN took hold went unheard
             return self.changes()
         generation = seen - self._token
-        if not self._store.wait("events", generation, timeout) and self._store.is_sqlite:
+        if (
+            not self._store.wait("events", generation, timeout)
+            and self._store.is_sqlite
+            and time.monotonic() - self._checked >= self._poll
+        ):
+            self._checked = time.monotonic()
             newest = self._newest_event()
             if newest != self._last_event:
                 with self._lock:
@@ -276,7 +284,7 @@ class LocalSource:
                     self._token += 1
         return self.changes()
 
-    def wait_logs(self, job_id: int, timeout: float) -> None:
-        # Log appends publish only in their own process; elsewhere this is the tail's poll.
+    def wait_logs(self, job_id: int, timeout: float) -> bool:
+        # Log appends publish only in their own process; elsewhere the tail polls.
         topic = f"job_logs:{job_id}"
-        self._store.wait(topic, self._store.notifier.generation(topic), timeout)
+        return self._store.wait(topic, self._store.notifier.generation(topic), timeout)
