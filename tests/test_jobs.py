@@ -568,3 +568,13 @@ def test_purge_statements(q: Chronolog, clock: Clock) -> None:
         left = conn.execute(select(transitions.c.entity_id).where(transitions.c.kind == "job"))
         assert {int(r[0]) for r in left} == remaining
     assert set(ids) >= remaining
+
+
+def test_large_batches_are_chunked(q: Chronolog) -> None:
+    ids = q.jobs.enqueue_many([NewJob("k") for _ in range(2500)])
+    claimed = q.jobs.claim(None, "w", limit=2500)
+    assert len(claimed) == 2500
+    done = q.jobs.complete_many([(j.id, j.lease) for j in claimed])
+    assert sorted(done) == sorted(ids)
+    assert q.jobs.counts() == {"default": {"completed": 2500}}
+    _history_invariants(q)

@@ -239,6 +239,8 @@ def job_notify(conn: Connection, dialect: Dialect, project_id: int) -> None:
 # -- claiming and fencing ---------------------------------------------------------------
 
 
+_CHUNK = 1000
+"""Most ids per hand-written IN list (SQLite and PostgreSQL cap bound parameters)."""
 _JOB_NAMES = tuple(c.name for c in jobs.c)
 JobRow = namedtuple("JobRow", _JOB_NAMES)  # type: ignore[misc]
 """A job row from the hand-written claim: attribute access like a SQLAlchemy Row."""
@@ -305,9 +307,13 @@ def job_finish_many(
     pairs with a stale lease match nothing and are left out.
     """
     if result is None:
-        sql = _FINISH_SQL.format(pairs=", ".join(["(?, ?)"] * len(fenced)))
-        params = [now, now, project_id, *(v for pair in fenced for v in pair)]
-        return [FinishedRow(*r) for r in dialect.execute_raw(conn, sql, params)]
+        done = []
+        for start in range(0, len(fenced), _CHUNK):  # bound parameters per statement
+            part = fenced[start : start + _CHUNK]
+            sql = _FINISH_SQL.format(pairs=", ".join(["(?, ?)"] * len(part)))
+            params = [now, now, project_id, *(v for pair in part for v in pair)]
+            done += [FinishedRow(*r) for r in dialect.execute_raw(conn, sql, params)]
+        return done
     stmt = (
         update(jobs)
         .where(
@@ -405,8 +411,10 @@ def job_history_append_many(
         return
     moved = [str(r[0]) for r in rows if r[1] > 1]
     if moved:
-        sql = _HISTORY_CLEAR_SQL.format(ids=", ".join("?" * len(moved)))
-        dialect.execute_raw(conn, sql, [project_id, *moved])
+        for start in range(0, len(moved), _CHUNK):
+            part = moved[start : start + _CHUNK]
+            sql = _HISTORY_CLEAR_SQL.format(ids=", ".join("?" * len(part)))
+            dialect.execute_raw(conn, sql, [project_id, *part])
     dialect.insert_rows(
         conn,
         transitions,
