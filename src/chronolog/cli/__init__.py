@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import cleanup, demo, entities, events, feed, init, jobs, serve, stats, token
+from . import cleanup, demo, entities, events, feed, init, jobs, serve, stats, token, tui
 
 __all__ = ["app", "main"]
 
@@ -25,6 +25,7 @@ app.add_typer(entities.app, name="entities")
 serve.register(app)
 app.add_typer(token.app, name="token")
 jobs.register(app)
+tui.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,193 @@
+"""The activity view: the newest events streaming in, filtered as ``chronolog events ls``."""
+
+from __future__ import annotations
+
+import shlex
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from ..errors import ChronologError, ValidationError
+from ..models import Event
+from .app import StoreChanged
+from .render import clock, state_style
+from .source import EventFilters
+
+if TYPE_CHECKING:
+    from .app import ChronologApp
+
+__all__ = ["FILTER_HELP", "ActivityScreen", "parse_filters"]
+
+FILTER_HELP = (
+    "type:T action:A actor-type:T actor-id:I target:TYPE/ID status:S range:24h|7d|30d|all "
+    "since:ISO until:ISO, other words: search"
+)
+
+_MULTI = {
+    "type": "event_types",
+    "action": "actions",
+    "actor-type": "actor_types",
+    "status": "statuses",
+}
+_SINGLE = {"actor-id": "actor_id", "target-type": "target_type", "target-id": "target_id"}
+
+
+def _when(value: str, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"{name} must be an ISO 8601 time, got {value!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def parse_filters(text: str) -> EventFilters:
+    """``type:movie status:error heat`` → the filters of ``chronolog events ls``.
+
+    Keys may repeat where the CLI option may (type, action, actor-type, status).
+    """
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise ValidationError(f"filter: {exc}") from None
+    multi: dict[str, list[str]] = {v: [] for v in _MULTI.values()}
+    single: dict[str, str] = {}
+    search: list[str] = []
+    date_range: str | None = None
+    since = until = None
+    for word in words:
+        key, sep, value = word.partition(":")
+        if not sep or not value:
+            search.append(word)
+        elif key in _MULTI:
+            multi[_MULTI[key]].append(value)
+        elif key in _SINGLE:
+            single[_SINGLE[key]] = value
+        elif key == "target":
+            ttype, slash, tid = value.partition("/")
+            single["target_type"] = ttype
+            if slash:
+                single["target_id"] = tid
+        elif key == "range":
+            date_range = value
+        elif key == "since":
+            since = _when(value, "since")
+        elif key == "until":
+            until = _when(value, "until")
+        else:
+            raise ValidationError(f"unknown filter {key!r}; filters: {FILTER_HELP}")
+    return EventFilters(
+        event_types=tuple(multi["event_types"]),
+        actions=tuple(multi["actions"]),
+        actor_types=tuple(multi["actor_types"]),
+        statuses=tuple(multi["statuses"]),
+        actor_id=single.get("actor_id"),
+        target_type=single.get("target_type"),
+        target_id=single.get("target_id"),
+        search=" ".join(search) or None,
+        date_range=date_range,
+        since=since,
+        until=until,
+    )
+
+
+class ActivityScreen(Screen[None]):
+    """``/`` edits the filter (Enter applies it), ``Esc`` goes back."""
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("escape", "back", "Back"),
+        Binding("slash", "filter", "Filter"),
+    ]
+    LIMIT = 100
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filters = EventFilters()
+
+    @property
+    def chrono(self) -> ChronologApp:
+        return cast("ChronologApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder=FILTER_HELP, id="query", compact=True)
+        yield Static(id="status", classes="line")
+        table: DataTable[Text] = DataTable(id="events", cursor_type="row")
+        for label, key, width in (
+            ("When", "at", 19),
+            ("Type", "type", 8),
+            ("Action", "action", 11),
+            ("Target", "target", 20),
+            ("By", "by", 8),
+        ):
+            table.add_column(label, key=key, width=width)
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "activity"
+        self.reload()
+        self.query_one("#events", DataTable).focus()
+
+    @on(StoreChanged)
+    def _store_changed(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the newest events matching the filter again."""
+        try:
+            events = self.chrono.source.events(self.filters, self.LIMIT)
+        except ChronologError as exc:
+            self.query_one("#status", Static).update(Text(exc.message, style="red"))
+            return
+        table = cast("DataTable[Text]", self.query_one("#events", DataTable))
+        table.clear()
+        for event in events:
+            table.add_row(*_cells(event), key=str(event.id))
+        self.query_one("#status", Static).update(
+            Text(f"newest {len(events)} events (live)", style="dim")
+        )
+
+    @on(Input.Submitted, "#query")
+    def _apply(self, event: Input.Submitted) -> None:
+        try:
+            self.filters = parse_filters(event.value)
+        except ChronologError as exc:
+            self.query_one("#status", Static).update(Text(exc.message, style="red"))
+            return
+        self.reload()
+        self.query_one("#events", DataTable).focus()
+
+    def action_filter(self) -> None:
+        self.query_one("#query", Input).focus()
+
+    def action_back(self) -> None:
+        if self.focused is self.query_one("#query", Input):
+            self.query_one("#events", DataTable).focus()
+        else:
+            self.app.pop_screen()
+
+
+def _cells(event: Event) -> tuple[Text, ...]:
+    target = event.target
+    if target is None:
+        what = "-"
+    elif target.type == "job":
+        what = f"#{target.id} {target.title or ''}"
+    else:
+        what = target.title or f"{target.type}/{target.id}"
+    actor = event.actor
+    who = "-" if actor is None else (actor.name or actor.id or actor.type)
+    style = "bold red" if event.status == "error" or event.error else state_style(event.action)
+    return (
+        Text(clock(event.occurred_at), style="dim"),
+        Text(event.event_type, overflow="ellipsis", no_wrap=True),
+        Text(event.action, style=style, overflow="ellipsis", no_wrap=True),
+        Text(what, overflow="ellipsis", no_wrap=True),
+        Text(who or "-", overflow="ellipsis", no_wrap=True),
+    )

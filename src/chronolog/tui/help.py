@@ -1,0 +1,76 @@
+"""``?``: every key of every screen."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+__all__ = ["KEYS", "HelpScreen"]
+
+KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "Everywhere",
+        (("?", "this help"), ("e", "activity (events)"), ("q", "quit"), ("Esc", "back")),
+    ),
+    (
+        "Entity list",
+        (
+            ("Tab", "active / all entities"),
+            ("/", "filter by title (Esc: clear)"),
+            ("Enter", "open the entity"),
+            ("n", "new entity"),
+            ("↑ ↓", "move"),
+        ),
+    ),
+    (
+        "Entity",
+        (
+            ("1-9", "move to the next state shown"),
+            ("r m t", "enqueue a rip/remux/transcode job"),
+            ("a", "add a child (a disc to a season)"),
+            ("Enter", "open the job under the cursor"),
+        ),
+    ),
+    ("Job", (("R", "retry (failed or cancelled)"), ("c", "cancel (pending or running)"))),
+    ("New entity", (("Enter", "create"), ("Tab", "next field"))),
+    ("Activity", (("/", "filter: type:movie status:error"), ("Enter", "apply the filter"))),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, by screen; any of ``?``, ``Esc``, ``q`` closes it."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Horizontal {
+        width: 80; height: auto; max-height: 100%;
+        border: round $accent; background: $panel; padding: 0 1;
+    }
+    HelpScreen Static { width: 1fr; }
+    """
+    BINDINGS = [  # noqa: RUF012
+        Binding("escape", "close", "Close"),
+        Binding("question_mark", "close", "Close"),
+        Binding("q", "close", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        halves = (KEYS[:2] + KEYS[4:], KEYS[2:4])
+        with Horizontal():
+            for half in halves:
+                table = Table.grid(padding=(0, 1))
+                table.add_column(style="bold", no_wrap=True)
+                table.add_column()
+                for section, keys in half:
+                    table.add_row(Text(section, style="underline"), "")
+                    for key, what in keys:
+                        table.add_row(key, what)
+                yield Static(table)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,191 @@
+"""One job: its metadata and its log, tailed live while it runs; retry and cancel."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, RichLog, Static
+
+from ..errors import ChronologError
+from ..jobs import Job, JobLog
+from .app import StoreChanged
+from .render import age, clock, state_text
+
+if TYPE_CHECKING:
+    from .app import ChronologApp
+
+__all__ = ["JobDetailScreen"]
+
+_LIVE = ("pending", "running")
+_LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
+
+
+class _NewLines(Message, bubble=False):
+    """The tail thread saw the log grow."""
+
+
+class JobDetailScreen(Screen[None]):
+    """A job's state, attempts, worker, pid, timings and errors over its scrolling log.
+
+    The log tail wakes on this process's log appends at once, and otherwise
+    reads new lines (``after`` the last id: one index range) once a second
+    while the job is pending or running.
+    """
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("escape", "back", "Back"),
+        Binding("R", "retry", "Retry"),
+        Binding("c", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.job: Job | None = None
+        self.last_line = 0
+        self._stop = threading.Event()
+        self._tail: threading.Thread | None = None
+
+    @property
+    def chrono(self) -> ChronologApp:
+        return cast("ChronologApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="meta", classes="line")
+        yield Static("Log", classes="section")
+        yield RichLog(id="log", wrap=False, highlight=False, markup=False, auto_scroll=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"job {self.job_id}"
+        self.reload()
+        if self.chrono.live:
+            self._tail = threading.Thread(
+                target=self._follow, name="chronolog-tui-tail", daemon=True
+            )
+            self._tail.start()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        if self._tail is not None:
+            self._tail.join(5)
+
+    def _follow(self) -> None:
+        source = self.chrono.source
+        quiet = 0.0
+        while not self._stop.is_set():
+            if self.job is None or self.job.state not in _LIVE:
+                self._stop.wait(0.25)
+                continue
+            try:
+                # Short waits, so that leaving the screen never waits long for this thread.
+                woke = source.wait_logs(self.job_id, 0.25)
+            except ChronologError:
+                woke = False
+            quiet = 0.0 if woke else quiet + 0.25
+            if (woke or quiet >= 1.0) and not self._stop.is_set():
+                quiet = 0.0
+                self.post_message(_NewLines())
+
+    @on(_NewLines)
+    def _new_lines(self) -> None:
+        self.read_logs()
+
+    @on(StoreChanged)
+    def _store_changed(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the job again and any new log lines."""
+        try:
+            job = self.chrono.source.job(self.job_id)
+            now = self.chrono.source.now()
+        except ChronologError as exc:
+            self.chrono.report(exc)
+            return
+        self.job = job
+        self.query_one("#meta", Static).update(_meta(job, now))
+        self.read_logs()
+
+    def read_logs(self) -> None:
+        """Append the log lines written since the last one shown."""
+        try:
+            lines = self.chrono.source.job_logs(self.job_id, self.last_line)
+        except ChronologError as exc:
+            self.chrono.report(exc)
+            return
+        log = self.query_one("#log", RichLog)
+        for line in lines:
+            log.write(_line(line))
+            self.last_line = line.id
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_retry(self) -> None:
+        self._operate("retry")
+
+    def action_cancel(self) -> None:
+        self._operate("cancel")
+
+    def _operate(self, verb: str) -> None:
+        source = self.chrono.source
+        try:
+            job = source.retry(self.job_id) if verb == "retry" else source.cancel(self.job_id)
+        except ChronologError as exc:
+            self.chrono.report(exc)
+        else:
+            self.notify(f"job {job.id}: {job.state}")
+        self.reload()
+
+
+def _meta(job: Job, now: datetime) -> Text:
+    text = Text()
+    text.append(f"{job.kind}", style="bold")
+    text.append(f"  job {job.id}  queue {job.queue}", style="dim")
+    if job.subject is not None:
+        text.append(f"  {job.subject[0]}/{job.subject[1]}", style="dim")
+    text.append("\nState ")
+    text.append_text(state_text(job.state))
+    text.append(f"  attempt {job.attempt}/{job.max_attempts}")
+    if job.progress is not None:
+        text.append(f"  {round(job.progress * 100)}%")
+    if job.progress_text:
+        text.append(f" {job.progress_text}")
+    text.append(f"\nWorker {job.worker or '-'}  pid {job.pid or '-'}")
+    if job.heartbeat_at is not None:
+        text.append(f"  heartbeat {age(job.heartbeat_at, now)} ago")
+    text.append(f"\nCreated  {clock(job.created_at)}   started {clock(job.started_at)}")
+    text.append(f"\nFinished {clock(job.finished_at)}")
+    if job.started_at is not None:
+        took = (job.finished_at or now) - job.started_at
+        text.append(f"   took {age(job.started_at, job.started_at + took)}")
+    for err in job.errors[-3:]:
+        text.append(f"\nattempt {err.attempt}: ", style="bold red")
+        text.append(err.error.splitlines()[0] if err.error else "", style="red")
+    keys = []
+    if job.state in ("failed", "cancelled"):
+        keys.append("[R] retry")
+    if job.state in _LIVE:
+        keys.append("[c] cancel")
+    if keys:
+        text.append("\n" + "  ".join(keys), style="bold")
+    return text
+
+
+def _line(line: JobLog) -> Text:
+    text = Text(line.at.strftime("%H:%M:%S "), style="dim")
+    text.append(f"{line.level.upper():7} ", style=_LEVEL_STYLE.get(line.level, ""))
+    text.append(line.message)
+    if line.fields:
+        text.append("  " + " ".join(f"{k}={v}" for k, v in line.fields.items()), style="dim")
+    return text

@@ -1,0 +1,290 @@
+"""What the screens read and write: a small data-source interface and its local implementation.
+
+Screens never touch :class:`~chronolog.Chronolog` directly; they call a
+:class:`DataSource`. :class:`LocalSource` serves one from an open store. A
+remote source (the same verbs over the HTTP service) can slot in later
+without changing a screen.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from ..core import Chronolog
+from ..errors import Conflict, InvalidTransition, NotFound
+from ..jobs import Job, JobLog
+from ..models import Actor, Event
+from ..states import Entity, Machine, Transition
+
+__all__ = ["USER", "DataSource", "EventFilters", "LocalSource"]
+
+USER = Actor("user", "tui", "TUI")
+"""Who the TUI's writes are recorded as."""
+
+_LIST_PAGES = 4
+"""At most this many pages of entities on the landing view (4 times the page size)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilters:
+    """The filters of ``chronolog events ls``, for the activity view."""
+
+    event_types: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    actor_types: tuple[str, ...] = ()
+    actor_id: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    statuses: tuple[str, ...] = ()
+    search: str | None = None
+    date_range: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class DataSource(Protocol):
+    """Everything the TUI reads and writes. Every method may raise ``ChronologError``."""
+
+    def now(self) -> datetime:
+        """The store's clock (screens show ages against it)."""
+        ...
+
+    def entities(self, *, show_all: bool) -> list[Entity]:
+        """Active entities (or all), newest move first."""
+        ...
+
+    def machines(self) -> dict[str, Machine]:
+        """The state machine of every kind that has one."""
+        ...
+
+    def entity(self, kind: str, id: str) -> Entity:
+        """One entity."""
+        ...
+
+    def history(self, kind: str, id: str) -> list[Transition]:
+        """An entity's moves, oldest first."""
+        ...
+
+    def children(self, kind: str, id: str) -> list[Entity]:
+        """An entity's children."""
+        ...
+
+    def jobs_of(self, kind: str, id: str) -> list[Job]:
+        """The jobs whose subject is this entity, newest first."""
+        ...
+
+    def job(self, job_id: int) -> Job:
+        """One job."""
+        ...
+
+    def job_logs(self, job_id: int, after: int) -> list[JobLog]:
+        """A job's log lines after line ``after``, oldest first."""
+        ...
+
+    def create(
+        self,
+        kind: str,
+        id: str,
+        *,
+        title: str | None,
+        parent: tuple[str, str] | None,
+        attributes: Mapping[str, Any] | None,
+    ) -> Entity:
+        """A new entity, in its machine's initial state (``Conflict`` if it exists)."""
+        ...
+
+    def move(self, kind: str, id: str, to: str, expected_from: str | None) -> Transition:
+        """Move an entity to ``to``."""
+        ...
+
+    def enqueue(self, job_kind: str, subject: Entity) -> Job:
+        """Enqueue a stage job (queue = stage) about ``subject``."""
+        ...
+
+    def retry(self, job_id: int) -> Job:
+        """Send a failed or cancelled job back to pending."""
+        ...
+
+    def cancel(self, job_id: int) -> Job:
+        """Cancel a pending or running job."""
+        ...
+
+    def events(self, filters: EventFilters, limit: int) -> list[Event]:
+        """The newest events matching ``filters``."""
+        ...
+
+    def changes(self) -> int:
+        """A token that moves whenever something may have changed (see :meth:`wait`)."""
+        ...
+
+    def wait(self, seen: int, timeout: float) -> int:
+        """Block until the token moves past ``seen`` or ``timeout`` passes; return it."""
+        ...
+
+    def wait_logs(self, job_id: int, timeout: float) -> bool:
+        """Block until ``job_id`` may have new log lines (``True``) or ``timeout`` passes."""
+        ...
+
+
+class LocalSource:
+    """A :class:`DataSource` over an open :class:`~chronolog.Chronolog` (not closed here).
+
+    Changes: writers publish "events" after every commit (moves and job state
+    changes append events). On PostgreSQL other processes' commits arrive by
+    ``LISTEN/NOTIFY``; SQLite has no cross-process signal, so once per quiet
+    ``poll`` seconds one indexed query reads the newest event id.
+    """
+
+    def __init__(self, cl: Chronolog, *, poll: float = 2.0) -> None:
+        self.cl = cl
+        self._poll = poll
+        self._checked = time.monotonic()
+        self._store = cl.store
+        self._listening = False
+        self._lock = threading.Lock()
+        self._token = 0
+        self._last_event = self._newest_event()
+
+    def now(self) -> datetime:
+        return self.cl.scope.clock()
+
+    def entities(self, *, show_all: bool) -> list[Entity]:
+        read = self.cl.states.entities if show_all else self.cl.states.active
+        limit = self.cl.scope.limits.page_size
+        items: list[Entity] = []
+        cursor = None
+        for _ in range(_LIST_PAGES):
+            page = read(limit=limit, cursor=cursor)
+            items.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return items
+
+    def machines(self) -> dict[str, Machine]:
+        return {m.kind: m for m in self.cl.states.machines()}
+
+    def entity(self, kind: str, id: str) -> Entity:
+        return self.cl.states.get(kind, id)
+
+    def history(self, kind: str, id: str) -> list[Transition]:
+        return self.cl.states.history(kind, id)
+
+    def children(self, kind: str, id: str) -> list[Entity]:
+        return self.cl.states.children(kind, id)
+
+    def jobs_of(self, kind: str, id: str) -> list[Job]:
+        return list(self.cl.jobs.list(subject=(kind, id), limit=100).items)
+
+    def job(self, job_id: int) -> Job:
+        return self.cl.jobs.get(job_id)
+
+    def job_logs(self, job_id: int, after: int) -> list[JobLog]:
+        return self.cl.jobs.logs(job_id, after=after)
+
+    def create(
+        self,
+        kind: str,
+        id: str,
+        *,
+        title: str | None,
+        parent: tuple[str, str] | None,
+        attributes: Mapping[str, Any] | None,
+    ) -> Entity:
+        states = self.cl.states
+        machine = states.machine(kind)
+        if machine is not None and machine.initial is not None:
+            # Entering the initial state records the creation in the history, and
+            # only an entity that does not exist yet may make that move.
+            try:
+                states.transition(kind, id, machine.initial, title=title, parent=parent, actor=USER)
+            except InvalidTransition:
+                raise Conflict(f"{kind}/{id} already exists") from None
+        else:
+            try:
+                states.get(kind, id)
+            except NotFound:
+                pass
+            else:
+                raise Conflict(f"{kind}/{id} already exists")
+            states.upsert(kind, id, title=title, parent=parent)
+        if attributes:
+            return states.upsert(kind, id, attributes=attributes)
+        return states.get(kind, id)
+
+    def move(self, kind: str, id: str, to: str, expected_from: str | None) -> Transition:
+        return self.cl.states.transition(kind, id, to, actor=USER, expected_from=expected_from)
+
+    def enqueue(self, job_kind: str, subject: Entity) -> Job:
+        payload = {"kind": subject.kind, "id": subject.id, "title": subject.title}
+        return self.cl.jobs.enqueue(
+            job_kind, payload, queue=job_kind, subject=(subject.kind, subject.id), actor=USER
+        )
+
+    def retry(self, job_id: int) -> Job:
+        return self.cl.jobs.retry(job_id, actor=USER)
+
+    def cancel(self, job_id: int) -> Job:
+        return self.cl.jobs.cancel(job_id, actor=USER)
+
+    def events(self, filters: EventFilters, limit: int) -> list[Event]:
+        f = filters
+        page = self.cl.events.query(
+            event_types=f.event_types or None,
+            actions=f.actions or None,
+            actor_types=f.actor_types or None,
+            actor_id=f.actor_id,
+            target_type=f.target_type,
+            target_id=f.target_id,
+            statuses=f.statuses or None,
+            search=f.search,
+            date_range=f.date_range,
+            since=f.since,
+            until=f.until,
+            limit=limit,
+            with_total=False,
+        )
+        return list(page.items)
+
+    # -- change notification ------------------------------------------------------------
+
+    def _newest_event(self) -> int:
+        newest = self.cl.events.query(limit=1, with_total=False).items
+        return newest[0].id if newest else 0
+
+    def changes(self) -> int:
+        with self._lock:
+            return self._token + self._store.notifier.generation("events")
+
+    def wait(self, seen: int, timeout: float) -> int:
+        if not self._listening:
+            # Started here, in the waiting thread, not in the constructor: starting the
+            # LISTEN thread may block, and the screens must not wait for it.
+            self._store.listen("events")
+            self._listening = True
+            with self._lock:
+                self._token += 1  # what happened before LISTEN took hold went unheard
+            return self.changes()
+        generation = seen - self._token
+        if (
+            not self._store.wait("events", generation, timeout)
+            and self._store.is_sqlite
+            and time.monotonic() - self._checked >= self._poll
+        ):
+            self._checked = time.monotonic()
+            newest = self._newest_event()
+            if newest != self._last_event:
+                with self._lock:
+                    self._last_event = newest
+                    self._token += 1
+        return self.changes()
+
+    def wait_logs(self, job_id: int, timeout: float) -> bool:
+        # Log appends publish only in their own process; elsewhere the tail polls.
+        topic = f"job_logs:{job_id}"
+        return self._store.wait(topic, self._store.notifier.generation(topic), timeout)

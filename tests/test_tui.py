@@ -1,0 +1,344 @@
+"""The terminal UI driven by Textual's pilot on the ripping pipeline's store, both databases.
+
+Every test acts through keys and checks the store through the library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, RichLog, Select, Static
+
+from chronolog import Chronolog
+from chronolog.examples import rip_pipeline_jobs
+from chronolog.examples.rip_pipeline import add_media
+from chronolog.tui import DEFAULT_PROFILES, ChronologApp, KindProfile, LocalSource
+from chronolog.tui.activity import ActivityScreen, parse_filters
+from chronolog.tui.create import CreateScreen
+from chronolog.tui.entity_detail import EntityDetailScreen
+from chronolog.tui.entity_list import EntityListScreen, entity_key
+from chronolog.tui.help import HelpScreen
+from chronolog.tui.job_detail import JobDetailScreen
+from chronolog.tui.render import main_path, progress
+
+from .tui_pipeline import fill, fixed
+
+SIZE = (80, 24)
+
+
+def driven(test: Callable[..., Any]) -> Callable[..., None]:
+    """Run an async test on its own event loop (no asyncio plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture
+def pipeline(db_url: str) -> Iterator[tuple[Chronolog, dict[str, int]]]:
+    """The pipeline's store, seen through a Chronolog whose clock stands still."""
+    ids = fill(db_url)
+    with Chronolog(db_url, clock=fixed()) as cl:
+        yield cl, ids
+
+
+def rows(pilot: Pilot[Any], table: str) -> list[str]:
+    widget = pilot.app.screen.query_one(table, DataTable)
+    return [str(k.value) for k in widget.rows]
+
+
+async def open_row(pilot: Pilot[Any], table: str, key: str) -> None:
+    widget = pilot.app.screen.query_one(table, DataTable)
+    widget.focus()
+    widget.move_cursor(row=rows(pilot, table).index(key))
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the screen did not catch up with the store"
+        await pilot.pause(0.05)
+
+
+def log_text(pilot: Pilot[Any]) -> str:
+    return "\n".join(line.text for line in pilot.app.screen.query_one(RichLog).lines)
+
+
+def text_of(pilot: Pilot[Any], selector: str) -> str:
+    return str(pilot.app.screen.query_one(selector, Static).render())
+
+
+@driven
+async def test_list_detail_job_log_retry(pipeline):
+    cl, ids = pipeline
+    app = ChronologApp(LocalSource(cl), live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, EntityListScreen)
+        active = rows(pilot, "#entities")
+        assert entity_key("movie", "amelie") in active
+        assert entity_key("season", "dark/s01") in active
+        assert entity_key("movie", "heat") not in active  # done: not active
+        assert not any(k.startswith("disc") for k in active)  # discs show in their season
+        await pilot.press("tab")
+        assert entity_key("movie", "heat") in rows(pilot, "#entities")
+        assert "ALL" in text_of(pilot, "#mode")
+        await pilot.press("tab")
+        assert entity_key("movie", "heat") not in rows(pilot, "#entities")
+
+        await open_row(pilot, "#entities", entity_key("movie", "amelie"))
+        assert isinstance(app.screen, EntityDetailScreen)
+        assert rows(pilot, "#jobs") == ["5", "6", str(ids["failed"])]  # rip, remux, transcode
+        assert "[3] transcoding" in text_of(pilot, "#actions")
+
+        await open_row(pilot, "#jobs", str(ids["failed"]))
+        assert isinstance(app.screen, JobDetailScreen)
+        assert "out of memory at frame 1337" in log_text(pilot)
+        assert "exit status 3" in text_of(pilot, "#meta")
+        await pilot.press("R")
+        job = cl.jobs.get(ids["failed"])
+        assert job.state == "pending"
+        assert job.max_attempts == 2
+        assert "pending" in text_of(pilot, "#meta")
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, EntityListScreen)
+
+
+@driven
+async def test_move_and_enqueue_from_detail(pipeline):
+    cl, _ = pipeline
+    profiles = {**DEFAULT_PROFILES, "movie": KindProfile(stages={"t": "transcode", "x": "extract"})}
+    app = ChronologApp(LocalSource(cl), profiles=profiles, live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_row(pilot, "#entities", entity_key("movie", "amelie"))
+        await pilot.press("3")  # failed → transcoding (retry the stage by hand)
+        amelie = cl.states.get("movie", "amelie")
+        assert amelie.state == "transcoding"
+        assert amelie.current is not None
+        assert amelie.current.actor is not None
+        assert amelie.current.actor.id == "tui"
+        await pilot.press("t")
+        pending = cl.jobs.list(subject=("movie", "amelie"), states="pending").items
+        assert [(j.kind, j.queue) for j in pending] == [("transcode", "transcode")]
+        assert str(pending[0].id) in rows(pilot, "#jobs")
+        await pilot.press("x", "r")  # a key of this kind's profile; "r" is not one for movies
+        kinds = [j.kind for j in cl.jobs.list(subject=("movie", "amelie"), states="pending").items]
+        assert sorted(kinds) == ["extract", "transcode"]
+
+        # Moved behind the screen's back: the key still shows the old choice, and the
+        # store refuses it (expected_from) instead of making a move nobody saw.
+        cl.states.transition("movie", "amelie", "failed")
+        await pilot.press("1")  # was "transcoded"
+        assert cl.states.get("movie", "amelie").state == "failed"
+        assert "[1] ripping" in text_of(pilot, "#actions")  # and the screen caught up
+
+
+@driven
+async def test_create_movie_season_and_disc(pipeline):
+    cl, _ = pipeline
+    app = ChronologApp(LocalSource(cl), live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        assert isinstance(app.screen, CreateScreen)
+        app.screen.query_one("#kind", Select).value = "movie"
+        await pilot.pause()
+        await pilot.press(*"Alien", "enter")
+        assert isinstance(app.screen, EntityListScreen)
+        alien = cl.states.get("movie", "alien")
+        assert (alien.title, alien.state) == ("Alien", "created")
+        assert entity_key("movie", "alien") in rows(pilot, "#entities")
+
+        await pilot.press("n")
+        app.screen.query_one("#kind", Select).value = "season"
+        await pilot.pause()
+        assert app.screen.query_one("#number-row").display
+        await pilot.press(*"Dark", "tab", "2", "enter")
+        season = cl.states.get("season", "dark/s02")
+        assert season.title == "Dark season 2"
+        assert season.attributes == {"season": 2, "name": "Dark"}
+
+        before = cl.states.history("movie", "heat")
+        await pilot.press("n")  # the same movie again: refused, nothing written
+        app.screen.query_one("#kind", Select).value = "movie"
+        await pilot.pause()
+        await pilot.press(*"Heat", "enter")
+        assert isinstance(app.screen, CreateScreen)
+        assert "already exists" in text_of(pilot, "#error")
+        assert cl.states.history("movie", "heat") == before
+        await pilot.press("escape")
+
+        await open_row(pilot, "#entities", entity_key("season", "dark/s01"))
+        await pilot.press("a")  # add a disc to the season: the form asks for its number
+        assert isinstance(app.screen, CreateScreen)
+        await pilot.press("4", "enter")
+        assert isinstance(app.screen, EntityDetailScreen)
+        discs = cl.states.children("season", "dark/s01", child_kind="disc")
+        assert sorted(d.id for d in discs) == [f"dark/s01/d{n}" for n in (1, 2, 3, 4)]
+        assert cl.states.get("disc", "dark/s01/d4").state == "pending"
+        assert "disc 4: pending" in text_of(pilot, "#children")
+
+
+@driven
+async def test_cancel_running_job(pipeline):
+    cl, ids = pipeline
+    app = ChronologApp(LocalSource(cl), live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_row(pilot, "#entities", entity_key("season", "dark/s01"))
+        assert "1/3 done" in text_of(pilot, "#children")
+        assert set(rows(pilot, "#jobs")) == {str(ids["running"]), str(ids["disc"])}  # disc's too
+        await open_row(pilot, "#jobs", str(ids["running"]))
+        assert "makemkv: disc 2" in log_text(pilot)
+        await pilot.press("R")  # not failed: refused, nothing changes
+        assert cl.jobs.get(ids["running"]).state == "running"
+        await pilot.press("c")
+        assert cl.jobs.get(ids["running"]).state == "cancelled"
+        assert "cancelled" in text_of(pilot, "#meta")
+
+
+@driven
+async def test_activity_filters_and_help(pipeline):
+    cl, _ = pipeline
+    app = ChronologApp(LocalSource(cl), live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        assert isinstance(app.screen, ActivityScreen)
+        newest = cl.events.query(limit=100, with_total=False).items
+        assert rows(pilot, "#events") == [str(e.id) for e in newest]
+        await pilot.press("slash")
+        app.screen.query_one("#query", Input).value = "type:movie action:failed"
+        await pilot.press("enter")
+        wanted = cl.events.query(event_types="movie", actions="failed", with_total=False).items
+        assert wanted
+        assert rows(pilot, "#events") == [str(e.id) for e in wanted]
+        await pilot.press("slash")
+        app.screen.query_one("#query", Input).value = "bogus:1"
+        await pilot.press("enter")
+        assert "unknown filter 'bogus'" in text_of(pilot, "#status")
+        assert rows(pilot, "#events") == [str(e.id) for e in wanted]  # unchanged
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, EntityListScreen)
+
+
+@driven
+async def test_filter_by_title(pipeline):
+    cl, _ = pipeline
+    app = ChronologApp(LocalSource(cl), live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", "q")  # typed into the filter: does not quit
+        assert app.is_running
+        assert rows(pilot, "#entities") == []
+        await pilot.press("backspace", *"DARK")
+        assert rows(pilot, "#entities") == ["#season", entity_key("season", "dark/s01")]
+        await pilot.press("enter", "enter")
+        assert isinstance(app.screen, EntityDetailScreen)
+        await pilot.press("escape", "escape")
+        assert entity_key("movie", "amelie") in rows(pilot, "#entities")
+
+
+@driven
+async def test_live_refresh_from_another_process(pipeline, db_url):
+    """Another store (as another process would) writes; the screens follow without a key."""
+    cl, ids = pipeline
+    app = ChronologApp(LocalSource(cl, poll=0.2))
+    async with app.run_test(size=SIZE) as pilot:
+        with Chronolog(db_url) as other:
+            add_media(other, "Brazil")
+            await until(pilot, lambda: entity_key("movie", "brazil") in rows(pilot, "#entities"))
+            await open_row(pilot, "#entities", entity_key("season", "dark/s01"))
+            await open_row(pilot, "#jobs", str(ids["running"]))
+            lease = other.jobs.get(ids["running"]).lease
+            other.jobs.log(ids["running"], "warning", "title 2: read retry", lease=lease)
+            await until(pilot, lambda: "title 2: read retry" in log_text(pilot))
+            other.jobs.complete(ids["running"], lease)
+            await until(pilot, lambda: "completed" in text_of(pilot, "#meta"))
+        await pilot.press("q")
+
+
+def test_parse_filters():
+    f = parse_filters('type:movie type:season status:error target:movie/heat "read error"')
+    assert f.event_types == ("movie", "season")
+    assert f.statuses == ("error",)
+    assert (f.target_type, f.target_id) == ("movie", "heat")
+    assert f.search == "read error"
+    with pytest.raises(Exception, match="since must be an ISO 8601 time"):
+        parse_filters("since:yesterday")
+
+
+def test_progress_follows_the_main_path(cl):
+    from chronolog.examples.rip_pipeline import MEDIA_MACHINE, define_machines
+
+    define_machines(cl)
+    machine = cl.states.machine("movie")
+    assert main_path(machine) == [s for s in MEDIA_MACHINE["states"] if s != "failed"]
+    add_media(cl, "Heat")
+    assert progress(cl.states.get("movie", "heat"), machine) == 0.0
+    for state in ("ripping", "ripped", "remuxing", "failed"):
+        cl.states.transition("movie", "heat", state)
+    assert progress(cl.states.get("movie", "heat"), machine) == 3 / 8  # failed while remuxing
+
+
+def test_help_lists_every_bound_key():
+    from chronolog.tui.help import KEYS
+
+    shown = {key for _, keys in KEYS for key, _ in keys}
+    names = {"question_mark": "?", "slash": "/", "escape": "Esc", "tab": "Tab"}
+    for screen in (ChronologApp, EntityListScreen, EntityDetailScreen, JobDetailScreen):
+        for binding in screen.BINDINGS:
+            key = binding.key if hasattr(binding, "key") else binding[0]
+            assert names.get(key, key) in shown, f"{screen.__name__}: {key} missing from help"
+    assert "r m t" in shown
+    assert "1-9" in shown
+
+
+def test_stage_option():
+    from chronolog.cli.tui import parse_stages
+
+    assert parse_stages(["season:r=rip", "season:x=extract", "movie:t=transcode"]) == {
+        "season": {"r": "rip", "x": "extract"},
+        "movie": {"t": "transcode"},
+    }
+    for bad in ("season", "season:rr=rip", "season:r=", ":r=rip", "season:1=rip"):
+        with pytest.raises(ValueError, match="KIND:KEY=JOB"):
+            parse_stages([bad])
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="merge gap between branches: jobs' entity_ensure (store/sql/jobs.py) creates subject "
+    "entities with state_since NULL, and states' entity pages (state_since never NULL since "
+    "77a0dea) do not list them; passes once entity_ensure sets state_since = now",
+)
+@driven
+async def test_store_left_by_the_jobs_example(sqlite_template: Path, tmp_path: Path):
+    """The job side of the pipeline run for real (``chronolog exec`` per stage), then browsed:
+    entities without a machine show the share of their jobs done."""
+    path = tmp_path / "jobs.db"
+    shutil.copyfile(sqlite_template, path)
+    outcome = rip_pipeline_jobs.run(f"sqlite:///{path}", timeout=120)
+    assert outcome.failed_job is not None
+    with Chronolog(f"sqlite:///{path}") as cl:
+        app = ChronologApp(LocalSource(cl), live=False)
+        async with app.run_test(size=SIZE) as pilot:
+            key = entity_key("episode", rip_pipeline_jobs.FLAKY)
+            assert key in rows(pilot, "#entities")  # no machine: always active
+            await open_row(pilot, "#entities", key)
+            assert "100%" in text_of(pilot, "#summary")
+            assert len(rows(pilot, "#jobs")) == 3  # remux, transcode (retried once), filebot
+            await open_row(pilot, "#jobs", str(outcome.failed_job.id))
+            assert "out of memory at frame 1337" in log_text(pilot)
+            assert "attempt 1:" in text_of(pilot, "#meta")
+            assert "attempt 2/" in text_of(pilot, "#meta")
