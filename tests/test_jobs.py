@@ -578,3 +578,11 @@ def test_large_batches_are_chunked(q: Chronolog) -> None:
     assert sorted(done) == sorted(ids)
     assert q.jobs.counts() == {"default": {"completed": 2500}}
     _history_invariants(q)
+
+
+def test_subject_created_by_a_job_is_listed_by_states(cl: Chronolog) -> None:
+    # Regression: entity_ensure left state_since NULL and states' pages skipped the row.
+    cl.jobs.enqueue("rip", {"disc": 1}, subject=("season", "dark/s01"))
+    listed = [(e.kind, e.id) for e in cl.states.entities(kind="season").items]
+    assert listed == [("season", "dark/s01")]
+    assert [(e.kind, e.id) for e in cl.states.active(kind="season")] == [("season", "dark/s01")]

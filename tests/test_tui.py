@@ -316,12 +316,6 @@ def test_stage_option():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="merge gap between branches: jobs' entity_ensure (store/sql/jobs.py) creates subject "
-    "entities with state_since NULL, and states' entity pages (state_since never NULL since "
-    "77a0dea) do not list them; passes once entity_ensure sets state_since = now",
-)
 @driven
 async def test_store_left_by_the_jobs_example(sqlite_template: Path, tmp_path: Path):
     """The job side of the pipeline run for real (``chronolog exec`` per stage), then browsed:

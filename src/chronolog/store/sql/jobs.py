@@ -212,7 +212,13 @@ def entity_ensure(
         return int(pk)
     conn.execute(
         dialect.insert_ignore(entities, ["project_id", "kind", "entity_id"]).values(
-            project_id=project_id, kind=kind, entity_id=entity_id, created_at=now, updated_at=now
+            project_id=project_id,
+            kind=kind,
+            entity_id=entity_id,
+            # The states part pages entities by (state, state_since): never leave it NULL.
+            state_since=now,
+            created_at=now,
+            updated_at=now,
         )
     )
     return int(conn.execute(select(entities.c.pk).where(*where)).scalar_one())
