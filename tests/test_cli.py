@@ -109,8 +109,11 @@ def test_demo_builds_a_store_and_prints_tables(tmp_path: Path) -> None:
     with Chronolog(url) as cl:
         assert cl.events.query().total == cl.events.query(date_range="24h").total
         # Every example scenario has its own project, with activity in it.
-        for project in ("media-manager", "rip-pipeline", "jetstream"):
+        for project in ("media-manager", "rip-pipeline", "jetstream", "agent-platform"):
             assert (cl.using(project).events.query(limit=1).total or 0) > 0
+        rip = cl.using("rip-pipeline").jobs.counts()
+        assert rip["rip"]["failed"] == 1
+        assert rip["rip"]["running"] == 1
 
 
 def _commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:

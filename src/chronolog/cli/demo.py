@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ..core import Chronolog
 from ..errors import Conflict
-from ..examples import jetstream, library_cleanup, media_manager, rip_pipeline
+from ..examples import agent_platform, jetstream, library_cleanup, media_manager, rip_pipeline
 from ..store.engine import normalise_url
 from ._common import console, fail
 from .events import event_table
@@ -78,6 +78,46 @@ def _media_manager(cl: Chronolog) -> int:
 
 def _rip_pipeline(cl: Chronolog) -> int:
     rip_pipeline.build_demo(cl)
+    _rip_jobs(cl)
+    return cl.events.query(limit=1).total or 0
+
+
+def _rip_jobs(cl: Chronolog) -> None:
+    """The rip pipeline's jobs (rip_pipeline_jobs, without its worker processes): one
+    done, one failed with its log, one running halfway, one waiting."""
+    jobs = cl.jobs
+    discs = [e.id for e in cl.states.entities("disc").items]
+    for disc in sorted(discs):
+        jobs.enqueue("rip", {"disc": disc, "titles": "1 2 3"}, queue="rip", subject=("disc", disc))
+    jobs.enqueue("transcode", {"file": "heat.mkv", "preset": "hevc"}, queue="media")
+    script = [
+        ("info", "makemkvcon mkv disc:0 all"),
+        ("info", "title 1: 47 min, 4.1 GB"),
+        ("info", "title 2: 49 min, 4.3 GB"),
+    ]
+    claimed = jobs.claim(["rip"], "ripper-01", limit=3, lease=3600)
+    for index, job in enumerate(claimed):
+        jobs.log_many(job.id, job.lease, [(level, text, {}) for level, text in script])
+        if index == 0:
+            jobs.complete(job.id, job.lease, {"titles": 3, "bytes": 12_400_000_000})
+        elif index == 1:
+            jobs.log(job.id, "error", "read error on title 3 at sector 1839202", lease=job.lease)
+            jobs.fail(job.id, job.lease, "makemkvcon exit 2: read error on title 3", retry=False)
+        else:
+            jobs.heartbeat(job.id, job.lease, progress=0.4, progress_text="title 2 of 3")
+
+
+def _agent_platform(cl: Chronolog) -> int:
+    store = agent_platform.AgentStore(cl)
+    for n in range(40):
+        kind = agent_platform.JOB_TYPES[n % 3]
+        store.enqueue_job(kind, {"session": f"s{n}", "prompt": f"task {n}"})
+    for n in range(34):
+        job = store.dequeue_job(list(agent_platform.JOB_TYPES), f"agent-worker-{n % 4}")
+        if job is None:
+            break
+        failure = RuntimeError("model quota exceeded") if n % 11 == 5 else None
+        store.complete_job(job, failure)
     return cl.events.query(limit=1).total or 0
 
 
@@ -91,6 +131,7 @@ SCENARIOS: dict[str, Callable[[Chronolog], int]] = {
     "media-manager": _media_manager,
     "rip-pipeline": _rip_pipeline,
     "jetstream": _jetstream,
+    "agent-platform": _agent_platform,
 }
 """Project name → the example that fills it (``default`` is the library-cleanup tool)."""
 

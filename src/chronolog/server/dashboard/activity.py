@@ -150,7 +150,7 @@ def filter_choices(session: Session) -> dict[str, list[str]]:
 
 
 def entity_kinds(session: Session) -> set[str]:
-    """Kinds whose targets link to an entity page (those with a machine, and ``job``)."""
+    """Kinds whose targets link to an entity page (those with a machine)."""
     return {m.kind for m in session.cl.states.machines()}
 
 

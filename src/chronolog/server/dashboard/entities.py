@@ -127,6 +127,7 @@ def entity(request: Request, kind: str, entity_id: str) -> Response:
             nav="entities",
         )
     steps = pipeline(machine, found.state, history) if machine else []
+    jobs = list(session.cl.jobs.list(subject=(found.kind, found.id), limit=50).items)
     return page(
         request,
         "entity.html",
@@ -138,6 +139,7 @@ def entity(request: Request, kind: str, entity_id: str) -> Response:
             "machine": machine,
             "steps": steps,
             "parent": parent,
+            "jobs": jobs,
         },
         nav="entities",
     )

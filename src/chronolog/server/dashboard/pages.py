@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from ...errors import Unauthorized
 from ...stats import GROUP_BY
 from .activity import entity_kinds
+from .jobs import job_counts
 from .render import page, pick_zone, with_query
 from .session import (
     MAX_TOKENS,
@@ -72,6 +73,7 @@ def overview(request: Request) -> Response:
             "recent": cl.events.recent(12),
             "entity_kinds": entity_kinds(session),
             "chart": chart,
+            "jobs": job_counts(session),
         },
         nav="overview",
     )
@@ -141,7 +143,7 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items() if v}
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     """A form post from our own pages (the cookie is SameSite=Strict as well)."""
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
@@ -157,7 +159,7 @@ async def login(request: Request) -> Response:
     target = _safe_next(form.get("next"))
     # Several tokens (one per project) may be pasted at once, separated by spaces.
     given = list(dict.fromkeys(form.get("token", "").split()))[:MAX_TOKENS]
-    error = None if _same_origin(request) else "cross-site login refused"
+    error = None if same_origin(request) else "cross-site login refused"
     auth = request.app.state.chronolog.root.auth
     fresh: dict[str, str] = {}
     first = None
@@ -194,7 +196,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """Forget every token of this browser."""
     response = RedirectResponse("/login", status_code=303)
-    if _same_origin(request):
+    if same_origin(request):
         set_tokens(response, request, [])
     return response
 
@@ -205,6 +207,6 @@ async def switch_project(request: Request) -> Response:
     form = await _form(request)
     wanted = form.get("project", "")
     response = RedirectResponse("/", status_code=303)
-    if _same_origin(request) and wanted in {p.project for _, p in valid_principals(request)}:
+    if same_origin(request) and wanted in {p.project for _, p in valid_principals(request)}:
         set_project(response, request, wanted)
     return response

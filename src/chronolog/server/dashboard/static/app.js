@@ -23,6 +23,38 @@
     });
   });
 
+  // A job's log: new lines scroll in while it runs; the state badge and progress follow.
+  var log = document.getElementById("log");
+  if (log && window.EventSource && !log.hasAttribute("data-finished")) {
+    var logSource = new EventSource(log.getAttribute("data-stream"));
+    logSource.addEventListener("line", function (ev) {
+      var near = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+      var holder = document.createElement("ol");
+      holder.innerHTML = ev.data;
+      var item = holder.firstElementChild;
+      if (!item || log.querySelector('li[data-id="' + item.getAttribute("data-id") + '"]')) return;
+      log.appendChild(item);
+      var empty = document.getElementById("log-empty");
+      if (empty) empty.remove();
+      if (near) log.scrollTop = log.scrollHeight;
+    });
+    logSource.addEventListener("state", function (ev) {
+      var parts = ev.data.split("|");
+      var badge = document.getElementById("job-state");
+      if (badge) { badge.textContent = parts[0]; }
+      if (parts[1] !== "") {
+        document.getElementById("progress").hidden = false;
+        document.getElementById("progress-bar").value = Number(parts[1]);
+        document.getElementById("progress-text").textContent = parts[1] + "% " + (parts[2] || "");
+      }
+    });
+    logSource.addEventListener("end", function () {
+      logSource.close();
+      var live = document.getElementById("log-live");
+      if (live) live.hidden = true;
+    });
+  }
+
   // Live activity: new rows arrive over Server-Sent Events; Pause holds them back.
   var live = document.getElementById("live");
   var rows = document.getElementById("rows");
