@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from chronolog import Actor
 from chronolog.examples import library_cleanup, media_manager
+from chronolog.server.dashboard import activity, jobs
 from chronolog.server.dashboard.session import COOKIE
 
 from ._http import Api
@@ -280,11 +281,20 @@ def test_project_switcher_lists_only_the_tokens_projects(dash: Api) -> None:
     assert dash.http.get("/", follow_redirects=False).status_code == 303
 
 
-PAGES = ["/", "/activity", "/charts", "/entities", "/entities/movie/603", "/login"]
+PAGES = [
+    "/",
+    "/activity",
+    "/charts",
+    "/entities",
+    "/entities/movie/603",
+    "/login",
+    "/jobs",
+    "/jobs/1",
+]
 PARAMS = [
     "range", "since", "until", "event_types", "actions", "actor_types", "statuses",
     "target_type", "target_id", "q", "cursor", "tz", "window", "group", "kind", "state",
-    "all", "next", "page", "limit",
+    "all", "next", "page", "limit", "queue", "done",
 ]  # fmt: skip
 
 
@@ -313,3 +323,98 @@ def test_no_query_string_gives_a_500(dash_session: Api, path: str, params: list)
 def dash_session(dash: Api) -> Api:
     login(dash, dash.admin)
     return dash
+
+
+def test_jobs_pages_retry_and_cancel_by_role(dash: Api) -> None:
+    q = dash.cl.jobs
+    q.enqueue("rip", {"disc": 1}, queue="rip", subject=("movie", "603"))
+    q.enqueue("rip", {"disc": 2}, queue="rip")
+    waiting = q.enqueue("transcode", {"file": "a.mkv"}, queue="media")
+    (job, other) = q.claim(["rip"], "ripper-01", limit=2, lease=600)
+    q.log(job.id, "info", "title 1 of 3", lease=job.lease)
+    q.log(job.id, "error", "read error on title 3", lease=job.lease)
+    q.fail(job.id, job.lease, "makemkvcon exit 2", retry=False)
+    q.heartbeat(other.id, other.lease, progress=0.5, progress_text="halfway")
+
+    login(dash, dash.token("read"))
+    overview = dash.http.get("/")
+    assert 'data-testid="jobs-running">1<' in overview.text
+    assert 'data-testid="jobs-failed">1<' in overview.text
+    listing = dash.http.get("/jobs")
+    assert listing.status_code == 200
+    assert f'href="/jobs/{job.id}"' in listing.text
+    assert "Retry" not in listing.text  # read role: no write buttons
+    assert "Cancel" not in listing.text
+    failed = dash.http.get("/jobs?state=failed&queue=rip")
+    assert f'href="/jobs/{job.id}"' in failed.text
+    assert f'href="/jobs/{other.id}"' not in failed.text
+    assert dash.http.get("/jobs?state=bogus").status_code == 200
+    page = dash.http.get(f"/jobs/{job.id}")
+    assert page.status_code == 200
+    for text in (
+        "makemkvcon exit 2",
+        "read error on title 3",
+        "&#34;disc&#34;: 1",
+        "/entities/movie/603",
+    ):
+        assert text in page.text, text
+    assert "Retry" not in page.text
+    assert dash.http.post(f"/jobs/{job.id}/retry").status_code == 403
+    assert q.get(job.id).state == "failed"
+    assert "#" + str(job.id) in dash.http.get("/entities/movie/603").text  # the entity's jobs
+
+    dash.http.cookies.clear()
+    login(dash, dash.token("write"))
+    page = dash.http.get(f"/jobs/{job.id}")
+    assert "Retry" in page.text
+    response = dash.http.post(f"/jobs/{job.id}/retry", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/jobs/{job.id}?done=retry"
+    assert q.get(job.id).state == "pending"
+    assert dash.http.post(f"/jobs/{job.id}/retry").status_code == 409  # pending: nothing to retry
+    assert "Cancel" in dash.http.get(f"/jobs/{waiting.id}").text
+    dash.http.post(f"/jobs/{waiting.id}/cancel")
+    assert q.get(waiting.id).state == "cancelled"
+    cross = dash.http.post(f"/jobs/{waiting.id}/retry", headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    assert q.get(waiting.id).state == "cancelled"
+    for missing in ("/jobs/999999", "/jobs/abc", "/jobs/99999999999999999999999"):
+        assert dash.http.get(missing).status_code == 404
+    assert dash.http.post("/jobs/999999/cancel").status_code == 404
+
+
+def test_streams_send_new_events_and_log_lines(dash: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(activity, "STREAM_SECONDS", 0.6)
+    login(dash, dash.admin)
+    after = dash.cl.feed.end_cursor()
+    dash.cl.events.record(
+        "deletion", "deleted", target={"type": "media_item", "id": "9", "title": "Zed"}
+    )
+    dash.cl.events.record("scan", "started")
+    dash.cl.events.record(
+        "deletion", "deleted", target={"type": "media_item", "id": "8", "title": "Yak"}
+    )
+    body = dash.http.get(f"/activity/stream?after={after}&event_types=deletion&q=zed").text
+    assert body.startswith("retry: 1000")
+    assert body.count("event: row") == 1
+    assert "Zed" in body
+    assert "Yak" not in body  # the title search applies to live rows too
+    # Reconnecting with the last id resumes after it.
+    last = re.findall(r"^id: (\S+)$", body, flags=re.M)[-1]
+    again = dash.http.get("/activity/stream", headers={"Last-Event-ID": last}).text
+    assert "event: row" not in again
+    assert dash.http.get("/activity/stream?after=garbage").status_code == 400
+
+    q = dash.cl.jobs
+    q.enqueue("rip", {}, queue="rip")
+    (job,) = q.claim(["rip"], "w", lease=600)
+    q.log(job.id, "info", "first line", lease=job.lease)
+    q.log(job.id, "info", "second line", lease=job.lease)
+    q.complete(job.id, job.lease)
+    first = q.logs(job.id)[0].id
+    log = dash.http.get(f"/jobs/{job.id}/log?after={first}").text  # finished: ends by itself
+    assert "second line" in log
+    assert "first line" not in log
+    assert log.rstrip().endswith("event: end\ndata: end")
+    assert dash.http.get("/jobs/424242/log").status_code == 404
+    assert jobs.LOG_STREAM_SECONDS > 0

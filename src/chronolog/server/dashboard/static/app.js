@@ -42,6 +42,8 @@
       var parts = ev.data.split("|");
       var badge = document.getElementById("job-state");
       if (badge) { badge.textContent = parts[0]; }
+      // The retry / cancel button of the old state no longer applies.
+      document.querySelectorAll("h1 form.inline").forEach(function (f) { f.hidden = true; });
       if (parts[1] !== "") {
         document.getElementById("progress").hidden = false;
         document.getElementById("progress-bar").value = Number(parts[1]);
