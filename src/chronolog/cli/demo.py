@@ -170,7 +170,9 @@ def demo(
         if not serve:
             _tables(cl, db)
             return
-        tokens = [cl.using(p).auth.create_token("demo admin", "admin").secret for p in built]
+        # The media manager first: the login shows the first token's project.
+        order = sorted(built, key=lambda p: p != "media-manager")
+        tokens = [cl.using(p).auth.create_token("demo admin", "admin").secret for p in order]
         import uvicorn
 
         from ..server import create_app

@@ -27,10 +27,14 @@ LOG_STREAM_SECONDS = 55.0
 FINISHED = frozenset({"completed", "failed", "cancelled"})
 
 
-def job_counts(session: Session) -> dict[str, int]:
-    """Jobs running and pending now, failed in the last 24 hours (``failed`` capped at 1000)."""
+def job_counts(session: Session) -> dict[str, int] | None:
+    """Jobs running and pending now, failed in the last 24 hours (``failed`` capped at 1000);
+    ``None`` for a project that has never had a job."""
+    queues = session.cl.jobs.counts()
+    if not queues:
+        return None
     totals = {"running": 0, "pending": 0}
-    for states in session.cl.jobs.counts().values():
+    for states in queues.values():
         for state in totals:
             totals[state] += states.get(state, 0)
     totals["failed"] = len(session.cl.jobs.failed(timedelta(hours=24), limit=1000))

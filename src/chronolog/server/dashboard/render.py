@@ -110,12 +110,22 @@ STATUS_TONES = {
     "available": "wait",
     "retryable": "warn",
     "warning": "warn",
+    "missing": "warn",
+    "downloaded": "ok",
+    "ripped": "ok",
+    "transcoded": "ok",
+    "continuing": "busy",
 }
 
 
 def tone(status: str | None) -> str:
-    """The badge colour family of a status word."""
-    return STATUS_TONES.get((status or "").lower(), "neutral")
+    """The badge colour family of a status or state word (``…ing`` reads as busy)."""
+    word = (status or "").lower()
+    if word in STATUS_TONES:
+        return STATUS_TONES[word]
+    if word.endswith("ing") and len(word) > 4:
+        return "busy"
+    return "neutral"
 
 
 templates.env.filters["when"] = _when
