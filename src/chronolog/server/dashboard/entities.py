@@ -55,7 +55,10 @@ def entities(request: Request) -> Response:
     states = session.cl.states
     machines = {m.kind: m for m in states.machines()}
     counts = kind_counts(session)
-    kinds = [k for k, _ in counts] + [k for k in machines if k not in {k for k, _ in counts}]
+    kinds = list(dict.fromkeys([k for k, _ in counts] + list(machines)))
+    # Kinds without a machine: those among the most recently moved entities.
+    kinds += [e.kind for e in states.entities(limit=100).items]
+    kinds = list(dict.fromkeys(kinds))
     kind = request.query_params.get("kind", "")[:100] or (kinds[0] if kinds else "")
     state = request.query_params.get("state", "")[:100]
     show_all = request.query_params.get("all") == "1"
