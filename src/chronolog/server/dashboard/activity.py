@@ -168,7 +168,8 @@ def activity(request: Request) -> Response:
     status_code = 200
     try:
         args = query_args(flt, zone)
-        if not flt.cursor:
+        # Page 1 follows the feed, unless its range ended in the past.
+        if not flt.cursor and not (flt.range == "custom" and args.get("until")):
             stream_cursor = session.cl.feed.end_cursor()
         result = session.cl.events.query(
             **args, limit=50, cursor=flt.cursor or None, with_total=not flt.cursor

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,7 +27,7 @@ FINISHED = frozenset({"completed", "failed", "cancelled"})
 
 
 def job_counts(session: Session) -> dict[str, int] | None:
-    """Jobs running and pending now, failed in the last 24 hours (``failed`` capped at 1000);
+    """Jobs running and pending now, failed in the last 24 hours (whole hours);
     ``None`` for a project that has never had a job."""
     queues = session.cl.jobs.counts()
     if not queues:
@@ -37,7 +36,9 @@ def job_counts(session: Session) -> dict[str, int] | None:
     for states in queues.values():
         for state in totals:
             totals[state] += states.get(state, 0)
-    totals["failed"] = len(session.cl.jobs.failed(timedelta(hours=24), limit=1000))
+    # Jobs that failed for good record an event with action "failed": count the rollups.
+    failed = session.cl.stats.buckets("1d", event_types="job", actions="failed")
+    totals["failed"] = failed.total
     return totals
 
 
