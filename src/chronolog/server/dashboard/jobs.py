@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
@@ -141,16 +142,20 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
             generation = store.notifier.generation("events")
             lines = await asyncio.to_thread(session.cl.jobs.logs, ident, after=after, limit=500)
             for item in lines:
-                html = line.render(line=item).strip().replace("\n", " ")
-                yield f"id: {item.id}\nevent: line\ndata: {html}\n\n"
+                html = line.render(line=item).strip()
+                data = "".join(f"data: {part}\n" for part in html.splitlines())
+                yield f"id: {item.id}\nevent: line\n{data}\n"
                 after = item.id
             now = await asyncio.to_thread(session.cl.jobs.get, ident)
             state = (now.state, now.progress, now.progress_text, now.attempt)
             if state != seen:
                 seen = state
-                pct = "" if now.progress is None else f"{now.progress * 100:.0f}"
-                text = (now.progress_text or "").replace("\n", " ")
-                yield f"event: state\ndata: {now.state}|{pct}|{text}\n\n"
+                body = {
+                    "state": now.state,
+                    "percent": None if now.progress is None else round(now.progress * 100),
+                    "text": now.progress_text or "",
+                }
+                yield f"event: state\ndata: {orjson.dumps(body).decode()}\n\n"
             if now.state in FINISHED and not lines:
                 yield "event: end\ndata: end\n\n"
                 return

@@ -39,15 +39,15 @@
       if (near) log.scrollTop = log.scrollHeight;
     });
     logSource.addEventListener("state", function (ev) {
-      var parts = ev.data.split("|");
+      var st = JSON.parse(ev.data);
       var badge = document.getElementById("job-state");
-      if (badge) { badge.textContent = parts[0]; }
+      if (badge) { badge.textContent = st.state; }
       // The retry / cancel button of the old state no longer applies.
       document.querySelectorAll("h1 form.inline").forEach(function (f) { f.hidden = true; });
-      if (parts[1] !== "") {
+      if (st.percent !== null) {
         document.getElementById("progress").hidden = false;
-        document.getElementById("progress-bar").value = Number(parts[1]);
-        document.getElementById("progress-text").textContent = parts[1] + "% " + (parts[2] || "");
+        document.getElementById("progress-bar").value = st.percent;
+        document.getElementById("progress-text").textContent = st.percent + "% " + st.text;
       }
     });
     logSource.addEventListener("end", function () {
