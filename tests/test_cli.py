@@ -100,14 +100,20 @@ def test_db_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_demo_builds_a_store_and_prints_tables(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    out = _run("demo", "--db", url)
+    out = _run("demo", "--db", url, "--no-serve")
     assert "Newest activity" in out
     assert "Summary of the last 24 hours" in out
     with Chronolog(url) as cl:
         assert (cl.events.query(date_range="24h").total or 0) >= 25
-    _run("demo", "--db", url)  # fresh by default: no duplicates
+    _run("demo", "--db", url, "--no-serve")  # fresh by default: no duplicates
     with Chronolog(url) as cl:
         assert cl.events.query().total == cl.events.query(date_range="24h").total
+        # Every example scenario has its own project, with activity in it.
+        for project in ("media-manager", "rip-pipeline", "jetstream", "agent-platform"):
+            assert (cl.using(project).events.query(limit=1).total or 0) > 0
+        rip = cl.using("rip-pipeline").jobs.counts()
+        assert rip["rip"]["failed"] == 1
+        assert rip["rip"]["running"] == 1
 
 
 def _commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:

@@ -1,21 +1,26 @@
-"""``chronolog demo``: a store full of realistic activity, to look at."""
+"""``chronolog demo``: a store full of realistic activity, served on the dashboard."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+import orjson
 import typer
 from rich.table import Table
 
 from ..core import Chronolog
-from ..examples import library_cleanup
+from ..errors import Conflict
+from ..examples import agent_platform, jetstream, library_cleanup, media_manager, rip_pipeline
 from ..store.engine import normalise_url
 from ._common import console, fail
 from .events import event_table
 
-__all__ = ["DEMO_URL", "register"]
+__all__ = ["DEMO_URL", "SCENARIOS", "build_scenarios", "register"]
 
 DEMO_URL = "sqlite:///chronolog-demo.db"
 
@@ -38,47 +43,181 @@ def _reset(url: str) -> None:
             os.remove(parsed.database + suffix)
 
 
+def _jetstream_lines(now: datetime, count: int = 1500, seed: int = 7) -> list[str]:
+    """Synthetic Jetstream commits over the last day, busier in the last hours."""
+    rng = random.Random(seed)
+    lines = []
+    collections = ("app.bsky.feed.post", "app.bsky.feed.like", "app.bsky.graph.follow")
+    for i in range(count):
+        ago = timedelta(seconds=rng.random() ** 2 * 86_400)
+        op = rng.choices(("create", "update", "delete"), weights=(80, 5, 15))[0]
+        collection = rng.choice(collections)
+        commit: dict[str, object] = {"operation": op, "collection": collection, "rkey": f"k{i}"}
+        if op != "delete":
+            valid = rng.random() > 0.03
+            commit["record"] = {
+                "$type": collection if valid else "unknown",
+                "text": f"demo post {i}",
+                "subject": {"uri": f"at://did:plc:demo/app.bsky.feed.post/{i}"},
+            }
+        at_us = int((now - ago).timestamp() * 1_000_000)
+        event = {"did": f"did:plc:u{i % 40}", "time_us": at_us, "kind": "commit", "commit": commit}
+        lines.append(orjson.dumps(event).decode())
+    return lines
+
+
+def _library_cleanup(cl: Chronolog) -> int:
+    return library_cleanup.simulate_day(cl)
+
+
+def _media_manager(cl: Chronolog) -> int:
+    media_manager.define_machines(cl)
+    media_manager.build_library(cl, now=datetime.now(UTC))
+    return cl.events.query(limit=1).total or 0
+
+
+def _rip_pipeline(cl: Chronolog) -> int:
+    rip_pipeline.build_demo(cl)
+    _rip_jobs(cl)
+    return cl.events.query(limit=1).total or 0
+
+
+def _rip_jobs(cl: Chronolog) -> None:
+    """The rip pipeline's jobs (rip_pipeline_jobs, without its worker processes): one
+    done, one failed with its log, one running halfway, one waiting."""
+    jobs = cl.jobs
+    discs = [e.id for e in cl.states.entities("disc").items]
+    for disc in sorted(discs):
+        jobs.enqueue("rip", {"disc": disc, "titles": "1 2 3"}, queue="rip", subject=("disc", disc))
+    jobs.enqueue("transcode", {"file": "heat.mkv", "preset": "hevc"}, queue="media")
+    script = [
+        ("info", "makemkvcon mkv disc:0 all"),
+        ("info", "title 1: 47 min, 4.1 GB"),
+        ("info", "title 2: 49 min, 4.3 GB"),
+    ]
+    claimed = jobs.claim(["rip"], "ripper-01", limit=3, lease=3600)
+    for index, job in enumerate(claimed):
+        jobs.log_many(job.id, job.lease, [(level, text, {}) for level, text in script])
+        if index == 0:
+            jobs.complete(job.id, job.lease, {"titles": 3, "bytes": 12_400_000_000})
+        elif index == 1:
+            jobs.log(job.id, "error", "read error on title 3 at sector 1839202", lease=job.lease)
+            jobs.fail(job.id, job.lease, "makemkvcon exit 2: read error on title 3", retry=False)
+        else:
+            jobs.heartbeat(job.id, job.lease, progress=0.4, progress_text="title 2 of 3")
+
+
+def _agent_platform(cl: Chronolog) -> int:
+    store = agent_platform.AgentStore(cl)
+    for n in range(40):
+        kind = agent_platform.JOB_TYPES[n % 3]
+        store.enqueue_job(kind, {"session": f"s{n}", "prompt": f"task {n}"})
+    for n in range(34):
+        job = store.dequeue_job(list(agent_platform.JOB_TYPES), f"agent-worker-{n % 4}")
+        if job is None:
+            break
+        failure = RuntimeError("model quota exceeded") if n % 11 == 5 else None
+        store.complete_job(job, failure)
+    return cl.events.query(limit=1).total or 0
+
+
+def _jetstream(cl: Chronolog) -> int:
+    outcome = jetstream.JetstreamLog(cl).ingest(_jetstream_lines(datetime.now(UTC)))
+    return sum(outcome.values())
+
+
+SCENARIOS: dict[str, Callable[[Chronolog], int]] = {
+    "default": _library_cleanup,
+    "media-manager": _media_manager,
+    "rip-pipeline": _rip_pipeline,
+    "jetstream": _jetstream,
+    "agent-platform": _agent_platform,
+}
+"""Project name → the example that fills it (``default`` is the library-cleanup tool)."""
+
+
+def build_scenarios(cl: Chronolog) -> dict[str, int]:
+    """Fill one project per example scenario; returns how many events each holds."""
+    built = {}
+    for project, fill in SCENARIOS.items():
+        if project != "default":
+            with contextlib.suppress(Conflict):
+                cl.projects.create(project)
+        view = cl if project == "default" else cl.using(project)
+        with console.status(f"recording the {project} scenario…"):
+            fill(view)
+        built[project] = view.events.query(limit=1).total or 0
+    return built
+
+
 def demo(
     db: Annotated[str, typer.Option("--db", help="Where to build the demo store.")] = DEMO_URL,
     fresh: Annotated[bool, typer.Option(help="Start from an empty file.")] = True,
+    serve: Annotated[
+        bool, typer.Option(help="Serve the dashboard afterwards (--no-serve prints tables).")
+    ] = True,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to serve on.")] = 8000,
 ) -> None:
-    """Build a SQLite store in the working directory from the example scenarios and show it."""
+    """Build a SQLite store from every example scenario, then open it on the dashboard."""
     if fresh:
         _reset(db)
     with Chronolog(db) as cl:
-        with console.status("recording a day of the library-cleanup tool…"):
-            count = library_cleanup.simulate_day(cl)
-        console.print(f"[bold green]✓[/] recorded {count} events into {db}\n")
-        console.print(event_table(cl.events.recent(15), title="Newest activity"))
-        summary = Table(title="Summary of the last 24 hours", header_style="bold")
-        summary.add_column("event type")
-        for column in ("events", "by rules", "by users", "errors"):
-            summary.add_column(column, justify="right")
-        for event_type in library_cleanup.EVENT_TYPES:
+        built = build_scenarios(cl)
+        for project, count in built.items():
+            console.print(f"[bold green]✓[/] {project}: {count} events")
+        console.print(f"into {db}\n")
+        if not serve:
+            _tables(cl, db)
+            return
+        # The media manager first: the login shows the first token's project.
+        order = sorted(built, key=lambda p: p != "media-manager")
+        tokens = [cl.using(p).auth.create_token("demo admin", "admin").secret for p in order]
+        import uvicorn
 
-            def total(
-                event_type: str = event_type,
-                actor_types: list[str] | None = None,
-                statuses: list[str] | None = None,
-            ) -> int:
-                page = cl.events.query(
-                    event_types=[event_type],
-                    actor_types=actor_types,
-                    statuses=statuses,
-                    date_range="24h",
-                    limit=1,
-                )
-                return page.total or 0
+        from ..server import create_app
 
-            summary.add_row(
-                event_type,
-                str(total()),
-                str(total(actor_types=["rule"])),
-                str(total(actor_types=["user"])),
-                str(total(statuses=["error"])),
-            )
-        console.print(summary)
         console.print(
-            f"\nExplore: [bold]chronolog events ls --db {db} --type deletion[/] "
-            f"or [bold]--search alien[/] or [bold]--json[/]"
+            f"[bold]Dashboard:[/] http://{host}:{port}/  — log in with these admin tokens "
+            "(paste them all at once; one per project):",
+            highlight=False,
         )
+        console.print(" ".join(tokens), highlight=False, soft_wrap=True)
+        uvicorn.run(create_app(cl), host=host, port=port, log_level="warning")
+
+
+def _tables(cl: Chronolog, db: str) -> None:
+    """The text summary of the library-cleanup scenario (``--no-serve``)."""
+    console.print(event_table(cl.events.recent(15), title="Newest activity"))
+    summary = Table(title="Summary of the last 24 hours", header_style="bold")
+    summary.add_column("event type")
+    for column in ("events", "by rules", "by users", "errors"):
+        summary.add_column(column, justify="right")
+    for event_type in library_cleanup.EVENT_TYPES:
+
+        def total(
+            event_type: str = event_type,
+            actor_types: list[str] | None = None,
+            statuses: list[str] | None = None,
+        ) -> int:
+            page = cl.events.query(
+                event_types=[event_type],
+                actor_types=actor_types,
+                statuses=statuses,
+                date_range="24h",
+                limit=1,
+            )
+            return page.total or 0
+
+        summary.add_row(
+            event_type,
+            str(total()),
+            str(total(actor_types=["rule"])),
+            str(total(actor_types=["user"])),
+            str(total(statuses=["error"])),
+        )
+    console.print(summary)
+    console.print(
+        f"\nExplore: [bold]chronolog events ls --db {db} --type deletion[/] "
+        f"or [bold]--search alien[/] or [bold]--json[/]"
+    )

@@ -19,6 +19,7 @@ from .._scope import Limits
 from ..core import Chronolog
 from ..errors import ChronologError
 from ..store.sql import server as sql
+from . import dashboard
 from .deps import ServerState, state_of
 from .errors import install_error_handlers
 from .metrics import Metrics
@@ -75,6 +76,7 @@ def create_app(
     install_error_handlers(app)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    dashboard.install(app)
     app.add_api_route("/health", health, methods=["GET"], tags=["system"], response_model=None)
     app.add_api_route(
         "/metrics", metrics_text, methods=["GET"], tags=["system"], response_class=Response

@@ -1,0 +1,274 @@
+"""The activity log page, its live stream (Server-Sent Events from ``cl.feed``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from ...errors import ValidationError
+from ...models import Event
+from .render import page, pick_zone, query_words, templates
+from .session import Session, session_of
+
+__all__ = ["RANGES", "STREAM_SECONDS", "ActivityFilter", "parse_filter", "router"]
+
+router = APIRouter()
+
+RANGES = ("24h", "7d", "30d", "all", "custom")
+STREAM_SECONDS = 55.0
+"""One SSE response lasts this long; the browser reconnects with ``Last-Event-ID``
+(the feed cursor), so nothing is missed across reconnects and no proxy idles it out."""
+
+
+@dataclass(slots=True)
+class ActivityFilter:
+    """The activity log's filters as read from a query string."""
+
+    event_types: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    actor_types: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    target_type: str = ""
+    target_id: str = ""
+    search: str = ""
+    range: str = "24h"
+    since: str = ""
+    until: str = ""
+    cursor: str = ""
+
+    def params(self, *, cursor: str | None = None) -> dict[str, Any]:
+        """The filters as query parameters (for links, forms and the stream)."""
+        return {
+            "event_types": self.event_types,
+            "actions": self.actions,
+            "actor_types": self.actor_types,
+            "statuses": self.statuses,
+            "target_type": self.target_type,
+            "target_id": self.target_id,
+            "q": self.search,
+            "range": self.range if self.range != "24h" else "",
+            "since": self.since if self.range == "custom" else "",
+            "until": self.until if self.range == "custom" else "",
+            "cursor": cursor,
+        }
+
+    def feed_filters(self) -> dict[str, Any]:
+        """What ``cl.feed`` can filter on (search and time are checked per event)."""
+        out: dict[str, Any] = {
+            "event_types": self.event_types or None,
+            "actions": self.actions or None,
+            "actor_types": self.actor_types or None,
+            "statuses": self.statuses or None,
+        }
+        if self.target_type:
+            out["target_type"] = self.target_type
+            if self.target_id:
+                out["target_id"] = self.target_id
+        return out
+
+
+def _one(request: Request, name: str, cap: int = 200) -> str:
+    return request.query_params.get(name, "").strip()[:cap]
+
+
+def parse_filter(request: Request) -> ActivityFilter:
+    """Read the filters leniently: unknown ranges fall back to 24h, long text is cut."""
+    flt = ActivityFilter(
+        event_types=query_words(request, "event_types")[:50],
+        actions=query_words(request, "actions")[:50],
+        actor_types=query_words(request, "actor_types")[:50],
+        statuses=query_words(request, "statuses")[:50],
+        target_type=_one(request, "target_type"),
+        target_id=_one(request, "target_id"),
+        search=_one(request, "q"),
+        since=_one(request, "since", 64),
+        until=_one(request, "until", 64),
+        cursor=_one(request, "cursor", 512),
+    )
+    wanted = request.query_params.get("range", "")
+    if wanted in RANGES:
+        flt.range = wanted
+    elif flt.since or flt.until:
+        flt.range = "custom"
+    return flt
+
+
+def _time(value: str, zone: tzinfo, name: str) -> datetime | None:
+    """A custom-range bound: RFC 3339, or a ``datetime-local`` value read in ``zone``."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"{name} is not a date and time: {value!r}", field=name) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    if not 1970 <= parsed.year <= 9998:
+        raise ValidationError(f"{name} is out of range", field=name)
+    return parsed
+
+
+def query_args(flt: ActivityFilter, zone: tzinfo) -> dict[str, Any]:
+    """Keyword arguments for ``cl.events.query`` (``ValidationError`` on bad times)."""
+    args: dict[str, Any] = {
+        "event_types": flt.event_types or None,
+        "actions": flt.actions or None,
+        "actor_types": flt.actor_types or None,
+        "statuses": flt.statuses or None,
+        "search": flt.search or None,
+        "target_type": flt.target_type or None,
+        "target_id": (flt.target_id or None) if flt.target_type else None,
+    }
+    if flt.range == "custom":
+        args["since"] = _time(flt.since, zone, "since")
+        args["until"] = _time(flt.until, zone, "until")
+        if args["since"] and args["until"] and args["since"] >= args["until"]:
+            raise ValidationError("since must be before until", field="since")
+    elif flt.range != "all":
+        args["date_range"] = flt.range
+    return args
+
+
+def filter_choices(session: Session) -> dict[str, list[str]]:
+    """Event types, actor types and statuses seen in the last 30 days (from the rollups)."""
+    out: dict[str, list[str]] = {}
+    for key, group in (
+        ("event_types", "event_type"),
+        ("actor_types", "actor_type"),
+        ("statuses", "status"),
+    ):
+        series = session.cl.stats.buckets("30d", group_by=group)
+        out[key] = [g for g in series.groups if g]
+    return out
+
+
+def entity_kinds(session: Session) -> set[str]:
+    """Kinds whose targets link to an entity page (those with a machine)."""
+    return {m.kind for m in session.cl.states.machines()}
+
+
+@router.get("/activity", include_in_schema=False)
+def activity(request: Request) -> Response:
+    """The filtered, keyset-paged activity log; new events arrive live."""
+    session = session_of(request)
+    zone, zone_error = pick_zone(request)
+    flt = parse_filter(request)
+    error = zone_error
+    events: list[Event] = []
+    next_cursor: str | None = None
+    total: int | None = None
+    stream_cursor = ""
+    status_code = 200
+    try:
+        args = query_args(flt, zone)
+        # Page 1 follows the feed, unless its range ended in the past.
+        if not flt.cursor and not (flt.range == "custom" and args.get("until")):
+            stream_cursor = session.cl.feed.end_cursor()
+        # A title search scans the log: counting every match would cost a full
+        # scan at 1M events, while the newest 50 matches usually come quickly.
+        result = session.cl.events.query(
+            **args,
+            limit=50,
+            cursor=flt.cursor or None,
+            with_total=not flt.cursor and not flt.search,
+        )
+        events, next_cursor, total = list(result.items), result.next_cursor, result.total
+    except ValidationError as exc:
+        error, status_code, stream_cursor = exc.message, 400, ""
+    return page(
+        request,
+        "activity.html",
+        session,
+        {
+            "flt": flt,
+            "events": events,
+            "total": total,
+            "next_cursor": next_cursor,
+            "error": error,
+            "choices": filter_choices(session),
+            "ranges": RANGES,
+            "kinds": entity_kinds(session),
+            "stream_cursor": stream_cursor,
+        },
+        status_code=status_code,
+        nav="activity",
+    )
+
+
+def _matches(event: Event, flt: ActivityFilter, since: datetime | None) -> bool:
+    if since is not None and event.occurred_at < since:
+        return False
+    if flt.search:
+        title = (event.target.title or "") if event.target else ""
+        if flt.search.lower() not in title.lower():
+            return False
+    return True
+
+
+@router.get("/activity/stream", include_in_schema=False)
+async def activity_stream(request: Request) -> Response:
+    """New events as Server-Sent Events: ``event: row`` with a rendered table row.
+
+    Starts after ``?after=`` (or ``Last-Event-ID`` on a reconnect); each
+    message's id is the feed cursor after its event.
+    """
+    session = session_of(request)
+    zone, _ = pick_zone(request)
+    flt = parse_filter(request)
+    after = request.headers.get("last-event-id") or request.query_params.get("after") or None
+    try:
+        if after is not None and len(after) > 512:
+            raise ValidationError("cursor is not valid", field="after")
+        session.cl.feed.read(after, limit=1, **flt.feed_filters())
+        args = query_args(flt, zone)
+    except ValidationError as exc:
+        return Response(exc.message, status_code=400, media_type="text/plain")
+    kinds = entity_kinds(session)
+    row = templates.env.get_template("_event_row.html")
+    store = session.cl.store
+    store.listen("events")
+    filters = flt.feed_filters()
+    deadline = time.monotonic() + STREAM_SECONDS
+
+    async def stream() -> AsyncIterator[str]:
+        yield "retry: 1000\n\n"
+        position = after
+        quiet = time.monotonic()
+        while (remaining := deadline - time.monotonic()) > 0:
+            # The generation is read before the page: a commit between the two
+            # still ends the wait below at once.
+            generation = store.notifier.generation("events")
+            feed_page = await asyncio.to_thread(
+                session.cl.feed.read, position, limit=100, **filters
+            )
+            for event, cursor in zip(feed_page.items, feed_page.cursors, strict=True):
+                if _matches(event, flt, args.get("since")):
+                    html = row.render(event=event, zone=zone, kinds=kinds, fresh=True)
+                    data = "".join(f"data: {line}\n" for line in html.strip().splitlines())
+                    yield f"id: {cursor}\nevent: row\n{data}\n"
+            if feed_page.cursors:
+                yield f"id: {feed_page.next_cursor}\n: moved\n\n"
+            position = feed_page.next_cursor
+            if len(feed_page.items) < 100:
+                woke = await asyncio.to_thread(
+                    store.wait,
+                    "events",
+                    generation,
+                    min(remaining, 0.5 if feed_page.held_back else 1.0),
+                )
+                if not woke and time.monotonic() - quiet > 15:
+                    quiet = time.monotonic()
+                    yield ": keep-alive\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,215 @@
+"""Jobs: counts per queue and state, the list, a job's page with its live log, retry and cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from ...errors import ChronologError, NotFound, ValidationError
+from ...models import Actor, Page
+from ...store.schema.jobs import JOB_STATES
+from .render import page, templates
+from .session import Session, session_of
+
+__all__ = ["LOG_STREAM_SECONDS", "job_counts", "router"]
+
+router = APIRouter()
+
+LOG_STREAM_SECONDS = 55.0
+"""One log stream response lasts this long; the browser resumes after the last line id."""
+
+FINISHED = frozenset({"completed", "failed", "cancelled"})
+
+
+def job_counts(session: Session) -> dict[str, int] | None:
+    """Jobs running and pending now, failed in the last 24 hours (whole hours);
+    ``None`` for a project that has never had a job."""
+    queues = session.cl.jobs.counts()
+    if not queues:
+        return None
+    totals = {"running": 0, "pending": 0}
+    for states in queues.values():
+        for state in totals:
+            totals[state] += states.get(state, 0)
+    # Jobs that failed for good record an event with action "failed": count the rollups.
+    failed = session.cl.stats.buckets("1d", event_types="job", actions="failed")
+    totals["failed"] = failed.total
+    return totals
+
+
+def _job_id(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound(f"job {raw[:40]!r} not found")
+    return int(raw)
+
+
+@router.get("/jobs", include_in_schema=False)
+def jobs(request: Request) -> Response:
+    """Jobs per queue and state, and the list filtered by queue and state, newest first."""
+    session = session_of(request)
+    queue = request.query_params.get("queue", "")[:100]
+    state = request.query_params.get("state", "")
+    state = state if state in JOB_STATES else ""
+    cursor = request.query_params.get("cursor", "")[:512] or None
+    counts = session.cl.jobs.counts()
+    result: Page[Any] = Page(items=(), total=None, page=1, limit=50)
+    error = None
+    status_code = 200
+    try:
+        result = session.cl.jobs.list(
+            states=state or None, queue=queue or None, limit=50, cursor=cursor
+        )
+    except ValidationError as exc:
+        error, status_code = exc.message, 400
+    return page(
+        request,
+        "jobs.html",
+        session,
+        {
+            "counts": counts,
+            "states": JOB_STATES,
+            "queue": queue,
+            "state": state,
+            "result": result,
+            "error": error,
+        },
+        status_code=status_code,
+        nav="jobs",
+    )
+
+
+@router.get("/jobs/{job_id}", include_in_schema=False)
+def job(request: Request, job_id: str) -> Response:
+    """One job: state, progress, payload, attempts and their errors, history, its log."""
+    session = session_of(request)
+    try:
+        found = session.cl.jobs.get(_job_id(job_id))
+        logs = session.cl.jobs.logs(found.id, limit=1000)
+        history = session.cl.jobs.history(found.id)
+    except NotFound as exc:
+        return page(
+            request,
+            "missing.html",
+            session,
+            {"what": f"job {job_id}"[:100], "message": exc.message},
+            status_code=404,
+            nav="jobs",
+        )
+    return page(
+        request,
+        "job.html",
+        session,
+        {
+            "job": found,
+            "logs": logs,
+            "history": history,
+            "finished": found.state in FINISHED,
+            "last_line": logs[-1].id if logs else 0,
+            "notice": request.query_params.get("done", "")[:40],
+        },
+        nav="jobs",
+    )
+
+
+@router.get("/jobs/{job_id}/log", include_in_schema=False)
+async def job_log_stream(request: Request, job_id: str) -> Response:
+    """The job's new log lines as Server-Sent Events (``event: line``; id = line id);
+    ``event: state`` when the job's state or progress changes."""
+    session = session_of(request)
+    try:
+        ident = _job_id(job_id)
+        raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+        after = int(raw) if raw.isdigit() and len(raw) <= 18 else 0
+        job = session.cl.jobs.get(ident)
+    except NotFound as exc:
+        return Response(exc.message, status_code=404, media_type="text/plain")
+    line = templates.env.get_template("_log_line.html")
+    store = session.cl.store
+    store.listen("events")
+    deadline = time.monotonic() + LOG_STREAM_SECONDS
+
+    async def stream() -> AsyncIterator[str]:
+        nonlocal after
+        yield "retry: 1000\n\n"
+        seen = (job.state, job.progress, job.progress_text, job.attempt)
+        while time.monotonic() < deadline:
+            generation = store.notifier.generation("events")
+            lines = await asyncio.to_thread(session.cl.jobs.logs, ident, after=after, limit=500)
+            for item in lines:
+                html = line.render(line=item).strip()
+                data = "".join(f"data: {part}\n" for part in html.splitlines())
+                yield f"id: {item.id}\nevent: line\n{data}\n"
+                after = item.id
+            now = await asyncio.to_thread(session.cl.jobs.get, ident)
+            state = (now.state, now.progress, now.progress_text, now.attempt)
+            if state != seen:
+                seen = state
+                body = {
+                    "state": now.state,
+                    "percent": None if now.progress is None else round(now.progress * 100),
+                    "text": now.progress_text or "",
+                }
+                yield f"event: state\ndata: {orjson.dumps(body).decode()}\n\n"
+            if now.state in FINISHED and not lines:
+                yield "event: end\ndata: end\n\n"
+                return
+            if len(lines) < 500:
+                # Log lines write no event; state changes do. Poll the log at 0.5 s.
+                await asyncio.to_thread(store.wait, "events", generation, 0.5)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def _act(request: Request, job_id: str, verb: str) -> Response:
+    from .pages import same_origin
+
+    session = session_of(request)
+    if not session.can_write or not same_origin(request):
+        return page(
+            request,
+            "missing.html",
+            session,
+            {"what": f"{verb} job {job_id}"[:100], "message": f"{verb} needs the write role"},
+            status_code=403,
+            nav="jobs",
+        )
+    actor = Actor("user", session.principal.user or f"token {session.principal.token_id}")
+    try:
+        ident = _job_id(job_id)
+        if verb == "retry":
+            session.cl.jobs.retry(ident, actor=actor)
+        else:
+            session.cl.jobs.cancel(ident, actor=actor)
+    except ChronologError as exc:
+        status = 404 if isinstance(exc, NotFound) else 409
+        return page(
+            request,
+            "missing.html",
+            session,
+            {"what": f"{verb} job {job_id}"[:100], "message": exc.message},
+            status_code=status,
+            nav="jobs",
+        )
+    return RedirectResponse(f"/jobs/{ident}?done={verb}", status_code=303)
+
+
+@router.post("/jobs/{job_id}/retry", include_in_schema=False)
+def retry(request: Request, job_id: str) -> Response:
+    """Put a failed or cancelled job back to pending (write role)."""
+    return _act(request, job_id, "retry")
+
+
+@router.post("/jobs/{job_id}/cancel", include_in_schema=False)
+def cancel(request: Request, job_id: str) -> Response:
+    """Cancel a pending or running job (write role)."""
+    return _act(request, job_id, "cancel")
