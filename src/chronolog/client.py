@@ -9,19 +9,26 @@ raises the same exception class the library would (``ValidationError``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
 
 from . import errors
 from .errors import ChronologError, StoreUnavailable
+from .feed import FeedItem, FeedPage
 from .models import Actor, Event, NewEvent, Page, Target
+from .states import DayCount, Entity, Machine, Timeline, Transition
+from .stats import Bucket, Series
 
-__all__ = ["Client", "RemoteEvents"]
+__all__ = ["Client", "RemoteEvents", "RemoteFeed", "RemoteStates", "RemoteStats"]
 
 _ERRORS: dict[str, type[ChronologError]] = {
     cls.code: cls
@@ -145,6 +152,9 @@ class Client:
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self.events = RemoteEvents(self)
+        self.stats = RemoteStats(self)
+        self.states = RemoteStates(self)
+        self.feed = RemoteFeed(self)
 
     def request(
         self,
@@ -172,6 +182,32 @@ class Client:
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+    @contextmanager
+    def stream(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Iterator[str]]:
+        """``GET /api/v1{path}`` as a stream of text lines (Server-Sent Events)."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            with self._http.stream(
+                "GET",
+                f"{self.base_url}/api/v1{path}",
+                params=query,
+                headers={**self._headers, "Accept": "text/event-stream", **(headers or {})},
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for(response)
+                yield response.iter_lines()
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(
+                f"chronolog server unreachable at {self.base_url}: {exc}"
+            ) from exc
 
     def whoami(self) -> dict[str, Any]:
         """The token's project, role and user."""
@@ -298,3 +334,389 @@ class RemoteEvents:
             limit=body["limit"],
             next_cursor=body["next_cursor"],
         )
+
+
+def _duration(value: str | timedelta | int | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    return f"{int(seconds)}s"
+
+
+class RemoteStats:
+    """``cl.stats`` over HTTP: the same ``buckets`` call, returning a :class:`Series`."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def buckets(
+        self,
+        window: str | None = None,
+        *,
+        group_by: str | None = None,
+        event_types: Iterable[str] | str | None = None,
+        statuses: Iterable[str] | str | None = None,
+        actions: Iterable[str] | str | None = None,
+        actor_types: Iterable[str] | str | None = None,
+        target_types: Iterable[str] | str | None = None,
+        tz: str | tzinfo | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket: str | timedelta | int | None = None,
+    ) -> Series:
+        """Counts per bucket, oldest first (see :meth:`chronolog.stats.Stats.buckets`).
+
+        ``now`` is the server's clock (the library's ``now=`` has no remote twin).
+        """
+        params = {
+            "window": window,
+            "group_by": group_by,
+            "event_types": _csv(event_types),
+            "statuses": _csv(statuses),
+            "actions": _csv(actions),
+            "actor_types": _csv(actor_types),
+            "target_types": _csv(target_types),
+            "tz": None if tz is None else str(tz),
+            "since": _time(since),
+            "until": _time(until),
+            "bucket": _duration(bucket),
+        }
+        body = self._client.request("GET", "/stats", params=params)
+        return series_from_json(body)
+
+
+def series_from_json(data: Mapping[str, Any]) -> Series:
+    """Rebuild a :class:`Series` from its JSON form."""
+    return Series(
+        buckets=tuple(
+            Bucket(
+                start=datetime.fromisoformat(b["start"]),
+                end=datetime.fromisoformat(b["end"]),
+                total=int(b["total"]),
+                counts={str(k): int(v) for k, v in b["counts"].items()},
+            )
+            for b in data["buckets"]
+        ),
+        group_by=data.get("group_by"),
+        groups=tuple(data.get("groups") or ()),
+        tz=data["tz"],
+        window=data.get("window"),
+    )
+
+
+def _actor(data: Mapping[str, Any] | None) -> Actor | None:
+    return None if not data else Actor(data["type"], data.get("id"), data.get("name"))
+
+
+def transition_from_json(data: Mapping[str, Any]) -> Transition:
+    """Rebuild a :class:`Transition` from its JSON form."""
+    return Transition(
+        id=int(data["id"]),
+        kind=data["kind"],
+        entity_id=data["entity_id"],
+        sort_key=int(data["sort_key"]),
+        from_state=data.get("from_state"),
+        to_state=data["to_state"],
+        most_recent=bool(data["most_recent"]),
+        occurred_at=datetime.fromisoformat(data["occurred_at"]),
+        actor=_actor(data.get("actor")),
+        metadata=data.get("metadata"),
+        event_id=data.get("event_id"),
+        title=data.get("title"),
+    )
+
+
+def entity_from_json(data: Mapping[str, Any]) -> Entity:
+    """Rebuild an :class:`Entity` from its JSON form."""
+    parent = data.get("parent")
+    current = data.get("current")
+    return Entity(
+        kind=data["kind"],
+        id=data["id"],
+        title=data.get("title"),
+        parent=None if parent is None else (parent[0], parent[1]),
+        attributes=data.get("attributes"),
+        state=data.get("state"),
+        state_since=datetime.fromisoformat(data["state_since"]),
+        created_at=datetime.fromisoformat(data["created_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+        current=None if current is None else transition_from_json(current),
+    )
+
+
+def machine_from_json(data: Mapping[str, Any]) -> Machine:
+    """Rebuild a :class:`Machine` from its JSON form."""
+    return Machine(
+        kind=data["kind"],
+        states=tuple(data["states"]),
+        transitions={k: tuple(v) for k, v in data["transitions"].items()},
+        initial=data.get("initial"),
+        terminal=frozenset(data.get("terminal") or ()),
+    )
+
+
+def _page(body: Mapping[str, Any], item: Any) -> Page[Any]:
+    return Page(
+        items=[item(r) for r in body["items"]],
+        total=body["total"],
+        page=body["page"],
+        limit=body["limit"],
+        next_cursor=body["next_cursor"],
+    )
+
+
+def _segment(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+def _entity_path(kind: str, id: str | int) -> str:
+    # The id may hold '/': the server takes the rest of the path as the id.
+    return f"/entities/{_segment(kind)}/{quote(str(id), safe='/')}"
+
+
+def _parent(value: tuple[str, str | int] | Entity | None) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, Entity):
+        return [value.kind, value.id]
+    return [value[0], str(value[1])]
+
+
+class RemoteStates:
+    """``cl.states`` over HTTP: machines, entities, moves, history and the timeline."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def define(
+        self,
+        kind: str,
+        states: Iterable[str],
+        transitions: Mapping[str, Iterable[str]],
+        *,
+        initial: str | None = None,
+        terminal: Iterable[str] = (),
+    ) -> Machine:
+        """Define (or redefine) the machine of ``kind`` (needs an admin token)."""
+        body = {
+            "states": list(states),
+            "transitions": {k: list(v) for k, v in transitions.items()},
+            "initial": initial,
+            "terminal": list(terminal),
+        }
+        return machine_from_json(
+            self._client.request("PUT", f"/machines/{_segment(kind)}", json=body)
+        )
+
+    def machine(self, kind: str) -> Machine | None:
+        """The machine of ``kind``, or ``None`` if it has none."""
+        try:
+            return machine_from_json(self._client.request("GET", f"/machines/{_segment(kind)}"))
+        except errors.NotFound:
+            return None
+
+    def upsert(
+        self,
+        kind: str,
+        id: str | int,
+        *,
+        title: str | None = None,
+        parent: tuple[str, str | int] | Entity | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Entity:
+        """Create an entity or change its title, parent or attributes."""
+        body = {"title": title, "parent": _parent(parent), "attributes": attributes}
+        return entity_from_json(self._client.request("PUT", _entity_path(kind, id), json=body))
+
+    def get(self, kind: str, id: str | int) -> Entity:
+        """One entity with its current transition (``NotFound`` if absent)."""
+        return entity_from_json(self._client.request("GET", _entity_path(kind, id)))
+
+    def transition(
+        self,
+        kind: str,
+        id: str | int,
+        to: str,
+        *,
+        actor: Actor | Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        title: str | None = None,
+        parent: tuple[str, str | int] | Entity | None = None,
+        expected_from: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Transition:
+        """Move an entity (``InvalidTransition``, ``Conflict`` as in the library)."""
+        body = {
+            "to": to,
+            "expected_from": expected_from,
+            "actor": None if actor is None else _party(actor),
+            "metadata": None if metadata is None else dict(metadata),
+            "title": title,
+            "parent": _parent(parent),
+            "occurred_at": _time(occurred_at),
+        }
+        body = {k: v for k, v in body.items() if v is not None}
+        path = _entity_path(kind, id) + "/transitions"
+        return transition_from_json(self._client.request("POST", path, json=body))
+
+    def history(
+        self, kind: str, id: str | int, *, after: int = 0, limit: int | None = None
+    ) -> list[Transition]:
+        """An entity's moves by ``sort_key`` ascending, from ``after + 1``."""
+        path = _entity_path(kind, id) + "/transitions"
+        rows = self._client.request("GET", path, params={"after": after, "limit": limit})
+        return [transition_from_json(r) for r in rows]
+
+    def _entities(self, **params: Any) -> Page[Entity]:
+        return _page(self._client.request("GET", "/entities", params=params), entity_from_json)
+
+    def in_state(
+        self,
+        kind: str,
+        states: Iterable[str] | str,
+        *,
+        parent: tuple[str, str | int] | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Entity]:
+        """Entities of ``kind`` now in one of ``states``, newest move first."""
+        return self._entities(
+            kind=kind,
+            state=_csv(states),
+            parent=None if parent is None else f"{parent[0]}/{parent[1]}",
+            since=_time(since),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    def entities(
+        self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Entity]:
+        """Every entity (of ``kind``), newest move first."""
+        return self._entities(kind=kind, limit=limit, cursor=cursor)
+
+    def active(
+        self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Entity]:
+        """Entities not in a terminal state of their kind's machine."""
+        return self._entities(kind=kind, active="true", limit=limit, cursor=cursor)
+
+    def timeline(
+        self,
+        *,
+        days: int = 7,
+        kinds: Iterable[str] | str | None = None,
+        to_states: Iterable[str] | str | None = None,
+        until: datetime | None = None,
+        tz: tzinfo | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        with_counts: bool = True,
+    ) -> Timeline:
+        """Moves of every kind newest first, and per-day counts of distinct entities."""
+        params = {
+            "days": days,
+            "kinds": _csv(kinds),
+            "to_states": _csv(to_states),
+            "until": _time(until),
+            "tz": None if tz is None else str(tz),
+            "limit": limit,
+            "cursor": cursor,
+            "with_counts": "true" if with_counts else "false",
+        }
+        body = self._client.request("GET", "/timeline", params=params)
+        return Timeline(
+            page=_page(body, transition_from_json),
+            days=[
+                DayCount(date.fromisoformat(d["day"]), d["kind"], d["to_state"], int(d["count"]))
+                for d in body["days"]
+            ],
+        )
+
+
+def _feed_params(filters: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(filters) - {
+        "event_types",
+        "actions",
+        "statuses",
+        "actor_types",
+        "target_type",
+        "target_id",
+    }
+    if unknown:
+        raise errors.ValidationError(f"unknown feed filters: {sorted(unknown)}")
+    params = {k: _csv(v) if k.endswith("s") else v for k, v in filters.items()}
+    if params.get("target_id") is not None:
+        params["target_id"] = str(params["target_id"])
+    return params
+
+
+class RemoteFeed:
+    """``cl.feed`` over HTTP: pages by long-poll, following by Server-Sent Events."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def read(
+        self, after: str | None = None, *, limit: int = 100, wait: float = 0, **filters: Any
+    ) -> FeedPage:
+        """Up to ``limit`` events after ``after``; with ``wait`` seconds, the server holds
+        the request until at least one event arrives (long-poll)."""
+        params = {"after": after, "limit": limit, "wait": wait or None, **_feed_params(filters)}
+        body = self._client.request("GET", "/feed", params=params)
+        return FeedPage(
+            items=[event_from_json(e) for e in body["items"]],
+            next_cursor=body["next_cursor"],
+            cursors=list(body["cursors"]),
+            held_back=bool(body["held_back"]),
+        )
+
+    def follow(
+        self,
+        after: str | None = None,
+        *,
+        limit: int = 100,
+        poll: float = 1.0,
+        stop: threading.Event | None = None,
+        reconnect: float = 1.0,
+        **filters: Any,
+    ) -> Iterator[FeedItem]:
+        """Yield events as they are committed, forever or until ``stop`` is set.
+
+        Follows ``GET /feed/stream``; when the connection drops (a server
+        restart, a proxy timeout) it reconnects after ``reconnect`` seconds
+        from the last cursor it saw, so nothing is skipped or repeated. The
+        server sends a heartbeat every ``poll`` seconds, which is also how
+        often ``stop`` is checked while the feed is quiet.
+        """
+        cursor = after
+        params = {"limit": limit, "heartbeat": poll, **_feed_params(filters)}
+        while stop is None or not stop.is_set():
+            try:
+                headers = {"Last-Event-ID": cursor} if cursor else None
+                with self._client.stream("/feed/stream", params=params, headers=headers) as lines:
+                    ident: str | None = None
+                    data: list[str] = []
+                    for line in lines:
+                        if line.startswith("id:"):
+                            ident = line[3:].strip()
+                        elif line.startswith("data:"):
+                            data.append(line[5:].lstrip())
+                        elif not line:
+                            if ident is not None:
+                                cursor = ident
+                            if data and ident is not None:
+                                yield FeedItem(
+                                    event_from_json(orjson.loads("\n".join(data))), ident
+                                )
+                            ident, data = None, []
+                            if stop is not None and stop.is_set():
+                                return
+            except StoreUnavailable:
+                pass
+            if stop is not None:
+                if stop.wait(reconnect):
+                    return
+            else:
+                time.sleep(reconnect)
