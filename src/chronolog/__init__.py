@@ -22,6 +22,7 @@ from .errors import (
     ValidationError,
 )
 from .feed import FeedItem, FeedPage
+from .jobs import Job, JobLog, NewJob
 from .models import Actor, Event, NewEvent, Page, Project, Target
 from .retention import RetentionReport, register_purger
 from .states import DayCount, Entity, Machine, States, Timeline, Transition
@@ -44,11 +45,14 @@ __all__ = [
     "Forbidden",
     "InvalidTransition",
     "IssuedToken",
+    "Job",
+    "JobLog",
     "LeaseLost",
     "Limits",
     "Machine",
     "Member",
     "NewEvent",
+    "NewJob",
     "NotConfigured",
     "NotFound",
     "Page",

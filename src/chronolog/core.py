@@ -11,6 +11,7 @@ from .auth import Auth
 from .errors import NotFound
 from .events import Events
 from .feed import Feed
+from .jobs import Jobs
 from .projects import Projects, check_project_name
 from .retention import Retention
 from .states import States
@@ -32,7 +33,8 @@ class Chronolog:
 
     The parts: :attr:`events` (the activity log), :attr:`states` (entities and
     their state history), :attr:`stats` (bucket counts), :attr:`feed`
-    (gap-free, followable), :attr:`retention` (policies and purges) and
+    (gap-free, followable), :attr:`retention` (policies and purges),
+    :attr:`jobs` (the job queue), :attr:`auth`, :attr:`secrets` and
     :attr:`projects`.
     :meth:`using` returns a view of another project sharing the same
     connections. Close the store with :meth:`close` or a ``with`` block.
@@ -75,6 +77,7 @@ class Chronolog:
             limits=limits or Limits(),
         )
         self.events = Events(self.scope)
+        self.jobs = Jobs(self.scope)
         self.projects = Projects(self.scope)
         self.stats = Stats(self.scope)
         self.feed = Feed(self.scope)

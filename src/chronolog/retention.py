@@ -5,8 +5,8 @@ forever. :meth:`Retention.run` hands each kind to its *purger*, one short
 write transaction per batch (SQLite writers are never locked out for long),
 returns what it removed and records the purge as an event.
 
-Purgers are pluggable: events and rollups are built in; the jobs part
-registers ``job_logs`` and ``finished_jobs`` with :func:`register_purger`.
+Purgers are pluggable (:func:`register_purger`); events, rollups, job logs
+(``job_logs``) and finished jobs (``finished_jobs``) are built in.
 Rollups are separate from raw events, so charts outlive the events they count.
 """
 
@@ -27,6 +27,7 @@ from .events import Events
 from .models import Actor
 from .store.dialect import Dialect
 from .store.sql import events as event_sql
+from .store.sql import jobs as job_sql
 from .store.sql import partitions as part_sql
 from .store.sql import retention as sql
 from .store.sql import stats as stats_sql
@@ -89,6 +90,18 @@ register_purger("events", _purge_events)
 register_purger("minute_rollups", _rollup_purger(60))
 register_purger("hour_rollups", _rollup_purger(3600))
 register_purger("day_rollups", _rollup_purger(86400))
+register_purger(
+    "job_logs",
+    lambda conn, _dialect, project_id, cutoff, batch: job_sql.job_log_purge_batch(
+        conn, project_id, cutoff, batch
+    ),
+)
+register_purger(
+    "finished_jobs",
+    lambda conn, _dialect, project_id, cutoff, batch: job_sql.job_purge_finished_batch(
+        conn, project_id, cutoff, batch
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)

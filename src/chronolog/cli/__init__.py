@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import cleanup, demo, entities, events, feed, init, serve, stats, token
+from . import cleanup, demo, entities, events, feed, init, jobs, serve, stats, token
 
 __all__ = ["app", "main"]
 
@@ -24,6 +24,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(entities.app, name="entities")
 serve.register(app)
 app.add_typer(token.app, name="token")
+jobs.register(app)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import abc
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table
+from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, TextClause
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import ChronologError, Conflict, StoreUnavailable, ValidationError
@@ -102,6 +102,39 @@ class Dialect(abc.ABC):
     def for_update(self, stmt: Select[Any]) -> Select[Any]:
         """Lock the selected rows until commit where the database needs it."""
         return stmt
+
+    claim_lock_sql = ""
+    """What :meth:`for_claim` adds, as SQL text, for statements written by hand."""
+
+    def execute_raw(
+        self, conn: Connection, sql: str, params: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        """Run hand-written SQL (``?`` placeholders) on ``conn``'s driver connection, in its
+        transaction, and return the rows. For a few hot statements only: it skips
+        SQLAlchemy's per-statement work, which costs more than the statement itself."""
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+
+    def for_claim(self, stmt: Select[Any]) -> Select[Any]:
+        """Lock the selected rows, skipping rows another transaction holds (job claims).
+
+        SQLite needs nothing: the claim runs in one ``BEGIN IMMEDIATE``
+        transaction, so no other writer can touch the rows it reads.
+        """
+        return stmt
+
+    @abc.abstractmethod
+    def insert_ignore(
+        self,
+        table: Table,
+        index_elements: Sequence[str],
+        index_where: ColumnElement[bool] | TextClause | None = None,
+    ) -> Insert:
+        """``INSERT … ON CONFLICT (index_elements) [WHERE …] DO NOTHING`` on ``table``."""
 
     # -- reads -------------------------------------------------------------------
 

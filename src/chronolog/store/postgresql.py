@@ -14,7 +14,17 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, Select, Table, literal_column, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Insert,
+    Select,
+    Table,
+    TextClause,
+    literal_column,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -131,6 +141,27 @@ class PostgreSQLDialect(Dialect):
 
     def for_update(self, stmt: Select[Any]) -> Select[Any]:
         return stmt.with_for_update()
+
+    claim_lock_sql = " FOR UPDATE SKIP LOCKED"
+
+    def execute_raw(
+        self, conn: Connection, sql: str, params: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        return super().execute_raw(conn, sql.replace("?", "%s"), params)
+
+    def for_claim(self, stmt: Select[Any]) -> Select[Any]:
+        # Concurrent claimers pass over each other's rows instead of queueing on them.
+        return stmt.with_for_update(skip_locked=True)
+
+    def insert_ignore(
+        self,
+        table: Table,
+        index_elements: Sequence[str],
+        index_where: ColumnElement[bool] | TextClause | None = None,
+    ) -> Insert:
+        return pg_insert(table).on_conflict_do_nothing(
+            index_elements=list(index_elements), index_where=index_where
+        )
 
     def visible_tx_bound(self) -> ColumnElement[int] | None:
         # The oldest transaction still running *in this database* (or the next

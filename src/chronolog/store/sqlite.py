@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table
+from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, TextClause
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -92,6 +92,16 @@ class SQLiteDialect(Dialect):
         # and fetches rows at random for a search that reads every row anyway.
         # Pinning both keeps page cost flat whatever the statistics say.
         return stmt.with_hint(table, f"INDEXED BY {index}" if index else "NOT INDEXED", "sqlite")
+
+    def insert_ignore(
+        self,
+        table: Table,
+        index_elements: Sequence[str],
+        index_where: ColumnElement[bool] | TextClause | None = None,
+    ) -> Insert:
+        return sqlite_insert(table).on_conflict_do_nothing(
+            index_elements=list(index_elements), index_where=index_where
+        )
 
     def visible_tx_bound(self) -> ColumnElement[int] | None:
         return None

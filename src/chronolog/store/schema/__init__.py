@@ -3,6 +3,7 @@
 from ._base import JSONDocument, RowId, current_tx, metadata
 from .auth import api_tokens, project_members, project_secrets, users
 from .events import event_counts, events, project_vocab, projects
+from .jobs import job_logs, jobs
 from .retention import retention_policies, retention_runs
 from .states import entities, machines, transitions
 
@@ -14,6 +15,8 @@ __all__ = [
     "entities",
     "event_counts",
     "events",
+    "job_logs",
+    "jobs",
     "machines",
     "metadata",
     "project_members",

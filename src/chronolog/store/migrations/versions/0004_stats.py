@@ -1,7 +1,7 @@
 """Stats, feed and retention: retention policies and runs; day rollups.
 
 Revision ID: 0004_stats
-Revises: 0002_states
+Revises: 0003_jobs
 Create Date: 2026-11-21
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_stats"
-down_revision = "0002_states"
+down_revision = "0003_jobs"
 branch_labels = None
 depends_on = None
 

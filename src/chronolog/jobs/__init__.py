@@ -1,0 +1,20 @@
+"""Jobs: a queue that never loses or double-completes work, its workers and its logs.
+
+``cl.jobs`` is a :class:`Jobs`. Workers (:class:`Worker`) run Python handlers
+by job kind; :func:`command_handler` runs an external command per job (the
+``chronolog exec`` dispatcher).
+"""
+
+from .models import Job, JobError, JobLog, JobMove, NewJob
+from .queue import DEFAULT_LEASE, Jobs, backoff
+
+__all__ = [
+    "DEFAULT_LEASE",
+    "Job",
+    "JobError",
+    "JobLog",
+    "JobMove",
+    "Jobs",
+    "NewJob",
+    "backoff",
+]

@@ -1,0 +1,150 @@
+"""Run an external command per job: the ``chronolog exec`` dispatcher.
+
+The command gets the payload in its environment (``CHRONOLOG_PAYLOAD`` as
+JSON, each top-level scalar as ``JOB_<KEY>``) and in its arguments
+(``{key}`` placeholders). Its stdout and stderr lines go to the job log as
+they come; exit status 0 completes the job, anything else fails it with the
+status and the last lines. A cancelled job (or a timeout, or a shutdown past
+the grace period) stops the child: SIGTERM to its process group, SIGKILL
+after ``kill_grace`` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import string
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+
+from .. import _json
+from .worker import Handler, JobContext
+
+__all__ = ["CommandFailed", "command_handler", "render_args"]
+
+_TAIL = 20
+
+
+class CommandFailed(Exception):
+    """The command exited with a non-zero status (the message holds its last lines)."""
+
+
+def render_args(argv: Sequence[str], payload: Mapping[str, Any]) -> list[str]:
+    """Fill ``{key}`` placeholders from the payload (``{{`` and ``}}`` are literal braces)."""
+    out = []
+    formatter = string.Formatter()
+    for arg in argv:
+        parts = []
+        for literal, name, spec, conversion in formatter.parse(arg):
+            parts.append(literal)
+            if name is None:
+                continue
+            if name not in payload:
+                raise KeyError(
+                    f"placeholder {{{name}}} in {arg!r} is not a payload key "
+                    f"(payload keys: {sorted(payload)})"
+                )
+            value = payload[name]
+            if conversion or spec:
+                value = formatter.convert_field(value, conversion)
+                parts.append(format(value, spec or ""))
+            else:
+                parts.append(value if isinstance(value, str) else _json.dumps(value))
+        out.append("".join(parts))
+    return out
+
+
+def _environment(ctx: JobContext) -> dict[str, str]:
+    env = dict(os.environ)
+    payload = ctx.payload
+    env.update(
+        CHRONOLOG_JOB_ID=str(ctx.id),
+        CHRONOLOG_JOB_KIND=ctx.job.kind,
+        CHRONOLOG_JOB_QUEUE=ctx.job.queue,
+        CHRONOLOG_JOB_ATTEMPT=str(ctx.job.attempt),
+        CHRONOLOG_PAYLOAD=_json.dumps(payload),
+    )
+    for key, value in payload.items():
+        if isinstance(value, str | int | float | bool) and key.replace("_", "").isalnum():
+            env[f"JOB_{key.upper()}"] = value if isinstance(value, str) else _json.dumps(value)
+    return env
+
+
+def _pump(stream: IO[str], ctx: JobContext, name: str, tail: deque[str]) -> None:
+    level = "info" if name == "stdout" else "warning"
+    for line in stream:
+        text = line.rstrip("\n")
+        tail.append(text)
+        ctx.log(level, text, stream=name)
+    stream.close()
+
+
+def _kill(proc: subprocess.Popen[str], grace: float) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def command_handler(
+    argv: Sequence[str], *, kill_grace: float = 5.0, cwd: str | None = None
+) -> Handler:
+    """A handler running ``argv`` for each job (see the module docstring)."""
+    if not argv:
+        raise ValueError("give a command to run")
+    command = list(argv)
+
+    def run_command(ctx: JobContext) -> dict[str, Any]:
+        args = render_args(command, ctx.payload)
+        tail: deque[str] = deque(maxlen=_TAIL)
+        ctx.log("info", "exec: " + " ".join(args))
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            bufsize=1,
+            env=_environment(ctx),
+            cwd=cwd,
+            start_new_session=True,  # its own process group: a stop reaches its children too
+        )
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        readers = [
+            threading.Thread(target=_pump, args=(proc.stdout, ctx, "stdout", tail), daemon=True),
+            threading.Thread(target=_pump, args=(proc.stderr, ctx, "stderr", tail), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        ctx.set_pid(proc.pid)
+        while proc.poll() is None:
+            if ctx.cancelled.wait(0.1):
+                ctx.log("warning", f"stopping pid {proc.pid}: {ctx.reason or 'stopped'}")
+                _kill(proc, kill_grace)
+                break
+        for reader in readers:
+            reader.join(5)
+        status = proc.wait()
+        if ctx.cancelled.is_set():
+            raise CommandFailed(f"stopped ({ctx.reason}); exit status {status}")
+        if status != 0:
+            last = "\n".join(tail)
+            raise CommandFailed(
+                f"exit status {status}; last lines:\n{last}" if last else f"exit status {status}"
+            )
+        return {"exit_status": 0, "pid": proc.pid}
+
+    run_command.__name__ = f"exec {command[0]}"
+    return run_command

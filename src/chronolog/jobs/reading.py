@@ -1,0 +1,269 @@
+"""Reading the queue: one job, pages of jobs, failures, logs, history, counts."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from .. import _json
+from .._cursor import decode_cursor, encode_cursor, fingerprint
+from .._scope import Scope
+from .._time import from_micros, require_aware, to_micros
+from ..errors import NotFound, ValidationError
+from ..models import Page
+from ..store.schema.jobs import JOB_STATES
+from ..store.sql import jobs as sql
+from .models import Job, JobError, JobLog, JobMove
+
+__all__ = ["JobReading", "job_from_row", "subject_key"]
+
+
+def _doc(value: Any) -> Any:
+    return _json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _at(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+def job_from_row(
+    row: Any, project: str, subjects: Mapping[int, tuple[str, str]] | None = None
+) -> Job:
+    """Build a :class:`Job` from a row of ``JOB_COLUMNS`` (a Row or a ``JobRow``)."""
+    m = row._asdict()
+    errors = tuple(
+        JobError(
+            attempt=int(e["attempt"]),
+            at=from_micros(int(e["at"])),
+            error=str(e["error"]),
+            worker=e.get("worker"),
+        )
+        for e in (_doc(m["errors"]) or [])
+    )
+    subject_pk = m["subject_pk"]
+    return Job(
+        id=int(m["id"]),
+        project=project,
+        queue=m["queue"],
+        kind=m["kind"],
+        payload=_doc(m["payload"]),
+        state=m["state"],
+        priority=int(m["priority"]),
+        run_at=from_micros(m["run_at"]),
+        attempt=int(m["attempt"]),
+        max_attempts=int(m["max_attempts"]),
+        errors=errors,
+        unique_key=m["unique_key"],
+        subject=None if subject_pk is None else (subjects or {}).get(int(subject_pk)),
+        worker=m["worker"],
+        pid=m["pid"],
+        lease=int(m["lease"]),
+        lease_expires_at=_at(m["lease_expires_at"]),
+        heartbeat_at=_at(m["heartbeat_at"]),
+        progress=m["progress"],
+        progress_text=m["progress_text"],
+        result=_doc(m["result"]),
+        created_at=from_micros(m["created_at"]),
+        started_at=_at(m["started_at"]),
+        finished_at=_at(m["finished_at"]),
+    )
+
+
+def subject_key(subject: Any) -> tuple[str, str] | None:
+    """Validate a subject given as (kind, id); ids may be integers."""
+    if subject is None:
+        return None
+    if not isinstance(subject, tuple | list) or len(subject) != 2:
+        raise ValidationError("subject must be a (kind, id) pair", field="subject")
+    kind, ident = subject
+    if not isinstance(kind, str) or not kind.strip() or len(kind) > 64:
+        raise ValidationError("subject kind must be non-empty text of at most 64 characters")
+    if isinstance(ident, bool) or not isinstance(ident, str | int):
+        raise ValidationError("subject id must be text or an integer", field="subject")
+    ident = str(ident)
+    if not ident or len(ident) > 255:
+        raise ValidationError("subject id must be 1 to 255 characters", field="subject")
+    return kind, ident
+
+
+def _names(
+    value: Iterable[str] | str | None, name: str, allowed: Sequence[str] = ()
+) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    items = (value,) if isinstance(value, str) else tuple(value)
+    if not items or not all(isinstance(v, str) and v for v in items):
+        raise ValidationError(f"{name} must be a non-empty list of names", field=name)
+    if allowed:
+        unknown = sorted(set(items) - set(allowed))
+        if unknown:
+            raise ValidationError(f"unknown {name} {unknown}; known: {list(allowed)}", field=name)
+    return items
+
+
+class JobReading:
+    """The reading half of :class:`~chronolog.jobs.Jobs`."""
+
+    _scope: Scope
+
+    def _jobs(self, conn: Connection, rows: Sequence[Any]) -> list[Job]:
+        pks = [int(r.subject_pk) for r in rows if r.subject_pk is not None]
+        subjects = sql.entity_keys(conn, pks) if pks else {}
+        return [job_from_row(r, self._scope.project, subjects) for r in rows]
+
+    def _get(self, conn: Connection, job_id: int) -> Job:
+        row = sql.job_get(conn, self._scope.store.dialect, self._scope.project_id, job_id)
+        if row is None:
+            raise NotFound(f"job {job_id} not found in project {self._scope.project!r}")
+        return self._jobs(conn, [row])[0]
+
+    def get(self, job_id: int) -> Job:
+        """One job by id (``NotFound`` if it is not in this project)."""
+        _check_id(job_id)
+        with self._scope.store.read() as conn:
+            return self._get(conn, job_id)
+
+    def list(
+        self,
+        *,
+        states: Iterable[str] | str | None = None,
+        queue: Iterable[str] | str | None = None,
+        kind: Iterable[str] | str | None = None,
+        subject: tuple[str, str | int] | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Job]:
+        """Jobs newest first, every filter optional; continue with ``next_cursor``."""
+        scope = self._scope
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= scope.limits.page_size
+        ):
+            raise ValidationError(
+                f"limit must be between 1 and {scope.limits.page_size}", field="limit"
+            )
+        key = subject_key(subject)
+        with scope.store.read() as conn:
+            subject_pk = None
+            if key is not None:
+                found = sql.entity_pk(conn, scope.project_id, *key)
+                if found is None:
+                    return Page(items=[], total=None, page=1, limit=limit)
+                subject_pk = found
+            flt = sql.JobFilter(
+                project_id=scope.project_id,
+                states=_names(states, "states", JOB_STATES),
+                queues=_names(queue, "queue"),
+                kinds=_names(kind, "kind"),
+                subject_pk=subject_pk,
+                since=None if since is None else to_micros(require_aware(since, "since")),
+            )
+            fp = fingerprint("jobs", *(getattr(flt, f) for f in flt.__slots__))
+            before = None
+            page = 1
+            if cursor is not None:
+                position = decode_cursor(cursor, "jobs", fp)
+                try:
+                    before, page = int(position["i"]), int(position.get("p", 1))
+                except (KeyError, TypeError, ValueError):
+                    raise ValidationError("cursor is not valid", field="cursor") from None
+            rows = sql.job_page(conn, sql.job_where(flt), limit=limit + 1, before=before)
+            items = self._jobs(conn, rows[:limit])
+        next_cursor = None
+        if len(rows) > limit:
+            next_cursor = encode_cursor("jobs", fp, i=items[-1].id, p=page + 1)
+        return Page(items=items, total=None, page=page, limit=limit, next_cursor=next_cursor)
+
+    def failed(
+        self, since: datetime | timedelta | None = None, *, limit: int = 100
+    ) -> builtins.list[Job]:
+        """Jobs that failed for good, newest first; ``since`` a time or a look-back span."""
+        scope = self._scope
+        lower = None
+        if isinstance(since, timedelta):
+            lower = to_micros(scope.clock() - since)
+        elif since is not None:
+            lower = to_micros(require_aware(since, "since"))
+        flt = sql.JobFilter(project_id=scope.project_id, states=("failed",), finished_since=lower)
+        with scope.store.read() as conn:
+            return self._jobs(
+                conn, sql.job_page(conn, sql.job_where(flt), limit=limit, before=None)
+            )
+
+    def running(self, *, limit: int = 100) -> builtins.list[Job]:
+        """Jobs running now, newest first."""
+        return list(self.list(states="running", limit=min(limit, self._scope.limits.page_size)))
+
+    def logs(self, job_id: int, *, after: int = 0, limit: int = 1000) -> builtins.list[JobLog]:
+        """A job's log lines after line ``after`` (0: from the start), oldest first."""
+        _check_id(job_id)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise ValidationError("after must be a line id (0 or more)", field="after")
+        if not 1 <= limit <= 10_000:
+            raise ValidationError("limit must be between 1 and 10000", field="limit")
+        scope = self._scope
+        with scope.store.read() as conn:
+            rows = sql.job_log_page(conn, scope.project_id, job_id, after, limit)
+            if not rows and after == 0:
+                self._get(conn, job_id)  # NotFound for a job that does not exist
+        return [_log_line(r) for r in rows]
+
+    def history(self, job_id: int) -> builtins.list[JobMove]:
+        """Every state change of a job, oldest first."""
+        _check_id(job_id)
+        scope = self._scope
+        with scope.store.read() as conn:
+            rows = sql.job_history(conn, scope.project_id, job_id)
+            if not rows:
+                self._get(conn, job_id)
+        return [_move(r) for r in rows]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """How many jobs per queue and state: ``{"rip": {"pending": 3, …}, …}``."""
+        scope = self._scope
+        with scope.store.read() as conn:
+            rows = sql.job_count_by_queue_state(conn, scope.project_id)
+        out: dict[str, dict[str, int]] = {}
+        for row in rows:
+            queue, state, n = _triple(row)
+            out.setdefault(queue, {})[state] = int(n)
+        return out
+
+
+def _check_id(job_id: Any) -> None:
+    if isinstance(job_id, bool) or not isinstance(job_id, int) or job_id < 1:
+        raise ValidationError("a job id is a positive integer", field="id")
+
+
+def _log_line(r: Any) -> JobLog:
+    return JobLog(
+        id=int(r[0]),
+        job_id=int(r[1]),
+        attempt=int(r[2]),
+        at=from_micros(r[3]),
+        level=r[4],
+        message=r[5],
+        fields=_doc(r[6]),
+    )
+
+
+def _move(r: Any) -> JobMove:
+    return JobMove(
+        sort_key=int(r[0]),
+        from_state=r[1],
+        to_state=r[2],
+        at=from_micros(r[3]),
+        actor=(r[4], r[5], r[6]),
+        metadata=_doc(r[7]),
+        event_id=r[8],
+    )
+
+
+def _triple(r: Any) -> tuple[str, str, int]:
+    return str(r[0]), str(r[1]), int(r[2])

@@ -1,0 +1,580 @@
+"""The job queue: produce, claim, fence, fail, rescue, retry, cancel, read; both databases."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from chronolog import (
+    Actor,
+    Chronolog,
+    InvalidTransition,
+    LeaseLost,
+    NewJob,
+    NotFound,
+    ValidationError,
+)
+from chronolog.store.schema import job_logs, jobs, transitions
+from chronolog.store.sql import jobs as sql
+
+T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+_projects = itertools.count()
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def q(db_url: str, clock: Clock) -> Iterator[Chronolog]:
+    """A Chronolog whose clock the test moves."""
+    with Chronolog(db_url, clock=clock) as chronolog:
+        yield chronolog
+
+
+def _snapshot(cl: Chronolog, job_id: int) -> tuple[Any, ...]:
+    job = cl.jobs.get(job_id)
+    return (job, cl.jobs.history(job_id), cl.jobs.logs(job_id), cl.events.query(limit=100).total)
+
+
+def _history_invariants(cl: Chronolog) -> None:
+    """Every job's history is 1..n with one most_recent row whose state is the job's."""
+    with cl.store.read() as conn:
+        rows = conn.execute(
+            select(
+                transitions.c.entity_id,
+                transitions.c.sort_key,
+                transitions.c.most_recent,
+                transitions.c.to_state,
+                transitions.c.event_id,
+            ).where(transitions.c.kind == "job")
+        ).all()
+        states = {str(r.id): (r.state, r.history) for r in conn.execute(select(jobs))}
+    by_job: dict[str, list[Any]] = {}
+    for r in rows:
+        by_job.setdefault(r.entity_id, []).append(r)
+    assert set(by_job) == set(states)
+    for job_id, moves in by_job.items():
+        moves.sort(key=lambda r: r.sort_key)
+        assert [m.sort_key for m in moves] == list(range(1, len(moves) + 1))
+        assert [m.most_recent for m in moves].count(True) == 1
+        assert moves[-1].most_recent
+        assert moves[-1].to_state == states[job_id][0]
+        assert states[job_id][1] == len(moves)
+        assert all(m.event_id is not None for m in moves)
+
+
+# -- producing -------------------------------------------------------------------------------
+
+
+def test_enqueue_and_get_round_trip(q: Chronolog, clock: Clock) -> None:
+    job = q.jobs.enqueue(
+        "transcode",
+        {"file": "a.mkv", "n": [1, 2]},
+        queue="media",
+        priority=5,
+        delay=30,
+        max_attempts=4,
+        subject=("season", 7),
+    )
+    got = q.jobs.get(job.id)
+    assert got == job
+    assert (got.queue, got.kind, got.state, got.priority) == ("media", "transcode", "pending", 5)
+    assert got.payload == {"file": "a.mkv", "n": [1, 2]}
+    assert got.run_at == T0 + timedelta(seconds=30)
+    assert (got.attempt, got.max_attempts, got.lease, got.errors) == (0, 4, 0, ())
+    assert got.subject == ("season", "7")
+    assert got.created_at == T0
+    assert got.to_dict()["run_at"] == "2026-11-21T12:00:30Z"
+    moves = q.jobs.history(job.id)
+    assert [(m.from_state, m.to_state) for m in moves] == [(None, "pending")]
+    event = q.events.get(moves[0].event_id)
+    assert (event.event_type, event.action, event.target.id) == ("job", "pending", str(job.id))
+
+
+def test_enqueue_many_returns_ids_in_order_and_records_each(q: Chronolog) -> None:
+    ids = q.jobs.enqueue_many(
+        [NewJob("a"), {"kind": "b", "payload": {"x": 1}}, NewJob("c", queue="other")] * 40
+    )
+    assert len(ids) == 120
+    assert len(set(ids)) == 120
+    assert [q.jobs.get(i).kind for i in ids[:3]] == ["a", "b", "c"]
+    assert q.jobs.get(ids[1]).payload == {"x": 1}
+    assert q.jobs.counts() == {"default": {"pending": 80}, "other": {"pending": 40}}
+    assert q.events.query(event_types=["job"], actions=["pending"], limit=1).total == 120
+    _history_invariants(q)
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"kind": ""}, "kind"),
+        ({"kind": "x" * 65}, "kind"),
+        ({"kind": "a", "payload": [1]}, "payload must be a JSON object"),
+        ({"kind": "a", "payload": "{bad"}, "not valid JSON"),
+        ({"kind": "a", "payload": {"big": "x" * 70_000}}, "over the limit"),
+        ({"kind": "a", "priority": 1.5}, "priority"),
+        ({"kind": "a", "max_attempts": 0}, "max_attempts"),
+        ({"kind": "a", "run_at": datetime(2026, 1, 1)}, "timezone-aware"),
+        ({"kind": "a", "run_at": T0, "delay": 5}, "not both"),
+        ({"kind": "a", "delay": -1}, "positive"),
+        ({"kind": "a", "unique_key": ""}, "unique_key"),
+        ({"kind": "a", "subject": ("season",)}, "subject"),
+        ({"kind": "a", "queue": None}, "queue"),
+        ({"kind": "a", "colour": "red"}, "unknown job fields"),
+        ({"payload": {}}, "needs a kind"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_written(
+    q: Chronolog, item: dict[str, Any], message: str
+) -> None:
+    q.jobs.enqueue("fine")
+    with pytest.raises(ValidationError, match=message):
+        q.jobs.enqueue_many([{"kind": "ok"}, item])
+    assert q.jobs.counts() == {"default": {"pending": 1}}
+    assert q.events.query(limit=10).total == 1
+
+
+def test_unique_key_holds_among_pending_and_running(q: Chronolog) -> None:
+    first = q.jobs.enqueue("refresh", unique_key="series:1")
+    again = q.jobs.enqueue("refresh", {"other": True}, unique_key="series:1")
+    assert again.id == first.id
+    assert again.payload is None
+    ids = q.jobs.enqueue_many(
+        [NewJob("refresh", unique_key="series:2"), NewJob("refresh", unique_key="series:2")]
+    )
+    assert ids[0] == ids[1]
+    (claimed,) = q.jobs.claim(None, "w", limit=1)
+    assert claimed.id == first.id
+    assert q.jobs.enqueue("refresh", unique_key="series:1").id == first.id  # running holds it
+    q.jobs.complete(claimed.id, claimed.lease)
+    fresh = q.jobs.enqueue("refresh", unique_key="series:1")
+    assert fresh.id != first.id
+    assert q.events.query(event_types=["job"], actions=["pending"], limit=1).total == 3
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["enq", "claim_done", "claim_fail"]), st.integers(0, 3)),
+        max_size=15,
+    )
+)
+def test_property_unique_keys(db_url: str, ops: list[tuple[str, int]]) -> None:
+    with Chronolog(db_url) as cl:
+        project = f"u{next(_projects)}"
+        cl.projects.create(project)
+        p = cl.using(project)
+        for op, k in ops:
+            key = f"k{k}"
+            if op == "enq":
+                active = p.jobs.list(states=["pending", "running"], limit=100).items
+                holder = [j for j in active if j.unique_key == key]
+                job = p.jobs.enqueue("u", unique_key=key)
+                if holder:
+                    assert job.id == holder[0].id
+                else:
+                    assert job.state == "pending"
+            else:
+                for job in p.jobs.claim(None, "w", limit=1):
+                    if op == "claim_done":
+                        p.jobs.complete(job.id, job.lease)
+                    else:
+                        p.jobs.fail(job.id, job.lease, "x", retry=False)
+            active = p.jobs.list(states=["pending", "running"], limit=100).items
+            keys = [j.unique_key for j in active]
+            assert len(keys) == len(set(keys))
+
+
+# -- claiming --------------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    specs=st.lists(
+        st.tuples(st.integers(-2, 2), st.integers(-5, 5), st.sampled_from(["a", "b"])),
+        min_size=1,
+        max_size=15,
+    ),
+    batch=st.integers(1, 4),
+)
+def test_property_claim_order(db_url: str, specs: list[tuple[int, int, str]], batch: int) -> None:
+    """Due jobs come out by priority (high first), then run_at, then id; future ones never."""
+    clock = Clock()
+    with Chronolog(db_url, clock=clock) as cl:
+        project = f"o{next(_projects)}"
+        cl.projects.create(project)
+        p = cl.using(project)
+        ids = p.jobs.enqueue_many(
+            [
+                NewJob("k", queue=queue, priority=prio, run_at=T0 + timedelta(seconds=offset))
+                for prio, offset, queue in specs
+            ]
+        )
+        jobs_by_id = dict(zip(ids, specs, strict=True))
+        due = [i for i in ids if jobs_by_id[i][1] <= 0 and jobs_by_id[i][2] == "a"]
+        expected = sorted(due, key=lambda i: (-jobs_by_id[i][0], jobs_by_id[i][1], i))
+        got: list[int] = []
+        while True:
+            claimed = p.jobs.claim(["a"], "w", limit=batch)
+            if not claimed:
+                break
+            assert len(claimed) <= batch
+            got += [j.id for j in claimed]
+        assert got == expected
+        assert all(p.jobs.get(i).state == "pending" for i in ids if i not in got)
+
+
+def test_claim_sets_lease_attempt_worker(q: Chronolog, clock: Clock) -> None:
+    job = q.jobs.enqueue("k", queue="rip")
+    assert q.jobs.claim(["other"], "w") == []
+    (c,) = q.jobs.claim(["rip"], "w-1", lease=10, pid=4242)
+    assert (c.id, c.state, c.attempt, c.lease, c.worker, c.pid) == (
+        job.id,
+        "running",
+        1,
+        1,
+        "w-1",
+        4242,
+    )
+    assert c.lease_expires_at == T0 + timedelta(seconds=10)
+    assert c.started_at == T0
+    assert q.jobs.claim(["rip"], "w-2") == []
+    assert [(m.from_state, m.to_state, m.actor[1]) for m in q.jobs.history(job.id)] == [
+        (None, "pending", None),
+        ("pending", "running", "w-1"),
+    ]
+    with pytest.raises(ValidationError):
+        q.jobs.claim([], "w")
+    with pytest.raises(ValidationError):
+        q.jobs.claim(["rip"], "w", limit=0)
+
+
+def test_concurrent_claimers_never_share_a_job(db_url: str) -> None:
+    with Chronolog(db_url) as cl:
+        ids = cl.jobs.enqueue_many([NewJob("k") for _ in range(300)])
+    taken: list[list[int]] = [[] for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def claimer(n: int) -> None:
+        try:
+            with Chronolog(db_url) as mine:
+                while True:
+                    got = mine.jobs.claim(None, f"w{n}", limit=7)
+                    if not got:
+                        return
+                    taken[n] += [j.id for j in got]
+                    mine.jobs.complete_many([(j.id, j.lease) for j in got])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    flat = [i for part in taken for i in part]
+    assert sorted(flat) == sorted(ids)
+    with Chronolog(db_url) as cl:
+        assert cl.jobs.counts() == {"default": {"completed": 300}}
+        _history_invariants(cl)
+
+
+# -- fencing -----------------------------------------------------------------------------------
+
+
+def test_stale_lease_is_refused_and_changes_nothing(q: Chronolog, clock: Clock) -> None:
+    job = q.jobs.enqueue("k", max_attempts=5)
+    (old,) = q.jobs.claim(None, "w-old", lease=5)
+    q.jobs.log(old.id, "info", "working", lease=old.lease)
+    clock.advance(6)
+    assert q.jobs.rescue() == 1
+    (new,) = q.jobs.claim(None, "w-new", lease=5)
+    assert new.lease == old.lease + 1
+    before = _snapshot(q, job.id)
+    for call in (
+        lambda: q.jobs.complete(old.id, old.lease, {"twice": True}),
+        lambda: q.jobs.fail(old.id, old.lease, "late"),
+        lambda: q.jobs.heartbeat(old.id, old.lease),
+        lambda: q.jobs.log(old.id, "info", "late", lease=old.lease),
+        lambda: q.jobs.release(old.id, old.lease),
+    ):
+        with pytest.raises(LeaseLost) as info:
+            call()
+        assert info.value.details["current_lease"] == new.lease
+    assert q.jobs.complete_many([(old.id, old.lease)]) == []
+    assert _snapshot(q, job.id) == before
+    q.jobs.complete(new.id, new.lease, {"once": True})
+    assert q.jobs.get(job.id).result == {"once": True}
+    with pytest.raises(LeaseLost):
+        q.jobs.complete(new.id, new.lease)
+    with pytest.raises(NotFound):
+        q.jobs.complete(999_999, 1)
+    _history_invariants(q)
+
+
+def test_heartbeat_extends_lease_and_records_progress(q: Chronolog, clock: Clock) -> None:
+    q.jobs.enqueue("k")
+    (job,) = q.jobs.claim(None, "w", lease=5)
+    clock.advance(4)
+    assert q.jobs.heartbeat(job.id, job.lease, progress=0.25, progress_text="title 1/4", extend=5)
+    clock.advance(4)
+    assert q.jobs.rescue() == 0
+    got = q.jobs.get(job.id)
+    assert (got.progress, got.progress_text, got.state) == (0.25, "title 1/4", "running")
+    assert got.lease_expires_at == T0 + timedelta(seconds=9)
+    with pytest.raises(ValidationError):
+        q.jobs.heartbeat(job.id, job.lease, progress=1.5)
+
+
+# -- failing, rescuing, retrying, cancelling ----------------------------------------------------
+
+
+def test_fail_backs_off_keeps_every_error_then_fails(q: Chronolog, clock: Clock) -> None:
+    job = q.jobs.enqueue("k", max_attempts=2)
+    (c,) = q.jobs.claim(None, "w")
+    after = q.jobs.fail(c.id, c.lease, "disc unreadable")
+    assert after.state == "pending"
+    wait = (after.run_at - T0).total_seconds()
+    assert 1.5 <= wait <= 2.5  # 2 s ± 25 %
+    assert q.jobs.claim(None, "w") == []  # not due yet
+    clock.advance(3)
+    (c,) = q.jobs.claim(None, "w")
+    assert c.attempt == 2
+    final = q.jobs.fail(c.id, c.lease, "still unreadable")
+    assert final.state == "failed"
+    assert [(e.attempt, e.error) for e in final.errors] == [
+        (1, "disc unreadable"),
+        (2, "still unreadable"),
+    ]
+    assert [j.id for j in q.jobs.failed(since=timedelta(hours=1))] == [job.id]
+    assert q.jobs.failed(since=T0 + timedelta(hours=1)) == []
+    failed_events = q.events.query(event_types=["job"], actions=["failed"], limit=10)
+    assert failed_events.total == 1
+    assert failed_events.items[0].error == "still unreadable"
+    assert q.events.query(event_types=["job"], actions=["retrying"], limit=1).total == 1
+
+
+def test_fail_without_retry_and_with_retry_in(q: Chronolog, clock: Clock) -> None:
+    a, b = (q.jobs.enqueue("k"), q.jobs.enqueue("k"))
+    ca, cb = q.jobs.claim(None, "w", limit=2)
+    assert q.jobs.fail(ca.id, ca.lease, "bad input", retry=False).state == "failed"
+    again = q.jobs.fail(cb.id, cb.lease, "try now", retry_in=0)
+    assert (again.state, again.run_at) == ("pending", T0)
+    assert {a.id, b.id} == {ca.id, cb.id}
+
+
+def test_rescue_puts_expired_back_and_logs_why(q: Chronolog, clock: Clock) -> None:
+    one = q.jobs.enqueue("k", max_attempts=2)
+    last = q.jobs.enqueue("k", max_attempts=1)
+    q.jobs.claim(None, "dead-worker", limit=2, lease=10)
+    clock.advance(5)
+    assert q.jobs.rescue() == 0
+    clock.advance(6)
+    assert q.jobs.rescue() == 2
+    assert q.jobs.get(one.id).state == "pending"
+    gone = q.jobs.get(last.id)
+    assert gone.state == "failed"
+    assert "dead-worker stopped heartbeating" in gone.errors[0].error
+    lines = q.jobs.logs(one.id)
+    assert lines[-1].level == "warning"
+    assert lines[-1].message.startswith("rescued: lease expired")
+    assert q.events.query(event_types=["job"], actions=["rescued"], limit=1).total == 1
+    _history_invariants(q)
+
+
+def test_claim_rescues_on_its_own(q: Chronolog, clock: Clock) -> None:
+    job = q.jobs.enqueue("k")
+    q.jobs.claim(None, "dies", lease=1)
+    clock.advance(2)
+    q.jobs._next_rescue = 0.0  # the once-a-second gate, passed in a test with a fake clock
+    (again,) = q.jobs.claim(None, "lives")
+    assert (again.id, again.attempt, again.worker) == (job.id, 2, "lives")
+
+
+def test_cancel_and_retry(q: Chronolog) -> None:
+    pending = q.jobs.enqueue("k")
+    running = q.jobs.enqueue("k")
+    assert q.jobs.cancel(pending.id, actor=Actor("user", "ana")).state == "cancelled"
+    assert q.jobs.cancel(pending.id).state == "cancelled"  # idempotent
+    (c,) = q.jobs.claim(None, "w")
+    assert c.id == running.id
+    assert q.jobs.heartbeat(c.id, c.lease) is True
+    q.jobs.cancel(c.id)
+    assert q.jobs.heartbeat(c.id, c.lease) is False  # the worker is told to stop
+    q.jobs.log(c.id, "warning", "stopping", lease=c.lease)  # it may still say why
+    with pytest.raises(LeaseLost):
+        q.jobs.complete(c.id, c.lease)
+    q.jobs.enqueue("k")
+    (done,) = q.jobs.claim(None, "w")
+    q.jobs.complete(done.id, done.lease)
+    with pytest.raises(InvalidTransition, match="completed"):
+        q.jobs.cancel(done.id)
+    with pytest.raises(InvalidTransition):
+        q.jobs.retry(done.id)
+    back = q.jobs.retry(c.id, actor=Actor("user", "ana"))
+    assert (back.state, back.finished_at) == ("pending", None)
+    (again,) = q.jobs.claim(None, "w")
+    assert again.id == c.id
+    assert again.lease == c.lease + 1
+    history = [(m.from_state, m.to_state) for m in q.jobs.history(c.id)]
+    assert history == [
+        (None, "pending"),
+        ("pending", "running"),
+        ("running", "cancelled"),
+        ("cancelled", "pending"),
+        ("pending", "running"),
+    ]
+    cancel_event = q.events.query(event_types=["job"], actions=["cancelled"], limit=5).items[-1]
+    assert cancel_event.actor is not None
+    assert cancel_event.actor.id == "ana"
+    with pytest.raises(NotFound):
+        q.jobs.cancel(424242)
+
+
+def test_retry_respects_unique_key(q: Chronolog) -> None:
+    job = q.jobs.enqueue("k", unique_key="one")
+    q.jobs.cancel(job.id)
+    q.jobs.enqueue("k", unique_key="one")
+    with pytest.raises(Exception, match="uniqueness"):
+        q.jobs.retry(job.id)
+    assert q.jobs.get(job.id).state == "cancelled"
+
+
+def test_release_gives_the_attempt_back(q: Chronolog) -> None:
+    q.jobs.enqueue("k")
+    (c,) = q.jobs.claim(None, "w")
+    back = q.jobs.release(c.id, c.lease, "shutting down")
+    assert (back.state, back.attempt) == ("pending", 0)
+    assert q.jobs.logs(c.id)[-1].message == "released: shutting down"
+
+
+# -- logs and reading ---------------------------------------------------------------------------
+
+
+def test_logs_tail_after_and_validation(q: Chronolog) -> None:
+    q.jobs.enqueue("k")
+    (c,) = q.jobs.claim(None, "w")
+    q.jobs.log(c.id, "info", "one", lease=c.lease, step=1)
+    q.jobs.log_many(c.id, c.lease, [("warning", "two", None), ("error", "three", {"x": 1})])
+    lines = q.jobs.logs(c.id)
+    assert [(line.level, line.message) for line in lines] == [
+        ("info", "one"),
+        ("warning", "two"),
+        ("error", "three"),
+    ]
+    assert lines[0].fields == {"step": 1}
+    assert lines[0].attempt == 1
+    assert [line.message for line in q.jobs.logs(c.id, after=lines[0].id)] == ["two", "three"]
+    assert q.jobs.logs(c.id, after=lines[-1].id) == []
+    with pytest.raises(ValidationError, match="level"):
+        q.jobs.log(c.id, "loud", "x", lease=c.lease)
+    with pytest.raises(ValidationError):
+        q.jobs.logs(c.id, after=-1)
+    with pytest.raises(NotFound):
+        q.jobs.logs(31337)
+    assert len(q.jobs.logs(c.id)) == 3
+
+
+def test_list_filters_and_pages(q: Chronolog) -> None:
+    ids = q.jobs.enqueue_many(
+        [NewJob("rip", queue="rip", subject=("disc", "D1")) for _ in range(5)]
+        + [NewJob("encode", queue="enc") for _ in range(4)]
+    )
+    page = q.jobs.list(limit=4)
+    assert [j.id for j in page.items] == sorted(ids, reverse=True)[:4]
+    seen = [j.id for j in page.items]
+    while page.next_cursor:
+        page = q.jobs.list(limit=4, cursor=page.next_cursor)
+        seen += [j.id for j in page.items]
+    assert seen == sorted(ids, reverse=True)
+    assert {j.kind for j in q.jobs.list(queue="rip").items} == {"rip"}
+    assert len(q.jobs.list(subject=("disc", "D1")).items) == 5
+    assert q.jobs.list(subject=("disc", "nope")).items == []
+    assert len(q.jobs.list(kind=["encode"], states="pending").items) == 4
+    with pytest.raises(ValidationError, match="unknown states"):
+        q.jobs.list(states="lost")
+    with pytest.raises(ValidationError):
+        q.jobs.list(limit=1000)
+    with pytest.raises(ValidationError):
+        q.jobs.list(queue="rip", cursor=q.jobs.list(limit=1).next_cursor)
+    (c,) = q.jobs.claim(["enc"], "w")
+    assert [j.id for j in q.jobs.running()] == [c.id]
+
+
+def test_projects_do_not_see_each_others_jobs(q: Chronolog) -> None:
+    q.projects.create("other")
+    other = q.using("other")
+    job = q.jobs.enqueue("k")
+    assert other.jobs.claim(None, "w") == []
+    with pytest.raises(NotFound):
+        other.jobs.get(job.id)
+    with pytest.raises(NotFound):
+        other.jobs.cancel(job.id)
+
+
+# -- retention statements -------------------------------------------------------------------------
+
+
+def test_purge_statements(q: Chronolog, clock: Clock) -> None:
+    ids = q.jobs.enqueue_many([NewJob("k") for _ in range(5)])
+    claimed = q.jobs.claim(None, "w", limit=5)
+    for c in claimed:
+        q.jobs.log(c.id, "info", "line", lease=c.lease)
+    q.jobs.complete_many([(c.id, c.lease) for c in claimed[:3]])
+    clock.advance(100)
+    cutoff = int((clock.now - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1_000_000)
+    pid = q.scope.project_id
+    with q.store.write() as conn:
+        assert sql.job_log_purge_batch(conn, pid, cutoff, 2) == 2
+    with q.store.write() as conn:
+        assert sql.job_log_purge_batch(conn, pid, cutoff, 10) == 1  # running jobs keep theirs
+    with q.store.write() as conn:
+        assert sql.job_purge_finished_batch(conn, pid, cutoff, 2) == 2
+    with q.store.write() as conn:
+        assert sql.job_purge_finished_batch(conn, pid, cutoff, 10) == 1
+        assert sql.job_purge_finished_batch(conn, pid, cutoff, 10) == 0
+    remaining = {j.id for j in q.jobs.list().items}
+    assert remaining == {c.id for c in claimed[3:]}
+    with q.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(job_logs)).scalar_one() == 2
+        left = conn.execute(select(transitions.c.entity_id).where(transitions.c.kind == "job"))
+        assert {int(r[0]) for r in left} == remaining
+    assert set(ids) >= remaining
+
+
+def test_large_batches_are_chunked(q: Chronolog) -> None:
+    ids = q.jobs.enqueue_many([NewJob("k") for _ in range(2500)])
+    claimed = q.jobs.claim(None, "w", limit=2500)
+    assert len(claimed) == 2500
+    done = q.jobs.complete_many([(j.id, j.lease) for j in claimed])
+    assert sorted(done) == sorted(ids)
+    assert q.jobs.counts() == {"default": {"completed": 2500}}
+    _history_invariants(q)

@@ -1,0 +1,343 @@
+"""Workers, ``chronolog exec``, the jobs CLI and the two job examples; both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from chronolog import Chronolog
+from chronolog.cli import app
+from chronolog.examples import agent_platform, rip_pipeline_jobs
+from chronolog.jobs.exec import command_handler, render_args
+from chronolog.jobs.worker import JobContext, Worker
+
+ROOT = Path(__file__).resolve().parent.parent
+LAUNCH = "import sys; from chronolog.cli import main; sys.argv[0] = 'chronolog'; main()"
+log = logging.getLogger("tests.worker")
+
+
+def _wait(predicate: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def _in_thread(worker: Worker, **kwargs: Any) -> threading.Thread:
+    thread = threading.Thread(target=worker.run, kwargs=kwargs, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_worker_runs_sync_and_async_handlers_and_captures_logging(cl: Chronolog) -> None:
+    def sync(ctx: JobContext) -> dict[str, Any]:
+        log.info("sync handler for %s", ctx.payload["n"])
+        ctx.log("debug", "direct line", step=1)
+        return {"double": ctx.payload["n"] * 2}
+
+    async def run_async(ctx: JobContext) -> str:
+        await asyncio.sleep(0.01)
+        log.warning("async handler")
+        return "plain value"
+
+    def broken(ctx: JobContext) -> None:
+        raise ValueError("bad disc")
+
+    a = cl.jobs.enqueue("sync", {"n": 21})
+    b = cl.jobs.enqueue("async")
+    c = cl.jobs.enqueue("broken", max_attempts=1)
+    d = cl.jobs.enqueue("unknown")
+    stats = Worker(
+        cl.jobs, {"sync": sync, "async": run_async, "broken": broken}, concurrency=3
+    ).run(burst=True)
+    assert (stats.completed, stats.failed) == (2, 2)
+    assert cl.jobs.get(a.id).result == {"double": 42}
+    assert cl.jobs.get(b.id).result == {"value": "plain value"}
+    lines = [(x.level, x.message) for x in cl.jobs.logs(a.id)]
+    assert ("info", "sync handler for 21") in lines
+    assert ("debug", "direct line") in lines
+    assert ("warning", "async handler") in [(x.level, x.message) for x in cl.jobs.logs(b.id)]
+    failed = cl.jobs.get(c.id)
+    assert failed.state == "failed"
+    assert failed.errors[0].error == "ValueError: bad disc"
+    assert "Traceback" in (cl.jobs.logs(c.id)[-1].fields or {}).get("traceback", "")
+    unknown = cl.jobs.get(d.id)
+    assert unknown.state == "failed"  # no handler: not retried
+    assert "no handler for job kind 'unknown'" in unknown.errors[0].error
+
+
+def test_timeout_fails_the_attempt(cl: Chronolog) -> None:
+    job = cl.jobs.enqueue("slow", {"seconds": 30}, max_attempts=1)
+
+    def slow(ctx: JobContext) -> None:
+        ctx.cancelled.wait(30)
+
+    started = time.monotonic()
+    stats = Worker(cl.jobs, {"slow": slow}, timeout=0.5).run(burst=True)
+    assert time.monotonic() - started < 10
+    assert stats.failed == 1
+    got = cl.jobs.get(job.id)
+    assert got.state == "failed"
+    assert got.errors[0].error == "timed out after 0.5 s"
+
+
+def test_cancel_reaches_the_running_handler(cl: Chronolog) -> None:
+    job = cl.jobs.enqueue("slow")
+    seen = threading.Event()
+
+    def slow(ctx: JobContext) -> None:
+        seen.set()
+        ctx.cancelled.wait(30)
+        ctx.log("warning", f"stopping: {ctx.reason}")
+
+    worker = Worker(cl.jobs, {"slow": slow}, lease=0.6)
+    thread = _in_thread(worker)
+    assert seen.wait(20)
+    cl.jobs.cancel(job.id)
+    _wait(lambda: worker.stats.cancelled == 1)
+    worker.stop(grace=1)
+    thread.join(10)
+    assert cl.jobs.get(job.id).state == "cancelled"
+    assert cl.jobs.logs(job.id)[-1].message == "stopping: cancelled"
+
+
+def test_graceful_stop_finishes_or_releases(cl: Chronolog) -> None:
+    quick = cl.jobs.enqueue("nap", {"seconds": 0.3})
+    long = cl.jobs.enqueue("nap", {"seconds": 30})
+
+    def nap(ctx: JobContext) -> None:
+        ctx.cancelled.wait(float(ctx.payload["seconds"]))
+
+    worker = Worker(cl.jobs, {"nap": nap}, concurrency=2)
+    thread = _in_thread(worker)
+    _wait(lambda: len(cl.jobs.running()) == 2)
+    worker.stop(grace=1.5)
+    thread.join(15)
+    assert not thread.is_alive()
+    assert cl.jobs.get(quick.id).state == "completed"
+    released = cl.jobs.get(long.id)
+    assert (released.state, released.attempt) == ("pending", 0)
+    assert worker.stats.released == 1
+
+
+def test_sigterm_lets_the_running_job_finish(db_url: str, tmp_path: Path) -> None:
+    with Chronolog(db_url) as cl:
+        job = cl.jobs.enqueue("slow", {"seconds": 1.5})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                LAUNCH,
+                "worker",
+                "tests.jobs_handlers:SLOW",
+                "--grace",
+                "20",
+                "--db",
+                db_url,
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait(lambda: cl.jobs.get(job.id).state == "running", 30)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+        finally:
+            if proc.poll() is None:  # pragma: no cover
+                proc.kill()
+                proc.wait()
+        assert cl.jobs.get(job.id).state == "completed"
+        assert [line.message for line in cl.jobs.logs(job.id)][-1] == f"slow job {job.id} done"
+
+
+# -- exec -------------------------------------------------------------------------------------
+
+
+def test_render_args_fills_placeholders_and_refuses_unknown() -> None:
+    assert render_args(
+        ["rip", "{disc}", "--t={title:03d}", "{{x}}", "{tags}"],
+        {"disc": "D1", "title": 7, "tags": [1]},
+    ) == [
+        "rip",
+        "D1",
+        "--t=007",
+        "{x}",
+        "[1]",
+    ]
+    with pytest.raises(KeyError, match="placeholder"):
+        render_args(["{missing}"], {"disc": 1})
+
+
+def test_exec_streams_lines_live_and_completes(cl: Chronolog) -> None:
+    job = cl.jobs.enqueue("rip", {"disc": "D7"}, queue="rip")
+    script = 'echo "start {disc} $JOB_DISC"; sleep 1.5; echo oops >&2; echo end'
+    worker = Worker(cl.jobs, command_handler(["sh", "-c", script]), queues=["rip"])
+    thread = _in_thread(worker, burst=True)
+    # The first line is in the log while the command still runs.
+    _wait(lambda: any(x.message == "start D7 D7" for x in cl.jobs.logs(job.id)))
+    assert cl.jobs.get(job.id).state == "running"
+    assert cl.jobs.get(job.id).pid not in (None, os.getpid())
+    thread.join(20)
+    lines = [(x.level, x.message, (x.fields or {}).get("stream")) for x in cl.jobs.logs(job.id)]
+    assert ("warning", "oops", "stderr") in lines
+    assert [x for x in lines if x[2] == "stdout"][-1] == ("info", "end", "stdout")
+    assert cl.jobs.get(job.id).state == "completed"
+
+
+def test_exec_fails_with_status_and_last_lines(cl: Chronolog) -> None:
+    job = cl.jobs.enqueue("rip", max_attempts=1)
+    handler = command_handler(
+        ["sh", "-c", "echo reading; echo 'read error at sector 9' >&2; exit 3"]
+    )
+    Worker(cl.jobs, handler).run(burst=True)
+    got = cl.jobs.get(job.id)
+    assert got.state == "failed"
+    assert got.errors[0].error.startswith("CommandFailed: exit status 3; last lines:")
+    assert "read error at sector 9" in got.errors[0].error
+
+
+def test_exec_cancel_kills_the_child(cl: Chronolog) -> None:
+    job = cl.jobs.enqueue("rip")
+    worker = Worker(cl.jobs, command_handler(["sh", "-c", "echo up; sleep 60"]), lease=0.6)
+    thread = _in_thread(worker)
+    _wait(lambda: any(x.message == "up" for x in cl.jobs.logs(job.id)))
+    pid = cl.jobs.get(job.id).pid
+    assert pid is not None
+    cl.jobs.cancel(job.id)
+    _wait(lambda: worker.stats.cancelled == 1)
+    worker.stop(grace=1)
+    thread.join(10)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert cl.jobs.get(job.id).state == "cancelled"
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+
+
+def test_cli_jobs_commands(db_url: str) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "jobs",
+            "enqueue",
+            "rip",
+            "--payload",
+            '{"disc": 1}',
+            "--queue",
+            "rip",
+            "--subject",
+            "disc:d1",
+            "--db",
+            db_url,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    job_id = int(result.output.strip())
+    with Chronolog(db_url) as cl:
+        assert cl.jobs.get(job_id).subject == ("disc", "d1")
+        (claimed,) = cl.jobs.claim(["rip"], "w")
+        cl.jobs.log(job_id, "info", "ripping title 1", lease=claimed.lease)
+        cl.jobs.fail(job_id, claimed.lease, "drive not ready", retry=False)
+    ls = runner.invoke(app, ["jobs", "ls", "--db", db_url, "--json"])
+    assert ls.exit_code == 0
+    assert '"state":"failed"' in ls.output
+    show = runner.invoke(app, ["jobs", "show", str(job_id), "--db", db_url])
+    assert "drive not ready" in show.output
+    logs = runner.invoke(app, ["jobs", "logs", str(job_id), "--follow", "--db", db_url])
+    assert "ripping title 1" in logs.output
+    assert (
+        runner.invoke(app, ["jobs", "retry", str(job_id), "--db", db_url]).output.strip()
+        == f"job {job_id} is pending"
+    )
+    assert (
+        runner.invoke(app, ["jobs", "cancel", str(job_id), "--db", db_url]).output.strip()
+        == f"job {job_id} is cancelled"
+    )
+    bad = runner.invoke(app, ["jobs", "enqueue", "rip", "--payload", "[1]", "--db", db_url])
+    assert bad.exit_code == 1
+    missing = runner.invoke(app, ["jobs", "show", "999", "--db", db_url])
+    assert missing.exit_code == 1
+
+
+def test_cli_commands_have_help() -> None:
+    runner = CliRunner()
+    for args in (
+        ["jobs", "--help"],
+        ["worker", "--help"],
+        ["exec", "--help"],
+        ["jobs", "logs", "--help"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0
+        assert len(result.output) > 100
+
+
+# -- examples ------------------------------------------------------------------------------------
+
+
+def test_agent_platform_no_job_taken_twice(db_url: str) -> None:
+    outcome = agent_platform.run(db_url, jobs=120, dequeuers=6)
+    assert outcome.taken_twice == []
+    assert len(outcome.taken) == 120
+    assert outcome.counts == {"agents": {"completed": 118, "failed": 2}}
+
+
+@pytest.mark.slow
+def test_rip_pipeline_jobs_fails_once_then_finishes(db_url: str) -> None:
+    outcome = rip_pipeline_jobs.run(db_url, timeout=120)
+    assert outcome.failed_job is not None
+    assert outcome.failed_job.subject == ("episode", rip_pipeline_jobs.FLAKY)
+    assert "x265 [error]: out of memory at frame 1337" in outcome.failed_log
+    jobs = outcome.jobs
+    assert len(jobs) == 2 + 4 * 3
+    assert all(j.state == "completed" for j in jobs)
+    transcode = next(j for j in jobs if j.id == outcome.failed_job.id)
+    assert transcode.attempt == 2
+    assert {j.subject for j in jobs if j.kind == "rip"} == {
+        ("disc", "severance-s01-d1"),
+        ("disc", "severance-s01-d2"),
+    }
+    filebot = [j for j in jobs if j.kind == "filebot"]
+    assert all(j.result == {"exit_status": 0, "pid": j.pid} for j in filebot)
+
+
+def test_workers_run_retention_themselves(db_url: str) -> None:
+    # No cron: the worker's ticker calls retention's run_if_due.
+    from datetime import UTC, datetime, timedelta
+
+    with Chronolog(db_url) as cl:
+        old = datetime.now(UTC) - timedelta(days=3)
+        cl.events.record_many([{"event_type": "scan", "action": "x", "occurred_at": old}] * 5)
+        cl.events.record("scan", "fresh")
+        cl.retention.set(events="1d")
+        worker = Worker(
+            cl.jobs, lambda ctx: None, maintenance=lambda: cl.retention.run_if_due("1h")
+        )
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and cl.events.query(event_types=["scan"]).total != 1:
+                time.sleep(0.1)
+        finally:
+            worker.stop(grace=0)
+            thread.join(10)
+        assert [e.action for e in cl.events.query(event_types=["scan"]).items] == ["fresh"]
+        purges = cl.events.query(event_types=["retention"]).items
+        assert purges
+        assert purges[0].action == "purge"
