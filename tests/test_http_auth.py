@@ -38,7 +38,11 @@ def _world(api: Api) -> dict[str, Any]:
     secrets = [(s.name, s.updated_at, cl.secrets.get(s.name)) for s in cl.secrets.list()]
     entities = [(e.kind, e.id, e.state, e.title) for e in cl.states.entities(limit=100).items]
     machines = cl.states.machines()
+    jobs = [(j.id, j.state, j.lease, j.attempt, j.result) for j in cl.jobs.list(limit=100).items]
+    logs = [len(cl.jobs.logs(j[0])) for j in jobs]
     return {
+        "jobs": jobs,
+        "logs": logs,
         "events": events,
         "tokens": tokens,
         "members": members,
@@ -58,6 +62,11 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
     cl.states.define("movie", ["new", "missing"], {"new": ["missing"]}, initial="new")
     cl.states.transition("movie", 603, "missing", title="Heat")
     machine = {"states": ["new", "x"], "transitions": {"new": ["x"]}, "initial": "new"}
+    cl.jobs.enqueue("rip", queue="rip")
+    (running,) = cl.jobs.claim(["rip"], "w1")
+    stopped = cl.jobs.enqueue("rip", queue="later").id
+    cl.jobs.cancel(stopped)
+    job, lease = running.id, running.lease
     return [
         ("POST", "/events", "write", {"event_type": "a", "action": "b"}),
         ("GET", "/events", "read", None),
@@ -89,6 +98,23 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("GET", "/feed", "read", None),
         # A stream that would be accepted never ends: a bad cursor ends it at 422.
         ("GET", "/feed/stream?after=garbage", "read", None),
+        ("GET", f"/jobs/{job}", "read", None),
+        ("GET", f"/jobs/{job}/logs", "read", None),
+        ("POST", "/jobs", "write", {"kind": "x"}),
+        ("GET", "/jobs", "read", None),
+        ("POST", f"/jobs/{stopped}/retry", "write", None),
+        ("POST", "/jobs/claim", "write", {"queues": ["nothing"]}),
+        ("POST", f"/jobs/{job}/heartbeat", "write", {"lease": lease}),
+        (
+            "POST",
+            f"/jobs/{job}/logs",
+            "write",
+            {"lease": lease, "lines": [{"level": "info", "message": "x"}]},
+        ),
+        ("POST", f"/jobs/{job}/complete", "write", {"lease": lease}),
+        ("POST", f"/jobs/{job}/fail", "write", {"lease": lease, "error": "x"}),
+        ("POST", f"/jobs/{job}/release", "write", {"lease": lease}),
+        ("POST", f"/jobs/{job}/cancel", "write", None),
     ]
 
 
@@ -99,9 +125,12 @@ def _template(path: str) -> str:
         "tokens": "{token_id}",
         "members": "{user}",
         "secrets": "{name}",
+        "jobs": "{job_id}",
     }
-    if len(parts) == 3 and parts[2] not in {"recent", "stream"}:
+    if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim"}:
         parts[2] = names.get(parts[1], "{kind}")
+    if parts[1] == "jobs" and len(parts) == 4:
+        parts[2] = "{job_id}"
     if parts[1] == "entities" and len(parts) >= 4:
         parts[2:4] = ["{kind}", "{entity_id}"]
     return "/".join(parts)
@@ -160,10 +189,13 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.status_code == 404, (method, path, response.text)
         if path.startswith(("/entities/", "/machines/")) and method == "GET":
             assert response.status_code == 404, (method, path, response.text)
+        if path.startswith("/jobs/") and path != "/jobs/claim":
+            assert response.status_code == 404, (method, path, response.text)
     assert _world(api) == before
     # What it did, it did in its own project.
     view = api.cl.using("other")
-    assert [e.event_type for e in view.events.recent()] == ["a"]
+    assert sorted({e.event_type for e in view.events.recent()}) == ["a", "job"]
+    assert [j.kind for j in view.jobs.list().items] == ["x"]
     assert {m.user for m in view.auth.members()} == {"mallory"}
     assert view.secrets.list() == []  # put, read back and deleted: all in "other"
     listed = api.call("GET", "/events", token=other).json()["items"]

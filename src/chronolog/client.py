@@ -9,10 +9,11 @@ raises the same exception class the library would (``ValidationError``,
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from datetime import date, datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import Any
@@ -24,11 +25,20 @@ import orjson
 from . import errors
 from .errors import ChronologError, StoreUnavailable
 from .feed import FeedItem, FeedPage
+from .jobs import Job, JobError, JobLog, NewJob
+from .jobs.queue import DEFAULT_LEASE
 from .models import Actor, Event, NewEvent, Page, Target
 from .states import DayCount, Entity, Machine, Timeline, Transition
 from .stats import Bucket, Series
 
-__all__ = ["Client", "RemoteEvents", "RemoteFeed", "RemoteStates", "RemoteStats"]
+__all__ = [
+    "Client",
+    "RemoteEvents",
+    "RemoteFeed",
+    "RemoteJobs",
+    "RemoteStates",
+    "RemoteStats",
+]
 
 _ERRORS: dict[str, type[ChronologError]] = {
     cls.code: cls
@@ -155,6 +165,7 @@ class Client:
         self.stats = RemoteStats(self)
         self.states = RemoteStates(self)
         self.feed = RemoteFeed(self)
+        self.jobs = RemoteJobs(self)
 
     def request(
         self,
@@ -163,8 +174,12 @@ class Client:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> Any:
-        """Send one request to ``/api/v1{path}``; return the JSON body or raise chronolog's error."""
+        """Send one request to ``/api/v1{path}``; return the JSON body or raise chronolog's error.
+
+        ``timeout``: seconds for this request (a long-poll), instead of the client's.
+        """
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.request(
@@ -173,6 +188,7 @@ class Client:
                 content=None if json is None else orjson.dumps(json, default=_plain),
                 params=query,
                 headers=self._headers if json is None else self._json_headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
         except httpx.TransportError as exc:
             raise StoreUnavailable(
@@ -215,7 +231,8 @@ class Client:
         return result
 
     def close(self) -> None:
-        """Close the connection pool (unless it was passed in)."""
+        """Give back jobs claimed but not handed out, close the pool (unless passed in)."""
+        self.jobs.release_unstarted()
         if self._owns:
             self._http.close()
 
@@ -720,3 +737,332 @@ class RemoteFeed:
                     return
             else:
                 time.sleep(reconnect)
+
+
+def _seconds(value: timedelta | float) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _opt_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def job_from_json(data: Mapping[str, Any]) -> Job:
+    """Rebuild a :class:`Job` from its JSON form."""
+    subject = data.get("subject")
+    return Job(
+        id=int(data["id"]),
+        project=data["project"],
+        queue=data["queue"],
+        kind=data["kind"],
+        payload=data.get("payload"),
+        state=data["state"],
+        priority=int(data["priority"]),
+        run_at=datetime.fromisoformat(data["run_at"]),
+        attempt=int(data["attempt"]),
+        max_attempts=int(data["max_attempts"]),
+        errors=tuple(
+            JobError(
+                attempt=int(e["attempt"]),
+                at=datetime.fromisoformat(e["at"]),
+                error=e["error"],
+                worker=e.get("worker"),
+            )
+            for e in data.get("errors") or ()
+        ),
+        unique_key=data.get("unique_key"),
+        subject=None if not subject else (subject[0], subject[1]),
+        worker=data.get("worker"),
+        pid=data.get("pid"),
+        lease=int(data["lease"]),
+        lease_expires_at=_opt_time(data.get("lease_expires_at")),
+        heartbeat_at=_opt_time(data.get("heartbeat_at")),
+        progress=data.get("progress"),
+        progress_text=data.get("progress_text"),
+        result=data.get("result"),
+        created_at=datetime.fromisoformat(data["created_at"]),
+        started_at=_opt_time(data.get("started_at")),
+        finished_at=_opt_time(data.get("finished_at")),
+    )
+
+
+def job_log_from_json(data: Mapping[str, Any]) -> JobLog:
+    """Rebuild a :class:`JobLog` from its JSON form."""
+    return JobLog(
+        id=int(data["id"]),
+        job_id=int(data["job_id"]),
+        attempt=int(data["attempt"]),
+        at=datetime.fromisoformat(data["at"]),
+        level=data["level"],
+        message=data["message"],
+        fields=data.get("fields"),
+    )
+
+
+def _job_body(item: NewJob | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(item, NewJob):
+        data = {name: getattr(item, name) for name in NewJob.__slots__}
+    else:
+        data = dict(item)
+    if isinstance(data.get("run_at"), datetime):
+        data["run_at"] = _time(data["run_at"])
+    if isinstance(data.get("delay"), timedelta):
+        data["delay"] = data["delay"].total_seconds()
+    if data.get("subject") is not None:
+        data["subject"] = [data["subject"][0], str(data["subject"][1])]
+    if isinstance(data.get("payload"), Mapping):
+        data["payload"] = dict(data["payload"])
+    return {k: v for k, v in data.items() if v is not None}
+
+
+class RemoteJobs:
+    """``cl.jobs`` over HTTP, and the worker protocol (:class:`~chronolog.jobs.worker.JobSource`).
+
+    ``Worker(client.jobs, handlers).run()`` runs jobs of a central service on
+    another host. Idle workers long-poll: :meth:`wait_for_work` holds a claim
+    open on the server (woken by enqueues) and keeps what it took for the
+    worker's next :meth:`claim`; :meth:`release_unstarted` (called by
+    ``Client.close``) gives back any the worker never asked for.
+    """
+
+    def __init__(self, client: Client, *, long_poll: float = 10.0) -> None:
+        self._client = client
+        self._long_poll = long_poll
+        self._lock = threading.Lock()
+        self._stash: builtins.list[Job] = []
+        self._last_claim: tuple[Any, str | None, int, float, int | None] | None = None
+        self._generation = 0
+
+    # -- producing and operating ---------------------------------------------------------
+
+    def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        queue: str = "default",
+        priority: int = 0,
+        run_at: datetime | None = None,
+        delay: timedelta | float | None = None,
+        max_attempts: int | None = None,
+        unique_key: str | None = None,
+        subject: tuple[str, str | int] | None = None,
+    ) -> Job:
+        """Add one job and return it (with a held ``unique_key``, the holder)."""
+        body = _job_body(
+            NewJob(kind, payload, queue, priority, run_at, delay, max_attempts, unique_key, subject)
+        )
+        return job_from_json(self._client.request("POST", "/jobs", json=body))
+
+    def enqueue_many(self, items: Iterable[NewJob | Mapping[str, Any]]) -> builtins.list[int]:
+        """Add jobs in one transaction, all or nothing; ids in input order."""
+        body = {"jobs": [_job_body(i) for i in items]}
+        return [int(i) for i in self._client.request("POST", "/jobs", json=body)["ids"]]
+
+    def get(self, job_id: int) -> Job:
+        """One job by id."""
+        return job_from_json(self._client.request("GET", f"/jobs/{int(job_id)}"))
+
+    def list(
+        self,
+        *,
+        states: Iterable[str] | str | None = None,
+        queue: Iterable[str] | str | None = None,
+        kind: Iterable[str] | str | None = None,
+        subject: tuple[str, str | int] | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Job]:
+        """Jobs newest first, every filter optional; continue with ``next_cursor``."""
+        params = {
+            "states": _csv(states),
+            "queue": _csv(queue),
+            "kind": _csv(kind),
+            "subject": None if subject is None else f"{subject[0]}/{subject[1]}",
+            "since": _time(since),
+            "limit": limit,
+            "cursor": cursor,
+        }
+        return _page(self._client.request("GET", "/jobs", params=params), job_from_json)
+
+    def logs(self, job_id: int, *, after: int = 0, limit: int = 1000) -> builtins.list[JobLog]:
+        """A job's log lines after line ``after``, oldest first."""
+        rows = self._client.request(
+            "GET", f"/jobs/{int(job_id)}/logs", params={"after": after, "limit": limit}
+        )
+        return [job_log_from_json(r) for r in rows]
+
+    def retry(self, job_id: int) -> Job:
+        """A failed or cancelled job back to pending."""
+        return job_from_json(self._client.request("POST", f"/jobs/{int(job_id)}/retry"))
+
+    def cancel(self, job_id: int) -> Job:
+        """Cancel a pending or running job."""
+        return job_from_json(self._client.request("POST", f"/jobs/{int(job_id)}/cancel"))
+
+    # -- the worker protocol -------------------------------------------------------------
+
+    @property
+    def poll_interval(self) -> float:
+        """How long an idle worker's claim waits on the server (a long-poll)."""
+        return self._long_poll
+
+    def _claim(
+        self,
+        queues: Any,
+        worker: str | None,
+        limit: int,
+        lease: float,
+        pid: int | None,
+        wait: float,
+    ) -> builtins.list[Job]:
+        names = None if queues is None else [queues] if isinstance(queues, str) else list(queues)
+        body = {
+            "queues": names,
+            "worker": worker,
+            "limit": limit,
+            "lease_seconds": lease,
+            "wait_seconds": wait,
+            "pid": pid,
+        }
+        timeout = None if not wait else wait + 30.0
+        rows = self._client.request("POST", "/jobs/claim", json=body, timeout=timeout)["jobs"]
+        return [job_from_json(r) for r in rows]
+
+    def claim(
+        self,
+        queues: Sequence[str] | str | None,
+        worker: str | None = None,
+        *,
+        limit: int = 1,
+        lease: timedelta | float = DEFAULT_LEASE,
+        pid: int | None = None,
+    ) -> builtins.list[Job]:
+        """Take up to ``limit`` due jobs (first those a long-poll already took)."""
+        seconds = _seconds(lease)
+        with self._lock:
+            self._last_claim = (queues, worker, limit, seconds, pid)
+            taken, self._stash = self._stash[:limit], self._stash[limit:]
+        if taken:
+            return taken
+        return self._claim(queues, worker, limit, seconds, pid, 0)
+
+    def wait_for_work(self, seen: int, timeout: float) -> bool:
+        """Long-poll a claim with the worker's last arguments; keep what it takes."""
+        with self._lock:
+            last = self._last_claim
+            if self._stash:
+                return True
+        if last is None:
+            time.sleep(min(timeout, 1.0))
+            return False
+        jobs = self._claim(*last, wait=timeout)
+        with self._lock:
+            self._stash.extend(jobs)
+            if jobs:
+                self._generation += 1
+        return bool(jobs)
+
+    def wake_generation(self) -> int:
+        """Changes when a long-poll took jobs."""
+        return self._generation
+
+    def release_unstarted(self) -> None:
+        """Give back jobs a long-poll took that the worker never asked for."""
+        with self._lock:
+            stash, self._stash = self._stash, []
+        for job in stash:
+            with suppress(ChronologError):
+                self.release(job.id, job.lease, "worker stopped before starting it")
+
+    def heartbeat(
+        self,
+        job_id: int,
+        lease: int,
+        *,
+        progress: float | None = None,
+        progress_text: str | None = None,
+        pid: int | None = None,
+        extend: timedelta | float = DEFAULT_LEASE,
+    ) -> bool:
+        """Renew a lease; ``False`` when the job was cancelled (stop it)."""
+        body = {
+            "lease": lease,
+            "progress": progress,
+            "progress_text": progress_text,
+            "pid": pid,
+            "extend_seconds": _seconds(extend),
+        }
+        answer = self._client.request("POST", f"/jobs/{int(job_id)}/heartbeat", json=body)
+        return not answer["cancelled"]
+
+    def log(self, job_id: int, level: str, message: str, *, lease: int, **fields: Any) -> None:
+        """Append one line to a running job's log."""
+        self.log_many(job_id, lease, [(level, message, fields or None)])
+
+    def log_many(
+        self,
+        job_id: int,
+        lease: int,
+        lines: Sequence[tuple[str, str, Mapping[str, Any] | None]]
+        | Sequence[tuple[str, str, Mapping[str, Any] | None, datetime]],
+    ) -> None:
+        """Append lines ``(level, message, fields[, at])`` in one transaction."""
+        body = {
+            "lease": lease,
+            "lines": [
+                {
+                    "level": line[0],
+                    "message": line[1],
+                    "fields": None if line[2] is None else dict(line[2]),
+                    "at": _time(line[3]) if len(line) > 3 else None,
+                }
+                for line in lines
+            ],
+        }
+        self._client.request("POST", f"/jobs/{int(job_id)}/logs", json=body)
+
+    def complete(self, job_id: int, lease: int, result: Mapping[str, Any] | None = None) -> None:
+        """Complete a running job (``LeaseLost`` when the lease is stale)."""
+        body = {"lease": lease, "result": None if result is None else dict(result)}
+        self._client.request("POST", f"/jobs/{int(job_id)}/complete", json=body)
+
+    def complete_many(
+        self, items: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]]
+    ) -> builtins.list[int]:
+        """Complete each job; stale ones are skipped and left out of the returned ids."""
+        done = []
+        for item in items:
+            result = item[2] if len(item) > 2 else None
+            try:
+                self.complete(item[0], item[1], result)
+            except errors.LeaseLost:
+                continue
+            done.append(item[0])
+        return done
+
+    def fail(
+        self,
+        job_id: int,
+        lease: int,
+        error: str,
+        *,
+        retry: bool = True,
+        retry_in: timedelta | float | None = None,
+    ) -> Job:
+        """Record a failed attempt."""
+        body = {
+            "lease": lease,
+            "error": error,
+            "retry": retry,
+            "retry_in": None if retry_in is None else _seconds(retry_in),
+        }
+        return job_from_json(self._client.request("POST", f"/jobs/{int(job_id)}/fail", json=body))
+
+    def release(self, job_id: int, lease: int, reason: str = "worker shutting down") -> Job:
+        """Give a running job back (the attempt is not counted)."""
+        body = {"lease": lease, "reason": reason}
+        return job_from_json(
+            self._client.request("POST", f"/jobs/{int(job_id)}/release", json=body)
+        )

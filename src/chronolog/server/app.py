@@ -23,7 +23,7 @@ from .deps import ServerState, state_of
 from .errors import install_error_handlers
 from .metrics import Metrics
 from .middleware import GuardMiddleware, MetricsMiddleware
-from .routes import admin, events, feed, secrets, states, stats
+from .routes import admin, events, feed, jobs, secrets, states, stats
 from .schemas import extra_components
 
 __all__ = ["API_PREFIX", "DEFAULT_LIMITS", "ROUTERS", "create_app"]
@@ -40,6 +40,7 @@ ROUTERS: Sequence[APIRouter] = (
     stats.router,
     states.router,
     feed.router,
+    jobs.router,
 )
 """Every part's routes module, mounted under :data:`API_PREFIX` in this order."""
 
@@ -67,6 +68,7 @@ def create_app(
     metrics = Metrics()
     state = ServerState(root, owns=owns, limits=limits, metrics=metrics)
     feed_waker = feed.install(state, max_wait=max_wait, stream_seconds=stream_seconds)
+    jobs_waker = jobs.install(state, max_wait=max_wait)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,6 +76,7 @@ def create_app(
             yield
         finally:
             feed_waker.stop()
+            jobs_waker.stop()
             if state.owns:
                 state.root.close()
 
@@ -85,6 +88,7 @@ def create_app(
     )
     app.state.chronolog = state
     app.state.feed_waker = feed_waker
+    app.state.jobs_waker = jobs_waker
     _document_extra_models(app)
     install_error_handlers(app)
     for router in routers:

@@ -10,9 +10,6 @@ A wait is sliced to ``POLL`` seconds so SQLite writers in other processes
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -27,6 +24,7 @@ from ...core import Chronolog
 from ...feed import FeedPage
 from ..deps import Context, ServerState, comma_list, require
 from ..schemas import ERROR_RESPONSES
+from ..waker import Waker
 from .events import EventOut, event_json
 
 __all__ = ["FeedWaker", "install", "router"]
@@ -39,78 +37,25 @@ _HELD_BACK = 0.01
 """First re-check of rows held back behind an older, still-running transaction."""
 
 
-class FeedWaker:
-    """One thread turning the store's ``events`` notifier into asyncio wake-ups.
-
-    Every long-poll and SSE follower of the app awaits :meth:`wait`; the thread
-    blocks in ``store.wait`` and, when the generation moves, wakes them all on
-    their loop. The thread stops with :meth:`stop`, or by itself once its loop
-    is closed.
-    """
+class FeedWaker(Waker):
+    """The waker of the ``events`` topic, with the feed's stream settings."""
 
     def __init__(
         self, cl: Chronolog, *, max_wait: float = 60.0, stream_seconds: float | None = None
     ) -> None:
-        self._cl = cl
-        self.max_wait = max_wait
-        """Longest long-poll the server honours (a longer ``wait`` is cut to it)."""
+        super().__init__(cl, "events", max_wait=max_wait)
         self.stream_seconds = stream_seconds
         """Close an SSE stream after this long (``None``: never); clients reconnect
         with ``Last-Event-ID``, which spreads followers over servers behind a balancer."""
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._event: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        self.followers = 0
+
+    @property
+    def followers(self) -> int:
         """Open SSE streams and waiting long-polls (the feed-followers gauge)."""
+        return self.waiting
 
-    def generation(self) -> int:
-        """The current generation of the ``events`` topic."""
-        return self._cl.store.notifier.generation("events")
-
-    def _start(self, loop: asyncio.AbstractEventLoop) -> asyncio.Event:
-        with self._lock:
-            if self._loop is not loop or self._thread is None or not self._thread.is_alive():
-                self._loop, self._event = loop, asyncio.Event()
-                self._thread = threading.Thread(
-                    target=self._run, args=(loop,), name="chronolog-feed-waker", daemon=True
-                )
-                self._thread.start()
-            assert self._event is not None
-            return self._event
-
-    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
-        store = self._cl.store
-        seen = store.notifier.generation("events")
-        while not self._stopping.is_set() and not loop.is_closed() and self._loop is loop:
-            if store.wait("events", seen, 0.5):
-                seen = store.notifier.generation("events")
-                try:
-                    loop.call_soon_threadsafe(self._fire)
-                except RuntimeError:  # the loop closed meanwhile
-                    return
-
-    def _fire(self) -> None:
-        event, self._event = self._event, asyncio.Event()
-        if event is not None:
-            event.set()
-
-    async def wait(self, seen: int, timeout: float) -> None:
-        """Return once a commit moved the generation past ``seen``, or after ``timeout``."""
-        event = self._start(asyncio.get_running_loop())
-        # No await between this check and taking ``event``: a wake-up cannot slip in.
-        if self.generation() != seen:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
-
-    def stop(self) -> None:
-        """Stop the thread (at app shutdown)."""
-        self._stopping.set()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout=2)
+    @followers.setter
+    def followers(self, value: int) -> None:
+        self.waiting = value
 
 
 def install(
@@ -118,8 +63,6 @@ def install(
 ) -> FeedWaker:
     """Create the app's waker and its feed-followers gauge."""
     waker = FeedWaker(state.root, max_wait=max_wait, stream_seconds=stream_seconds)
-    # Commits of other processes reach the notifier (PostgreSQL LISTEN; SQLite: nothing to do).
-    state.root.store.listen("events")
     state.metrics.add_gauge(
         "chronolog_feed_followers",
         "Open feed streams (SSE) and waiting long-polls on this server.",
@@ -248,6 +191,19 @@ async def read_feed(
     return page_json(page)
 
 
+_SSE_EVENT = {
+    "type": "object",
+    "description": "One Server-Sent Event: `id` the feed cursor after it, `data` an "
+    "EventOut as JSON (absent on heartbeats).",
+    "properties": {
+        "id": {"type": "string"},
+        "event": {"type": "string"},
+        "data": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+
+
 @router.get(
     "/stream",
     response_class=StreamingResponse,
@@ -255,7 +211,7 @@ async def read_feed(
         200: {
             "description": "Server-Sent Events: `id` is the feed cursor after the event, "
             "`data` the event as JSON; comment lines are heartbeats.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": _SSE_EVENT}},
         }
     },
 )
