@@ -172,3 +172,56 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_remote_exec_workers_drain_jobs(server: tuple[str, str], tmp_path: Path) -> None:
+    base, admin = server
+    with Client(base, admin) as client:
+        token = client.request("POST", "/tokens", json={"name": "ripper", "role": "write"})[
+            "secret"
+        ]
+        ids = client.jobs.enqueue_many(
+            [{"kind": "rip", "queue": "rip", "payload": {"disc": i}} for i in range(20)]
+        )
+    out = tmp_path / "rips"
+    out.mkdir()
+    script = f"echo ripping disc {{disc}}; touch {out}/disc-{{disc}}-$CHRONOLOG_JOB_ID"
+    env = {**os.environ, "CHRONOLOG_TOKEN": token, "PYTHONUNBUFFERED": "1"}
+    env.pop("CHRONOLOG_DB", None)
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from chronolog.cli import main; main()",
+                "exec",
+                "--server",
+                base,
+                "--queue",
+                "rip",
+                "--concurrency",
+                "2",
+                "--burst",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    for proc in workers:
+        output, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, output.decode()
+    with Client(base, admin) as client:
+        jobs = [client.jobs.get(i) for i in ids]
+        assert {j.state for j in jobs} == {"completed"}
+        assert all(j.result is not None and j.result["exit_status"] == 0 for j in jobs)
+        assert "ripping disc 3" in [line.message for line in client.jobs.logs(ids[3])]
+    made = sorted(p.name for p in out.iterdir())
+    assert made == sorted(f"disc-{i}-{job_id}" for i, job_id in enumerate(ids))  # each once
+    metrics = httpx.get(f"{base}/metrics").text
+    assert 'chronolog_jobs{project="default",queue="rip",state="completed"} 20.0' in metrics
