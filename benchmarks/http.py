@@ -1,12 +1,16 @@
-"""Events ingested per second over HTTP (batched) vs the library in-process.
+"""The HTTP service against the library in-process, three figures:
 
-Same rows, same database kind, same process machine: the library baseline
-calls ``cl.events.record_many`` directly; the HTTP run starts ``chronolog
-serve`` (uvicorn, one process) on a fresh store and posts the same batches
-through ``chronolog.Client`` from one or more threads. Prints events/s and
-the ratio HTTP / library.
+- ``ingest``: events per second over HTTP (batched) vs ``cl.events.record_many``;
+- ``jobs``: claim → complete round trips per second for a remote worker
+  (``client.jobs``) vs the same loop on ``cl.jobs``;
+- ``sse``: latency from a commit to an SSE follower (``client.feed.follow``)
+  vs an in-process follower (``cl.feed.follow``).
+
+Same rows, same database kind, same machine: the HTTP runs start ``chronolog
+serve`` (uvicorn, one process) on a fresh store.
 
     python benchmarks/http.py --events 20000 --batch 500 --clients 1,4
+    python benchmarks/http.py --parts jobs,sse --jobs 1000 --latency 100
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
 
 import argparse
 import platform
+import queue
 import re
 import socket
+import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -161,6 +168,112 @@ def run_http(url: str, work: list[list[NewEvent]], clients: int) -> float:
         log.unlink(missing_ok=True)
 
 
+# -- jobs: claim → complete round trips -------------------------------------------------
+
+
+def _drain(jobs: Any, count: int) -> float:
+    """Claim and complete one job at a time, ``count`` times; round trips per second."""
+    started = time.perf_counter()
+    for _ in range(count):
+        (job,) = jobs.claim(["bench"], "bench-worker", limit=1, lease=30)
+        jobs.complete(job.id, job.lease, {"ok": True})
+    return count / (time.perf_counter() - started)
+
+
+def run_jobs(backend: str, count: int) -> tuple[float, float]:
+    url, drop = fresh_store(backend, "jobs")
+    try:
+        with Chronolog(url) as cl:
+            cl.jobs.enqueue_many([{"kind": "noop", "queue": "bench"} for _ in range(2 * count)])
+            library = _drain(cl.jobs, count)
+        proc, base, token, log = serve(url)
+        try:
+            with Client(base, token) as client:
+                client.whoami()
+                remote = _drain(client.jobs, count)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            log.unlink(missing_ok=True)
+        with Chronolog(url) as cl:
+            assert cl.jobs.counts()["bench"]["completed"] == 2 * count
+        return library, remote
+    finally:
+        drop()
+
+
+# -- sse: commit → follower latency -----------------------------------------------------
+
+
+def _latencies(follow: Any, record: Any, count: int) -> list[float]:
+    """Milliseconds from just before each commit until the follower yields the event."""
+    got: queue.Queue[tuple[int, float]] = queue.Queue()
+    stop = threading.Event()
+
+    def run() -> None:
+        for item in follow(stop):
+            got.put((item.event.id, time.perf_counter()))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    time.sleep(0.5)  # connected and caught up
+    out = []
+    try:
+        for i in range(count):
+            started = time.perf_counter()
+            event_id = record(i)
+            seen_id, seen = got.get(timeout=30)
+            assert seen_id == event_id, (seen_id, event_id)
+            out.append((seen - started) * 1000)
+            time.sleep(0.02)
+    finally:
+        stop.set()
+    return out
+
+
+def run_sse(backend: str, count: int) -> tuple[list[float], list[float], list[float]]:
+    url, drop = fresh_store(backend, "sse")
+    try:
+        with Chronolog(url) as cl:
+            end = cl.feed.end_cursor()
+            local = _latencies(
+                lambda stop: cl.feed.follow(end, poll=1.0, stop=stop),
+                lambda i: cl.events.record("tick", str(i)),
+                count,
+            )
+        proc, base, token, log = serve(url)
+        try:
+            with Client(base, token) as follower, Client(base, token) as writer:
+                start = follower.feed.read(limit=1000).next_cursor
+                over_http = _latencies(
+                    lambda stop: follower.feed.follow(start, poll=1.0, stop=stop),
+                    lambda i: writer.events.record("tick", f"http {i}"),
+                    count,
+                )
+                # A writer in another process, straight to the database: on PostgreSQL
+                # NOTIFY wakes the server; SQLite has no cross-process signal (poll: 1 s).
+                with Chronolog(url) as direct:
+                    after = follower.feed.read(start, limit=1000).next_cursor
+                    direct_lat = _latencies(
+                        lambda stop: follower.feed.follow(after, poll=1.0, stop=stop),
+                        lambda i: direct.events.record("tick", f"direct {i}"),
+                        count,
+                    )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            log.unlink(missing_ok=True)
+        return local, over_http, direct_lat
+    finally:
+        drop()
+
+
+def _summary(values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return f"median {statistics.median(ordered):7.1f} ms   p95 {p95:7.1f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -174,13 +287,40 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs per path; the best is reported (noisy hosts)"
     )
+    parser.add_argument("--parts", default="ingest,jobs,sse", help="which figures to measure")
+    parser.add_argument("--jobs", type=int, default=500, help="claim → complete round trips")
+    parser.add_argument("--latency", type=int, default=50, help="events timed per SSE run")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
+    if "jobs" in parts:
+        print(
+            f"# claim → complete, one job at a time, {args.jobs} round trips, best of {args.repeat}"
+        )
+        for backend in args.backends.split(","):
+            best = (0.0, 0.0)
+            for _ in range(args.repeat):
+                library, remote = run_jobs(backend, args.jobs)
+                best = (max(best[0], library), max(best[1], remote))
+            print(f"{backend:<11} {'library in-process':<22} {best[0]:>10,.0f}/s {1.0:>7.2f}")
+            print(
+                f"{backend:<11} {'remote worker (HTTP)':<22} {best[1]:>10,.0f}/s "
+                f"{best[1] / best[0]:>7.2f}"
+            )
+    if "sse" in parts:
+        print(f"# commit → follower latency, {args.latency} events, one at a time")
+        for backend in args.backends.split(","):
+            local, over_http, direct = run_sse(backend, args.latency)
+            print(f"{backend:<11} {'library follow':<30} {_summary(local)}")
+            print(f"{backend:<11} {'SSE, write via HTTP':<30} {_summary(over_http)}")
+            print(f"{backend:<11} {'SSE, write by another process':<30} {_summary(direct)}")
+    if "ingest" not in parts:
+        return
     work = batches(args.events, args.batch)
     print(
         f"# chronolog HTTP ingest: {args.events} events in batches of {args.batch}, "
         f"best of {args.repeat}"
     )
-    print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
     print(f"{'backend':<11} {'path':<22} {'events/s':>10} {'ratio':>7}")
     for backend in args.backends.split(","):
         library = 0.0

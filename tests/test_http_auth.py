@@ -36,7 +36,20 @@ def _world(api: Api) -> dict[str, Any]:
     tokens = [(t.id, t.revoked_at) for t in cl.auth.tokens(include_revoked=True)]
     members = [(m.user, m.role) for m in cl.auth.members()]
     secrets = [(s.name, s.updated_at, cl.secrets.get(s.name)) for s in cl.secrets.list()]
-    return {"events": events, "tokens": tokens, "members": members, "secrets": secrets}
+    entities = [(e.kind, e.id, e.state, e.title) for e in cl.states.entities(limit=100).items]
+    machines = cl.states.machines()
+    jobs = [(j.id, j.state, j.lease, j.attempt, j.result) for j in cl.jobs.list(limit=100).items]
+    logs = [len(cl.jobs.logs(j[0])) for j in jobs]
+    return {
+        "jobs": jobs,
+        "logs": logs,
+        "events": events,
+        "tokens": tokens,
+        "members": members,
+        "secrets": secrets,
+        "entities": entities,
+        "machines": machines,
+    }
 
 
 def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
@@ -46,6 +59,14 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
     spare = cl.auth.create_token("spare", "read").token.id
     cl.auth.set_member("bob", "write")
     cl.secrets.set("db-password", "hunter2")
+    cl.states.define("movie", ["new", "missing"], {"new": ["missing"]}, initial="new")
+    cl.states.transition("movie", 603, "missing", title="Heat")
+    machine = {"states": ["new", "x"], "transitions": {"new": ["x"]}, "initial": "new"}
+    cl.jobs.enqueue("rip", queue="rip")
+    (running,) = cl.jobs.claim(["rip"], "w1")
+    stopped = cl.jobs.enqueue("rip", queue="later").id
+    cl.jobs.cancel(stopped)
+    job, lease = running.id, running.lease
     return [
         ("POST", "/events", "write", {"event_type": "a", "action": "b"}),
         ("GET", "/events", "read", None),
@@ -63,19 +84,55 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("PUT", "/secrets/db-password", "admin", {"value": "stolen"}),
         ("GET", "/secrets/db-password", "write", None),
         ("DELETE", "/secrets/db-password", "admin", None),
+        ("GET", "/stats", "read", None),
+        # GETs of an entity first: another project's token must find nothing (404).
+        ("GET", "/entities/movie/603", "read", None),
+        ("GET", "/entities/movie/603/transitions", "read", None),
+        ("GET", "/machines/movie", "read", None),
+        ("PUT", "/machines/movie", "admin", machine),
+        ("GET", "/entities", "read", None),
+        ("PUT", "/entities/movie/603", "write", {"title": "stolen"}),
+        # "missing" is not a state of the machine the other project defined: 422 there.
+        ("POST", "/entities/movie/603/transitions", "write", {"to": "missing"}),
+        ("GET", "/timeline", "read", None),
+        ("GET", "/feed", "read", None),
+        # A stream that would be accepted never ends: a bad cursor ends it at 422.
+        ("GET", "/feed/stream?after=garbage", "read", None),
+        ("GET", f"/jobs/{job}", "read", None),
+        ("GET", f"/jobs/{job}/logs", "read", None),
+        ("POST", "/jobs", "write", {"kind": "x"}),
+        ("GET", "/jobs", "read", None),
+        ("POST", f"/jobs/{stopped}/retry", "write", None),
+        ("POST", "/jobs/claim", "write", {"queues": ["nothing"]}),
+        ("POST", f"/jobs/{job}/heartbeat", "write", {"lease": lease}),
+        (
+            "POST",
+            f"/jobs/{job}/logs",
+            "write",
+            {"lease": lease, "lines": [{"level": "info", "message": "x"}]},
+        ),
+        ("POST", f"/jobs/{job}/complete", "write", {"lease": lease}),
+        ("POST", f"/jobs/{job}/fail", "write", {"lease": lease, "error": "x"}),
+        ("POST", f"/jobs/{job}/release", "write", {"lease": lease}),
+        ("POST", f"/jobs/{job}/cancel", "write", None),
     ]
 
 
 def _template(path: str) -> str:
-    parts = path.split("/")
+    parts = path.partition("?")[0].split("/")
     names = {
         "events": "{event_id}",
         "tokens": "{token_id}",
         "members": "{user}",
         "secrets": "{name}",
+        "jobs": "{job_id}",
     }
-    if len(parts) == 3 and parts[2] not in {"recent"}:
-        parts[2] = names[parts[1]]
+    if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim"}:
+        parts[2] = names.get(parts[1], "{kind}")
+    if parts[1] == "jobs" and len(parts) == 4:
+        parts[2] = "{job_id}"
+    if parts[1] == "entities" and len(parts) >= 4:
+        parts[2:4] = ["{kind}", "{entity_id}"]
     return "/".join(parts)
 
 
@@ -130,10 +187,15 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
         assert "hunter2" not in response.text
         if path.startswith(("/events/", "/tokens/")) and not path.endswith("recent"):
             assert response.status_code == 404, (method, path, response.text)
+        if path.startswith(("/entities/", "/machines/")) and method == "GET":
+            assert response.status_code == 404, (method, path, response.text)
+        if path.startswith("/jobs/") and path != "/jobs/claim":
+            assert response.status_code == 404, (method, path, response.text)
     assert _world(api) == before
     # What it did, it did in its own project.
     view = api.cl.using("other")
-    assert [e.event_type for e in view.events.recent()] == ["a"]
+    assert sorted({e.event_type for e in view.events.recent()}) == ["a", "job"]
+    assert [j.kind for j in view.jobs.list().items] == ["x"]
     assert {m.user for m in view.auth.members()} == {"mallory"}
     assert view.secrets.list() == []  # put, read back and deleted: all in "other"
     listed = api.call("GET", "/events", token=other).json()["items"]

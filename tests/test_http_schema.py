@@ -61,6 +61,13 @@ def served(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     api.cl.events.record("scan", "started", status="processing")
     api.cl.secrets.set("db", "v")
     api.cl.auth.set_member("bob", "write")
+    api.cl.states.define("movie", ["new", "done"], {"new": ["done"]}, initial="new")
+    api.cl.states.transition("movie", 1, "done")
+    # Long-polls and streams end quickly, so every generated request gets its whole answer.
+    api.app.state.feed_waker.max_wait = 0.2
+    api.app.state.jobs_waker.max_wait = 0.2
+    api.cl.jobs.enqueue("noop")
+    api.app.state.feed_waker.stream_seconds = 0.2
     PROXY.target = api.app
     yield api
     PROXY.target = None

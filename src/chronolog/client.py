@@ -9,19 +9,36 @@ raises the same exception class the library would (``ValidationError``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+import builtins
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import date, datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
 
 from . import errors
 from .errors import ChronologError, StoreUnavailable
+from .feed import FeedItem, FeedPage
+from .jobs import Job, JobError, JobLog, NewJob
+from .jobs.queue import DEFAULT_LEASE
 from .models import Actor, Event, NewEvent, Page, Target
+from .states import DayCount, Entity, Machine, Timeline, Transition
+from .stats import Bucket, Series
 
-__all__ = ["Client", "RemoteEvents"]
+__all__ = [
+    "Client",
+    "RemoteEvents",
+    "RemoteFeed",
+    "RemoteJobs",
+    "RemoteStates",
+    "RemoteStats",
+]
 
 _ERRORS: dict[str, type[ChronologError]] = {
     cls.code: cls
@@ -145,6 +162,10 @@ class Client:
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self.events = RemoteEvents(self)
+        self.stats = RemoteStats(self)
+        self.states = RemoteStates(self)
+        self.feed = RemoteFeed(self)
+        self.jobs = RemoteJobs(self)
 
     def request(
         self,
@@ -153,8 +174,12 @@ class Client:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> Any:
-        """Send one request to ``/api/v1{path}``; return the JSON body or raise chronolog's error."""
+        """Send one request to ``/api/v1{path}``; return the JSON body or raise chronolog's error.
+
+        ``timeout``: seconds for this request (a long-poll), instead of the client's.
+        """
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.request(
@@ -163,6 +188,7 @@ class Client:
                 content=None if json is None else orjson.dumps(json, default=_plain),
                 params=query,
                 headers=self._headers if json is None else self._json_headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
         except httpx.TransportError as exc:
             raise StoreUnavailable(
@@ -173,13 +199,40 @@ class Client:
             return None
         return response.json()
 
+    @contextmanager
+    def stream(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[Iterator[str]]:
+        """``GET /api/v1{path}`` as a stream of text lines (Server-Sent Events)."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            with self._http.stream(
+                "GET",
+                f"{self.base_url}/api/v1{path}",
+                params=query,
+                headers={**self._headers, "Accept": "text/event-stream", **(headers or {})},
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for(response)
+                yield response.iter_lines()
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(
+                f"chronolog server unreachable at {self.base_url}: {exc}"
+            ) from exc
+
     def whoami(self) -> dict[str, Any]:
         """The token's project, role and user."""
         result: dict[str, Any] = self.request("GET", "/whoami")
         return result
 
     def close(self) -> None:
-        """Close the connection pool (unless it was passed in)."""
+        """Give back jobs claimed but not handed out, close the pool (unless passed in)."""
+        self.jobs.release_unstarted()
         if self._owns:
             self._http.close()
 
@@ -297,4 +350,719 @@ class RemoteEvents:
             page=body["page"],
             limit=body["limit"],
             next_cursor=body["next_cursor"],
+        )
+
+
+def _duration(value: str | timedelta | int | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    return f"{int(seconds)}s"
+
+
+class RemoteStats:
+    """``cl.stats`` over HTTP: the same ``buckets`` call, returning a :class:`Series`."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def buckets(
+        self,
+        window: str | None = None,
+        *,
+        group_by: str | None = None,
+        event_types: Iterable[str] | str | None = None,
+        statuses: Iterable[str] | str | None = None,
+        actions: Iterable[str] | str | None = None,
+        actor_types: Iterable[str] | str | None = None,
+        target_types: Iterable[str] | str | None = None,
+        tz: str | tzinfo | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket: str | timedelta | int | None = None,
+    ) -> Series:
+        """Counts per bucket, oldest first (see :meth:`chronolog.stats.Stats.buckets`).
+
+        ``now`` is the server's clock (the library's ``now=`` has no remote twin).
+        """
+        params = {
+            "window": window,
+            "group_by": group_by,
+            "event_types": _csv(event_types),
+            "statuses": _csv(statuses),
+            "actions": _csv(actions),
+            "actor_types": _csv(actor_types),
+            "target_types": _csv(target_types),
+            "tz": None if tz is None else str(tz),
+            "since": _time(since),
+            "until": _time(until),
+            "bucket": _duration(bucket),
+        }
+        body = self._client.request("GET", "/stats", params=params)
+        return series_from_json(body)
+
+
+def series_from_json(data: Mapping[str, Any]) -> Series:
+    """Rebuild a :class:`Series` from its JSON form."""
+    return Series(
+        buckets=tuple(
+            Bucket(
+                start=datetime.fromisoformat(b["start"]),
+                end=datetime.fromisoformat(b["end"]),
+                total=int(b["total"]),
+                counts={str(k): int(v) for k, v in b["counts"].items()},
+            )
+            for b in data["buckets"]
+        ),
+        group_by=data.get("group_by"),
+        groups=tuple(data.get("groups") or ()),
+        tz=data["tz"],
+        window=data.get("window"),
+    )
+
+
+def _actor(data: Mapping[str, Any] | None) -> Actor | None:
+    return None if not data else Actor(data["type"], data.get("id"), data.get("name"))
+
+
+def transition_from_json(data: Mapping[str, Any]) -> Transition:
+    """Rebuild a :class:`Transition` from its JSON form."""
+    return Transition(
+        id=int(data["id"]),
+        kind=data["kind"],
+        entity_id=data["entity_id"],
+        sort_key=int(data["sort_key"]),
+        from_state=data.get("from_state"),
+        to_state=data["to_state"],
+        most_recent=bool(data["most_recent"]),
+        occurred_at=datetime.fromisoformat(data["occurred_at"]),
+        actor=_actor(data.get("actor")),
+        metadata=data.get("metadata"),
+        event_id=data.get("event_id"),
+        title=data.get("title"),
+    )
+
+
+def entity_from_json(data: Mapping[str, Any]) -> Entity:
+    """Rebuild an :class:`Entity` from its JSON form."""
+    parent = data.get("parent")
+    current = data.get("current")
+    return Entity(
+        kind=data["kind"],
+        id=data["id"],
+        title=data.get("title"),
+        parent=None if parent is None else (parent[0], parent[1]),
+        attributes=data.get("attributes"),
+        state=data.get("state"),
+        state_since=datetime.fromisoformat(data["state_since"]),
+        created_at=datetime.fromisoformat(data["created_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+        current=None if current is None else transition_from_json(current),
+    )
+
+
+def machine_from_json(data: Mapping[str, Any]) -> Machine:
+    """Rebuild a :class:`Machine` from its JSON form."""
+    return Machine(
+        kind=data["kind"],
+        states=tuple(data["states"]),
+        transitions={k: tuple(v) for k, v in data["transitions"].items()},
+        initial=data.get("initial"),
+        terminal=frozenset(data.get("terminal") or ()),
+    )
+
+
+def _page(body: Mapping[str, Any], item: Any) -> Page[Any]:
+    return Page(
+        items=[item(r) for r in body["items"]],
+        total=body["total"],
+        page=body["page"],
+        limit=body["limit"],
+        next_cursor=body["next_cursor"],
+    )
+
+
+def _segment(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+def _entity_path(kind: str, id: str | int) -> str:
+    # The id may hold '/': the server takes the rest of the path as the id.
+    return f"/entities/{_segment(kind)}/{quote(str(id), safe='/')}"
+
+
+def _parent(value: tuple[str, str | int] | Entity | None) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, Entity):
+        return [value.kind, value.id]
+    return [value[0], str(value[1])]
+
+
+class RemoteStates:
+    """``cl.states`` over HTTP: machines, entities, moves, history and the timeline."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def define(
+        self,
+        kind: str,
+        states: Iterable[str],
+        transitions: Mapping[str, Iterable[str]],
+        *,
+        initial: str | None = None,
+        terminal: Iterable[str] = (),
+    ) -> Machine:
+        """Define (or redefine) the machine of ``kind`` (needs an admin token)."""
+        body = {
+            "states": list(states),
+            "transitions": {k: list(v) for k, v in transitions.items()},
+            "initial": initial,
+            "terminal": list(terminal),
+        }
+        return machine_from_json(
+            self._client.request("PUT", f"/machines/{_segment(kind)}", json=body)
+        )
+
+    def machine(self, kind: str) -> Machine | None:
+        """The machine of ``kind``, or ``None`` if it has none."""
+        try:
+            return machine_from_json(self._client.request("GET", f"/machines/{_segment(kind)}"))
+        except errors.NotFound:
+            return None
+
+    def upsert(
+        self,
+        kind: str,
+        id: str | int,
+        *,
+        title: str | None = None,
+        parent: tuple[str, str | int] | Entity | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Entity:
+        """Create an entity or change its title, parent or attributes."""
+        body = {"title": title, "parent": _parent(parent), "attributes": attributes}
+        return entity_from_json(self._client.request("PUT", _entity_path(kind, id), json=body))
+
+    def get(self, kind: str, id: str | int) -> Entity:
+        """One entity with its current transition (``NotFound`` if absent)."""
+        return entity_from_json(self._client.request("GET", _entity_path(kind, id)))
+
+    def transition(
+        self,
+        kind: str,
+        id: str | int,
+        to: str,
+        *,
+        actor: Actor | Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        title: str | None = None,
+        parent: tuple[str, str | int] | Entity | None = None,
+        expected_from: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Transition:
+        """Move an entity (``InvalidTransition``, ``Conflict`` as in the library)."""
+        body = {
+            "to": to,
+            "expected_from": expected_from,
+            "actor": None if actor is None else _party(actor),
+            "metadata": None if metadata is None else dict(metadata),
+            "title": title,
+            "parent": _parent(parent),
+            "occurred_at": _time(occurred_at),
+        }
+        body = {k: v for k, v in body.items() if v is not None}
+        path = _entity_path(kind, id) + "/transitions"
+        return transition_from_json(self._client.request("POST", path, json=body))
+
+    def history(
+        self, kind: str, id: str | int, *, after: int = 0, limit: int | None = None
+    ) -> list[Transition]:
+        """An entity's moves by ``sort_key`` ascending, from ``after + 1``."""
+        path = _entity_path(kind, id) + "/transitions"
+        rows = self._client.request("GET", path, params={"after": after, "limit": limit})
+        return [transition_from_json(r) for r in rows]
+
+    def _entities(self, **params: Any) -> Page[Entity]:
+        return _page(self._client.request("GET", "/entities", params=params), entity_from_json)
+
+    def in_state(
+        self,
+        kind: str,
+        states: Iterable[str] | str,
+        *,
+        parent: tuple[str, str | int] | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Entity]:
+        """Entities of ``kind`` now in one of ``states``, newest move first."""
+        return self._entities(
+            kind=kind,
+            state=_csv(states),
+            parent=None if parent is None else f"{parent[0]}/{parent[1]}",
+            since=_time(since),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    def entities(
+        self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Entity]:
+        """Every entity (of ``kind``), newest move first."""
+        return self._entities(kind=kind, limit=limit, cursor=cursor)
+
+    def active(
+        self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Entity]:
+        """Entities not in a terminal state of their kind's machine."""
+        return self._entities(kind=kind, active="true", limit=limit, cursor=cursor)
+
+    def timeline(
+        self,
+        *,
+        days: int = 7,
+        kinds: Iterable[str] | str | None = None,
+        to_states: Iterable[str] | str | None = None,
+        until: datetime | None = None,
+        tz: tzinfo | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        with_counts: bool = True,
+    ) -> Timeline:
+        """Moves of every kind newest first, and per-day counts of distinct entities."""
+        params = {
+            "days": days,
+            "kinds": _csv(kinds),
+            "to_states": _csv(to_states),
+            "until": _time(until),
+            "tz": None if tz is None else str(tz),
+            "limit": limit,
+            "cursor": cursor,
+            "with_counts": "true" if with_counts else "false",
+        }
+        body = self._client.request("GET", "/timeline", params=params)
+        return Timeline(
+            page=_page(body, transition_from_json),
+            days=[
+                DayCount(date.fromisoformat(d["day"]), d["kind"], d["to_state"], int(d["count"]))
+                for d in body["days"]
+            ],
+        )
+
+
+def _feed_params(filters: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(filters) - {
+        "event_types",
+        "actions",
+        "statuses",
+        "actor_types",
+        "target_type",
+        "target_id",
+    }
+    if unknown:
+        raise errors.ValidationError(f"unknown feed filters: {sorted(unknown)}")
+    params = {k: _csv(v) if k.endswith("s") else v for k, v in filters.items()}
+    if params.get("target_id") is not None:
+        params["target_id"] = str(params["target_id"])
+    return params
+
+
+class RemoteFeed:
+    """``cl.feed`` over HTTP: pages by long-poll, following by Server-Sent Events."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def read(
+        self, after: str | None = None, *, limit: int = 100, wait: float = 0, **filters: Any
+    ) -> FeedPage:
+        """Up to ``limit`` events after ``after``; with ``wait`` seconds, the server holds
+        the request until at least one event arrives (long-poll)."""
+        params = {"after": after, "limit": limit, "wait": wait or None, **_feed_params(filters)}
+        body = self._client.request("GET", "/feed", params=params)
+        return FeedPage(
+            items=[event_from_json(e) for e in body["items"]],
+            next_cursor=body["next_cursor"],
+            cursors=list(body["cursors"]),
+            held_back=bool(body["held_back"]),
+        )
+
+    def follow(
+        self,
+        after: str | None = None,
+        *,
+        limit: int = 100,
+        poll: float = 1.0,
+        stop: threading.Event | None = None,
+        reconnect: float = 1.0,
+        **filters: Any,
+    ) -> Iterator[FeedItem]:
+        """Yield events as they are committed, forever or until ``stop`` is set.
+
+        Follows ``GET /feed/stream``; when the connection drops (a server
+        restart, a proxy timeout) it reconnects after ``reconnect`` seconds
+        from the last cursor it saw, so nothing is skipped or repeated. The
+        server sends a heartbeat every ``poll`` seconds, which is also how
+        often ``stop`` is checked while the feed is quiet.
+        """
+        cursor = after
+        params = {"limit": limit, "heartbeat": poll, **_feed_params(filters)}
+        while stop is None or not stop.is_set():
+            try:
+                headers = {"Last-Event-ID": cursor} if cursor else None
+                with self._client.stream("/feed/stream", params=params, headers=headers) as lines:
+                    ident: str | None = None
+                    data: list[str] = []
+                    for line in lines:
+                        if line.startswith("id:"):
+                            ident = line[3:].strip()
+                        elif line.startswith("data:"):
+                            data.append(line[5:].lstrip())
+                        elif not line:
+                            if ident is not None:
+                                cursor = ident
+                            if data and ident is not None:
+                                yield FeedItem(
+                                    event_from_json(orjson.loads("\n".join(data))), ident
+                                )
+                            ident, data = None, []
+                            if stop is not None and stop.is_set():
+                                return
+            except StoreUnavailable:
+                pass
+            if stop is not None:
+                if stop.wait(reconnect):
+                    return
+            else:
+                time.sleep(reconnect)
+
+
+def _seconds(value: timedelta | float) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _opt_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def job_from_json(data: Mapping[str, Any]) -> Job:
+    """Rebuild a :class:`Job` from its JSON form."""
+    subject = data.get("subject")
+    return Job(
+        id=int(data["id"]),
+        project=data["project"],
+        queue=data["queue"],
+        kind=data["kind"],
+        payload=data.get("payload"),
+        state=data["state"],
+        priority=int(data["priority"]),
+        run_at=datetime.fromisoformat(data["run_at"]),
+        attempt=int(data["attempt"]),
+        max_attempts=int(data["max_attempts"]),
+        errors=tuple(
+            JobError(
+                attempt=int(e["attempt"]),
+                at=datetime.fromisoformat(e["at"]),
+                error=e["error"],
+                worker=e.get("worker"),
+            )
+            for e in data.get("errors") or ()
+        ),
+        unique_key=data.get("unique_key"),
+        subject=None if not subject else (subject[0], subject[1]),
+        worker=data.get("worker"),
+        pid=data.get("pid"),
+        lease=int(data["lease"]),
+        lease_expires_at=_opt_time(data.get("lease_expires_at")),
+        heartbeat_at=_opt_time(data.get("heartbeat_at")),
+        progress=data.get("progress"),
+        progress_text=data.get("progress_text"),
+        result=data.get("result"),
+        created_at=datetime.fromisoformat(data["created_at"]),
+        started_at=_opt_time(data.get("started_at")),
+        finished_at=_opt_time(data.get("finished_at")),
+    )
+
+
+def job_log_from_json(data: Mapping[str, Any]) -> JobLog:
+    """Rebuild a :class:`JobLog` from its JSON form."""
+    return JobLog(
+        id=int(data["id"]),
+        job_id=int(data["job_id"]),
+        attempt=int(data["attempt"]),
+        at=datetime.fromisoformat(data["at"]),
+        level=data["level"],
+        message=data["message"],
+        fields=data.get("fields"),
+    )
+
+
+def _job_body(item: NewJob | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(item, NewJob):
+        data = {name: getattr(item, name) for name in NewJob.__slots__}
+    else:
+        data = dict(item)
+    if isinstance(data.get("run_at"), datetime):
+        data["run_at"] = _time(data["run_at"])
+    if isinstance(data.get("delay"), timedelta):
+        data["delay"] = data["delay"].total_seconds()
+    if data.get("subject") is not None:
+        data["subject"] = [data["subject"][0], str(data["subject"][1])]
+    if isinstance(data.get("payload"), Mapping):
+        data["payload"] = dict(data["payload"])
+    return {k: v for k, v in data.items() if v is not None}
+
+
+class RemoteJobs:
+    """``cl.jobs`` over HTTP, and the worker protocol (:class:`~chronolog.jobs.worker.JobSource`).
+
+    ``Worker(client.jobs, handlers).run()`` runs jobs of a central service on
+    another host. Idle workers long-poll: :meth:`wait_for_work` holds a claim
+    open on the server (woken by enqueues) and keeps what it took for the
+    worker's next :meth:`claim`; :meth:`release_unstarted` (called by
+    ``Client.close``) gives back any the worker never asked for.
+    """
+
+    def __init__(self, client: Client, *, long_poll: float = 10.0) -> None:
+        self._client = client
+        self._long_poll = long_poll
+        self._lock = threading.Lock()
+        self._stash: builtins.list[Job] = []
+        self._last_claim: tuple[Any, str | None, int, float, int | None] | None = None
+        self._generation = 0
+
+    # -- producing and operating ---------------------------------------------------------
+
+    def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        queue: str = "default",
+        priority: int = 0,
+        run_at: datetime | None = None,
+        delay: timedelta | float | None = None,
+        max_attempts: int | None = None,
+        unique_key: str | None = None,
+        subject: tuple[str, str | int] | None = None,
+    ) -> Job:
+        """Add one job and return it (with a held ``unique_key``, the holder)."""
+        body = _job_body(
+            NewJob(kind, payload, queue, priority, run_at, delay, max_attempts, unique_key, subject)
+        )
+        return job_from_json(self._client.request("POST", "/jobs", json=body))
+
+    def enqueue_many(self, items: Iterable[NewJob | Mapping[str, Any]]) -> builtins.list[int]:
+        """Add jobs in one transaction, all or nothing; ids in input order."""
+        body = {"jobs": [_job_body(i) for i in items]}
+        return [int(i) for i in self._client.request("POST", "/jobs", json=body)["ids"]]
+
+    def get(self, job_id: int) -> Job:
+        """One job by id."""
+        return job_from_json(self._client.request("GET", f"/jobs/{int(job_id)}"))
+
+    def list(
+        self,
+        *,
+        states: Iterable[str] | str | None = None,
+        queue: Iterable[str] | str | None = None,
+        kind: Iterable[str] | str | None = None,
+        subject: tuple[str, str | int] | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Job]:
+        """Jobs newest first, every filter optional; continue with ``next_cursor``."""
+        params = {
+            "states": _csv(states),
+            "queue": _csv(queue),
+            "kind": _csv(kind),
+            "subject": None if subject is None else f"{subject[0]}/{subject[1]}",
+            "since": _time(since),
+            "limit": limit,
+            "cursor": cursor,
+        }
+        return _page(self._client.request("GET", "/jobs", params=params), job_from_json)
+
+    def logs(self, job_id: int, *, after: int = 0, limit: int = 1000) -> builtins.list[JobLog]:
+        """A job's log lines after line ``after``, oldest first."""
+        rows = self._client.request(
+            "GET", f"/jobs/{int(job_id)}/logs", params={"after": after, "limit": limit}
+        )
+        return [job_log_from_json(r) for r in rows]
+
+    def retry(self, job_id: int) -> Job:
+        """A failed or cancelled job back to pending."""
+        return job_from_json(self._client.request("POST", f"/jobs/{int(job_id)}/retry"))
+
+    def cancel(self, job_id: int) -> Job:
+        """Cancel a pending or running job."""
+        return job_from_json(self._client.request("POST", f"/jobs/{int(job_id)}/cancel"))
+
+    # -- the worker protocol -------------------------------------------------------------
+
+    @property
+    def poll_interval(self) -> float:
+        """How long an idle worker's claim waits on the server (a long-poll)."""
+        return self._long_poll
+
+    def _claim(
+        self,
+        queues: Any,
+        worker: str | None,
+        limit: int,
+        lease: float,
+        pid: int | None,
+        wait: float,
+    ) -> builtins.list[Job]:
+        names = None if queues is None else [queues] if isinstance(queues, str) else list(queues)
+        body = {
+            "queues": names,
+            "worker": worker,
+            "limit": limit,
+            "lease_seconds": lease,
+            "wait_seconds": wait,
+            "pid": pid,
+        }
+        timeout = None if not wait else wait + 30.0
+        rows = self._client.request("POST", "/jobs/claim", json=body, timeout=timeout)["jobs"]
+        return [job_from_json(r) for r in rows]
+
+    def claim(
+        self,
+        queues: Sequence[str] | str | None,
+        worker: str | None = None,
+        *,
+        limit: int = 1,
+        lease: timedelta | float = DEFAULT_LEASE,
+        pid: int | None = None,
+    ) -> builtins.list[Job]:
+        """Take up to ``limit`` due jobs (first those a long-poll already took)."""
+        seconds = _seconds(lease)
+        with self._lock:
+            self._last_claim = (queues, worker, limit, seconds, pid)
+            taken, self._stash = self._stash[:limit], self._stash[limit:]
+        if taken:
+            return taken
+        return self._claim(queues, worker, limit, seconds, pid, 0)
+
+    def wait_for_work(self, seen: int, timeout: float) -> bool:
+        """Long-poll a claim with the worker's last arguments; keep what it takes."""
+        with self._lock:
+            last = self._last_claim
+            if self._stash:
+                return True
+        if last is None:
+            time.sleep(min(timeout, 1.0))
+            return False
+        jobs = self._claim(*last, wait=timeout)
+        with self._lock:
+            self._stash.extend(jobs)
+            if jobs:
+                self._generation += 1
+        return bool(jobs)
+
+    def wake_generation(self) -> int:
+        """Changes when a long-poll took jobs."""
+        return self._generation
+
+    def release_unstarted(self) -> None:
+        """Give back jobs a long-poll took that the worker never asked for."""
+        with self._lock:
+            stash, self._stash = self._stash, []
+        for job in stash:
+            with suppress(ChronologError):
+                self.release(job.id, job.lease, "worker stopped before starting it")
+
+    def heartbeat(
+        self,
+        job_id: int,
+        lease: int,
+        *,
+        progress: float | None = None,
+        progress_text: str | None = None,
+        pid: int | None = None,
+        extend: timedelta | float = DEFAULT_LEASE,
+    ) -> bool:
+        """Renew a lease; ``False`` when the job was cancelled (stop it)."""
+        body = {
+            "lease": lease,
+            "progress": progress,
+            "progress_text": progress_text,
+            "pid": pid,
+            "extend_seconds": _seconds(extend),
+        }
+        answer = self._client.request("POST", f"/jobs/{int(job_id)}/heartbeat", json=body)
+        return not answer["cancelled"]
+
+    def log(self, job_id: int, level: str, message: str, *, lease: int, **fields: Any) -> None:
+        """Append one line to a running job's log."""
+        self.log_many(job_id, lease, [(level, message, fields or None)])
+
+    def log_many(
+        self,
+        job_id: int,
+        lease: int,
+        lines: Sequence[tuple[str, str, Mapping[str, Any] | None]]
+        | Sequence[tuple[str, str, Mapping[str, Any] | None, datetime]],
+    ) -> None:
+        """Append lines ``(level, message, fields[, at])`` in one transaction."""
+        body = {
+            "lease": lease,
+            "lines": [
+                {
+                    "level": line[0],
+                    "message": line[1],
+                    "fields": None if line[2] is None else dict(line[2]),
+                    "at": _time(line[3]) if len(line) > 3 else None,
+                }
+                for line in lines
+            ],
+        }
+        self._client.request("POST", f"/jobs/{int(job_id)}/logs", json=body)
+
+    def complete(self, job_id: int, lease: int, result: Mapping[str, Any] | None = None) -> None:
+        """Complete a running job (``LeaseLost`` when the lease is stale)."""
+        body = {"lease": lease, "result": None if result is None else dict(result)}
+        self._client.request("POST", f"/jobs/{int(job_id)}/complete", json=body)
+
+    def complete_many(
+        self, items: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]]
+    ) -> builtins.list[int]:
+        """Complete each job; stale ones are skipped and left out of the returned ids."""
+        done = []
+        for item in items:
+            result = item[2] if len(item) > 2 else None
+            try:
+                self.complete(item[0], item[1], result)
+            except errors.LeaseLost:
+                continue
+            done.append(item[0])
+        return done
+
+    def fail(
+        self,
+        job_id: int,
+        lease: int,
+        error: str,
+        *,
+        retry: bool = True,
+        retry_in: timedelta | float | None = None,
+    ) -> Job:
+        """Record a failed attempt."""
+        body = {
+            "lease": lease,
+            "error": error,
+            "retry": retry,
+            "retry_in": None if retry_in is None else _seconds(retry_in),
+        }
+        return job_from_json(self._client.request("POST", f"/jobs/{int(job_id)}/fail", json=body))
+
+    def release(self, job_id: int, lease: int, reason: str = "worker shutting down") -> Job:
+        """Give a running job back (the attempt is not counted)."""
+        body = {"lease": lease, "reason": reason}
+        return job_from_json(
+            self._client.request("POST", f"/jobs/{int(job_id)}/release", json=body)
         )

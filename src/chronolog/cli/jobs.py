@@ -285,7 +285,12 @@ def _run(
     name: str | None,
     db: str | None,
     project: str,
+    server: str | None = None,
+    token: str | None = None,
 ) -> None:
+    if server is not None:
+        _run_remote(handlers, queue, concurrency, lease, timeout, grace, burst, name, server, token)
+        return
     with open_store(db, project) as cl:
         w = Worker(
             cl.jobs,
@@ -312,6 +317,66 @@ def _run(
     )
 
 
+def _run_remote(
+    handlers: Any,
+    queue: list[str] | None,
+    concurrency: int,
+    lease: float,
+    timeout: float | None,
+    grace: float,
+    burst: bool,
+    name: str | None,
+    server: str,
+    token: str | None,
+) -> None:
+    """The same worker, with jobs claimed from a chronolog server instead of a database."""
+    from ..client import Client
+
+    if not token:
+        fail("--server needs --token (or $CHRONOLOG_TOKEN): a token with the write role")
+    with Client(server, token) as client:
+        try:
+            client.whoami()
+        except ChronologError as exc:
+            fail(f"cannot use {server}: {exc.message}")
+        w = Worker(
+            client.jobs,
+            handlers,
+            queues=queue or None,
+            concurrency=concurrency,
+            lease=lease,
+            timeout=timeout,
+            grace=grace,
+            name=name,
+        )
+        console.print(
+            f"worker {w.name} on {server}: queues {', '.join(queue) if queue else 'all'}, "
+            f"concurrency {concurrency}",
+            highlight=False,
+            style="dim",
+        )
+        stats = w.run(burst=burst, install_signals=True)
+    console.print(
+        f"worker {w.name} stopped: {stats.completed} completed, {stats.failed} failed, "
+        f"{stats.released} released",
+        highlight=False,
+        style="dim",
+    )
+
+
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="CHRONOLOG_SERVER",
+        help="Run jobs of a chronolog server (URL) instead of a database (--db).",
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="CHRONOLOG_TOKEN", help="API token for --server (write role)."),
+]
+
 ConcurrencyOption = Annotated[
     int, typer.Option("--concurrency", "-c", min=1, help="Jobs at a time.")
 ]
@@ -335,12 +400,16 @@ def worker(
     name: NameOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
-    """Run Python job handlers until SIGTERM/SIGINT."""
+    """Run Python job handlers until SIGTERM/SIGINT (from --db, or --server with --token)."""
     handlers: Any = _load(target)
     if not callable(handlers) and not isinstance(handlers, dict):
         fail(f"{target} is neither a dict of handlers nor a callable")
-    _run(handlers, queue, concurrency, lease, timeout, grace, burst, name, db, project)
+    _run(
+        handlers, queue, concurrency, lease, timeout, grace, burst, name, db, project, server, token
+    )
 
 
 def exec_command(
@@ -354,8 +423,13 @@ def exec_command(
     name: NameOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Run COMMAND once per job: payload in the environment and in {placeholders},
-    output streamed into the job log, exit 0 completes, anything else fails."""
+    output streamed into the job log, exit 0 completes, anything else fails.
+    Jobs come from --db, or from a chronolog server with --server URL --token T."""
     handler: Handler = command_handler(command)
-    _run(handler, queue, concurrency, lease, timeout, grace, burst, name, db, project)
+    _run(
+        handler, queue, concurrency, lease, timeout, grace, burst, name, db, project, server, token
+    )

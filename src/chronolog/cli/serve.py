@@ -45,7 +45,9 @@ def serve(
                 f"[yellow]warning:[/] listening on {host}: reachable from the network"
             )
         app = create_app(cl)
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        # Feed streams never end by themselves: give them 5 s at shutdown, then cut
+        # them (followers reconnect elsewhere with Last-Event-ID).
+        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
 
 
 def register(app: typer.Typer) -> None:

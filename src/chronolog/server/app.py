@@ -24,7 +24,7 @@ from .deps import ServerState, state_of
 from .errors import install_error_handlers
 from .metrics import Metrics
 from .middleware import GuardMiddleware, MetricsMiddleware
-from .routes import admin, events, secrets
+from .routes import admin, events, feed, jobs, secrets, states, stats
 from .schemas import extra_components
 
 __all__ = ["API_PREFIX", "DEFAULT_LIMITS", "ROUTERS", "create_app"]
@@ -34,7 +34,15 @@ API_PREFIX = "/api/v1"
 DEFAULT_LIMITS = Limits(batch_size=1000, page_size=100, metadata_bytes=64 * 1024)
 """The server's caps: 1000 events per batch, 100 items per page, 64 KiB of metadata."""
 
-ROUTERS: Sequence[APIRouter] = (events.router, admin.router, secrets.router)
+ROUTERS: Sequence[APIRouter] = (
+    events.router,
+    admin.router,
+    secrets.router,
+    stats.router,
+    states.router,
+    feed.router,
+    jobs.router,
+)
 """Every part's routes module, mounted under :data:`API_PREFIX` in this order."""
 
 
@@ -44,24 +52,32 @@ def create_app(
     limits: Limits = DEFAULT_LIMITS,
     max_body_bytes: int = 8 * 1024 * 1024,
     routers: Sequence[APIRouter] = ROUTERS,
+    max_wait: float = 60.0,
+    stream_seconds: float | None = None,
 ) -> FastAPI:
     """Build the HTTP service over a store URL or an open :class:`Chronolog`.
 
     Given a URL the app opens the store (migrating it) and closes it at
     shutdown; given a ``Chronolog`` it borrows it and leaves it open.
     ``limits`` caps batches, pages, metadata and text; ``max_body_bytes``
-    caps a request body (413 beyond it).
+    caps a request body (413 beyond it). ``max_wait`` caps a long-poll (feed,
+    job claims); ``stream_seconds`` closes SSE streams after that long (clients
+    resume from ``Last-Event-ID``; ``None``: never).
     """
     owns = isinstance(store, str)
     root = Chronolog(store, limits=limits) if isinstance(store, str) else store
     metrics = Metrics()
     state = ServerState(root, owns=owns, limits=limits, metrics=metrics)
+    feed_waker = feed.install(state, max_wait=max_wait, stream_seconds=stream_seconds)
+    jobs_waker = jobs.install(state, max_wait=max_wait)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            feed_waker.stop()
+            jobs_waker.stop()
             if state.owns:
                 state.root.close()
 
@@ -72,6 +88,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.chronolog = state
+    app.state.feed_waker = feed_waker
+    app.state.jobs_waker = jobs_waker
     _document_extra_models(app)
     install_error_handlers(app)
     for router in routers:

@@ -1,0 +1,355 @@
+"""Routes of entities and state history: machines, entities, transitions, the timeline.
+
+An entity's id may hold ``/`` (the rip pipeline's ``"the-wire/s01"``), so the
+entity routes take the rest of the path as the id; the transitions routes are
+declared first so ``…/{id}/transitions`` reaches them. A kind cannot hold ``/``
+over HTTP (it is one path segment).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from ...errors import NotFound, ValidationError
+from ...models import Page
+from ...states import Entity, Machine, Transition
+from ..deps import Context, check_json, comma_list, page_body, require
+from ..schemas import ERROR_RESPONSES, Strict
+from .events import ActorIn, ActorOut
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["states"], responses=ERROR_RESPONSES)
+
+Kind = Annotated[str, Path(min_length=1, max_length=64, description="The entity kind.")]
+EntityId = Annotated[
+    str, Path(min_length=1, max_length=255, description="The entity id (may hold '/').")
+]
+Limit = Annotated[int, Query(ge=1, le=10_000, description="Items per page.")]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="The `next_cursor` of the previous page.")
+]
+
+
+# -- shapes ----------------------------------------------------------------------------
+
+
+class MachineIn(Strict):
+    """A state machine: its states, the moves allowed from each, initial and terminal states."""
+
+    states: list[str] = Field(examples=[["new", "downloading", "downloaded"]])
+    transitions: dict[str, list[str]] = Field(
+        examples=[{"new": ["downloading"], "downloading": ["downloaded"]}]
+    )
+    initial: str | None = None
+    terminal: list[str] = Field(default_factory=list)
+
+
+class MachineOut(BaseModel):
+    """A stored state machine."""
+
+    kind: str
+    states: list[str]
+    transitions: dict[str, list[str]]
+    initial: str | None
+    terminal: list[str]
+
+
+class EntityIn(Strict):
+    """Fields to set on an entity (created if new); a missing field keeps its value."""
+
+    title: str | None = None
+    parent: list[str] | None = Field(
+        default=None, description="[kind, id] of the parent entity.", examples=[["season", "s1"]]
+    )
+    attributes: dict[str, Any] | None = None
+
+
+class TransitionIn(Strict):
+    """A move of an entity to ``to`` (creating it on its first move)."""
+
+    to: str = Field(examples=["downloading"])
+    expected_from: str | None = None
+    actor: ActorIn | None = None
+    metadata: dict[str, Any] | None = None
+    title: str | None = None
+    parent: list[str] | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+class TransitionOut(BaseModel):
+    """One recorded move."""
+
+    id: int
+    kind: str
+    entity_id: str
+    sort_key: int
+    from_state: str | None
+    to_state: str
+    most_recent: bool
+    occurred_at: datetime
+    actor: ActorOut | None
+    metadata: dict[str, Any] | None
+    event_id: int | None
+    title: str | None
+
+
+class EntityOut(BaseModel):
+    """An entity, its current state and its most recent move."""
+
+    kind: str
+    id: str
+    title: str | None
+    parent: list[str] | None
+    attributes: dict[str, Any] | None
+    state: str | None
+    state_since: datetime
+    created_at: datetime
+    updated_at: datetime
+    current: TransitionOut | None
+
+
+class EntityPage(BaseModel):
+    """A page of entities, newest move first (cursor paging: ``total`` is null)."""
+
+    items: list[EntityOut]
+    total: int | None
+    page: int
+    limit: int
+    next_cursor: str | None
+
+
+class DayCountOut(BaseModel):
+    """Distinct entities of ``kind`` that moved to ``to_state`` on ``day``."""
+
+    day: date
+    kind: str
+    to_state: str
+    count: int
+
+
+class TimelineOut(BaseModel):
+    """Moves of every kind newest first (one page), and per-day counts of the window."""
+
+    items: list[TransitionOut]
+    total: int | None
+    page: int
+    limit: int
+    next_cursor: str | None
+    days: list[DayCountOut]
+
+
+def machine_json(machine: Machine) -> dict[str, Any]:
+    """A machine as the routes return it."""
+    return {"kind": machine.kind, **machine.to_dict()}
+
+
+def entity_json(entity: Entity) -> dict[str, Any]:
+    """An entity as the routes return it."""
+    return entity.to_dict()
+
+
+def transition_json(transition: Transition) -> dict[str, Any]:
+    """A transition as the routes return it."""
+    return transition.to_dict()
+
+
+def _pair(value: list[str] | None, name: str) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    if len(value) != 2:
+        raise ValidationError(f"{name} must be a [kind, id] pair", field=name)
+    return value[0], value[1]
+
+
+def _zone(tz: str | None) -> tzinfo | None:
+    if tz is None:
+        return None
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"unknown time zone {tz!r}", field="tz") from None
+
+
+# -- machines --------------------------------------------------------------------------
+
+
+@router.put("/machines/{kind}", response_model=MachineOut)
+def define_machine(
+    kind: Kind, body: MachineIn, ctx: Annotated[Context, Depends(require("admin"))]
+) -> dict[str, Any]:
+    """Define (or redefine) the state machine of ``kind``: admin, since every writer is
+    checked against it. A redefinition must keep every state an entity is in now."""
+    check_json(body.model_dump(), "body")
+    machine = ctx.cl.states.define(
+        kind, body.states, body.transitions, initial=body.initial, terminal=body.terminal
+    )
+    return machine_json(machine)
+
+
+@router.get("/machines/{kind}", response_model=MachineOut)
+def get_machine(kind: Kind, ctx: Annotated[Context, Depends(require("read"))]) -> dict[str, Any]:
+    """The state machine of ``kind`` (404 if it has none)."""
+    machine = ctx.cl.states.machine(kind)
+    if machine is None:
+        raise NotFound(f"kind {kind!r} has no state machine", kind=kind)
+    return machine_json(machine)
+
+
+# -- entities: transitions first (the id may hold '/') ---------------------------------
+
+
+@router.post(
+    "/entities/{kind}/{entity_id:path}/transitions",
+    status_code=201,
+    response_model=TransitionOut,
+)
+def move_entity(
+    kind: Kind,
+    entity_id: EntityId,
+    body: TransitionIn,
+    ctx: Annotated[Context, Depends(require("write"))],
+) -> dict[str, Any]:
+    """Move an entity (422 ``invalid_transition`` if its machine forbids it, with the
+    allowed moves in ``details``; 409 ``conflict`` if it is not in ``expected_from``)."""
+    check_json(body.model_dump(), "body")
+    transition = ctx.cl.states.transition(
+        kind,
+        entity_id,
+        body.to,
+        actor=None if body.actor is None else body.actor.model_dump(),
+        metadata=body.metadata,
+        title=body.title,
+        parent=_pair(body.parent, "parent"),
+        expected_from=body.expected_from,
+        occurred_at=body.occurred_at,
+    )
+    return transition_json(transition)
+
+
+@router.get("/entities/{kind}/{entity_id:path}/transitions", response_model=list[TransitionOut])
+def entity_history(
+    kind: Kind,
+    entity_id: EntityId,
+    ctx: Annotated[Context, Depends(require("read"))],
+    after: Annotated[int, Query(ge=0, le=2**31 - 1, description="Moves after this sort_key.")] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> list[dict[str, Any]]:
+    """An entity's moves by ``sort_key`` ascending (jobs too, under kind ``job``)."""
+    history = ctx.cl.states.history(kind, entity_id, after=after, limit=limit)
+    return [transition_json(t) for t in history]
+
+
+@router.put("/entities/{kind}/{entity_id:path}", response_model=EntityOut)
+def upsert_entity(
+    kind: Kind,
+    entity_id: EntityId,
+    body: EntityIn,
+    ctx: Annotated[Context, Depends(require("write"))],
+) -> dict[str, Any]:
+    """Create an entity or change its title, parent or attributes."""
+    check_json(body.model_dump(), "body")
+    entity = ctx.cl.states.upsert(
+        kind,
+        entity_id,
+        title=body.title,
+        parent=_pair(body.parent, "parent"),
+        attributes=body.attributes,
+    )
+    return entity_json(entity)
+
+
+@router.get("/entities/{kind}/{entity_id:path}", response_model=EntityOut)
+def get_entity(
+    kind: Kind, entity_id: EntityId, ctx: Annotated[Context, Depends(require("read"))]
+) -> dict[str, Any]:
+    """One entity with its current transition."""
+    return entity_json(ctx.cl.states.get(kind, entity_id))
+
+
+@router.get("/entities", response_model=EntityPage)
+def list_entities(
+    ctx: Annotated[Context, Depends(require("read"))],
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+    state: Annotated[str | None, Query(description="Comma-separated states (needs kind).")] = None,
+    active: Annotated[bool, Query(description="Only entities not in a terminal state.")] = False,
+    parent: Annotated[
+        str | None,
+        Query(max_length=320, description="`kind/id` of the parent (with kind and state)."),
+    ] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Entered their state at or after (with state).")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Entities newest move first: in some states (``kind`` + ``state``), active, or all."""
+    states = ctx.cl.states
+    page: Page[Entity]
+    if state is not None:
+        if kind is None:
+            raise ValidationError("state needs kind", field="kind")
+        if active:
+            raise ValidationError("give state or active, not both", field="active")
+        parent_key = None
+        if parent is not None:
+            pkind, sep, pid = parent.partition("/")
+            if not sep:
+                raise ValidationError("parent must be kind/id", field="parent")
+            parent_key = (pkind, pid)
+        page = states.in_state(
+            kind,
+            comma_list(state) or [],
+            parent=parent_key,
+            since=since,
+            limit=limit,
+            cursor=cursor,
+        )
+    else:
+        if parent is not None or since is not None:
+            raise ValidationError("parent and since need kind and state", field="parent")
+        if active:
+            page = states.active(kind, limit=limit, cursor=cursor)
+        else:
+            page = states.entities(kind, limit=limit, cursor=cursor)
+    return page_body(page, entity_json)
+
+
+# -- the timeline ----------------------------------------------------------------------
+
+
+@router.get("/timeline", response_model=TimelineOut)
+def timeline(
+    ctx: Annotated[Context, Depends(require("read"))],
+    days: Annotated[int, Query(ge=1, le=3660, description="Days back from until.")] = 7,
+    kinds: Annotated[str | None, Query(description="Comma-separated kinds.")] = None,
+    to_states: Annotated[str | None, Query(description="Comma-separated target states.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="End of the window.")] = None,
+    tz: Annotated[str | None, Query(max_length=64, description="IANA zone of the days.")] = None,
+    with_counts: bool = True,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Moves of every kind (jobs too) newest first, and per (day, kind, to_state) the
+    number of distinct entities that made that move."""
+    result = ctx.cl.states.timeline(
+        days=days,
+        kinds=comma_list(kinds),
+        to_states=comma_list(to_states),
+        until=until,
+        tz=_zone(tz),
+        limit=limit,
+        cursor=cursor,
+        with_counts=with_counts,
+    )
+    body = page_body(result.page, transition_json)
+    body["days"] = [
+        {"day": d.day.isoformat(), "kind": d.kind, "to_state": d.to_state, "count": d.count}
+        for d in result.days
+    ]
+    return body

@@ -1,0 +1,102 @@
+"""Routes of the charts: ``GET /api/v1/stats``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel
+
+from ..._time import parse_duration
+from ...stats import WINDOWS, Series
+from ..deps import Context, comma_list, require
+from ..schemas import ERROR_RESPONSES
+
+__all__ = ["router", "series_json"]
+
+router = APIRouter(prefix="/stats", tags=["stats"], responses=ERROR_RESPONSES)
+
+
+class BucketOut(BaseModel):
+    """One bucket ``[start, end)``: counts per group (every group, zeros included) and total."""
+
+    start: datetime
+    end: datetime
+    counts: dict[str, int]
+    total: int
+
+
+class SeriesOut(BaseModel):
+    """A zero-filled chart, oldest bucket first."""
+
+    window: str | None
+    bucket_seconds: int
+    tz: str
+    group_by: str | None
+    groups: list[str]
+    total: int
+    buckets: list[BucketOut]
+
+
+def _bucket_seconds(series: Series, window: str | None, bucket: str | None) -> int:
+    """The nominal bucket size (a calendar day is 86400 even when DST makes it 23 or 25 h)."""
+    if window is not None:
+        return int(WINDOWS[window][1].total_seconds())
+    if bucket is not None:
+        return int(parse_duration(bucket, "bucket").total_seconds())
+    lengths = Counter(int((b.end - b.start).total_seconds()) for b in series.buckets)
+    return lengths.most_common(1)[0][0] if lengths else 0
+
+
+def series_json(series: Series, bucket_seconds: int) -> dict[str, Any]:
+    """A series as the route returns it."""
+    body = series.to_dict()
+    body["bucket_seconds"] = bucket_seconds
+    return body
+
+
+@router.get("", response_model=SeriesOut)
+def stats_buckets(
+    ctx: Annotated[Context, Depends(require("read"))],
+    window: Annotated[
+        str | None, Query(max_length=16, description="1h, 3h, 6h, 1d, 7d or 30d.")
+    ] = None,
+    group_by: Annotated[
+        str | None,
+        Query(max_length=32, description="action, event_type, status, actor_type, target_type."),
+    ] = None,
+    event_types: Annotated[str | None, Query(description="Comma-separated event types.")] = None,
+    actions: Annotated[str | None, Query(description="Comma-separated actions.")] = None,
+    statuses: Annotated[str | None, Query(description="Comma-separated statuses.")] = None,
+    actor_types: Annotated[str | None, Query(description="Comma-separated actor types.")] = None,
+    target_types: Annotated[str | None, Query(description="Comma-separated target types.")] = None,
+    tz: Annotated[
+        str | None, Query(max_length=64, description="IANA time zone, e.g. Europe/Paris.")
+    ] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="RFC 3339 start (instead of a window).")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="RFC 3339 end, exclusive (default now).")
+    ] = None,
+    bucket: Annotated[
+        str | None, Query(max_length=16, description="Bucket size with since: 15m, 1h, 1d …")
+    ] = None,
+) -> dict[str, Any]:
+    """Counts of events per bucket, zero-filled, with the filters of ``cl.stats.buckets``."""
+    series = ctx.cl.stats.buckets(
+        window,
+        group_by=group_by,
+        event_types=comma_list(event_types),
+        actions=comma_list(actions),
+        statuses=comma_list(statuses),
+        actor_types=comma_list(actor_types),
+        target_types=comma_list(target_types),
+        tz=tz,
+        since=since,
+        until=until,
+        bucket=bucket,
+    )
+    return series_json(series, _bucket_seconds(series, window, bucket))

@@ -1,0 +1,92 @@
+"""Long-polls without a thread per request: one thread per topic wakes every waiter.
+
+The store's notifier is a ``threading.Condition`` (fed on PostgreSQL by
+``LISTEN`` from other processes). Blocking on it from each waiting request
+would hold a threadpool thread per follower; instead one thread per app and
+topic waits on it and wakes every waiting request on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+
+from ..core import Chronolog
+
+__all__ = ["Waker"]
+
+
+class Waker:
+    """One thread turning one topic of the store's notifier into asyncio wake-ups.
+
+    Every long-poll of the app on that topic awaits :meth:`wait`; the thread
+    blocks in ``store.wait`` and, when the generation moves, wakes them all on
+    their loop. The thread stops with :meth:`stop`, or by itself once its loop
+    is closed.
+    """
+
+    def __init__(self, cl: Chronolog, topic: str, *, max_wait: float = 60.0) -> None:
+        self._cl = cl
+        self.topic = topic
+        self.max_wait = max_wait
+        """Longest long-poll the server honours (a longer wait is cut to it)."""
+        # Commits of other processes reach the notifier (PostgreSQL LISTEN; SQLite: no-op).
+        cl.store.listen(topic)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.waiting = 0
+        """Requests waiting now (changed on the event loop only)."""
+
+    def generation(self) -> int:
+        """The current generation of the topic."""
+        return self._cl.store.notifier.generation(self.topic)
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> asyncio.Event:
+        with self._lock:
+            if self._loop is not loop or self._thread is None or not self._thread.is_alive():
+                self._loop, self._event = loop, asyncio.Event()
+                self._thread = threading.Thread(
+                    target=self._run,
+                    args=(loop,),
+                    name=f"chronolog-{self.topic}-waker",
+                    daemon=True,
+                )
+                self._thread.start()
+            assert self._event is not None
+            return self._event
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        store = self._cl.store
+        seen = store.notifier.generation(self.topic)
+        while not self._stopping.is_set() and not loop.is_closed() and self._loop is loop:
+            if store.wait("events", seen, 0.5):
+                seen = store.notifier.generation(self.topic)
+                try:
+                    loop.call_soon_threadsafe(self._fire)
+                except RuntimeError:  # the loop closed meanwhile
+                    return
+
+    def _fire(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        if event is not None:
+            event.set()
+
+    async def wait(self, seen: int, timeout: float) -> None:
+        """Return once a commit moved the generation past ``seen``, or after ``timeout``."""
+        event = self._start(asyncio.get_running_loop())
+        # No await between this check and taking ``event``: a wake-up cannot slip in.
+        if self.generation() != seen:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+
+    def stop(self) -> None:
+        """Stop the thread (at app shutdown)."""
+        self._stopping.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=2)

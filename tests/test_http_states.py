@@ -1,0 +1,186 @@
+"""The states routes through the ASGI app, on both databases, and ``client.states``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chronolog import Actor, Conflict, Forbidden, InvalidTransition, NotFound
+
+from ._http import Api, error_of
+
+MOVIE = {
+    "states": ["new", "missing", "downloading", "downloaded"],
+    "transitions": {"new": ["missing"], "missing": ["downloading"], "downloading": ["downloaded"]},
+    "initial": "new",
+    "terminal": ["downloaded"],
+}
+
+
+def _define(api: Api) -> None:
+    response = api.call("PUT", "/machines/movie", json=MOVIE)
+    assert response.status_code == 200, response.text
+
+
+def test_machines_round_trip_and_need_admin(api: Api) -> None:
+    _define(api)
+    body = api.call("GET", "/machines/movie").json()
+    assert body == {"kind": "movie", **MOVIE}
+    assert api.cl.states.machine("movie") is not None
+    assert (
+        api.call("PUT", "/machines/movie", json=MOVIE, token=api.token("write")).status_code == 403
+    )
+    assert api.call("GET", "/machines/series").status_code == 404
+    bad = api.call("PUT", "/machines/movie", json={**MOVIE, "initial": "nowhere"})
+    assert bad.status_code == 422
+    assert error_of(bad)["code"] == "validation_error"
+    assert api.call("PUT", "/machines/job", json=MOVIE).status_code == 422
+    assert api.cl.states.machine("movie").initial == "new"  # type: ignore[union-attr]
+
+
+def test_moves_history_and_refusals(api: Api) -> None:
+    _define(api)
+    moved = api.call(
+        "POST",
+        "/entities/movie/603/transitions",
+        json={"to": "missing", "title": "The Matrix", "actor": {"type": "user", "id": "ana"}},
+    )
+    assert moved.status_code == 201, moved.text
+    assert moved.json()["from_state"] == "new"
+    assert moved.json()["sort_key"] == 1
+    second = api.call(
+        "POST",
+        "/entities/movie/603/transitions",
+        json={"to": "downloading", "expected_from": "missing", "metadata": {"client": "sab"}},
+    )
+    assert second.status_code == 201
+    forbidden = api.call("POST", "/entities/movie/603/transitions", json={"to": "new"})
+    assert forbidden.status_code == 422
+    err = error_of(forbidden)
+    assert err["code"] == "invalid_transition"
+    assert err["details"]["allowed"] == ["downloaded"]
+    assert err["details"]["from_state"] == "downloading"
+    conflict = api.call(
+        "POST",
+        "/entities/movie/603/transitions",
+        json={"to": "downloaded", "expected_from": "missing"},
+    )
+    assert conflict.status_code == 409
+    assert error_of(conflict)["code"] == "conflict"
+    history = api.call("GET", "/entities/movie/603/transitions").json()
+    assert [(t["from_state"], t["to_state"]) for t in history] == [
+        ("new", "missing"),
+        ("missing", "downloading"),
+    ]
+    assert history[1]["metadata"] == {"client": "sab"}
+    assert (
+        api.call("GET", "/entities/movie/603/transitions", params={"after": 1}).json()[0][
+            "sort_key"
+        ]
+        == 2
+    )
+    entity = api.call("GET", "/entities/movie/603").json()
+    assert entity["state"] == "downloading"
+    assert entity["title"] == "The Matrix"
+    assert entity["current"]["metadata"] == {"client": "sab"}
+    assert len(api.cl.states.history("movie", 603)) == 2  # the refusals wrote nothing
+    assert api.call("GET", "/entities/movie/nope").status_code == 404
+    assert api.call("GET", "/entities/movie/nope/transitions").status_code == 404
+    assert api.call("POST", "/entities/job/1/transitions", json={"to": "x"}).status_code == 422
+    assert api.call("POST", "/entities/movie/1/transitions", json={"to": " x"}).status_code == 422
+    big = {"to": "missing", "metadata": {"x": "y" * 5000}}
+    assert api.call("POST", "/entities/movie/2/transitions", json=big).status_code == 422
+
+
+def test_ids_with_slashes_parents_and_listing(api: Api) -> None:
+    up = api.call("PUT", "/entities/season/the-wire/s01", json={"title": "The Wire S1"})
+    assert up.status_code == 200, up.text
+    assert up.json()["id"] == "the-wire/s01"
+    for disc in ("d1", "d2"):
+        moved = api.call(
+            "POST",
+            f"/entities/disc/the-wire/s01/{disc}/transitions",
+            json={"to": "ripping", "parent": ["season", "the-wire/s01"]},
+        )
+        assert moved.status_code == 201, moved.text
+    api.call("POST", "/entities/disc/other/transitions", json={"to": "ripping"})
+    api.call("POST", "/entities/disc/done/transitions", json={"to": "ripped"})
+    page = api.call(
+        "GET",
+        "/entities",
+        params={"kind": "disc", "state": "ripping", "parent": "season/the-wire/s01"},
+    ).json()
+    assert sorted(e["id"] for e in page["items"]) == ["the-wire/s01/d1", "the-wire/s01/d2"]
+    assert page["items"][0]["parent"] == ["season", "the-wire/s01"]
+    both = api.call("GET", "/entities", params={"kind": "disc", "state": "ripping,ripped"}).json()
+    assert len(both["items"]) == 4
+    first = api.call("GET", "/entities", params={"limit": 2}).json()
+    assert len(first["items"]) == 2
+    assert first["next_cursor"]
+    rest = api.call("GET", "/entities", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    seen = {(e["kind"], e["id"]) for e in first["items"] + rest["items"]}
+    assert len(seen) == 4
+    active = api.call("GET", "/entities", params={"active": "true", "kind": "disc"}).json()
+    assert len(active["items"]) == 4
+    for params in (
+        {"state": "ripping"},
+        {"kind": "disc", "state": "ripping", "active": "true"},
+        {"kind": "disc", "parent": "season/x"},
+        {"kind": "disc", "state": "ripping", "parent": "noslash"},
+        {"kind": "disc", "state": "ripping", "parent": "season/missing"},
+        {"cursor": "garbage"},
+    ):
+        response = api.call("GET", "/entities", params=params)
+        assert response.status_code in {404, 422}, (params, response.text)
+
+
+def test_timeline(api: Api) -> None:
+    _define(api)
+    for i in range(3):
+        api.call("POST", f"/entities/movie/{i}/transitions", json={"to": "missing"})
+    body = api.call("GET", "/timeline", params={"days": 1, "tz": "Europe/Paris"}).json()
+    assert len(body["items"]) == 3
+    assert sum(d["count"] for d in body["days"]) == 3
+    assert body["days"][0]["kind"] == "movie"
+    assert api.call("GET", "/timeline", params={"tz": "Mars/Olympus"}).status_code == 422
+    assert api.call("GET", "/timeline", params={"days": 2000}).status_code == 422
+
+
+def test_client_states_mirrors_the_library(api: Api) -> None:
+    with api.client() as client:
+        machine = client.states.define(
+            "movie", MOVIE["states"], MOVIE["transitions"], initial="new", terminal=["downloaded"]
+        )
+        assert machine == api.cl.states.machine("movie")
+        assert client.states.machine("series") is None
+        moved = client.states.transition(
+            "movie", 603, "missing", title="Heat", actor=Actor("user", "ana")
+        )
+        assert moved == api.cl.states.history("movie", 603)[0]
+        with pytest.raises(InvalidTransition) as refused:
+            client.states.transition("movie", 603, "downloaded")
+        assert refused.value.details["allowed"] == ["downloading"]
+        with pytest.raises(Conflict):
+            client.states.transition("movie", 603, "downloading", expected_from="new")
+        entity = client.states.upsert("movie", 603, attributes={"year": 1995})
+        assert entity == api.cl.states.get("movie", 603)
+        assert client.states.get("movie", 603).attributes == {"year": 1995}
+        season = client.states.upsert("season", "heat/s01")
+        client.states.transition("disc", "heat/s01/d1", "ripping", parent=season)
+        page = client.states.in_state("disc", "ripping", parent=("season", "heat/s01"))
+        assert [e.id for e in page.items] == ["heat/s01/d1"]
+        assert page == api.cl.states.in_state("disc", "ripping", parent=("season", "heat/s01"))
+        assert client.states.entities("movie") == api.cl.states.entities("movie")
+        assert client.states.active() == api.cl.states.active()
+        assert client.states.history("movie", 603) == api.cl.states.history("movie", 603)
+        until = datetime.now(UTC) + timedelta(minutes=1)
+        paris = ZoneInfo("Europe/Paris")
+        assert client.states.timeline(days=2, until=until, tz=paris) == api.cl.states.timeline(
+            days=2, until=until, tz=paris
+        )
+        with pytest.raises(NotFound):
+            client.states.get("movie", "nope")
+    with api.client(api.token("write")) as writer, pytest.raises(Forbidden):
+        writer.states.define("x", ["a"], {})
