@@ -7,6 +7,9 @@ one PostgreSQL behind a load balancer.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +31,8 @@ from .routes import admin, events, feed, jobs, secrets, states, stats
 from .schemas import extra_components
 
 __all__ = ["API_PREFIX", "DEFAULT_LIMITS", "ROUTERS", "create_app"]
+
+log = logging.getLogger("chronolog")
 
 API_PREFIX = "/api/v1"
 
@@ -54,6 +59,7 @@ def create_app(
     routers: Sequence[APIRouter] = ROUTERS,
     max_wait: float = 60.0,
     stream_seconds: float | None = None,
+    housekeeping_seconds: float | None = 60.0,
 ) -> FastAPI:
     """Build the HTTP service over a store URL or an open :class:`Chronolog`.
 
@@ -62,7 +68,9 @@ def create_app(
     ``limits`` caps batches, pages, metadata and text; ``max_body_bytes``
     caps a request body (413 beyond it). ``max_wait`` caps a long-poll (feed,
     job claims); ``stream_seconds`` closes SSE streams after that long (clients
-    resume from ``Last-Event-ID``; ``None``: never).
+    resume from ``Last-Event-ID``; ``None``: never). Every
+    ``housekeeping_seconds`` the server applies each project's retention
+    policies when due (``None``: never), so nobody schedules a cron.
     """
     owns = isinstance(store, str)
     root = Chronolog(store, limits=limits) if isinstance(store, str) else store
@@ -73,9 +81,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        chores = None
+        if housekeeping_seconds is not None:
+            chores = asyncio.create_task(_housekeeping(state, housekeeping_seconds))
         try:
             yield
         finally:
+            if chores is not None:
+                chores.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await chores
             feed_waker.stop()
             jobs_waker.stop()
             if state.owns:
@@ -137,3 +152,18 @@ def metrics_text(request: Request) -> Response:
     return Response(
         state_of(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
     )
+
+
+def _retention_round(state: ServerState) -> None:
+    for project in state.root.projects.list():
+        state.view(project.name).retention.run_if_due("1h")
+
+
+async def _housekeeping(state: ServerState, every: float) -> None:
+    """Apply retention when due, off the event loop; errors are logged, never fatal."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(_retention_round, state)
+        except ChronologError as exc:
+            log.warning("chronolog server: retention failed: %s", exc)
