@@ -23,6 +23,7 @@ Run it from the peers' environment (``benchmarks/peers/setup.sh`` creates it)::
 
 from __future__ import annotations
 
+import abc
 import argparse
 import asyncio
 import contextlib
@@ -72,34 +73,39 @@ class Ctx:
 # remaining(ctx) -> jobs not yet completed, clear(ctx), work(ctx, go) in a child.
 
 
-class Runner:
+class Runner(abc.ABC):
+    """One queue's harness; every peer implements the four steps below."""
+
     name = ""
     backend = "postgresql"
     package = ""
     describe = ""
 
-    def setup(self, ctx: Ctx) -> None:
-        pass
+    def setup(self, ctx: Ctx) -> None:  # noqa: B027 - optional step, empty by default
+        """Prepare the queue's schema or files (optional)."""
 
+    @abc.abstractmethod
     def enqueue(self, ctx: Ctx, n: int) -> float:
-        raise NotImplementedError
+        """See the module comment above."""
 
+    @abc.abstractmethod
     def remaining(self, ctx: Ctx) -> int:
-        raise NotImplementedError
+        """See the module comment above."""
 
+    @abc.abstractmethod
     def clear(self, ctx: Ctx) -> None:
-        raise NotImplementedError
+        """See the module comment above."""
 
+    @abc.abstractmethod
     def work(self, ctx: Ctx, go: Any) -> None:
         """Run the peer's worker in this (child) process until SIGTERM."""
-        raise NotImplementedError
 
     def analyze(self, ctx: Ctx) -> None:
         """Refresh planner statistics, as autovacuum would in a long-running database."""
         if self.backend == "postgresql":
             _pg_exec(ctx.url, "analyze")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional step, empty by default
         """Release what the parent held open for polling."""
 
     def version(self) -> str:
