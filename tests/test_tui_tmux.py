@@ -121,6 +121,9 @@ def test_tui_in_tmux(terminal):
     term.wait_for(lambda s: "Brazil" in s)
 
     term.keys("/")
+    # Type only once the box is open: under load an early "e" would be read as
+    # the list's own key (the activity view).
+    term.wait_for(lambda s: "filter by title" in s)
     term.keys("ame", literal=True)
     term.keys("Enter")
     term.wait_for(lambda s: 'filter: "ame"' in s)
