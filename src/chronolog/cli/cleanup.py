@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ChronologError
-from ._common import DbOption, ProjectOption, console, fail, open_store
+from ._common import DbOption, ProjectOption, console, open_store
 
 __all__ = ["register"]
 
@@ -34,30 +33,27 @@ def cleanup(
 ) -> None:
     """Purge old rows in short batches following the project's retention policies."""
     with open_store(db, project) as cl:
-        try:
-            if all_events:
-                if not yes and not typer.confirm(f"Delete every event of project {project!r}?"):
-                    raise typer.Exit(1)
-                console.print(f"deleted {cl.events.delete_all()} events")
-                return
-            changes = {
-                k: v
-                for k, v in (
-                    ("events", keep_events),
-                    ("minute_rollups", keep_minute_rollups),
-                    ("hour_rollups", keep_hour_rollups),
-                )
-                if v is not None
-            }
-            if changes:
-                cl.retention.set(**changes)
-            if older_than is not None:
-                console.print(
-                    f"events older than {older_than}: {cl.events.delete_older_than(older_than)} deleted"
-                )
-            report = cl.retention.run()
-        except ChronologError as exc:
-            fail(exc.message)
+        if all_events:
+            if not yes and not typer.confirm(f"Delete every event of project {project!r}?"):
+                raise typer.Exit(1)
+            console.print(f"deleted {cl.events.delete_all()} events")
+            return
+        changes = {
+            k: v
+            for k, v in (
+                ("events", keep_events),
+                ("minute_rollups", keep_minute_rollups),
+                ("hour_rollups", keep_hour_rollups),
+            )
+            if v is not None
+        }
+        if changes:
+            cl.retention.set(**changes)
+        if older_than is not None:
+            console.print(
+                f"events older than {older_than}: {cl.events.delete_older_than(older_than)} deleted"
+            )
+        report = cl.retention.run()
     policies = ", ".join(f"{k}={v}" for k, v in report.removed.items()) or "no policies"
     console.print(
         f"retention: removed {report.total} rows ({policies})"

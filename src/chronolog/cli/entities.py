@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..errors import ChronologError
 from ..models import Actor
 from ..states import Entity, Transition
 from ._common import (
@@ -93,15 +92,12 @@ def ls(
     if state and active:
         fail("give --state or --active, not both")
     with open_store(db, project) as cl:
-        try:
-            if state and kind:
-                page = cl.states.in_state(kind, state, limit=limit, cursor=cursor)
-            elif active:
-                page = cl.states.active(kind, limit=limit, cursor=cursor)
-            else:
-                page = cl.states.entities(kind, limit=limit, cursor=cursor)
-        except ChronologError as exc:
-            fail(exc.message)
+        if state and kind:
+            page = cl.states.in_state(kind, state, limit=limit, cursor=cursor)
+        elif active:
+            page = cl.states.active(kind, limit=limit, cursor=cursor)
+        else:
+            page = cl.states.entities(kind, limit=limit, cursor=cursor)
     if as_json:
         print_json_lines([e.to_dict() for e in page.items])
         return
@@ -124,12 +120,9 @@ def show(
 ) -> None:
     """Show an entity's current state and its whole history."""
     with open_store(db, project) as cl:
-        try:
-            entity = cl.states.get(kind, entity_id)
-            moves = cl.states.history(kind, entity_id)
-            children = cl.states.children(kind, entity_id)
-        except ChronologError as exc:
-            fail(exc.message)
+        entity = cl.states.get(kind, entity_id)
+        moves = cl.states.history(kind, entity_id)
+        children = cl.states.children(kind, entity_id)
     if as_json:
         print_json_lines([{**entity.to_dict(), "history": [t.to_dict() for t in moves]}])
         return
@@ -157,18 +150,15 @@ def move(
 ) -> None:
     """Move an entity to STATE (creating it on its first move); its machine must allow it."""
     with open_store(db, project) as cl:
-        try:
-            done = cl.states.transition(
-                kind,
-                entity_id,
-                state,
-                actor=Actor(actor_type, actor_id or os.environ.get("USER"), actor_name),
-                metadata=metadata,
-                title=title,
-                expected_from=expect,
-            )
-        except ChronologError as exc:
-            fail(exc.message)
+        done = cl.states.transition(
+            kind,
+            entity_id,
+            state,
+            actor=Actor(actor_type, actor_id or os.environ.get("USER"), actor_name),
+            metadata=metadata,
+            title=title,
+            expected_from=expect,
+        )
     console.print(
         f"{kind}/{entity_id}: {done.from_state or '—'} → [cyan]{done.to_state}[/] "
         f"(#{done.sort_key})",

@@ -10,7 +10,6 @@ import orjson
 import typer
 from rich.table import Table
 
-from ..errors import ChronologError
 from ..models import Actor, Event, Target
 from ._common import (
     DbOption,
@@ -68,31 +67,28 @@ def log(
     (event_type, action, status, actor, target, occurred_at, error, metadata).
     """
     with open_store(db, project) as cl:
-        try:
-            if event_type is None:
-                items = [_from_json(line) for line in sys.stdin if line.strip()]
-                if not items:
-                    fail("no event type given and nothing on stdin")
-                ids = cl.events.record_many(items)
-            else:
-                if action is None:
-                    fail("give an ACTION after the event type")
-                actor = Actor(actor_type, actor_id, actor_name) if actor_type else None
-                target = Target(target_type, target_id, target_title) if target_type else None
-                ids = [
-                    cl.events.record(
-                        event_type,
-                        action,
-                        status=status,
-                        actor=actor,
-                        target=target,
-                        occurred_at=_when(at, "--at"),
-                        error=error,
-                        metadata=metadata,
-                    )
-                ]
-        except ChronologError as exc:
-            fail(exc.message)
+        if event_type is None:
+            items = [_from_json(line) for line in sys.stdin if line.strip()]
+            if not items:
+                fail("no event type given and nothing on stdin")
+            ids = cl.events.record_many(items)
+        else:
+            if action is None:
+                fail("give an ACTION after the event type")
+            actor = Actor(actor_type, actor_id, actor_name) if actor_type else None
+            target = Target(target_type, target_id, target_title) if target_type else None
+            ids = [
+                cl.events.record(
+                    event_type,
+                    action,
+                    status=status,
+                    actor=actor,
+                    target=target,
+                    occurred_at=_when(at, "--at"),
+                    error=error,
+                    metadata=metadata,
+                )
+            ]
     for event_id in ids:
         console.print(event_id, highlight=False)
 
@@ -162,25 +158,22 @@ def ls(
 ) -> None:
     """List events newest first, with filters."""
     with open_store(db, project) as cl:
-        try:
-            result = cl.events.query(
-                event_types=event_type or None,
-                actions=action or None,
-                actor_types=actor_type or None,
-                actor_id=actor_id,
-                target_type=target_type,
-                target_id=target_id,
-                statuses=status or None,
-                search=search,
-                date_range=date_range,
-                since=_when(since, "--since"),
-                until=_when(until, "--until"),
-                limit=limit,
-                page=page,
-                cursor=cursor,
-            )
-        except ChronologError as exc:
-            fail(exc.message)
+        result = cl.events.query(
+            event_types=event_type or None,
+            actions=action or None,
+            actor_types=actor_type or None,
+            actor_id=actor_id,
+            target_type=target_type,
+            target_id=target_id,
+            statuses=status or None,
+            search=search,
+            date_range=date_range,
+            since=_when(since, "--since"),
+            until=_when(until, "--until"),
+            limit=limit,
+            page=page,
+            cursor=cursor,
+        )
     if as_json:
         print_json_lines([e.to_dict() for e in result.items])
         return

@@ -8,9 +8,8 @@ from typing import Annotated
 import orjson
 import typer
 
-from ..errors import ChronologError
 from ..models import Event
-from ._common import DbOption, JsonOption, ProjectOption, console, fail, open_store
+from ._common import DbOption, JsonOption, ProjectOption, console, open_store
 from .events import STATUS_STYLE
 
 __all__ = ["register"]
@@ -77,8 +76,6 @@ def tail(
                 cursor, event_types=event_type, actions=action, statuses=status
             ):
                 _print(item.event, json)
-        except ChronologError as exc:
-            fail(exc.message)
         except KeyboardInterrupt:
             return
 

@@ -94,11 +94,8 @@ def ls(
 ) -> None:
     """List jobs newest first, with counts per queue and state."""
     with open_store(db, project) as cl:
-        try:
-            page = cl.jobs.list(states=state, queue=queue, kind=kind, limit=limit, cursor=cursor)
-            counts = cl.jobs.counts()
-        except ChronologError as exc:
-            fail(exc.message)
+        page = cl.jobs.list(states=state, queue=queue, kind=kind, limit=limit, cursor=cursor)
+        counts = cl.jobs.counts()
     if as_json:
         print_json_lines([j.to_dict() for j in page.items])
         return
@@ -120,11 +117,8 @@ def show(
 ) -> None:
     """Show one job: its fields, errors of past attempts and history."""
     with open_store(db, project) as cl:
-        try:
-            job = cl.jobs.get(job_id)
-            history = cl.jobs.history(job_id)
-        except ChronologError as exc:
-            fail(exc.message)
+        job = cl.jobs.get(job_id)
+        history = cl.jobs.history(job_id)
     if as_json:
         data = job.to_dict()
         data["history"] = [
@@ -182,8 +176,6 @@ def logs(
                     if cl.jobs.get(job_id).state not in ("pending", "running"):
                         return
                     time.sleep(0.3)
-        except ChronologError as exc:
-            fail(exc.message)
         except KeyboardInterrupt:
             return
 
@@ -196,10 +188,7 @@ def retry(
 ) -> None:
     """Send a failed or cancelled job back to pending."""
     with open_store(db, project) as cl:
-        try:
-            job = cl.jobs.retry(job_id)
-        except ChronologError as exc:
-            fail(exc.message)
+        job = cl.jobs.retry(job_id)
     console.print(f"job {job.id} is {job.state}", highlight=False)
 
 
@@ -211,10 +200,7 @@ def cancel(
 ) -> None:
     """Cancel a pending job, or a running one (its worker stops at its next heartbeat)."""
     with open_store(db, project) as cl:
-        try:
-            job = cl.jobs.cancel(job_id)
-        except ChronologError as exc:
-            fail(exc.message)
+        job = cl.jobs.cancel(job_id)
     console.print(f"job {job.id} is {job.state}", highlight=False)
 
 
@@ -243,19 +229,16 @@ def enqueue(
             fail("--subject must be KIND:ID")
         subject_key = (kind_part, id_part)
     with open_store(db, project) as cl:
-        try:
-            job = cl.jobs.enqueue(
-                kind,
-                payload,
-                queue=queue,
-                priority=priority,
-                delay=delay,
-                max_attempts=max_attempts,
-                unique_key=unique_key,
-                subject=subject_key,
-            )
-        except ChronologError as exc:
-            fail(exc.message)
+        job = cl.jobs.enqueue(
+            kind,
+            payload,
+            queue=queue,
+            priority=priority,
+            delay=delay,
+            max_attempts=max_attempts,
+            unique_key=unique_key,
+            subject=subject_key,
+        )
     console.print(job.id, highlight=False)
 
 

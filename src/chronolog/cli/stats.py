@@ -8,14 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..errors import ChronologError
 from ..stats import Series
 from ._common import (
     DbOption,
     JsonOption,
     ProjectOption,
     console,
-    fail,
     open_store,
     print_json_lines,
 )
@@ -77,17 +75,14 @@ def stats(
 ) -> None:
     """Chart event counts per time bucket (from rollups: instant at any size)."""
     with open_store(db, project) as cl:
-        try:
-            series = cl.stats.buckets(
-                window,
-                group_by=group_by,
-                event_types=event_type,
-                actions=action,
-                statuses=status,
-                tz=tz,
-            )
-        except ChronologError as exc:
-            fail(exc.message)
+        series = cl.stats.buckets(
+            window,
+            group_by=group_by,
+            event_types=event_type,
+            actions=action,
+            statuses=status,
+            tz=tz,
+        )
     if json:
         print_json_lines([b.to_dict() for b in series.buckets])
         return

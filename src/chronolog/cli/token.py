@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from ..auth import ROLES
-from ..errors import ChronologError
 from ._common import (
     DbOption,
     JsonOption,
@@ -41,10 +40,7 @@ def create(
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}")
     with open_store(db, project) as cl:
-        try:
-            issued = cl.auth.create_token(name, role, user=user, expires_in=expires_in)
-        except ChronologError as exc:
-            fail(exc.message)
+        issued = cl.auth.create_token(name, role, user=user, expires_in=expires_in)
     console.print(issued.secret, highlight=False, soft_wrap=True)
 
 
@@ -98,8 +94,5 @@ def revoke(
 ) -> None:
     """Revoke a token: requests with it are refused from now on."""
     with open_store(db, project) as cl:
-        try:
-            token = cl.auth.revoke_token(token_id)
-        except ChronologError as exc:
-            fail(exc.message)
+        token = cl.auth.revoke_token(token_id)
     console.print(f"revoked token {token.id} ({token.name})", highlight=False)
