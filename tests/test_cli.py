@@ -131,3 +131,24 @@ def test_every_command_has_help_text() -> None:
     assert len(commands) >= 5
     missing = [name for name, command in commands if not (command.help or "").strip()]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["jobs", "show", "999"], "job 999 not found"),
+        (["jobs", "retry", "999"], "job 999 not found"),
+        (["jobs", "logs", "999"], "job 999 not found"),
+        (["entities", "show", "movie", "nope"], "movie/nope not found"),
+        (["tail", "--after", "garbage"], "cursor is not valid"),
+        (["events", "ls", "--limit", "0"], "limit"),
+        (["stats", "2x"], "window"),
+    ],
+)
+def test_library_errors_are_a_clean_exit(tmp_path: Path, args: list[str], message: str) -> None:
+    """A refusal from the library ends the command with its message and exit 1, no traceback."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    result = runner.invoke(app, [*args, "--db", url])
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
