@@ -23,6 +23,7 @@ from sqlalchemy.pool import StaticPool
 
 from .._json import dumps, loads
 from ..errors import ChronologError, ValidationError
+from ._sqlite_driver import DRIVER
 from .dialect import Dialect
 from .notify import Notifier, PgListener
 from .postgresql import PostgreSQLDialect
@@ -144,7 +145,7 @@ class Store:
             raise ValidationError(
                 f"synchronous={sync!r} is not one of {sorted(_SQLITE_SYNC_MODES)}"
             )
-        url = self.url.set(query=query)
+        url = self.url.set(query=query, drivername=DRIVER)
         in_memory = database == ":memory:" or database.startswith("file::memory:")
         kwargs: dict[str, Any] = {
             "echo": echo,
