@@ -152,3 +152,15 @@ def test_library_errors_are_a_clean_exit(tmp_path: Path, args: list[str], messag
     assert result.exit_code == 1, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_events_search_index_on_off(db_url: str) -> None:
+    assert "search index: off" in _run("events", "search-index", "--db", db_url)
+    assert "search index: on" in _run("events", "search-index", "on", "--db", db_url)
+    _run("events", "log", "scan", "done", "--target-type", "m", "--target-id", "1",
+         "--target-title", "Amélie", "--db", db_url)  # fmt: skip
+    assert "Amélie" in _run("events", "ls", "--search", "AMÉLIE", "--db", db_url)
+    assert "search index: off" in _run("events", "search-index", "off", "--db", db_url)
+    bad = runner.invoke(app, ["events", "search-index", "maybe", "--db", db_url])
+    assert bad.exit_code == 1
+    assert "expected on or off" in bad.output

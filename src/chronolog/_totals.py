@@ -35,6 +35,8 @@ def _floor(value: int, step: int) -> int:
 def count_events(conn: Connection, dialect: Dialect, f: sql.EventFilter) -> int:
     """The number of events matching ``f`` (same answer as COUNT(*), usually far cheaper)."""
     if f.search:
+        if sql.event_search_indexed(conn, dialect, f):
+            return sql.event_count(conn, sql.event_where(dialect, f, search_index=True))
         return sql.event_count(conn, sql.event_where(dialect, f), dialect=dialect, scan=True)
     if f.actor_id is not None or f.target_id is not None:
         return sql.event_count(conn, sql.event_where(dialect, f))

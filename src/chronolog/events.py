@@ -31,6 +31,8 @@ DATE_RANGES: dict[str, timedelta | None] = {
 }
 """The named windows of :meth:`Events.query` (as in the library-cleanup seed)."""
 
+_SORT_MATCHES = 2000
+"""Up to this many search-index matches, a page sorts them; beyond, it walks the time index."""
 _WORD_LIMITS = {"event_type": 64, "action": 64, "status": 32}
 _EVENT_FIELDS = frozenset(
     {"event_type", "action", "status", "actor", "target", "occurred_at", "error", "metadata"}
@@ -548,18 +550,29 @@ class Events:
                 page = int(position.get("p", 1))
             except (KeyError, TypeError, ValueError):
                 raise ValidationError("cursor is not valid", field="cursor") from None
-        terms = sql.event_where(scope.store.dialect, flt)
+        dialect = scope.store.dialect
         with scope.store.read() as conn:
+            indexed = sql.event_search_indexed(conn, dialect, flt)
+            terms = sql.event_where(dialect, flt, search_index=indexed)
+            # SQLite's planner chooses well for filters on indexed columns (a rare
+            # event type is found by its index, where walking time would read every
+            # row). Text search has no index of its own, so the walk is pinned:
+            # newest first, it meets the matches of a common word at once.
+            pin: str | None = None
+            if flt.search and not (flt.event_types or flt.actor_types or flt.target_type):
+                pin = sql.PAGE_BY_TIME
+                if indexed and sql.event_count(conn, terms, cap=_SORT_MATCHES + 1) <= _SORT_MATCHES:
+                    pin = None  # few matches: fetch them by id from the index and sort them
             rows = sql.event_page(
                 conn,
                 terms,
                 limit=limit + 1,
                 offset=0 if before is not None else (page - 1) * limit,
                 before=before,
-                dialect=scope.store.dialect,
-                index=sql.PAGE_BY_TARGET if flt.target_id is not None else sql.PAGE_BY_TIME,
+                dialect=dialect,
+                index=pin,
             )
-            total = count_events(conn, scope.store.dialect, flt) if with_total else None
+            total = count_events(conn, dialect, flt) if with_total else None
         items = [event_from_row(r, scope.project) for r in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -586,6 +599,32 @@ class Events:
         if lower is not None and upper is not None and lower > upper:
             raise ValidationError("since must not be after until", field="since")
         return lower, upper
+
+    # -- the opt-in search index -------------------------------------------------
+
+    def enable_search_index(self) -> None:
+        """Index the search text of events (``query(search=…)``) for every project of the store.
+
+        Without it a search reads every event of the project; with it, the
+        cost follows the number of matches. SQLite gets an FTS5 table with the
+        trigram tokenizer kept by triggers; PostgreSQL gets ``pg_trgm`` GIN
+        indexes. Writes pay for it (see ``benchmarks/README.md``), so it is
+        off until asked for. Idempotent; indexing existing events holds the
+        write lock (SQLite) or blocks writers of ``events`` (PostgreSQL) while
+        it runs. Search text shorter than three characters is still a scan.
+        """
+        with self._scope.store.write() as conn:
+            sql.event_search_index_create(conn, self._scope.store.dialect)
+
+    def disable_search_index(self) -> None:
+        """Remove the search index (idempotent): search goes back to reading every event."""
+        with self._scope.store.write() as conn:
+            sql.event_search_index_drop(conn, self._scope.store.dialect)
+
+    def search_index_enabled(self) -> bool:
+        """Whether the store has the search index."""
+        with self._scope.store.read() as conn:
+            return sql.event_search_index_present(conn, self._scope.store.dialect)
 
     # -- purging -------------------------------------------------------------------
 

@@ -252,12 +252,16 @@ class Retention:
                     f"more than {MAX_PARTITIONS} partitions: choose a larger interval",
                     field="interval",
                 )
+            # The search index belongs to the old table: rebuilt on the new one below.
+            searchable = store.dialect.search_index_present(conn)
             part_sql.events_partition_convert(conn)
             made = 0
             for lower in range(start, end, width):
                 part_sql.events_partition_add(conn, lower, lower + width)
                 made += 1
             part_sql.events_partition_fill(conn)
+            if searchable:
+                store.dialect.search_index_create(conn)
         return made
 
     def _extend_partitions(self, now: int) -> None:

@@ -184,3 +184,27 @@ def ls(
         style="dim",
         highlight=False,
     )
+
+
+@app.command("search-index")
+def search_index(
+    switch: Annotated[
+        str | None,
+        typer.Argument(help="on: build the index; off: drop it; nothing: say whether it is on."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """The opt-in trigram index behind ``events ls --search`` (every project of the store).
+
+    Searches then cost what their matches cost, not a read of every event;
+    writes of events get slower (see benchmarks/README.md).
+    """
+    if switch not in (None, "on", "off"):
+        fail(f"expected on or off, got {switch!r}")
+    with open_store(db) as cl:
+        if switch == "on":
+            cl.events.enable_search_index()
+        elif switch == "off":
+            cl.events.disable_search_index()
+        state = "on" if cl.events.search_index_enabled() else "off"
+    console.print(f"search index: {state}")

@@ -159,6 +159,32 @@ class Dialect(abc.ABC):
     def contains_ci(self, column: ColumnElement[Any], text: str) -> ColumnElement[bool]:
         """Case-insensitive "contains", with ``%``, ``_`` and ``\\`` in ``text`` literal."""
 
+    # -- the opt-in search index (``Events.enable_search_index``) ----------------
+
+    @abc.abstractmethod
+    def search_index_present(self, conn: Connection) -> bool:
+        """Whether the trigram index of event search text exists in this database."""
+
+    @abc.abstractmethod
+    def search_index_create(self, conn: Connection) -> None:
+        """Build the trigram index over ``events.target_title`` and ``events.action``.
+
+        Idempotent. It indexes every existing event and must stay right for
+        every later insert, update and delete, whoever makes them.
+        """
+
+    @abc.abstractmethod
+    def search_index_drop(self, conn: Connection) -> None:
+        """Remove the trigram index (idempotent); search goes back to a scan."""
+
+    def search_index_term(self, ids: ColumnElement[Any], text: str) -> ColumnElement[bool] | None:
+        """A term matching the events whose search text contains ``text``, answered by the index.
+
+        ``None`` means the plain :meth:`contains_ci` terms are the way to ask
+        (PostgreSQL's trigram GIN index serves ``ILIKE`` by itself).
+        """
+        return None
+
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text

@@ -35,6 +35,11 @@ __all__ = ["PostgreSQLDialect"]
 _UNAVAILABLE = {"08000", "08001", "08003", "08004", "08006", "57P01", "57P03", "53300"}
 _RETRYABLE = {"40001", "40P01"}
 _COUNTER_SHARDS = 8
+_SEARCH_INDEXES = {
+    "ix_events_search_target_title": "target_title",
+    "ix_events_search_action": "action",
+}
+"""The opt-in search index: pg_trgm GIN indexes, which serve ``ILIKE '%text%'`` as it is."""
 _BOUND_SQL = """(SELECT least(
     pg_snapshot_xmax(s)::text::bigint,
     (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
@@ -175,3 +180,29 @@ class PostgreSQLDialect(Dialect):
 
     def contains_ci(self, column: ColumnElement[Any], text: str) -> ColumnElement[bool]:
         return column.icontains(text, autoescape=True)
+
+    def search_index_present(self, conn: Connection) -> bool:
+        found = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND tablename = 'events' AND indexname = ANY(:names)"
+            ),
+            {"names": list(_SEARCH_INDEXES)},
+        ).scalar_one()
+        return bool(found == len(_SEARCH_INDEXES))
+
+    def search_index_create(self, conn: Connection) -> None:
+        # pg_trgm is a trusted extension: a database owner may create it.
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+        for name, col in _SEARCH_INDEXES.items():
+            # Not CONCURRENTLY: that cannot run inside a transaction, and a
+            # half-built index must not outlive a failed call. Writers wait.
+            conn.execute(
+                text(
+                    f'CREATE INDEX IF NOT EXISTS "{name}" ON events USING gin ({col} gin_trgm_ops)'
+                )
+            )
+
+    def search_index_drop(self, conn: Connection) -> None:
+        for name in _SEARCH_INDEXES:
+            conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))

@@ -13,13 +13,50 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, TextClause
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    Select,
+    Table,
+    TextClause,
+    column,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from .dialect import Dialect
 
 __all__ = ["SQLiteDialect"]
+
+# The opt-in search index: an FTS5 table with the trigram tokenizer over the
+# events' own columns (external content: the text is stored once, in events),
+# kept right by triggers, so every writer of the file maintains it, whatever
+# code or process it runs.
+_SEARCH_TABLE = "event_search"
+_SEARCH_DDL = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {_SEARCH_TABLE} USING fts5("
+    "target_title, action, content='events', content_rowid='id', tokenize='trigram')",
+    f"CREATE TRIGGER IF NOT EXISTS {_SEARCH_TABLE}_insert AFTER INSERT ON events BEGIN "
+    f"INSERT INTO {_SEARCH_TABLE}(rowid, target_title, action) "
+    "VALUES (new.id, new.target_title, new.action); END",
+    f"CREATE TRIGGER IF NOT EXISTS {_SEARCH_TABLE}_delete AFTER DELETE ON events BEGIN "
+    f"INSERT INTO {_SEARCH_TABLE}({_SEARCH_TABLE}, rowid, target_title, action) "
+    "VALUES ('delete', old.id, old.target_title, old.action); END",
+    f"CREATE TRIGGER IF NOT EXISTS {_SEARCH_TABLE}_update "
+    "AFTER UPDATE OF target_title, action ON events BEGIN "
+    f"INSERT INTO {_SEARCH_TABLE}({_SEARCH_TABLE}, rowid, target_title, action) "
+    "VALUES ('delete', old.id, old.target_title, old.action); "
+    f"INSERT INTO {_SEARCH_TABLE}(rowid, target_title, action) "
+    "VALUES (new.id, new.target_title, new.action); END",
+)
+_SEARCH_MIN = 3
+"""Trigrams need three characters; shorter search text falls back to a scan."""
 
 
 class SQLiteDialect(Dialect):
@@ -87,10 +124,11 @@ class SQLiteDialect(Dialect):
         raw.executemany(sql, rows)
 
     def use_index(self, stmt: Select[Any], table: Table, index: str | None) -> Select[Any]:
-        # With ANALYZE statistics SQLite may pick the event_type index for a
-        # newest-first page and sort every match; without them it walks an index
-        # and fetches rows at random for a search that reads every row anyway.
-        # Pinning both keeps page cost flat whatever the statistics say.
+        # Used for text search only: without an index of its own, a search page
+        # is a newest-first walk of the time index, and a count reads the table
+        # in order rather than walking an index and fetching rows at random.
+        # (Rendered by the store's ``sqlite+chronolog`` driver: SQLAlchemy's
+        # own SQLite compiler drops table hints.)
         return stmt.with_hint(table, f"INDEXED BY {index}" if index else "NOT INDEXED", "sqlite")
 
     def insert_ignore(
@@ -105,6 +143,37 @@ class SQLiteDialect(Dialect):
 
     def visible_tx_bound(self) -> ColumnElement[int] | None:
         return None
+
+    def search_index_present(self, conn: Connection) -> bool:
+        found = conn.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n"),
+            {"n": _SEARCH_TABLE},
+        ).first()
+        return found is not None
+
+    def search_index_create(self, conn: Connection) -> None:
+        if self.search_index_present(conn):
+            return
+        for statement in _SEARCH_DDL:
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql(f"INSERT INTO {_SEARCH_TABLE}({_SEARCH_TABLE}) VALUES ('rebuild')")
+
+    def search_index_drop(self, conn: Connection) -> None:
+        for trigger in ("insert", "delete", "update"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_SEARCH_TABLE}_{trigger}")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_SEARCH_TABLE}")
+
+    def search_index_term(self, ids: ColumnElement[Any], text: str) -> ColumnElement[bool] | None:
+        if len(text) < _SEARCH_MIN:
+            return None
+        # One FTS5 phrase: with the trigram tokenizer, the rows that contain the
+        # text as a substring (case folded, Unicode too), in either column.
+        phrase = '"' + text.replace('"', '""') + '"'
+        index = table(_SEARCH_TABLE, column("rowid"))
+        matches = select(index.c.rowid).where(
+            literal_column(_SEARCH_TABLE).op("MATCH")(literal(phrase))
+        )
+        return ids.in_(matches)
 
     def contains_ci(self, column: ColumnElement[Any], text: str) -> ColumnElement[bool]:
         # SQLite's LIKE folds ASCII case by itself; its lower() folds nothing more

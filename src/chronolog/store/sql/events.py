@@ -36,6 +36,10 @@ __all__ = [
     "event_get",
     "event_insert_many",
     "event_page",
+    "event_search_index_create",
+    "event_search_index_drop",
+    "event_search_index_present",
+    "event_search_indexed",
     "event_status_set",
     "event_where",
     "notify_events",
@@ -91,8 +95,14 @@ class EventFilter:
     until: int | None = None
 
 
-def event_where(dialect: Dialect, f: EventFilter) -> list[ColumnElement[bool]]:
-    """event_where: the WHERE terms of a filter (project first, for the indexes)."""
+def event_where(
+    dialect: Dialect, f: EventFilter, *, search_index: bool = False
+) -> list[ColumnElement[bool]]:
+    """event_where: the WHERE terms of a filter (project first, for the indexes).
+
+    ``search_index``: ask the search index for the search text (see
+    :func:`event_search_indexed`); otherwise it is matched row by row.
+    """
     terms: list[ColumnElement[bool]] = [events.c.project_id == f.project_id]
     if f.event_types is not None:
         terms.append(events.c.event_type.in_(f.event_types))
@@ -108,7 +118,12 @@ def event_where(dialect: Dialect, f: EventFilter) -> list[ColumnElement[bool]]:
         terms.append(events.c.target_id == f.target_id)
     if f.statuses is not None:
         terms.append(events.c.status.in_(f.statuses))
-    if f.search:
+    indexed = (
+        dialect.search_index_term(events.c.id, f.search) if f.search and search_index else None
+    )
+    if indexed is not None:
+        terms.append(indexed)
+    elif f.search:
         terms.append(
             or_(
                 dialect.contains_ci(events.c.target_title, f.search),
@@ -120,6 +135,33 @@ def event_where(dialect: Dialect, f: EventFilter) -> list[ColumnElement[bool]]:
     if f.until is not None:
         terms.append(events.c.occurred_at < f.until)
     return terms
+
+
+def event_search_indexed(conn: Connection, dialect: Dialect, f: EventFilter) -> bool:
+    """event_search_indexed: whether the search index answers ``f``'s search text.
+
+    True only where a query must be rewritten to use it (SQLite's FTS5 table,
+    text of three characters or more); PostgreSQL's trigram indexes serve the
+    plain ``ILIKE`` terms by themselves.
+    """
+    if not f.search or dialect.search_index_term(events.c.id, f.search) is None:
+        return False
+    return dialect.search_index_present(conn)
+
+
+def event_search_index_present(conn: Connection, dialect: Dialect) -> bool:
+    """event_search_index_present: whether the opt-in search index exists."""
+    return dialect.search_index_present(conn)
+
+
+def event_search_index_create(conn: Connection, dialect: Dialect) -> None:
+    """event_search_index_create: build the trigram search index (idempotent)."""
+    dialect.search_index_create(conn)
+
+
+def event_search_index_drop(conn: Connection, dialect: Dialect) -> None:
+    """event_search_index_drop: remove the trigram search index (idempotent)."""
+    dialect.search_index_drop(conn)
 
 
 def event_insert_many(
@@ -145,7 +187,6 @@ def event_get(conn: Connection, project_id: int, event_id: int) -> Row[Any] | No
 
 
 PAGE_BY_TIME = "ix_events_project_id_occurred_at_id"
-PAGE_BY_TARGET = "ix_events_project_id_target_type_target_id_occurred_at"
 
 
 def event_page(
@@ -188,8 +229,15 @@ def event_count(
     *,
     dialect: Dialect | None = None,
     scan: bool = False,
+    cap: int | None = None,
 ) -> int:
-    """event_count: how many events match (``scan``: read the table, for text search)."""
+    """event_count: how many events match (``scan``: read the table, for text search).
+
+    ``cap``: stop counting there (the answer is then at most ``cap``).
+    """
+    if cap is not None:
+        found = select(events.c.id).where(*terms).limit(cap).subquery()
+        return int(conn.execute(select(func.count()).select_from(found)).scalar_one())
     stmt = select(func.count()).select_from(events).where(*terms)
     if scan and dialect is not None:
         stmt = dialect.use_index(stmt, events, None)
