@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import sqlite3
 import tempfile
 import threading
@@ -31,6 +32,9 @@ import psycopg
 
 from chronolog import Chronolog, NewJob
 from chronolog._json import dumps
+from chronolog.store.sql.jobs import _PG_CLAIM_SQL as PG_CLAIM
+from chronolog.store.sql.jobs import _PG_FINISH_SQL as PG_FINISH
+from chronolog.store.sql.jobs import _pg_trail as pg_trail
 
 NOW_US = lambda: int(time.time() * 1_000_000)  # noqa: E731
 
@@ -111,7 +115,7 @@ class Raw:
         counts: dict[tuple[Any, ...], int] = {}
         for e in events:
             sec = now // 1_000_000
-            for g in (60, 3600):
+            for g in (60, 3600, 86400):
                 k = (1, g, sec - sec % g, "job", e[3], e[4], "worker", "job", 0)
                 counts[k] = counts.get(k, 0) + 1
         cur.executemany(
@@ -175,14 +179,25 @@ class Raw:
         cur = self.begin()
         lock = " FOR UPDATE SKIP LOCKED" if self.pg else ""
         p = self.p
+        params = ("w", os.getpid(), now + 30_000_000, now, now, now, 1, now, limit)
+        if self.pg:
+            # chronolog's own one-statement claim (job UPDATE + trail CTEs + pg_notify),
+            # the SQL text taken from it so both run exactly the same statement.
+            cur.execute(
+                PG_CLAIM.format(queues="", lock=lock, trail=pg_trail()).replace("?", "%s"),
+                (*params, *self.trail("pending", "running", now)),
+            )
+            rows = [(r[0], r[15]) for r in cur.fetchall()]  # id, lease
+            cur.execute("COMMIT")
+            return rows
         cur.execute(
             f"UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1, "
             f"history = history + 1, worker = {p}, pid = {p}, lease_expires_at = {p}, heartbeat_at = {p}, "
             f"started_at = {p}, progress = NULL, progress_text = NULL, updated_at = {p} "
-            f"WHERE id IN (SELECT id FROM jobs WHERE project_id = 1 AND state = 'pending' AND run_at <= {p} "
+            f"WHERE id IN (SELECT id FROM jobs WHERE project_id = {p} AND state = 'pending' AND run_at <= {p} "
             f"ORDER BY priority DESC, run_at, id LIMIT {p}{lock}) "
             f"RETURNING id, kind, queue, history, attempt, lease",
-            ("w", os.getpid(), now + 30_000_000, now, now, now, now, limit),
+            params,
         )
         rows = cur.fetchall()
         if rows:
@@ -192,16 +207,56 @@ class Raw:
         cur.execute("COMMIT")
         return [(r[0], r[5]) for r in rows]
 
+    def trail(self, from_state: str, to_state: str, now: int) -> list[Any]:
+        """The PostgreSQL trail parameters: event, transition and counter rows' values."""
+        status = "processing" if to_state != "completed" else "success"
+        sec = now // 1_000_000
+        shard = random.randrange(8)  # chronolog's PostgreSQL counter shards
+        counts = [
+            (1, g, sec - sec % g, "job", to_state, status, "worker", "job", shard, 1)
+            for g in (60, 3600, 86400)
+        ]
+        columns = [list(c) for c in zip(*counts, strict=True)]
+        return [
+            now,
+            to_state,
+            status,
+            to_state,
+            from_state,
+            to_state,
+            to_state,
+            now,
+            *columns,
+            "chronolog_events",
+            "1",
+        ]
+
     def complete_many(self, fenced: list[tuple[int, int]]) -> None:
         now = NOW_US()
         cur = self.begin()
-        pairs = ", ".join(f"({self.p}, {self.p})" for _ in fenced)
-        flat = [v for pair in fenced for v in pair]
+        if self.pg:
+            cur.execute(
+                PG_FINISH.format(trail=pg_trail()).replace("?", "%s"),
+                (
+                    now,
+                    now,
+                    [f[0] for f in fenced],
+                    [f[1] for f in fenced],
+                    [None] * len(fenced),
+                    1,
+                    *self.trail("running", "completed", now),
+                ),
+            )
+            cur.execute("COMMIT")
+            return
+        triples = ", ".join("(?, ?, ?)" for _ in fenced)
+        flat = [v for pair in fenced for v in (*pair, None)]
         cur.execute(
-            f"UPDATE jobs SET state = 'completed', result = NULL, finished_at = {self.p}, "
-            f"lease_expires_at = NULL, history = history + 1, updated_at = {self.p} "
-            f"WHERE project_id = 1 AND state = 'running' AND (id, lease) IN ({'VALUES ' if not self.pg else ''}{pairs}) "
-            f"RETURNING id, kind, queue, history, attempt",
+            "UPDATE jobs SET state = 'completed', result = v.column3, finished_at = ?, "
+            "lease_expires_at = NULL, history = history + 1, updated_at = ? "
+            f"FROM (VALUES {triples}) AS v WHERE jobs.project_id = 1 AND jobs.state = 'running' "
+            "AND jobs.id = v.column1 AND jobs.lease = v.column2 "
+            "RETURNING jobs.id, jobs.kind, jobs.queue, jobs.history, jobs.attempt",
             (now, now, *flat),
         )
         rows = cur.fetchall()

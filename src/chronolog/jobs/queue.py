@@ -23,7 +23,7 @@ from .. import _json
 from .._scope import Scope
 from .._time import from_micros, parse_duration, require_aware, to_micros
 from ..errors import InvalidTransition, LeaseLost, NotFound, ValidationError
-from ..events import Events
+from ..events import Events, event_counter_rows
 from ..models import Actor
 from ..store.schema import jobs as jobs_table
 from ..store.sql import jobs as sql
@@ -325,28 +325,10 @@ class Jobs(JobReading):
                 lease_until=now + int(span * 1_000_000),
                 worker=worker,
                 pid=os.getpid() if pid is None else pid,
+                trail=self._trail(now, "pending", "running", "running"),
             )
             if not rows:
                 return []
-            who = _worker_actor(worker)
-            self._record(
-                conn,
-                [
-                    _Move(
-                        r.id,
-                        r.kind,
-                        r.queue,
-                        r.history,
-                        "pending",
-                        "running",
-                        "running",
-                        r.attempt,
-                        who,
-                        now,
-                    )
-                    for r in rows
-                ],
-            )
             claimed = self._jobs(conn, rows)
         scope.store.notifier.publish("events")
         claimed.sort(key=lambda j: (-j.priority, j.run_at, j.id))
@@ -485,60 +467,24 @@ class Jobs(JobReading):
         returned list.
         """
         scope = self._scope
-        plain: list[tuple[int, int]] = []
-        with_result: list[tuple[int, int, Any]] = []
+        fenced: list[tuple[int, int, str | None]] = []
         for item in items:
             job_id, lease = item[0], item[1]
             _check_id(job_id)
             result = item[2] if len(item) > 2 else None
-            value, _ = _json.check_object(result, name="result", limit=scope.limits.metadata_bytes)
-            if value is None:
-                plain.append((job_id, lease))
-            else:
-                with_result.append((job_id, lease, value))
-        if not plain and not with_result:
+            _, text = _json.check_object(result, name="result", limit=scope.limits.metadata_bytes)
+            fenced.append((job_id, lease, text))
+        if not fenced:
             return []
         now = to_micros(scope.clock())
         with scope.store.write() as conn:
-            rows = (
-                list(
-                    sql.job_finish_many(
-                        conn,
-                        scope.store.dialect,
-                        project_id=scope.project_id,
-                        fenced=plain,
-                        now=now,
-                    )
-                )
-                if plain
-                else []
-            )
-            for job_id, lease, value in with_result:
-                rows += sql.job_finish_many(
-                    conn,
-                    scope.store.dialect,
-                    project_id=scope.project_id,
-                    fenced=[(job_id, lease)],
-                    now=now,
-                    result=value,
-                )
-            self._record(
+            rows = sql.job_finish_many(
                 conn,
-                [
-                    _Move(
-                        r.id,
-                        r.kind,
-                        r.queue,
-                        r.history,
-                        "running",
-                        "completed",
-                        "completed",
-                        r.attempt,
-                        _worker_actor(r.worker),
-                        now,
-                    )
-                    for r in rows
-                ],
+                scope.store.dialect,
+                project_id=scope.project_id,
+                fenced=fenced,
+                now=now,
+                trail=self._trail(now, "running", "completed", "completed"),
             )
         if rows:
             scope.store.notifier.publish("events", "jobs_done")
@@ -814,6 +760,15 @@ class Jobs(JobReading):
             self._scope.store.dialect,
             [(self._scope.project_id, row.id, row.attempt, now, level, message, None)],
         )
+
+    def _trail(self, now: int, from_state: str, to_state: str, action: str) -> sql.JobTrail:
+        """What a claim or completion records per job; the counter rows come from the
+        events part (one event's worth, added once per moved job)."""
+        scope = self._scope
+        status = _STATUS[action]
+        one = (scope.project_id, now, "job", action, status, "worker", None, None, "job")
+        counts = event_counter_rows([one], scope.store.dialect.counter_shard())
+        return sql.JobTrail(scope.project_id, now, from_state, to_state, action, status, counts)
 
     def _record(self, conn: Connection, moves: Sequence[_Move]) -> None:
         """Append each move's activity event and transition inside ``conn``'s transaction."""
