@@ -243,6 +243,7 @@ class Raw:
                     [f[0] for f in fenced],
                     [f[1] for f in fenced],
                     [None] * len(fenced),
+                    [f[0] for f in fenced],
                     1,
                     *self.trail("running", "completed", now),
                 ),

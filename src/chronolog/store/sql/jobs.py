@@ -345,7 +345,9 @@ _PG_FINISH_SQL = (
     "WITH moved AS ("
     + _FINISH_SET.format(result="v.result")
     + "FROM unnest(?::bigint[], ?::bigint[], ?::jsonb[]) AS v(id, lease, result) "
-    "WHERE jobs.project_id = ? AND jobs.state = 'running' "
+    # id = ANY(ids) as well as the join: a primary key lookup whatever the
+    # statistics say (on fresh tables the planner otherwise walks every running job).
+    "WHERE jobs.id = ANY(?::bigint[]) AND jobs.project_id = ? AND jobs.state = 'running' "
     "AND jobs.id = v.id AND jobs.lease = v.lease "
     "RETURNING jobs.id, jobs.kind, jobs.queue, jobs.history, jobs.attempt, jobs.worker, "
     "jobs.project_id), {trail}" + _PG_TAIL.format(cols=_FINISHED)
@@ -497,7 +499,7 @@ def job_finish_many(
         for start in range(0, len(fenced), _CHUNK * 10):
             part = fenced[start : start + _CHUNK * 10]
             ids, leases, results = (list(column) for column in zip(*part, strict=True))
-            params = [now, now, ids, leases, results, project_id, *_pg_trail_params(trail)]
+            params = [now, now, ids, leases, results, ids, project_id, *_pg_trail_params(trail)]
             sql = _PG_FINISH_SQL.format(trail=_pg_trail())
             done += [FinishedRow(*r[:-1]) for r in dialect.execute_raw(conn, sql, params)]
         return done
