@@ -295,7 +295,28 @@ class Jobs(JobReading):
         number) valid for ``lease`` unless renewed by :meth:`heartbeat`.
         Expired leases are rescued first, at most once a second per process.
         """
+        return self.complete_and_claim((), queues, worker, limit=limit, lease=lease, pid=pid)[1]
+
+    def complete_and_claim(
+        self,
+        done: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]],
+        queues: Sequence[str] | str | None,
+        worker: str | None = None,
+        *,
+        limit: int = 1,
+        lease: timedelta | float = DEFAULT_LEASE,
+        pid: int | None = None,
+    ) -> tuple[list[int], list[Job]]:
+        """:meth:`complete_many` of ``done``, then :meth:`claim`, in one transaction.
+
+        For a worker that finishes a batch and takes the next: one commit
+        instead of two. The completions are fenced exactly as in
+        :meth:`complete_many` (a stale lease is skipped and left out of the
+        returned ids); if the transaction fails, neither happened. Returns
+        (ids completed, jobs claimed).
+        """
         scope = self._scope
+        fenced = self._fenced(done)
         names = (
             None if queues is None else ((queues,) if isinstance(queues, str) else tuple(queues))
         )
@@ -315,6 +336,7 @@ class Jobs(JobReading):
         now = to_micros(scope.clock())
         dialect = scope.store.dialect
         with scope.store.write() as conn:
+            finished = self._finish(conn, fenced, now) if fenced else []
             rows = sql.job_claim(
                 conn,
                 dialect,
@@ -327,12 +349,13 @@ class Jobs(JobReading):
                 pid=os.getpid() if pid is None else pid,
                 trail=self._trail(now, "pending", "running", "running"),
             )
-            if not rows:
-                return []
-            claimed = self._jobs(conn, rows)
-        scope.store.notifier.publish("events")
+            claimed = self._jobs(conn, rows) if rows else []
+        if finished:
+            scope.store.notifier.publish("events", "jobs_done")
+        elif claimed:
+            scope.store.notifier.publish("events")
         claimed.sort(key=lambda j: (-j.priority, j.run_at, j.id))
-        return claimed
+        return finished, claimed
 
     # -- fenced calls of the lease holder -------------------------------------------------
 
@@ -466,28 +489,42 @@ class Jobs(JobReading):
         lease is stale is skipped (nothing changes for it) and left out of the
         returned list.
         """
-        scope = self._scope
+        fenced = self._fenced(items)
+        if not fenced:
+            return []
+        now = to_micros(self._scope.clock())
+        with self._scope.store.write() as conn:
+            done = self._finish(conn, fenced, now)
+        if done:
+            self._scope.store.notifier.publish("events", "jobs_done")
+        return done
+
+    def _fenced(
+        self, items: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]]
+    ) -> list[tuple[int, int, str | None]]:
+        """Validate completions into (id, lease, result as JSON text or None)."""
         fenced: list[tuple[int, int, str | None]] = []
+        limit = self._scope.limits.metadata_bytes
         for item in items:
             job_id, lease = item[0], item[1]
             _check_id(job_id)
+            _int(lease, "lease", 0, 2**63 - 1)
             result = item[2] if len(item) > 2 else None
-            _, text = _json.check_object(result, name="result", limit=scope.limits.metadata_bytes)
+            _, text = _json.check_object(result, name="result", limit=limit)
             fenced.append((job_id, lease, text))
-        if not fenced:
-            return []
-        now = to_micros(scope.clock())
-        with scope.store.write() as conn:
-            rows = sql.job_finish_many(
-                conn,
-                scope.store.dialect,
-                project_id=scope.project_id,
-                fenced=fenced,
-                now=now,
-                trail=self._trail(now, "running", "completed", "completed"),
-            )
-        if rows:
-            scope.store.notifier.publish("events", "jobs_done")
+        return fenced
+
+    def _finish(
+        self, conn: Connection, fenced: Sequence[tuple[int, int, str | None]], now: int
+    ) -> list[int]:
+        rows = sql.job_finish_many(
+            conn,
+            self._scope.store.dialect,
+            project_id=self._scope.project_id,
+            fenced=fenced,
+            now=now,
+            trail=self._trail(now, "running", "completed", "completed"),
+        )
         return [int(r.id) for r in rows]
 
     def fail(
