@@ -157,6 +157,21 @@ def test_bad_input_is_refused_and_nothing_written(
     assert q.events.query(limit=10).total == 1
 
 
+@pytest.mark.parametrize(
+    "actor", [Actor("t" * 65, "a"), Actor("user", "a\x00b"), Actor("user", "a", "n" * 10_000)]
+)
+def test_bad_actor_is_refused_and_nothing_written(q: Chronolog, actor: Actor) -> None:
+    # The queue builds its own events without re-validating them; a caller's actor
+    # is still checked (once per call), so it cannot slip into the log.
+    with pytest.raises(ValidationError):
+        q.jobs.enqueue_many([NewJob("k"), NewJob("k")], actor=actor)
+    job = q.jobs.enqueue("k")
+    with pytest.raises(ValidationError):
+        q.jobs.cancel(job.id, actor=actor)
+    assert q.jobs.counts() == {"default": {"pending": 1}}
+    assert q.events.query(limit=10).total == 1
+
+
 def test_unique_key_holds_among_pending_and_running(q: Chronolog) -> None:
     first = q.jobs.enqueue("refresh", unique_key="series:1")
     again = q.jobs.enqueue("refresh", {"other": True}, unique_key="series:1")
