@@ -182,9 +182,7 @@ class Jobs(JobReading):
                 key: sql.entity_ensure(conn, dialect, scope.project_id, *key, now)
                 for key in sorted({p[1] for p in prepared if p[1] is not None})
             }
-            rows = [
-                (*p[0][:10], subjects[p[1]], *p[0][11:]) if p[1] else p[0] for p in prepared
-            ]
+            rows = [(*p[0][:10], subjects[p[1]], *p[0][11:]) if p[1] else p[0] for p in prepared]
             ids: list[int] = [0] * len(rows)
             plain = [i for i, p in enumerate(prepared) if p[2] is None]
             new: list[int] = plain[:]
