@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import sqlite3
 import tempfile
 import threading
@@ -31,6 +32,10 @@ import psycopg
 
 from chronolog import Chronolog, NewJob
 from chronolog._json import dumps
+from chronolog.store.sql.jobs import _PG_CLAIM_SQL as PG_CLAIM
+from chronolog.store.sql.jobs import _PG_FINISH_SQL as PG_FINISH
+from chronolog.store.sql.jobs import JOB_COLUMNS
+from chronolog.store.sql.jobs import _pg_trail as pg_trail
 
 NOW_US = lambda: int(time.time() * 1_000_000)  # noqa: E731
 
@@ -47,6 +52,8 @@ JOB_COLS = (
     "project_id, queue, kind, payload, state, priority, run_at, attempt, max_attempts, "
     "unique_key, subject_pk, lease, history, created_at, updated_at"
 )
+
+JOB_ALL = ", ".join(c.name for c in JOB_COLUMNS)
 
 
 class Raw:
@@ -111,7 +118,7 @@ class Raw:
         counts: dict[tuple[Any, ...], int] = {}
         for e in events:
             sec = now // 1_000_000
-            for g in (60, 3600):
+            for g in (60, 3600, 86400):
                 k = (1, g, sec - sec % g, "job", e[3], e[4], "worker", "job", 0)
                 counts[k] = counts.get(k, 0) + 1
         cur.executemany(
@@ -173,42 +180,110 @@ class Raw:
     def claim(self, limit: int) -> list[tuple[int, int]]:
         now = NOW_US()
         cur = self.begin()
+        rows = self._claim(cur, limit, now)
+        cur.execute("COMMIT")
+        return rows
+
+    def complete_and_claim(
+        self, fenced: list[tuple[int, int]], limit: int
+    ) -> list[tuple[int, int]]:
+        """Both in one transaction (chronolog's ``complete_and_claim``)."""
+        now = NOW_US()
+        cur = self.begin()
+        if fenced:
+            self._complete(cur, fenced, now)
+        rows = self._claim(cur, limit, now)
+        cur.execute("COMMIT")
+        return rows
+
+    def _claim(self, cur: Any, limit: int, now: int) -> list[tuple[int, int]]:
         lock = " FOR UPDATE SKIP LOCKED" if self.pg else ""
         p = self.p
+        params = ("w", os.getpid(), now + 30_000_000, now, now, now, 1, now, limit)
+        if self.pg:
+            # chronolog's own one-statement claim (job UPDATE + trail CTEs + pg_notify),
+            # the SQL text taken from it so both run exactly the same statement.
+            cur.execute(
+                PG_CLAIM.format(queues="", lock=lock, trail=pg_trail()).replace("?", "%s"),
+                (*params, *self.trail("pending", "running", now)),
+            )
+            return [(r[0], r[15]) for r in cur.fetchall()]  # id, lease
         cur.execute(
             f"UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1, "
             f"history = history + 1, worker = {p}, pid = {p}, lease_expires_at = {p}, heartbeat_at = {p}, "
             f"started_at = {p}, progress = NULL, progress_text = NULL, updated_at = {p} "
-            f"WHERE id IN (SELECT id FROM jobs WHERE project_id = 1 AND state = 'pending' AND run_at <= {p} "
+            f"WHERE id IN (SELECT id FROM jobs WHERE project_id = {p} AND state = 'pending' AND run_at <= {p} "
             f"ORDER BY priority DESC, run_at, id LIMIT {p}{lock}) "
-            f"RETURNING id, kind, queue, history, attempt, lease",
-            ("w", os.getpid(), now + 30_000_000, now, now, now, now, limit),
+            f"RETURNING {JOB_ALL}",  # every column, as chronolog's claim returns jobs
+            params,
         )
         rows = cur.fetchall()
         if rows:
             self.record(
-                cur, [(r[0], r[1], r[2], r[3], "pending", "running", r[4]) for r in rows], now
+                cur, [(r[0], r[3], r[2], r[21], "pending", "running", r[8]) for r in rows], now
             )
-        cur.execute("COMMIT")
-        return [(r[0], r[5]) for r in rows]
+        return [(r[0], r[15]) for r in rows]
+
+    def trail(self, from_state: str, to_state: str, now: int) -> list[Any]:
+        """The PostgreSQL trail parameters: event, transition and counter rows' values."""
+        status = "processing" if to_state != "completed" else "success"
+        sec = now // 1_000_000
+        shard = random.randrange(8)  # chronolog's PostgreSQL counter shards
+        counts = [
+            (1, g, sec - sec % g, "job", to_state, status, "worker", "job", shard, 1)
+            for g in (60, 3600, 86400)
+        ]
+        columns = [list(c) for c in zip(*counts, strict=True)]
+        return [
+            now,
+            to_state,
+            status,
+            to_state,
+            from_state,
+            to_state,
+            to_state,
+            now,
+            *columns,
+            "chronolog_events",
+            "1",
+        ]
 
     def complete_many(self, fenced: list[tuple[int, int]]) -> None:
         now = NOW_US()
         cur = self.begin()
-        pairs = ", ".join(f"({self.p}, {self.p})" for _ in fenced)
-        flat = [v for pair in fenced for v in pair]
+        self._complete(cur, fenced, now)
+        cur.execute("COMMIT")
+
+    def _complete(self, cur: Any, fenced: list[tuple[int, int]], now: int) -> None:
+        if self.pg:
+            cur.execute(
+                PG_FINISH.format(trail=pg_trail()).replace("?", "%s"),
+                (
+                    now,
+                    now,
+                    [f[0] for f in fenced],
+                    [f[1] for f in fenced],
+                    [None] * len(fenced),
+                    [f[0] for f in fenced],
+                    1,
+                    *self.trail("running", "completed", now),
+                ),
+            )
+            return
+        triples = ", ".join("(?, ?, ?)" for _ in fenced)
+        flat = [v for pair in fenced for v in (*pair, None)]
         cur.execute(
-            f"UPDATE jobs SET state = 'completed', result = NULL, finished_at = {self.p}, "
-            f"lease_expires_at = NULL, history = history + 1, updated_at = {self.p} "
-            f"WHERE project_id = 1 AND state = 'running' AND (id, lease) IN ({'VALUES ' if not self.pg else ''}{pairs}) "
-            f"RETURNING id, kind, queue, history, attempt",
+            "UPDATE jobs SET state = 'completed', result = v.column3, finished_at = ?, "
+            "lease_expires_at = NULL, history = history + 1, updated_at = ? "
+            f"FROM (VALUES {triples}) AS v WHERE jobs.project_id = 1 AND jobs.state = 'running' "
+            "AND jobs.id = v.column1 AND jobs.lease = v.column2 "
+            "RETURNING jobs.id, jobs.kind, jobs.queue, jobs.history, jobs.attempt",
             (now, now, *flat),
         )
         rows = cur.fetchall()
         self.record(
             cur, [(r[0], r[1], r[2], r[3], "running", "completed", r[4]) for r in rows], now
         )
-        cur.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
@@ -307,6 +382,34 @@ def bench(
 
     base = timed(lambda: threads(workers, raw_worker))
     results.append((f"claim+complete, {workers} workers x batch {batch}", jobs / ours, jobs / base))
+
+    # the same, completing a batch and claiming the next in one transaction
+    url = fresh(kind, pg_url, "c_shared")
+    with Chronolog(url) as cl:
+        cl.jobs.enqueue_many([NewJob("noop") for _ in range(jobs)])
+
+        def shared_worker() -> None:
+            done: list[tuple[int, int]] = []
+            while True:
+                _, claimed = cl.jobs.complete_and_claim(done, None, "w", limit=batch)
+                if not claimed:
+                    return
+                done = [(j.id, j.lease) for j in claimed]
+
+        ours = timed(lambda: threads(workers, shared_worker))
+        assert cl.jobs.counts() == {"default": {"completed": jobs}}
+    url = fresh(kind, pg_url, "r_shared")
+    Raw(url).enqueue_many(jobs)
+
+    def raw_shared() -> None:
+        mine = Raw(url)
+        done: list[tuple[int, int]] = []
+        while done := mine.complete_and_claim(done, batch):
+            pass
+        mine.close()
+
+    base = timed(lambda: threads(workers, raw_shared))
+    results.append(("  same, complete+claim in one transaction", jobs / ours, jobs / base))
     return results
 
 

@@ -157,6 +157,21 @@ def test_bad_input_is_refused_and_nothing_written(
     assert q.events.query(limit=10).total == 1
 
 
+@pytest.mark.parametrize(
+    "actor", [Actor("t" * 65, "a"), Actor("user", "a\x00b"), Actor("user", "a", "n" * 10_000)]
+)
+def test_bad_actor_is_refused_and_nothing_written(q: Chronolog, actor: Actor) -> None:
+    # The queue builds its own events without re-validating them; a caller's actor
+    # is still checked (once per call), so it cannot slip into the log.
+    with pytest.raises(ValidationError):
+        q.jobs.enqueue_many([NewJob("k"), NewJob("k")], actor=actor)
+    job = q.jobs.enqueue("k")
+    with pytest.raises(ValidationError):
+        q.jobs.cancel(job.id, actor=actor)
+    assert q.jobs.counts() == {"default": {"pending": 1}}
+    assert q.events.query(limit=10).total == 1
+
+
 def test_unique_key_holds_among_pending_and_running(q: Chronolog) -> None:
     first = q.jobs.enqueue("refresh", unique_key="series:1")
     again = q.jobs.enqueue("refresh", {"other": True}, unique_key="series:1")
@@ -305,6 +320,36 @@ def test_concurrent_claimers_never_share_a_job(db_url: str) -> None:
     with Chronolog(db_url) as cl:
         assert cl.jobs.counts() == {"default": {"completed": 300}}
         _history_invariants(cl)
+
+
+def test_complete_and_claim_is_one_fenced_transaction(q: Chronolog, clock: Clock) -> None:
+    ids = q.jobs.enqueue_many([NewJob("k", max_attempts=5) for _ in range(5)])
+    done, first = q.jobs.complete_and_claim([], None, "w", limit=2)
+    assert done == []
+    assert [j.id for j in first] == ids[:2]
+    stale = (first[1].id, first[1].lease - 1)
+    done, second = q.jobs.complete_and_claim(
+        [(first[0].id, first[0].lease, {"n": 1}), stale], None, "w", limit=2
+    )
+    assert done == [first[0].id]
+    assert [j.id for j in second] == ids[2:4]
+    assert q.jobs.get(first[0].id).result == {"n": 1}
+    assert q.jobs.get(first[1].id).state == "running"  # the stale completion changed nothing
+    with pytest.raises(ValidationError):
+        q.jobs.complete_and_claim([(first[1].id, "x")], None, "w")
+    with pytest.raises(ValidationError):  # bad claim arguments: the completion is not made
+        q.jobs.complete_and_claim([(first[1].id, first[1].lease)], [], "w")
+    assert q.jobs.get(first[1].id).state == "running"
+    done, rest = q.jobs.complete_and_claim(
+        [(j.id, j.lease) for j in (first[1], *second)], None, "w", limit=10
+    )
+    assert sorted(done) == sorted([first[1].id, *ids[2:4]])
+    assert [j.id for j in rest] == ids[4:]
+    assert q.jobs.complete_many([(j.id, j.lease) for j in rest]) == ids[4:]
+    assert q.jobs.counts() == {"default": {"completed": 5}}
+    completions = q.events.query(event_types=["job"], actions=["completed"], limit=50)
+    assert sorted(int(e.target.id) for e in completions.items) == sorted(ids)
+    _history_invariants(q)
 
 
 # -- fencing -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from .models import Actor, Event, NewEvent, Page, Target
 from .store.sql import events as sql
 from .store.sql import projects as project_sql
 
-__all__ = ["BUILTIN_STATUSES", "DATE_RANGES", "Events", "event_from_row"]
+__all__ = ["BUILTIN_STATUSES", "DATE_RANGES", "Events", "event_counter_rows", "event_from_row"]
 
 BUILTIN_STATUSES = ("processing", "success", "error")
 """Statuses every project accepts; strict projects accept registered ones besides."""
@@ -702,3 +702,12 @@ def _count_rows(
         counts[day] = get(day, 0) + sign
     # Sorted, so concurrent writers lock counter rows in the same order (no deadlocks).
     return [(*key, count) for key, count in sorted(counts.items())]
+
+
+def event_counter_rows(rows: Sequence[tuple[Any, ...]], shard: int) -> list[tuple[Any, ...]]:
+    """The ``event_counts`` rows :meth:`Events.write_prepared` adds for prepared event rows.
+
+    For parts that write their own events in their own statements (the job
+    queue's claim and completion): the counter levels stay defined here only.
+    """
+    return _count_rows(rows, shard)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import operator
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -26,50 +27,111 @@ def _doc(value: Any) -> Any:
     return _json.loads(value) if isinstance(value, str | bytes) else value
 
 
+_FIELDS = operator.itemgetter(
+    *(
+        [c.name for c in sql.JOB_COLUMNS].index(name)
+        for name in (
+            "id",
+            "queue",
+            "kind",
+            "payload",
+            "state",
+            "priority",
+            "run_at",
+            "attempt",
+            "max_attempts",
+            "errors",
+            "unique_key",
+            "subject_pk",
+            "worker",
+            "pid",
+            "lease",
+            "lease_expires_at",
+            "heartbeat_at",
+            "progress",
+            "progress_text",
+            "result",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+    )
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _at(value: int | None) -> datetime | None:
-    return None if value is None else from_micros(value)
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
 
 
 def job_from_row(
     row: Any, project: str, subjects: Mapping[int, tuple[str, str]] | None = None
 ) -> Job:
     """Build a :class:`Job` from a row of ``JOB_COLUMNS`` (a Row or a ``JobRow``)."""
-    m = row._asdict()
-    errors = tuple(
+    # Positional (a dict per row cost more than the rest of the build, and this
+    # runs for every claimed job); _FIELDS picks the columns by name once.
+    (
+        job_id,
+        queue,
+        kind,
+        payload,
+        state,
+        priority,
+        run_at,
+        attempt,
+        max_attempts,
+        errors,
+        unique_key,
+        subject_pk,
+        worker,
+        pid,
+        lease,
+        lease_expires_at,
+        heartbeat_at,
+        progress,
+        progress_text,
+        result,
+        created_at,
+        started_at,
+        finished_at,
+    ) = _FIELDS(row)
+    return Job(
+        id=job_id,
+        project=project,
+        queue=queue,
+        kind=kind,
+        payload=_doc(payload) if payload is not None else None,
+        state=state,
+        priority=priority,
+        run_at=_EPOCH + timedelta(microseconds=run_at),
+        attempt=attempt,
+        max_attempts=max_attempts,
+        errors=_errors(errors) if errors else (),
+        unique_key=unique_key,
+        subject=None if subject_pk is None else (subjects or {}).get(int(subject_pk)),
+        worker=worker,
+        pid=pid,
+        lease=lease,
+        lease_expires_at=_at(lease_expires_at),
+        heartbeat_at=_at(heartbeat_at),
+        progress=progress,
+        progress_text=progress_text,
+        result=_doc(result) if result is not None else None,
+        created_at=_EPOCH + timedelta(microseconds=created_at),
+        started_at=_at(started_at),
+        finished_at=_at(finished_at),
+    )
+
+
+def _errors(value: Any) -> tuple[JobError, ...]:
+    return tuple(
         JobError(
             attempt=int(e["attempt"]),
             at=from_micros(int(e["at"])),
             error=str(e["error"]),
             worker=e.get("worker"),
         )
-        for e in (_doc(m["errors"]) or [])
-    )
-    subject_pk = m["subject_pk"]
-    return Job(
-        id=int(m["id"]),
-        project=project,
-        queue=m["queue"],
-        kind=m["kind"],
-        payload=_doc(m["payload"]),
-        state=m["state"],
-        priority=int(m["priority"]),
-        run_at=from_micros(m["run_at"]),
-        attempt=int(m["attempt"]),
-        max_attempts=int(m["max_attempts"]),
-        errors=errors,
-        unique_key=m["unique_key"],
-        subject=None if subject_pk is None else (subjects or {}).get(int(subject_pk)),
-        worker=m["worker"],
-        pid=m["pid"],
-        lease=int(m["lease"]),
-        lease_expires_at=_at(m["lease_expires_at"]),
-        heartbeat_at=_at(m["heartbeat_at"]),
-        progress=m["progress"],
-        progress_text=m["progress_text"],
-        result=_doc(m["result"]),
-        created_at=from_micros(m["created_at"]),
-        started_at=_at(m["started_at"]),
-        finished_at=_at(m["finished_at"]),
+        for e in (_doc(value) or [])
     )
 
 

@@ -113,6 +113,11 @@ class Dialect(abc.ABC):
         """Lock the selected rows until commit where the database needs it."""
         return stmt
 
+    chains_writes = False
+    """Whether one statement can chain data-modifying CTEs (``WITH moved AS (UPDATE …
+    RETURNING …), ev AS (INSERT … SELECT … FROM moved) …``), so a job move and its
+    trail travel as one statement. SQLite cannot (its CTEs only read)."""
+
     claim_lock_sql = ""
     """What :meth:`for_claim` adds, as SQL text, for statements written by hand."""
 

@@ -148,6 +148,7 @@ class PostgreSQLDialect(Dialect):
         return stmt.with_for_update()
 
     claim_lock_sql = " FOR UPDATE SKIP LOCKED"
+    chains_writes = True
 
     def execute_raw(
         self, conn: Connection, sql: str, params: Sequence[Any]

@@ -78,6 +78,16 @@ Index(
     sqlite_where=jobs.c.state == "pending",
     postgresql_where=jobs.c.state == "pending",
 )
+# … and this one when the claim names no queue (every queue: the worker's default).
+Index(
+    "ix_jobs_claim_any",
+    jobs.c.project_id,
+    jobs.c.priority.desc(),
+    jobs.c.run_at,
+    jobs.c.id,
+    sqlite_where=jobs.c.state == "pending",
+    postgresql_where=jobs.c.state == "pending",
+)
 # Rescue finds expired leases without scanning finished jobs.
 Index(
     "ix_jobs_lease",

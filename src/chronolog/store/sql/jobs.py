@@ -24,15 +24,15 @@ from sqlalchemy import (
     func,
     select,
     text,
-    tuple_,
     update,
 )
 
-from ..._json import loads
+from ..._json import dumps, loads
 from ..dialect import Dialect
 from ..notify import channel_for
-from ..schema import entities, job_logs, jobs, transitions
+from ..schema import entities, event_counts, job_logs, jobs, transitions
 from ..schema.jobs import ACTIVE_STATES
+from .events import COUNT_KEYS, event_counts_add, event_insert_many, notify_events
 
 __all__ = [
     "FINISHED_STATES",
@@ -40,6 +40,7 @@ __all__ = [
     "JOB_INSERT_COLUMNS",
     "JobFilter",
     "JobRow",
+    "JobTrail",
     "entity_ensure",
     "entity_keys",
     "entity_pk",
@@ -251,27 +252,195 @@ _JOB_NAMES = tuple(c.name for c in jobs.c)
 JobRow = namedtuple("JobRow", _JOB_NAMES)  # type: ignore[misc]
 """A job row from the hand-written claim: attribute access like a SQLAlchemy Row."""
 FinishedRow = namedtuple("FinishedRow", "id kind queue history attempt worker")
+_FINISHED = "id, kind, queue, history, attempt, worker"
 
-# The two statements every job passes through, written by hand (``?`` placeholders,
+
+@dataclass(frozen=True, slots=True)
+class JobTrail:
+    """What a bulk move (claim, completion) records for every job it moves.
+
+    Each moved job gets a transition ``from_state`` → ``to_state`` (sort_key =
+    its new ``history``, metadata ``{action, attempt}``) and an activity event
+    (type ``job``, ``action``, ``status``, actor ``worker`` = the job's worker,
+    target the job, metadata ``{queue, attempt, state}``), all at ``at``.
+    ``counts`` are the ``event_counts`` rows ``(*COUNT_KEYS, n)`` one such
+    event adds (from the events part's level logic); they are added once per
+    moved job. Running jobs always have a worker (the claim sets it), so every
+    event of a bulk move has the same counter keys.
+    """
+
+    project_id: int
+    at: int
+    from_state: str
+    to_state: str
+    action: str
+    status: str
+    counts: Sequence[Sequence[Any]]
+
+
+# The statements every job passes through, written by hand (``?`` placeholders,
 # see ``Dialect.execute_raw``): SQLAlchemy's per-statement work costs more than they do.
-_CLAIM_SQL = (
+_CLAIM_SET = (
     "UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1, "
     "history = history + 1, worker = ?, pid = ?, lease_expires_at = ?, heartbeat_at = ?, "
     "started_at = ?, progress = NULL, progress_text = NULL, updated_at = ? "
     "WHERE id IN (SELECT id FROM jobs WHERE project_id = ? AND state = 'pending' "
     "AND run_at <= ?{queues} ORDER BY priority DESC, run_at, id LIMIT ?{lock}) "
-    "RETURNING " + ", ".join(_JOB_NAMES)
 )
-_FINISH_SQL = (
-    "UPDATE jobs SET state = 'completed', result = NULL, finished_at = ?, "
+_CLAIM_SQL = _CLAIM_SET + "RETURNING " + ", ".join(_JOB_NAMES)
+_FINISH_SET = (
+    "UPDATE jobs SET state = 'completed', result = {result}, finished_at = ?, "
     "lease_expires_at = NULL, history = history + 1, updated_at = ? "
-    "WHERE project_id = ? AND state = 'running' AND (id, lease) IN (VALUES {pairs}) "
-    "RETURNING id, kind, queue, history, attempt, worker"
+)
+# SQLite: the (id, lease, result) triples as a VALUES list joined by UPDATE … FROM.
+_FINISH_SQL = (
+    _FINISH_SET.format(result="v.column3") + "FROM (VALUES {triples}) AS v "
+    "WHERE jobs.project_id = ? AND jobs.state = 'running' "
+    "AND jobs.id = v.column1 AND jobs.lease = v.column2 "
+    "RETURNING jobs.id, jobs.kind, jobs.queue, jobs.history, jobs.attempt, jobs.worker"
 )
 _HISTORY_CLEAR_SQL = (
     "UPDATE transitions SET most_recent = false WHERE project_id = ? AND kind = 'job' "
     "AND most_recent = true AND entity_id IN ({ids})"
 )
+
+# PostgreSQL: one statement per claim or completion. The job UPDATE feeds
+# data-modifying CTEs that write the event, clear the previous transition (by
+# its unique key: the job's previous sort_key, never a most_recent scan),
+# insert the new transition and add to the counters; pg_notify rides along.
+# Arrays (one parameter per column) keep the SQL text constant, so psycopg
+# prepares it server-side after a few runs.
+_TRAIL_CTES = (
+    "ev AS (INSERT INTO events (project_id, occurred_at, event_type, action, status, "
+    "actor_type, actor_id, actor_name, target_type, target_id, target_title, error, metadata) "
+    "SELECT project_id, ?::bigint, 'job', ?::text, ?::text, 'worker', worker, NULL, 'job', "
+    "id::text, kind, NULL, jsonb_build_object('queue', queue, 'attempt', attempt, 'state', ?::text) "
+    "FROM moved RETURNING id, target_id), "
+    "prev AS (UPDATE transitions AS t SET most_recent = false FROM moved AS m "
+    "WHERE t.project_id = m.project_id AND t.kind = 'job' AND t.entity_id = m.id::text "
+    "AND t.sort_key = m.history - 1 RETURNING 1), "
+    # The count(*) gate runs prev to completion before the first new row goes in:
+    # one most_recent row per job is a unique index, checked row by row.
+    "tr AS (INSERT INTO transitions (project_id, kind, entity_id, sort_key, from_state, "
+    "to_state, most_recent, actor_type, actor_id, actor_name, metadata, occurred_at, event_id) "
+    "SELECT m.project_id, 'job', m.id::text, m.history, ?::text, ?::text, true, 'worker', "
+    "m.worker, NULL, jsonb_build_object('action', ?::text, 'attempt', m.attempt), ?::bigint, "
+    "ev.id FROM moved AS m JOIN ev ON ev.target_id = m.id::text "
+    "WHERE (SELECT count(*) FROM prev) >= 0), "
+    "cnt AS (INSERT INTO event_counts ({count_cols}) "
+    "SELECT {k_cols}, k.n * moved_n.n FROM unnest({count_arrays}) AS k({k_names}) "
+    "CROSS JOIN (SELECT count(*) AS n FROM moved) AS moved_n WHERE moved_n.n > 0 "
+    "ON CONFLICT ({count_keys}) DO UPDATE SET count = event_counts.count + excluded.count) "
+)
+_PG_TAIL = "SELECT {cols}, (SELECT 1 FROM pg_notify(?, ?)) FROM moved"
+_PG_CLAIM_SQL = (
+    "WITH moved AS ("
+    + _CLAIM_SET
+    + "RETURNING "
+    + ", ".join(_JOB_NAMES)
+    + "), {trail}"
+    + _PG_TAIL.format(cols=", ".join(_JOB_NAMES))
+)
+_PG_FINISH_SQL = (
+    "WITH moved AS ("
+    + _FINISH_SET.format(result="v.result")
+    + "FROM unnest(?::bigint[], ?::bigint[], ?::jsonb[]) AS v(id, lease, result) "
+    # id = ANY(ids) as well as the join: a primary key lookup whatever the
+    # statistics say (on fresh tables the planner otherwise walks every running job).
+    "WHERE jobs.id = ANY(?::bigint[]) AND jobs.project_id = ? AND jobs.state = 'running' "
+    "AND jobs.id = v.id AND jobs.lease = v.lease "
+    "RETURNING jobs.id, jobs.kind, jobs.queue, jobs.history, jobs.attempt, jobs.worker, "
+    "jobs.project_id), {trail}" + _PG_TAIL.format(cols=_FINISHED)
+)
+_pg_trail_sql: str | None = None
+
+
+def _pg_trail() -> str:
+    """The trail CTEs with the counter columns of ``event_counts`` filled in (built once)."""
+    global _pg_trail_sql
+    if _pg_trail_sql is None:
+        from sqlalchemy.dialects import postgresql
+
+        names = [*COUNT_KEYS, "count"]
+        pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+        _pg_trail_sql = _TRAIL_CTES.format(
+            count_cols=", ".join(names),
+            k_cols=", ".join(f"k.{n}" for n in COUNT_KEYS),
+            count_arrays=", ".join(
+                f"?::{event_counts.c[n].type.compile(dialect=pg)}[]" for n in names[:-1]
+            )
+            + ", ?::bigint[]",
+            k_names=", ".join([*COUNT_KEYS, "n"]),
+            count_keys=", ".join(COUNT_KEYS),
+        )
+    return _pg_trail_sql
+
+
+def _pg_trail_params(trail: JobTrail) -> list[Any]:
+    counts = [list(column) for column in zip(*trail.counts, strict=True)]
+    return [
+        trail.at,
+        trail.action,
+        trail.status,
+        trail.to_state,
+        trail.from_state,
+        trail.to_state,
+        trail.action,
+        trail.at,
+        *counts,
+        channel_for("events"),
+        str(trail.project_id),
+    ]
+
+
+def _trail_write(conn: Connection, dialect: Dialect, trail: JobTrail, moved: Sequence[Any]) -> None:
+    """Write a bulk move's trail with separate statements (where they cannot be chained)."""
+    if not moved:
+        return
+    p, at, to_state = trail.project_id, trail.at, trail.to_state
+    events = [
+        (
+            p,
+            at,
+            "job",
+            trail.action,
+            trail.status,
+            "worker",
+            r.worker,
+            None,
+            "job",
+            str(r.id),
+            r.kind,
+            None,
+            dumps({"queue": r.queue, "attempt": r.attempt, "state": to_state}),
+        )
+        for r in moved
+    ]
+    event_ids = event_insert_many(conn, dialect, events)
+    n = len(moved)
+    event_counts_add(conn, dialect, [(*c[:-1], c[-1] * n) for c in trail.counts])
+    notify_events(conn, dialect, p)
+    action = trail.action
+    job_history_append_many(
+        conn,
+        dialect,
+        p,
+        [
+            (
+                r.id,
+                r.history,
+                trail.from_state,
+                to_state,
+                "worker",
+                r.worker,
+                None,
+                dumps({"action": action, "attempt": r.attempt}),
+                at,
+                event_id,
+            )
+            for r, event_id in zip(moved, event_ids, strict=True)
+        ],
+    )
 
 
 def job_claim(
@@ -285,17 +454,28 @@ def job_claim(
     lease_until: int,
     worker: str,
     pid: int | None,
+    trail: JobTrail,
 ) -> list[Any]:
-    """job_claim: take up to ``limit`` due pending jobs, by priority then age, in one UPDATE.
+    """job_claim: take up to ``limit`` due pending jobs, by priority then age, and record it.
 
     Each taken job gets ``lease + 1`` (the fencing token), ``attempt + 1`` and
-    ``history + 1`` (the sort_key of its "running" transition). Rows come
-    back as ``JobRow`` in no particular order.
+    ``history + 1`` (the sort_key of its "running" transition), and ``trail``
+    is written for it (transition, event, counters) in the same transaction:
+    one statement where the dialect chains writes, a few bulk ones otherwise.
+    Rows come back as ``JobRow`` in no particular order.
     """
+    params = [worker, pid, lease_until, now, now, now, project_id, now]
+    if dialect.chains_writes:
+        in_queues = "" if queues is None else " AND queue = ANY(?::text[])"
+        sql = _PG_CLAIM_SQL.format(queues=in_queues, lock=dialect.claim_lock_sql, trail=_pg_trail())
+        params += [*(() if queues is None else (list(queues),)), limit, *_pg_trail_params(trail)]
+        return [JobRow(*r[:-1]) for r in dialect.execute_raw(conn, sql, params)]
     in_queues = "" if queues is None else f" AND queue IN ({', '.join('?' * len(queues))})"
     sql = _CLAIM_SQL.format(queues=in_queues, lock=dialect.claim_lock_sql)
-    params = [worker, pid, lease_until, now, now, now, project_id, now, *(queues or ()), limit]
-    return [JobRow(*r) for r in dialect.execute_raw(conn, sql, params)]
+    params += [*(queues or ()), limit]
+    rows = [JobRow(*r) for r in dialect.execute_raw(conn, sql, params)]
+    _trail_write(conn, dialect, trail, rows)
+    return rows
 
 
 def job_finish_many(
@@ -303,43 +483,34 @@ def job_finish_many(
     dialect: Dialect,
     *,
     project_id: int,
-    fenced: Sequence[tuple[int, int]],
+    fenced: Sequence[tuple[int, int, str | None]],
     now: int,
-    result: Any = None,
+    trail: JobTrail,
 ) -> list[Any]:
-    """job_finish_many: complete running jobs whose (id, lease) still match; returns them.
+    """job_finish_many: complete running jobs whose (id, lease) still match, and record it.
 
-    Returns (id, kind, queue, history, attempt, worker) per completed job;
-    pairs with a stale lease match nothing and are left out.
+    ``fenced`` holds (id, lease, result as JSON text or None). Returns (id,
+    kind, queue, history, attempt, worker) per completed job; triples with a
+    stale lease match nothing and are left out. ``trail`` is written for the
+    completed jobs in the same transaction (see :func:`job_claim`).
     """
-    if result is None:
+    if dialect.chains_writes:
         done = []
-        for start in range(0, len(fenced), _CHUNK):  # bound parameters per statement
-            part = fenced[start : start + _CHUNK]
-            sql = _FINISH_SQL.format(pairs=", ".join(["(?, ?)"] * len(part)))
-            params = [now, now, project_id, *(v for pair in part for v in pair)]
-            done += [FinishedRow(*r) for r in dialect.execute_raw(conn, sql, params)]
+        for start in range(0, len(fenced), _CHUNK * 10):
+            part = fenced[start : start + _CHUNK * 10]
+            ids, leases, results = (list(column) for column in zip(*part, strict=True))
+            params = [now, now, ids, leases, results, ids, project_id, *_pg_trail_params(trail)]
+            sql = _PG_FINISH_SQL.format(trail=_pg_trail())
+            done += [FinishedRow(*r[:-1]) for r in dialect.execute_raw(conn, sql, params)]
         return done
-    stmt = (
-        update(jobs)
-        .where(
-            jobs.c.project_id == project_id,
-            jobs.c.state == "running",
-            tuple_(jobs.c.id, jobs.c.lease).in_(list(fenced)),
-        )
-        .values(
-            state="completed",
-            result=result,
-            finished_at=now,
-            lease_expires_at=None,
-            history=jobs.c.history + 1,
-            updated_at=now,
-        )
-        .returning(
-            jobs.c.id, jobs.c.kind, jobs.c.queue, jobs.c.history, jobs.c.attempt, jobs.c.worker
-        )
-    )
-    return list(conn.execute(stmt).all())
+    done = []
+    for start in range(0, len(fenced), _CHUNK // 3 * 3):  # bound parameters per statement
+        part = fenced[start : start + _CHUNK // 3 * 3]
+        sql = _FINISH_SQL.format(triples=", ".join(["(?, ?, ?)"] * len(part)))
+        params = [now, now, *(v for triple in part for v in triple), project_id]
+        done += [FinishedRow(*r) for r in dialect.execute_raw(conn, sql, params)]
+    _trail_write(conn, dialect, trail, done)
+    return done
 
 
 def job_update(
