@@ -368,3 +368,21 @@ async def test_store_left_by_the_jobs_example(sqlite_template: Path, tmp_path: P
             assert "out of memory at frame 1337" in log_text(pilot)
             assert "attempt 1:" in text_of(pilot, "#meta")
             assert "attempt 2/" in text_of(pilot, "#meta")
+
+
+def test_server_option_needs_a_token_and_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from chronolog.cli import app as cli
+
+    monkeypatch.delenv("CHRONOLOG_TOKEN", raising=False)
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["tui", "--server", "http://127.0.0.1:9"])
+    assert missing.exit_code == 1
+    assert "--server needs --token" in missing.output
+    # Port 9 (discard) is closed on a test machine: the check fails before any screen.
+    away = runner.invoke(
+        cli, ["tui", "--server", "http://127.0.0.1:9"], env={"CHRONOLOG_TOKEN": "x"}
+    )
+    assert away.exit_code == 1
+    assert "cannot use http://127.0.0.1:9" in away.output
