@@ -299,6 +299,29 @@ async def test_live_refresh_from_another_process(pipeline, source, db_url):
         await pilot.press("q")
 
 
+@driven
+async def test_a_read_token_browses_but_writes_nothing(pipeline, api):
+    """Remote with a read token: every screen reads; a move or a job is refused (shown)."""
+    cl, ids = pipeline
+    with api.client(api.token("read")) as client:
+        app = ChronologApp(RemoteSource(client), live=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_row(pilot, "#entities", entity_key("movie", "amelie"))
+            before = cl.states.history("movie", "amelie")
+            await pilot.press("3", "t")
+            await pilot.pause()
+            assert cl.states.history("movie", "amelie") == before
+            assert [j.id for j in cl.jobs.list(subject=("movie", "amelie")).items] == [
+                ids["failed"],
+                6,
+                5,
+            ]
+            shown = [n.title for n in app._notifications]  # Textual has no public accessor
+            assert shown == ["Forbidden", "Forbidden"]
+            await open_row(pilot, "#jobs", str(ids["failed"]))
+            assert "out of memory at frame 1337" in log_text(pilot)
+
+
 def test_parse_filters():
     f = parse_filters('type:movie type:season status:error target:movie/heat "read error"')
     assert f.event_types == ("movie", "season")
