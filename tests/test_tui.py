@@ -409,3 +409,31 @@ def test_server_option_needs_a_token_and_a_server(monkeypatch: pytest.MonkeyPatc
     )
     assert away.exit_code == 1
     assert "cannot use http://127.0.0.1:9" in away.output
+
+
+def test_remote_changes_follow_the_feed(cl: Chronolog) -> None:
+    """RemoteSource's change token: still while the project is quiet, moved by every commit
+    (from the feed's end, not its history), and a cursor the server refuses is replaced."""
+    cl.events.record("movie", "created")  # history: never delivered
+    token = cl.auth.create_token("tui", "read").secret
+    with serving(cl) as url, Client(url, token) as client:
+        source = RemoteSource(client, heartbeat=0.1, reconnect=0.05)
+        stale = RemoteSource(client, heartbeat=0.1, reconnect=0.05)
+        try:
+            seen = source.wait(source.changes(), 1)  # starts following: one refresh
+            assert seen == 1
+            assert source.wait(seen, 0.5) == seen  # heartbeats move nothing
+            cl.states.transition("movie", "heat", "ripping")
+            moved = source.wait(seen, 15)
+            assert moved > seen
+            stale.start("garbage")  # refused (422): it starts again from the feed's end
+            deadline = time.monotonic() + 15
+            while stale.changes() < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            before = stale.changes()
+            cl.events.record("movie", "deleted")
+            assert stale.wait(before, 15) > before
+        finally:
+            source.close()
+            stale.close()

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
 from ..client import Client
-from ..errors import ChronologError
+from ..errors import ChronologError, ValidationError
 from ..jobs import Job, JobLog
 from ..models import Actor, Event
 from ..states import Entity, Machine, Transition
@@ -160,16 +161,24 @@ class RemoteSource:
         with self._changed:
             return self._token
 
+    def start(self, after: str | None = None) -> None:
+        """Follow the feed from ``after`` (default: its end) in a thread, if not yet doing so.
+
+        :meth:`wait` calls it the first time, in the app's waiting thread (a request
+        may be slow): only what comes next matters, not the project's history.
+        """
+        if self._follower is not None:
+            return
+        cursor = self.client.feed.end_cursor() if after is None else after
+        self._follower = threading.Thread(
+            target=self._follow, args=(cursor,), name="chronolog-tui-feed", daemon=True
+        )
+        self._follower.start()
+        self._bump()  # what happened before the cursor was taken went unheard
+
     def wait(self, seen: int, timeout: float) -> int:
         if self._follower is None:
-            # Started here, in the app's waiting thread (a request may be slow), from the
-            # feed's end: only what comes next matters, not the project's history.
-            cursor = self.client.feed.end_cursor()
-            self._follower = threading.Thread(
-                target=self._follow, args=(cursor,), name="chronolog-tui-feed", daemon=True
-            )
-            self._follower.start()
-            self._bump()  # what happened before the cursor was taken went unheard
+            self.start()
             return self.changes()
         with self._changed:
             self._changed.wait_for(lambda: self._token != seen, timeout)
@@ -190,6 +199,13 @@ class RemoteSource:
                 ):
                     cursor = item.cursor
                     self._bump()
+            except ValidationError:
+                # The cursor is no longer valid there (another store behind the same URL):
+                # start again from its end, and refresh what the screens show.
+                with suppress(ChronologError):
+                    cursor = self.client.feed.end_cursor()
+                    self._bump()
+                self._stop.wait(self._reconnect)
             except ChronologError:
                 self._stop.wait(self._reconnect * 5)
 
