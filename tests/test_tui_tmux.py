@@ -122,9 +122,11 @@ def test_tui_in_tmux(terminal):
     term.wait_for(lambda s: "Brazil" in s)
 
     term.keys("/")
+    term.wait_for(lambda s: "filter by title" in s)  # the box is up: typing goes there
     term.keys("ame", literal=True)
-    term.keys("Enter")
     term.wait_for(lambda s: 'filter: "ame"' in s)
+    term.keys("Enter")  # the box goes: the list starts a line higher
+    term.wait_for(lambda s: 'filter: "ame"' in s and s.splitlines()[2].split()[:1] == ["Title"])
     term.keys("Enter")
     detail = term.wait_for(lambda s: "movie/amelie" in s and "[3] transcoding" in s)
     assert "transcode" in detail
@@ -180,9 +182,11 @@ def test_remote_tui_in_tmux(remote_terminal):
     term.wait_for(lambda s: "Brazil" in s)
 
     term.keys("/")
+    term.wait_for(lambda s: "filter by title" in s)  # the box is up: typing goes there
     term.keys("dark", literal=True)
-    term.keys("Enter")
     term.wait_for(lambda s: 'filter: "dark"' in s)
+    term.keys("Enter")  # the box goes: the list starts a line higher
+    term.wait_for(lambda s: 'filter: "dark"' in s and s.splitlines()[2].split()[:1] == ["Title"])
     term.keys("Enter")
     term.wait_for(lambda s: "season/dark/s01" in s and "1/3 done" in s)
     term.keys("a")  # a disc for this season: the form asks for its number
@@ -203,9 +207,11 @@ def test_remote_tui_in_tmux(remote_terminal):
     term.keys("Escape")  # clears the filter (and alone: Escape then "/" would read as Alt+/)
     term.wait_for(lambda s: "Amélie" in s and "filter" not in s)
     term.keys("/")
+    term.wait_for(lambda s: "filter by title" in s)
     term.keys("ame", literal=True)
-    term.keys("Enter")
     term.wait_for(lambda s: 'filter: "ame"' in s)
+    term.keys("Enter")  # the box goes: the list starts a line higher
+    term.wait_for(lambda s: 'filter: "ame"' in s and s.splitlines()[2].split()[:1] == ["Title"])
     term.keys("Enter")
     term.wait_for(lambda s: "movie/amelie" in s and "[3] transcoding" in s)
     term.keys("3")
