@@ -1,13 +1,18 @@
-"""Fixtures for the HTTP tests: an app over the test's database, tokens, clients."""
+"""Fixtures for the HTTP tests: an app over the test's database, tokens, clients, and a
+real uvicorn serving it."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from chronolog import Chronolog, Client
 from chronolog._scope import Limits
@@ -78,3 +83,28 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     assert isinstance(body["error"]["message"], str)
     assert body["error"]["message"]
     return body["error"]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def serving(cl: Chronolog, **options: Any) -> Iterator[str]:
+    """The service over ``cl`` on a real uvicorn (in a thread, a free loopback port): its URL.
+
+    Stop what follows its streams before leaving: shutting down waits for open
+    connections.
+    """
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(cl, **options), host="127.0.0.1", port=0, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -88,7 +88,9 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         # GETs of an entity first: another project's token must find nothing (404).
         ("GET", "/entities/movie/603", "read", None),
         ("GET", "/entities/movie/603/transitions", "read", None),
+        ("GET", "/entities/movie/603/children", "read", None),
         ("GET", "/machines/movie", "read", None),
+        ("GET", "/machines", "read", None),
         ("PUT", "/machines/movie", "admin", machine),
         ("GET", "/entities", "read", None),
         ("PUT", "/entities/movie/603", "write", {"title": "stolen"}),
@@ -96,6 +98,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("POST", "/entities/movie/603/transitions", "write", {"to": "missing"}),
         ("GET", "/timeline", "read", None),
         ("GET", "/feed", "read", None),
+        ("GET", "/feed/end", "read", None),
         # A stream that would be accepted never ends: a bad cursor ends it at 422.
         ("GET", "/feed/stream?after=garbage", "read", None),
         ("GET", f"/jobs/{job}", "read", None),
@@ -127,7 +130,7 @@ def _template(path: str) -> str:
         "secrets": "{name}",
         "jobs": "{job_id}",
     }
-    if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim"}:
+    if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim", "end"}:
         parts[2] = names.get(parts[1], "{kind}")
     if parts[1] == "jobs" and len(parts) == 4:
         parts[2] = "{job_id}"
@@ -191,6 +194,8 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.status_code == 404, (method, path, response.text)
         if path.startswith("/jobs/") and path != "/jobs/claim":
             assert response.status_code == 404, (method, path, response.text)
+        if path == "/machines":
+            assert [m["kind"] for m in response.json()] == [], response.text  # none of default's
     assert _world(api) == before
     # What it did, it did in its own project.
     view = api.cl.using("other")

@@ -286,3 +286,20 @@ def test_client_feed_read_and_follow_across_reconnects(short_streams: Api) -> No
         finally:
             thread.join()
         assert got == ids  # every event once, in order, across several reconnects
+
+
+def test_end_cursor_skips_the_history(api: Api) -> None:
+    api.cl.events.record_many([{"event_type": "a", "action": str(i)} for i in range(3)])
+    end = api.call("GET", "/feed/end")
+    assert end.status_code == 200, end.text
+    cursor = end.json()["cursor"]
+    assert api.call("GET", "/feed", params={"after": cursor}).json()["items"] == []
+    late = api.cl.events.record("a", "late")
+    assert [
+        e["id"] for e in api.call("GET", "/feed", params={"after": cursor}).json()["items"]
+    ] == [late]
+    with api.client() as client:
+        assert client.feed.read(client.feed.end_cursor()).items == []
+    # Another project's end cursor is no cursor here.
+    other = api.call("GET", "/feed/end", token=api.token("read", project="other")).json()
+    assert api.call("GET", "/feed", params={"after": other["cursor"]}).status_code == 422

@@ -136,6 +136,39 @@ def test_ids_with_slashes_parents_and_listing(api: Api) -> None:
         assert response.status_code in {404, 422}, (params, response.text)
 
 
+def test_machines_list_and_children(api: Api) -> None:
+    assert api.call("GET", "/machines").json() == []
+    _define(api)
+    api.call("PUT", "/machines/disc", json={"states": ["pending", "ripped"], "transitions": {}})
+    listed = api.call("GET", "/machines").json()
+    assert [m["kind"] for m in listed] == ["disc", "movie"]
+    assert listed[1] == {"kind": "movie", **MOVIE}
+    api.call("PUT", "/entities/season/dark/s01", json={"title": "Dark S1"})
+    for n in (1, 2):
+        api.call("PUT", f"/entities/disc/dark/s01/d{n}", json={"parent": ["season", "dark/s01"]})
+    api.call("PUT", "/entities/note/dark/s01/n", json={"parent": ["season", "dark/s01"]})
+    children = api.call("GET", "/entities/season/dark/s01/children")
+    assert children.status_code == 200, children.text
+    assert [c["id"] for c in children.json()] == ["dark/s01/d1", "dark/s01/d2", "dark/s01/n"]
+    assert children.json()[0]["parent"] == ["season", "dark/s01"]
+    discs = api.call("GET", "/entities/season/dark/s01/children", params={"kind": "disc"}).json()
+    assert [c["id"] for c in discs] == ["dark/s01/d1", "dark/s01/d2"]
+    assert api.call("GET", "/entities/disc/dark/s01/d1/children").json() == []
+    missing = api.call("GET", "/entities/season/nope/children")
+    assert missing.status_code == 404
+    assert error_of(missing)["code"] == "not_found"
+    with api.client() as client:
+        assert client.states.machines() == api.cl.states.machines()
+        assert client.states.children("season", "dark/s01") == api.cl.states.children(
+            "season", "dark/s01"
+        )
+        assert client.states.children("season", "dark/s01", "note") == api.cl.states.children(
+            "season", "dark/s01", "note"
+        )
+        with pytest.raises(NotFound):
+            client.states.children("season", "nope")
+
+
 def test_timeline(api: Api) -> None:
     _define(api)
     for i in range(3):

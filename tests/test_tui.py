@@ -17,10 +17,17 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, RichLog, Select, Static
 
-from chronolog import Chronolog
+from chronolog import Chronolog, Client
 from chronolog.examples import rip_pipeline_jobs
 from chronolog.examples.rip_pipeline import add_media
-from chronolog.tui import DEFAULT_PROFILES, ChronologApp, KindProfile, LocalSource
+from chronolog.tui import (
+    DEFAULT_PROFILES,
+    ChronologApp,
+    DataSource,
+    KindProfile,
+    LocalSource,
+    RemoteSource,
+)
 from chronolog.tui.activity import ActivityScreen, parse_filters
 from chronolog.tui.create import CreateScreen
 from chronolog.tui.entity_detail import EntityDetailScreen
@@ -28,7 +35,9 @@ from chronolog.tui.entity_list import EntityListScreen, entity_key
 from chronolog.tui.help import HelpScreen
 from chronolog.tui.job_detail import JobDetailScreen
 from chronolog.tui.render import main_path, progress
+from chronolog.tui.source import USER
 
+from ._http import serving
 from .tui_pipeline import fill, fixed
 
 SIZE = (80, 24)
@@ -50,6 +59,28 @@ def pipeline(db_url: str) -> Iterator[tuple[Chronolog, dict[str, int]]]:
     ids = fill(db_url)
     with Chronolog(db_url, clock=fixed()) as cl:
         yield cl, ids
+
+
+@pytest.fixture(params=["local", "remote"])
+def source(
+    request: pytest.FixtureRequest, pipeline: tuple[Chronolog, dict[str, int]], db_url: str
+) -> Iterator[DataSource]:
+    """What the app reads the pipeline through: the store itself, or a real ``chronolog
+    serve`` of it (uvicorn, its own store as another process would have) and a write
+    token of user ``ana``."""
+    cl, _ = pipeline
+    if request.param == "local":
+        yield LocalSource(cl, poll=0.2)
+        return
+    with Chronolog(db_url) as served:
+        served.auth.set_member("ana", "write")
+        token = served.auth.create_token("tui", "write", user="ana").secret
+        with serving(served) as url, Client(url, token) as client:
+            remote = RemoteSource(client, clock=fixed(), heartbeat=0.2)
+            try:
+                yield remote
+            finally:
+                remote.close()  # before the server stops: it waits for open streams
 
 
 def rows(pilot: Pilot[Any], table: str) -> list[str]:
@@ -81,9 +112,9 @@ def text_of(pilot: Pilot[Any], selector: str) -> str:
 
 
 @driven
-async def test_list_detail_job_log_retry(pipeline):
+async def test_list_detail_job_log_retry(pipeline, source):
     cl, ids = pipeline
-    app = ChronologApp(LocalSource(cl), live=False)
+    app = ChronologApp(source, live=False)
     async with app.run_test(size=SIZE) as pilot:
         assert isinstance(app.screen, EntityListScreen)
         active = rows(pilot, "#entities")
@@ -116,18 +147,19 @@ async def test_list_detail_job_log_retry(pipeline):
 
 
 @driven
-async def test_move_and_enqueue_from_detail(pipeline):
+async def test_move_and_enqueue_from_detail(pipeline, source):
     cl, _ = pipeline
     profiles = {**DEFAULT_PROFILES, "movie": KindProfile(stages={"t": "transcode", "x": "extract"})}
-    app = ChronologApp(LocalSource(cl), profiles=profiles, live=False)
+    app = ChronologApp(source, profiles=profiles, live=False)
     async with app.run_test(size=SIZE) as pilot:
         await open_row(pilot, "#entities", entity_key("movie", "amelie"))
         await pilot.press("3")  # failed → transcoding (retry the stage by hand)
         amelie = cl.states.get("movie", "amelie")
         assert amelie.state == "transcoding"
         assert amelie.current is not None
-        assert amelie.current.actor is not None
-        assert amelie.current.actor.id == "tui"
+        writer = source.actor if isinstance(source, RemoteSource) else USER
+        assert amelie.current.actor == writer  # remote: the token's user
+        assert amelie.current.actor.id == ("ana" if isinstance(source, RemoteSource) else "tui")
         await pilot.press("t")
         pending = cl.jobs.list(subject=("movie", "amelie"), states="pending").items
         assert [(j.kind, j.queue) for j in pending] == [("transcode", "transcode")]
@@ -145,9 +177,9 @@ async def test_move_and_enqueue_from_detail(pipeline):
 
 
 @driven
-async def test_create_movie_season_and_disc(pipeline):
+async def test_create_movie_season_and_disc(pipeline, source):
     cl, _ = pipeline
-    app = ChronologApp(LocalSource(cl), live=False)
+    app = ChronologApp(source, live=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
         assert isinstance(app.screen, CreateScreen)
@@ -190,9 +222,9 @@ async def test_create_movie_season_and_disc(pipeline):
 
 
 @driven
-async def test_cancel_running_job(pipeline):
+async def test_cancel_running_job(pipeline, source):
     cl, ids = pipeline
-    app = ChronologApp(LocalSource(cl), live=False)
+    app = ChronologApp(source, live=False)
     async with app.run_test(size=SIZE) as pilot:
         await open_row(pilot, "#entities", entity_key("season", "dark/s01"))
         assert "1/3 done" in text_of(pilot, "#children")
@@ -207,9 +239,9 @@ async def test_cancel_running_job(pipeline):
 
 
 @driven
-async def test_activity_filters_and_help(pipeline):
+async def test_activity_filters_and_help(pipeline, source):
     cl, _ = pipeline
-    app = ChronologApp(LocalSource(cl), live=False)
+    app = ChronologApp(source, live=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("e")
         assert isinstance(app.screen, ActivityScreen)
@@ -249,10 +281,10 @@ async def test_filter_by_title(pipeline):
 
 
 @driven
-async def test_live_refresh_from_another_process(pipeline, db_url):
+async def test_live_refresh_from_another_process(pipeline, source, db_url):
     """Another store (as another process would) writes; the screens follow without a key."""
-    cl, ids = pipeline
-    app = ChronologApp(LocalSource(cl, poll=0.2))
+    _, ids = pipeline
+    app = ChronologApp(source)
     async with app.run_test(size=SIZE) as pilot:
         with Chronolog(db_url) as other:
             add_media(other, "Brazil")
@@ -265,6 +297,29 @@ async def test_live_refresh_from_another_process(pipeline, db_url):
             other.jobs.complete(ids["running"], lease)
             await until(pilot, lambda: "completed" in text_of(pilot, "#meta"))
         await pilot.press("q")
+
+
+@driven
+async def test_a_read_token_browses_but_writes_nothing(pipeline, api):
+    """Remote with a read token: every screen reads; a move or a job is refused (shown)."""
+    cl, ids = pipeline
+    with api.client(api.token("read")) as client:
+        app = ChronologApp(RemoteSource(client), live=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_row(pilot, "#entities", entity_key("movie", "amelie"))
+            before = cl.states.history("movie", "amelie")
+            await pilot.press("3", "t")
+            await pilot.pause()
+            assert cl.states.history("movie", "amelie") == before
+            assert [j.id for j in cl.jobs.list(subject=("movie", "amelie")).items] == [
+                ids["failed"],
+                6,
+                5,
+            ]
+            shown = [n.title for n in app._notifications]  # Textual has no public accessor
+            assert shown == ["Forbidden", "Forbidden"]
+            await open_row(pilot, "#jobs", str(ids["failed"]))
+            assert "out of memory at frame 1337" in log_text(pilot)
 
 
 def test_parse_filters():
@@ -336,3 +391,49 @@ async def test_store_left_by_the_jobs_example(sqlite_template: Path, tmp_path: P
             assert "out of memory at frame 1337" in log_text(pilot)
             assert "attempt 1:" in text_of(pilot, "#meta")
             assert "attempt 2/" in text_of(pilot, "#meta")
+
+
+def test_server_option_needs_a_token_and_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from chronolog.cli import app as cli
+
+    monkeypatch.delenv("CHRONOLOG_TOKEN", raising=False)
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["tui", "--server", "http://127.0.0.1:9"])
+    assert missing.exit_code == 1
+    assert "--server needs --token" in missing.output
+    # Port 9 (discard) is closed on a test machine: the check fails before any screen.
+    away = runner.invoke(
+        cli, ["tui", "--server", "http://127.0.0.1:9"], env={"CHRONOLOG_TOKEN": "x"}
+    )
+    assert away.exit_code == 1
+    assert "cannot use http://127.0.0.1:9" in away.output
+
+
+def test_remote_changes_follow_the_feed(cl: Chronolog) -> None:
+    """RemoteSource's change token: still while the project is quiet, moved by every commit
+    (from the feed's end, not its history), and a cursor the server refuses is replaced."""
+    cl.events.record("movie", "created")  # history: never delivered
+    token = cl.auth.create_token("tui", "read").secret
+    with serving(cl) as url, Client(url, token) as client:
+        source = RemoteSource(client, heartbeat=0.1, reconnect=0.05)
+        stale = RemoteSource(client, heartbeat=0.1, reconnect=0.05)
+        try:
+            seen = source.wait(source.changes(), 1)  # starts following: one refresh
+            assert seen == 1
+            assert source.wait(seen, 0.5) == seen  # heartbeats move nothing
+            cl.states.transition("movie", "heat", "ripping")
+            moved = source.wait(seen, 15)
+            assert moved > seen
+            stale.start("garbage")  # refused (422): it starts again from the feed's end
+            deadline = time.monotonic() + 15
+            while stale.changes() < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            before = stale.changes()
+            cl.events.record("movie", "deleted")
+            assert stale.wait(before, 15) > before
+        finally:
+            source.close()
+            stale.close()

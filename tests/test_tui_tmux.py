@@ -17,6 +17,7 @@ import pytest
 from chronolog import Chronolog
 from chronolog.examples.rip_pipeline import add_media
 
+from .test_http_e2e import _free_port, _start, _stop
 from .tui_pipeline import fill
 
 pytestmark = pytest.mark.skipif(
@@ -121,12 +122,11 @@ def test_tui_in_tmux(terminal):
     term.wait_for(lambda s: "Brazil" in s)
 
     term.keys("/")
-    # Type only once the box is open: under load an early "e" would be read as
-    # the list's own key (the activity view).
-    term.wait_for(lambda s: "filter by title" in s)
+    term.wait_for(lambda s: "filter by title" in s)  # the box is up: typing goes there
     term.keys("ame", literal=True)
-    term.keys("Enter")
     term.wait_for(lambda s: 'filter: "ame"' in s)
+    term.keys("Enter")  # the box goes: the list starts a line higher
+    term.wait_for(lambda s: 'filter: "ame"' in s and s.splitlines()[2].split()[:1] == ["Title"])
     term.keys("Enter")
     detail = term.wait_for(lambda s: "movie/amelie" in s and "[3] transcoding" in s)
     assert "transcode" in detail
@@ -140,5 +140,97 @@ def test_tui_in_tmux(terminal):
     term.wait_for(lambda s: "Everywhere" in s and "retry" in s)
     term.keys("Escape")  # alone: an Escape followed at once by q reads as Alt+q
     term.wait_for(lambda s: "Everywhere" not in s and "movie/amelie" in s)
+    term.keys("q")
+    term.wait_for(lambda s: "EXIT:0" in s)
+
+
+@pytest.fixture
+def remote_terminal(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Terminal, str]]:
+    """``chronolog tui --server … --token …`` against a real ``chronolog serve`` process."""
+    path = tmp_path / "served.db"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    fill(url)
+    out = tmp_path / "serve.out"
+    port = _free_port()
+    server = _start(url, port, out)
+    try:
+        match = re.search(r"chl_[A-Za-z0-9_-]{43}", out.read_text())  # the first admin token
+        assert match, out.read_text()
+        base = f"http://127.0.0.1:{port}"
+        launch = "import sys; from chronolog.cli import main; sys.argv[0] = 'chronolog'; main()"
+        # The token from the environment, as `worker --server` takes it; no --db at all.
+        command = ["env", "NO_COLOR=1", f"CHRONOLOG_TOKEN={match.group(0)}", sys.executable]
+        term = Terminal([*command, "-c", launch, "tui", "--server", base])
+        try:
+            yield term, url
+        finally:
+            term.close()
+    finally:
+        _stop(server)
+
+
+def test_remote_tui_in_tmux(remote_terminal):
+    """The seed's workflow through the HTTP service: browse, add a disc, move, retry."""
+    term, url = remote_terminal
+    first = term.wait_for(lambda s: "ACTIVE" in s and "Amélie" in s, timeout=90)
+    assert "Dark season 1" in first
+
+    # Another process writes to the store: the server's feed brings it to the screen.
+    with Chronolog(url) as other:
+        add_media(other, "Brazil")
+    term.wait_for(lambda s: "Brazil" in s)
+
+    term.keys("/")
+    term.wait_for(lambda s: "filter by title" in s)  # the box is up: typing goes there
+    term.keys("dark", literal=True)
+    term.wait_for(lambda s: 'filter: "dark"' in s)
+    term.keys("Enter")  # the box goes: the list starts a line higher
+    term.wait_for(lambda s: 'filter: "dark"' in s and s.splitlines()[2].split()[:1] == ["Title"])
+    term.keys("Enter")
+    term.wait_for(lambda s: "season/dark/s01" in s and "1/3 done" in s)
+    term.keys("a")  # a disc for this season: the form asks for its number
+    term.wait_for(lambda s: "disc" in s and "Title" in s)
+    term.keys("4")
+    term.keys("Enter")
+    term.wait_for(lambda s: "season/dark/s01" in s and "1/4 done" in s)
+    with Chronolog(url) as cl:
+        disc = cl.states.get("disc", "dark/s01/d4")
+        assert (disc.parent, disc.state, disc.attributes) == (
+            ("season", "dark/s01"),
+            "pending",
+            {"disc": 4},
+        )
+
+    term.keys("Escape")
+    term.wait_for(lambda s: "ACTIVE" in s and "season/dark/s01" not in s)
+    term.keys("Escape")  # clears the filter (and alone: Escape then "/" would read as Alt+/)
+    term.wait_for(lambda s: "Amélie" in s and "filter" not in s)
+    term.keys("/")
+    term.wait_for(lambda s: "filter by title" in s)
+    term.keys("ame", literal=True)
+    term.wait_for(lambda s: 'filter: "ame"' in s)
+    term.keys("Enter")  # the box goes: the list starts a line higher
+    term.wait_for(lambda s: 'filter: "ame"' in s and s.splitlines()[2].split()[:1] == ["Title"])
+    term.keys("Enter")
+    term.wait_for(lambda s: "movie/amelie" in s and "[3] transcoding" in s)
+    term.keys("3")
+    term.wait_for(lambda s: "State transcoding" in s)
+    with Chronolog(url) as cl:
+        amelie = cl.states.get("movie", "amelie")
+        assert amelie.state == "transcoding"
+        assert amelie.current is not None
+        assert amelie.current.actor is not None
+        assert amelie.current.actor.type == "token"  # recorded as the token that made it
+        failed = next(
+            j for j in cl.jobs.list(subject=("movie", "amelie")).items if j.state == "failed"
+        )
+
+    term.keys("Down", "Down", "Enter")  # rip, remux, then the failed transcode
+    term.wait_for(lambda s: f"job {failed.id}" in s and "out of memory" in s)
+    term.keys("R")
+    term.wait_for(lambda s: "State pending" in s)
+    with Chronolog(url) as cl:
+        assert cl.jobs.get(failed.id).state == "pending"
     term.keys("q")
     term.wait_for(lambda s: "EXIT:0" in s)

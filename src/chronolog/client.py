@@ -532,6 +532,10 @@ class RemoteStates:
         except errors.NotFound:
             return None
 
+    def machines(self) -> list[Machine]:
+        """Every machine of the project, by kind."""
+        return [machine_from_json(m) for m in self._client.request("GET", "/machines")]
+
     def upsert(
         self,
         kind: str,
@@ -548,6 +552,12 @@ class RemoteStates:
     def get(self, kind: str, id: str | int) -> Entity:
         """One entity with its current transition (``NotFound`` if absent)."""
         return entity_from_json(self._client.request("GET", _entity_path(kind, id)))
+
+    def children(self, kind: str, id: str | int, child_kind: str | None = None) -> list[Entity]:
+        """The entities whose parent is this one (of ``child_kind`` only, if given)."""
+        path = _entity_path(kind, id) + "/children"
+        rows = self._client.request("GET", path, params={"kind": child_kind})
+        return [entity_from_json(r) for r in rows]
 
     def transition(
         self,
@@ -674,6 +684,10 @@ class RemoteFeed:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+
+    def end_cursor(self) -> str:
+        """A cursor after every event committed so far (to follow only what comes next)."""
+        return str(self._client.request("GET", "/feed/end")["cursor"])
 
     def read(
         self, after: str | None = None, *, limit: int = 100, wait: float = 0, **filters: Any

@@ -1,4 +1,4 @@
-"""``chronolog tui``: the terminal UI over a store."""
+"""``chronolog tui``: the terminal UI over a store, or over a chronolog server."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..client import Client
+from ..errors import ChronologError
 from ._common import DbOption, ProjectOption, fail, open_store
 
 __all__ = ["parse_stages", "register"]
@@ -32,6 +34,23 @@ def parse_stages(specs: list[str]) -> dict[str, dict[str, str]]:
 def tui(
     db: DbOption = None,
     project: ProjectOption = "default",
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="CHRONOLOG_SERVER",
+            help="Browse a chronolog server (URL) instead of a database (--db); the "
+            "project is the token's.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="CHRONOLOG_TOKEN",
+            help="API token for --server (read role to browse, write to move and enqueue).",
+        ),
+    ] = None,
     stage: Annotated[
         list[str] | None,
         typer.Option(
@@ -41,8 +60,14 @@ def tui(
         ),
     ] = None,
 ) -> None:
-    """Browse entities, their jobs and logs, and the activity, in a terminal UI."""
-    from ..tui import DEFAULT_PROFILES, KindProfile, run  # Textual loads only for this command
+    """Browse entities, their jobs and logs, and the activity, in a terminal UI
+    (of a database with --db, or of a chronolog server with --server URL --token T)."""
+    from ..tui import (  # Textual loads only for this command
+        DEFAULT_PROFILES,
+        KindProfile,
+        run,
+        run_remote,
+    )
 
     try:
         stages = parse_stages(stage or [])
@@ -51,5 +76,15 @@ def tui(
     profiles = dict(DEFAULT_PROFILES)
     for kind, keys in stages.items():
         profiles[kind] = dataclasses.replace(profiles.get(kind) or KindProfile(), stages=keys)
+    if server is not None:
+        if not token:
+            fail("--server needs --token (or $CHRONOLOG_TOKEN): a token with the read role")
+        with Client(server, token) as client:
+            try:
+                client.whoami()  # a wrong URL or token fails here, not inside the screens
+            except ChronologError as exc:
+                fail(f"cannot use {server}: {exc.message}")
+            run_remote(client, profiles=profiles)
+        return
     with open_store(db, project) as cl:
         run(cl, profiles=profiles)

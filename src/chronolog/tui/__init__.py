@@ -1,17 +1,20 @@
 """chronolog's terminal UI (Textual): entities → detail → job → live log, and activity.
 
-``chronolog tui`` runs it; :func:`run` does the same from Python. Screens talk
-to a :class:`~chronolog.tui.source.DataSource` only, so a remote source can
-replace :class:`~chronolog.tui.source.LocalSource`.
+``chronolog tui`` runs it; :func:`run` (a store) and :func:`run_remote` (a
+``chronolog serve`` through a :class:`~chronolog.Client`) do the same from
+Python. Screens talk to a :class:`~chronolog.tui.source.DataSource` only:
+:class:`~chronolog.tui.source.LocalSource` or :class:`~chronolog.tui.remote.RemoteSource`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..client import Client
 from ..core import Chronolog
 from .app import ChronologApp
 from .profiles import DEFAULT_PROFILES, KindProfile
+from .remote import RemoteSource
 from .source import DataSource, EventFilters, LocalSource
 
 __all__ = [
@@ -21,10 +24,21 @@ __all__ = [
     "EventFilters",
     "KindProfile",
     "LocalSource",
+    "RemoteSource",
     "run",
+    "run_remote",
 ]
 
 
 def run(cl: Chronolog, *, profiles: Mapping[str, KindProfile] | None = None) -> None:
     """Run the TUI on ``cl`` until the user quits."""
     ChronologApp(LocalSource(cl), profiles=profiles).run()
+
+
+def run_remote(client: Client, *, profiles: Mapping[str, KindProfile] | None = None) -> None:
+    """Run the TUI on the service ``client`` talks to until the user quits."""
+    source = RemoteSource(client)
+    try:
+        ChronologApp(source, profiles=profiles).run()
+    finally:
+        source.close()

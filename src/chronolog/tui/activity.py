@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import shlex
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ..errors import ChronologError, ValidationError
 from ..models import Event
-from .app import StoreChanged
+from .live import LiveScreen
 from .render import clock, state_style
 from .source import EventFilters
-
-if TYPE_CHECKING:
-    from .app import ChronologApp
 
 __all__ = ["FILTER_HELP", "ActivityScreen", "parse_filters"]
 
@@ -96,7 +92,7 @@ def parse_filters(text: str) -> EventFilters:
     )
 
 
-class ActivityScreen(Screen[None]):
+class ActivityScreen(LiveScreen[list[Event]]):
     """``/`` edits the filter (Enter applies it), ``Esc`` goes back."""
 
     BINDINGS = [  # noqa: RUF012
@@ -108,10 +104,6 @@ class ActivityScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.filters = EventFilters()
-
-    @property
-    def chrono(self) -> ChronologApp:
-        return cast("ChronologApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -134,17 +126,15 @@ class ActivityScreen(Screen[None]):
         self.reload()
         self.query_one("#events", DataTable).focus()
 
-    @on(StoreChanged)
-    def _store_changed(self) -> None:
-        self.reload()
+    def read(self) -> list[Event]:
+        """The newest events matching the filter."""
+        return self.chrono.source.events(self.filters, self.LIMIT)
 
-    def reload(self) -> None:
-        """Read the newest events matching the filter again."""
-        try:
-            events = self.chrono.source.events(self.filters, self.LIMIT)
-        except ChronologError as exc:
-            self.query_one("#status", Static).update(Text(exc.message, style="red"))
-            return
+    def failed(self, exc: ChronologError) -> None:
+        self.query_one("#status", Static).update(Text(exc.message, style="red"))
+
+    def show(self, events: list[Event]) -> None:
+        """Draw a fresh read."""
         table = cast("DataTable[Text]", self.query_one("#events", DataTable))
         table.clear()
         for event in events:

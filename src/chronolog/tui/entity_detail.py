@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import NamedTuple, cast
 
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..errors import ChronologError, NotFound
 from ..jobs import Job
 from ..states import Entity, Machine, Transition
-from .app import StoreChanged
+from .live import LiveScreen
 from .render import age, bar, clock, progress, state_style, state_text
-
-if TYPE_CHECKING:
-    from .app import ChronologApp
 
 __all__ = ["EntityDetailScreen"]
 
@@ -28,7 +24,16 @@ _CHILD_JOBS = 30
 """The jobs of at most this many children show in their parent's view (one query each)."""
 
 
-class EntityDetailScreen(Screen[None]):
+class _Read(NamedTuple):
+    entity: Entity
+    machines: dict[str, Machine]
+    children: list[Entity]
+    jobs: list[Job]
+    history: list[Transition]
+    now: datetime
+
+
+class EntityDetailScreen(LiveScreen[_Read]):
     """``1``-``9`` move to an allowed next state, stage keys (``r``/``m``/``t``) enqueue a
     job, ``a`` adds a child, ``Enter`` on a job opens it, ``Esc`` goes back."""
 
@@ -45,10 +50,6 @@ class EntityDetailScreen(Screen[None]):
         self.machine: Machine | None = None
         self.next_states: tuple[str, ...] = ()
         self.jobs: list[Job] = []
-
-    @property
-    def chrono(self) -> ChronologApp:
-        return cast("ChronologApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -88,30 +89,27 @@ class EntityDetailScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.reload()
 
-    @on(StoreChanged)
-    def _store_changed(self) -> None:
-        self.reload()
-
-    def reload(self) -> None:
-        """Read the entity, its children, jobs and history again."""
+    def read(self) -> _Read:
+        """The entity, the machines, its children, its jobs (and its children's), its history."""
         source = self.chrono.source
-        try:
-            entity = source.entity(self.kind, self.entity_id)
-            machines = source.machines()
-            machine = machines.get(self.kind)
-            children = source.children(self.kind, self.entity_id)
-            jobs = source.jobs_of(self.kind, self.entity_id)
-            for child in children[:_CHILD_JOBS]:  # a season's rips run per disc
-                jobs += source.jobs_of(child.kind, child.id)
-            history = source.history(self.kind, self.entity_id)
-            now = source.now()
-        except NotFound as exc:
-            self.chrono.report(exc)
-            self.app.pop_screen()
-            return
-        except ChronologError as exc:
-            self.chrono.report(exc)
-            return
+        entity = source.entity(self.kind, self.entity_id)
+        machines = source.machines()
+        children = source.children(self.kind, self.entity_id)
+        jobs = source.jobs_of(self.kind, self.entity_id)
+        for child in children[:_CHILD_JOBS]:  # a season's rips run per disc
+            jobs += source.jobs_of(child.kind, child.id)
+        history = source.history(self.kind, self.entity_id)
+        return _Read(entity, machines, children, jobs, history, source.now())
+
+    def failed(self, exc: ChronologError) -> None:
+        self.chrono.report(exc)
+        if isinstance(exc, NotFound) and self.is_current:
+            self.app.pop_screen()  # deleted meanwhile: nothing left to show
+
+    def show(self, data: _Read) -> None:
+        """Draw the entity from a fresh read."""
+        entity, machines, children, jobs, history, now = data
+        machine = machines.get(self.kind)
         self.entity, self.machine, self.jobs = entity, machine, jobs
         self.next_states = machine.allowed(entity.state)[:9] if machine is not None else ()
         self.sub_title = f"{entity.kind}/{entity.id}"

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from ..errors import ChronologError
 from ..states import Entity, Machine
-from .app import StoreChanged
+from .live import LiveScreen
 from .render import age, bar, progress, state_text
-
-if TYPE_CHECKING:
-    from .app import ChronologApp
 
 __all__ = ["EntityListScreen", "entity_key", "fold", "group_entities"]
 
@@ -54,7 +49,10 @@ def group_entities(entities: list[Entity], search: str = "") -> list[tuple[str, 
     return sorted(ordered, key=lambda g: (-touched(g[1][0])[0], g[0]))
 
 
-class EntityListScreen(Screen[None]):
+_Read = tuple[dict[str, Machine], list[Entity], datetime]
+
+
+class EntityListScreen(LiveScreen[_Read]):
     """Active entities (``Tab``: all), by kind; ``Enter`` opens one, ``n`` creates one."""
 
     BINDINGS = [  # noqa: RUF012
@@ -71,10 +69,6 @@ class EntityListScreen(Screen[None]):
         self.machines: dict[str, Machine] = {}
         self.entities: list[Entity] = []
         self.now = datetime.now(UTC)
-
-    @property
-    def chrono(self) -> ChronologApp:
-        return cast("ChronologApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -96,20 +90,14 @@ class EntityListScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.reload()
 
-    @on(StoreChanged)
-    def _store_changed(self) -> None:
-        self.reload()
-
-    def reload(self) -> None:
-        """Read the entities again and redraw, keeping the cursor on the same row."""
+    def read(self) -> _Read:
+        """The machines and the entities (active or all), and the clock."""
         source = self.chrono.source
-        try:
-            self.machines = source.machines()
-            self.entities = source.entities(show_all=self.show_all)
-            self.now = source.now()
-        except ChronologError as exc:
-            self.chrono.report(exc)
-            return
+        return source.machines(), source.entities(show_all=self.show_all), source.now()
+
+    def show(self, data: _Read) -> None:
+        """Redraw from a fresh read, keeping the cursor on the same row."""
+        self.machines, self.entities, self.now = data
         self.redraw()
 
     def redraw(self) -> None:
@@ -193,6 +181,9 @@ class EntityListScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
+        # The box goes (the mode line shows the filter; "/" brings the box back with its
+        # text), which also shows that Enter was taken: the next Enter opens a row.
+        self.query_one("#filter", Input).display = False
         self.query_one("#entities", DataTable).focus()
 
     @on(DataTable.RowSelected, "#entities")

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, Static
 
 from ..errors import ChronologError
 from ..jobs import Job, JobLog
-from .app import StoreChanged
+from .live import LiveScreen
 from .render import age, clock, state_text
-
-if TYPE_CHECKING:
-    from .app import ChronologApp
 
 __all__ = ["JobDetailScreen"]
 
@@ -29,15 +24,23 @@ _LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold 
 
 
 class _NewLines(Message, bubble=False):
-    """The tail thread saw the log grow."""
+    """The tail thread read lines after the last one shown."""
+
+    def __init__(self, lines: list[JobLog]) -> None:
+        super().__init__()
+        self.lines = lines
 
 
-class JobDetailScreen(Screen[None]):
+_Read = tuple[Job, datetime, list[JobLog]]
+
+
+class JobDetailScreen(LiveScreen[_Read]):
     """A job's state, attempts, worker, pid, timings and errors over its scrolling log.
 
     The log tail wakes on this process's log appends at once, and otherwise
     reads new lines (``after`` the last id: one index range) once a second
-    while the job is pending or running.
+    while the job is pending or running; it reads them in its own thread and
+    hands them to the screen.
     """
 
     BINDINGS = [  # noqa: RUF012
@@ -53,10 +56,6 @@ class JobDetailScreen(Screen[None]):
         self.last_line = 0
         self._stop = threading.Event()
         self._tail: threading.Thread | None = None
-
-    @property
-    def chrono(self) -> ChronologApp:
-        return cast("ChronologApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -94,39 +93,36 @@ class JobDetailScreen(Screen[None]):
             quiet = 0.0 if woke else quiet + 0.25
             if (woke or quiet >= 1.0) and not self._stop.is_set():
                 quiet = 0.0
-                self.post_message(_NewLines())
+                try:
+                    lines = source.job_logs(self.job_id, self.last_line)
+                except ChronologError:
+                    continue  # the store is away: the next round tries again
+                if lines:
+                    self.post_message(_NewLines(lines))
 
     @on(_NewLines)
-    def _new_lines(self) -> None:
-        self.read_logs()
+    def _new_lines(self, message: _NewLines) -> None:
+        self.append(message.lines)
 
-    @on(StoreChanged)
-    def _store_changed(self) -> None:
-        self.reload()
+    def read(self) -> _Read:
+        """The job, the clock, and the log lines after the last one shown."""
+        source = self.chrono.source
+        return source.job(self.job_id), source.now(), source.job_logs(self.job_id, self.last_line)
 
-    def reload(self) -> None:
-        """Read the job again and any new log lines."""
-        try:
-            job = self.chrono.source.job(self.job_id)
-            now = self.chrono.source.now()
-        except ChronologError as exc:
-            self.chrono.report(exc)
-            return
+    def show(self, data: _Read) -> None:
+        """Draw the job's metadata and append its new log lines."""
+        job, now, lines = data
         self.job = job
         self.query_one("#meta", Static).update(_meta(job, now))
-        self.read_logs()
+        self.append(lines)
 
-    def read_logs(self) -> None:
-        """Append the log lines written since the last one shown."""
-        try:
-            lines = self.chrono.source.job_logs(self.job_id, self.last_line)
-        except ChronologError as exc:
-            self.chrono.report(exc)
-            return
+    def append(self, lines: list[JobLog]) -> None:
+        """Append the lines not shown yet (two reads may overlap: each line shows once)."""
         log = self.query_one("#log", RichLog)
         for line in lines:
-            log.write(_line(line))
-            self.last_line = line.id
+            if line.id > self.last_line:
+                log.write(_line(line))
+                self.last_line = line.id
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -1,27 +1,30 @@
 """What the screens read and write: a small data-source interface and its local implementation.
 
 Screens never touch :class:`~chronolog.Chronolog` directly; they call a
-:class:`DataSource`. :class:`LocalSource` serves one from an open store. A
-remote source (the same verbs over the HTTP service) can slot in later
-without changing a screen.
+:class:`DataSource`. :class:`LocalSource` serves one from an open store;
+:class:`~chronolog.tui.remote.RemoteSource` serves the same verbs over the
+HTTP service.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core import Chronolog
 from ..errors import Conflict, InvalidTransition, NotFound
 from ..jobs import Job, JobLog
-from ..models import Actor, Event
-from ..states import Entity, Machine, Transition
+from ..models import Actor, Event, Page
+from ..states import Entity, Machine, States, Transition
 
-__all__ = ["USER", "DataSource", "EventFilters", "LocalSource"]
+if TYPE_CHECKING:
+    from ..client import RemoteStates
+
+__all__ = ["USER", "DataSource", "EventFilters", "LocalSource", "create_entity", "first_pages"]
 
 USER = Actor("user", "tui", "TUI")
 """Who the TUI's writes are recorded as."""
@@ -45,6 +48,22 @@ class EventFilters:
     date_range: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+    def query(self) -> dict[str, Any]:
+        """The keyword arguments of ``events.query`` (library and client alike)."""
+        return {
+            "event_types": self.event_types or None,
+            "actions": self.actions or None,
+            "actor_types": self.actor_types or None,
+            "actor_id": self.actor_id,
+            "target_type": self.target_type,
+            "target_id": self.target_id,
+            "statuses": self.statuses or None,
+            "search": self.search,
+            "date_range": self.date_range,
+            "since": self.since,
+            "until": self.until,
+        }
 
 
 class DataSource(Protocol):
@@ -131,6 +150,51 @@ class DataSource(Protocol):
         ...
 
 
+def first_pages(read: Callable[..., Page[Entity]], limit: int) -> list[Entity]:
+    """The landing view's entities: at most ``_LIST_PAGES`` pages of ``read(limit, cursor)``."""
+    items: list[Entity] = []
+    cursor = None
+    for _ in range(_LIST_PAGES):
+        page = read(limit=limit, cursor=cursor)
+        items.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return items
+
+
+def create_entity(
+    states: States | RemoteStates,
+    kind: str,
+    id: str,
+    *,
+    title: str | None,
+    parent: tuple[str, str] | None,
+    attributes: Mapping[str, Any] | None,
+    actor: Actor,
+) -> Entity:
+    """A new entity in its machine's initial state, or ``Conflict`` if it exists (both sources)."""
+    machine = states.machine(kind)
+    if machine is not None and machine.initial is not None:
+        # Entering the initial state records the creation in the history, and
+        # only an entity that does not exist yet may make that move.
+        try:
+            states.transition(kind, id, machine.initial, title=title, parent=parent, actor=actor)
+        except InvalidTransition:
+            raise Conflict(f"{kind}/{id} already exists") from None
+    else:
+        try:
+            states.get(kind, id)
+        except NotFound:
+            pass
+        else:
+            raise Conflict(f"{kind}/{id} already exists")
+        states.upsert(kind, id, title=title, parent=parent)
+    if attributes:
+        return states.upsert(kind, id, attributes=attributes)
+    return states.get(kind, id)
+
+
 class LocalSource:
     """A :class:`DataSource` over an open :class:`~chronolog.Chronolog` (not closed here).
 
@@ -155,16 +219,7 @@ class LocalSource:
 
     def entities(self, *, show_all: bool) -> list[Entity]:
         read = self.cl.states.entities if show_all else self.cl.states.active
-        limit = self.cl.scope.limits.page_size
-        items: list[Entity] = []
-        cursor = None
-        for _ in range(_LIST_PAGES):
-            page = read(limit=limit, cursor=cursor)
-            items.extend(page.items)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-        return items
+        return first_pages(read, self.cl.scope.limits.page_size)
 
     def machines(self) -> dict[str, Machine]:
         return {m.kind: m for m in self.cl.states.machines()}
@@ -196,26 +251,9 @@ class LocalSource:
         parent: tuple[str, str] | None,
         attributes: Mapping[str, Any] | None,
     ) -> Entity:
-        states = self.cl.states
-        machine = states.machine(kind)
-        if machine is not None and machine.initial is not None:
-            # Entering the initial state records the creation in the history, and
-            # only an entity that does not exist yet may make that move.
-            try:
-                states.transition(kind, id, machine.initial, title=title, parent=parent, actor=USER)
-            except InvalidTransition:
-                raise Conflict(f"{kind}/{id} already exists") from None
-        else:
-            try:
-                states.get(kind, id)
-            except NotFound:
-                pass
-            else:
-                raise Conflict(f"{kind}/{id} already exists")
-            states.upsert(kind, id, title=title, parent=parent)
-        if attributes:
-            return states.upsert(kind, id, attributes=attributes)
-        return states.get(kind, id)
+        return create_entity(
+            self.cl.states, kind, id, title=title, parent=parent, attributes=attributes, actor=USER
+        )
 
     def move(self, kind: str, id: str, to: str, expected_from: str | None) -> Transition:
         return self.cl.states.transition(kind, id, to, actor=USER, expected_from=expected_from)
@@ -233,22 +271,7 @@ class LocalSource:
         return self.cl.jobs.cancel(job_id, actor=USER)
 
     def events(self, filters: EventFilters, limit: int) -> list[Event]:
-        f = filters
-        page = self.cl.events.query(
-            event_types=f.event_types or None,
-            actions=f.actions or None,
-            actor_types=f.actor_types or None,
-            actor_id=f.actor_id,
-            target_type=f.target_type,
-            target_id=f.target_id,
-            statuses=f.statuses or None,
-            search=f.search,
-            date_range=f.date_range,
-            since=f.since,
-            until=f.until,
-            limit=limit,
-            with_total=False,
-        )
+        page = self.cl.events.query(**filters.query(), limit=limit, with_total=False)
         return list(page.items)
 
     # -- change notification ------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Routes of the feed: ``GET /api/v1/feed`` (long-poll) and ``GET /api/v1/feed/stream`` (SSE).
+"""Routes of the feed: ``GET /api/v1/feed`` (long-poll), ``GET /api/v1/feed/stream`` (SSE),
+and ``GET /api/v1/feed/end`` (where to start following only what comes next).
 
 Waiting never holds a thread per follower and never busy-polls: one thread
 per app (:class:`FeedWaker`) waits on the store's notifier (which, on
@@ -189,6 +190,19 @@ async def read_feed(
     finally:
         reader.waker.followers -= 1
     return page_json(page)
+
+
+class EndCursorOut(BaseModel):
+    """A cursor after every event committed so far."""
+
+    cursor: str
+
+
+@router.get("/end", response_model=EndCursorOut)
+def end_cursor(ctx: Annotated[Context, Depends(require("read"))]) -> dict[str, str]:
+    """A cursor after every event committed so far: follow only what comes next (a
+    follower that starts here skips the history instead of reading it)."""
+    return {"cursor": ctx.cl.feed.end_cursor()}
 
 
 _SSE_EVENT = {

@@ -1,8 +1,8 @@
 """Routes of entities and state history: machines, entities, transitions, the timeline.
 
 An entity's id may hold ``/`` (the rip pipeline's ``"the-wire/s01"``), so the
-entity routes take the rest of the path as the id; the transitions routes are
-declared first so ``…/{id}/transitions`` reaches them. A kind cannot hold ``/``
+entity routes take the rest of the path as the id; the transitions and children
+routes are declared first so ``…/{id}/transitions`` and ``…/{id}/children`` reach them. A kind cannot hold ``/``
 over HTTP (it is one path segment).
 """
 
@@ -192,6 +192,12 @@ def define_machine(
     return machine_json(machine)
 
 
+@router.get("/machines", response_model=list[MachineOut])
+def list_machines(ctx: Annotated[Context, Depends(require("read"))]) -> list[dict[str, Any]]:
+    """Every state machine of the project, by kind."""
+    return [machine_json(m) for m in ctx.cl.states.machines()]
+
+
 @router.get("/machines/{kind}", response_model=MachineOut)
 def get_machine(kind: Kind, ctx: Annotated[Context, Depends(require("read"))]) -> dict[str, Any]:
     """The state machine of ``kind`` (404 if it has none)."""
@@ -243,6 +249,20 @@ def entity_history(
     """An entity's moves by ``sort_key`` ascending (jobs too, under kind ``job``)."""
     history = ctx.cl.states.history(kind, entity_id, after=after, limit=limit)
     return [transition_json(t) for t in history]
+
+
+@router.get("/entities/{kind}/{entity_id:path}/children", response_model=list[EntityOut])
+def entity_children(
+    kind: Kind,
+    entity_id: EntityId,
+    ctx: Annotated[Context, Depends(require("read"))],
+    child_kind: Annotated[
+        str | None, Query(alias="kind", max_length=64, description="Only children of this kind.")
+    ] = None,
+) -> list[dict[str, Any]]:
+    """The entities whose parent is this one (a season's discs), oldest first (404 if
+    the entity does not exist)."""
+    return [entity_json(e) for e in ctx.cl.states.children(kind, entity_id, child_kind)]
 
 
 @router.put("/entities/{kind}/{entity_id:path}", response_model=EntityOut)
