@@ -35,7 +35,12 @@ def test_read_pages_and_cursors(api: Api) -> None:
     assert [e["event_type"] for e in filtered["items"]] == ["b"]
     end = api.call("GET", "/feed", params={"after": rest["next_cursor"]}).json()
     assert end["items"] == []
-    assert end["next_cursor"] == rest["next_cursor"]
+    # An empty page may move the cursor up to what is visible (on PostgreSQL the
+    # horizon follows every transaction of the server), never past a later event.
+    later = api.cl.events.record("c", "later")
+    for cursor in (rest["next_cursor"], end["next_cursor"]):
+        after = api.call("GET", "/feed", params={"after": cursor}).json()
+        assert [e["id"] for e in after["items"]] == [later]
     for params in (
         {"after": "garbage"},
         {"limit": 0},
