@@ -432,3 +432,30 @@ def test_a_stuck_timed_out_handler_keeps_its_slot(cl: Chronolog) -> None:
         worker.stop(grace=1)
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_an_idle_worker_does_not_poll_hard_and_wakes_for_new_work(
+    cl: Chronolog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claims = 0
+    claim = cl.jobs.claim
+
+    def counting(*args: Any, **kwargs: Any) -> list[Any]:
+        nonlocal claims
+        claims += 1
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(cl.jobs, "claim", counting)
+    done = threading.Event()
+    worker = Worker(cl.jobs, lambda ctx: done.set(), concurrency=4)
+    thread = _in_thread(worker)
+    try:
+        time.sleep(1.0)
+        # SQLite polls every 0.25 s, PostgreSQL waits for NOTIFY (5 s poll).
+        assert 1 <= claims <= 8
+        job = cl.jobs.enqueue("wake")
+        assert done.wait(20)
+        _wait(lambda: cl.jobs.get(job.id).state == "completed")
+    finally:
+        worker.stop(grace=1)
+        thread.join(10)
