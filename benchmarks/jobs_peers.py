@@ -545,7 +545,9 @@ class ChronologRunner(Runner):
 # Driving the runs.
 
 
-def _child(runner: Runner, ctx: Ctx, slot: int, counts: Any, first: Any, ready: Any, go: Any):
+def _child(
+    runner: Runner, ctx: Ctx, slot: int, counts: Any, first: Any, ready: Any, go: Any
+) -> None:
     global _COUNTS, _FIRST, _SLOT
     _COUNTS, _FIRST, _SLOT = counts, first, slot
     ready.put(slot)
@@ -710,21 +712,21 @@ def main() -> None:
             for runner, res in zip(runners, results, strict=True):
                 try:
                     url = stack.enter_context(database(runner, args.pg, tmp))
-                    ctx = Ctx(url=url, concurrency=args.concurrency)
-                    runner.setup(ctx)
+                    made = Ctx(url=url, concurrency=args.concurrency)
+                    runner.setup(made)
                     stack.callback(runner.close)
-                    ctxs.append(ctx)
+                    ctxs.append(made)
                 except Exception as exc:
                     res.failed, res.note = True, f"setup failed: {exc!r}"
                     ctxs.append(None)
             # Rounds interleave the queues so that a burst of load on the machine
             # hits them all alike; the best figure of each is kept.
             for round_no in range(1, args.repeat + 1):
-                for runner, ctx, res in zip(runners, ctxs, results, strict=True):
-                    if ctx is None or res.failed:
+                for runner, maybe, res in zip(runners, ctxs, results, strict=True):
+                    if maybe is None or res.failed:
                         continue
                     try:
-                        one_round(runner, ctx, args, res)
+                        one_round(runner, maybe, args, res)
                     except Exception as exc:  # report and go on with the other queues
                         res.failed, res.note = True, f"failed: {exc!r}"
                     print(
