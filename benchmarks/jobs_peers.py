@@ -439,7 +439,8 @@ class ChronologRunner(Runner):
         # SQLite: "" is chronolog's default (WAL, synchronous=NORMAL: no fsync per
         # commit); "full" fsyncs every commit, like huey's default.
         self.synchronous = synchronous
-        self.fsync = synchronous in ("full", "extra")
+        # PostgreSQL commits with an fsync (synchronous_commit=on, the default).
+        self.fsync = backend == "postgresql" or synchronous in ("full", "extra")
         self.name = f"chronolog-{'pg' if backend == 'postgresql' else 'sqlite'}"
         if synchronous:
             self.name += f"-{synchronous}"

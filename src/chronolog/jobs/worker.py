@@ -359,9 +359,6 @@ class Worker:
         short: int | None = None
         recheck_at = 0.0
         recheck = min(RECHECK, self.poll_interval)
-        # Make cross-process wake-ups (PostgreSQL NOTIFY) reach wake_generation()
-        # while busy, not only once idle: the call starts listening.
-        self.source.wait_for_work(self.source.wake_generation(), 0.0)
         while not self._stopping.is_set():
             self._flush_done()
             free = self.concurrency - self._busy
