@@ -80,6 +80,10 @@ class Runner(abc.ABC):
     backend = "postgresql"
     package = ""
     describe = ""
+    # SQLite only: does every commit wait for an fsync? (huey's default and
+    # chronolog's ?synchronous=full do; fsync=False and WAL's NORMAL do not.)
+    # Ratios compare queues with the same answer only.
+    fsync = True
 
     def setup(self, ctx: Ctx) -> None:  # noqa: B027 - optional step, empty by default
         """Prepare the queue's schema or files (optional)."""
@@ -349,10 +353,12 @@ class Oban(Runner):
 # --- huey (SQLite) -------------------------------------------------------------
 
 
-def _huey(path: str) -> Any:
+def _huey(path: str, fsync: bool | None = None) -> Any:
     from huey import SqliteHuey
 
-    huey = SqliteHuey("bench", filename=path, results=False)
+    # fsync=None keeps SQLite's default (synchronous=FULL under WAL: an fsync
+    # per commit); fsync=False sets synchronous=OFF.
+    huey = SqliteHuey("bench", filename=path, results=False, fsync=fsync)
 
     @huey.task(name="noop")
     def noop(n: int) -> None:
@@ -362,17 +368,28 @@ def _huey(path: str) -> Any:
 
 
 class Huey(Runner):
-    name = "huey"
     backend = "sqlite"
     package = "huey"
-    describe = (
-        "SqliteHuey(results=False), task.map() (huey has no bulk insert: one INSERT "
-        "per job); consumer with 1 thread per process (C is not used: a huey worker "
-        "dequeues one task at a time), defaults otherwise (WAL, synchronous=FULL)"
-    )
+
+    def __init__(self, *, fsync: bool = True) -> None:
+        self.fsync = fsync
+        self.name = "huey" if fsync else "huey-nofsync"
+        self.describe = (
+            "SqliteHuey(results=False), task.map() (huey has no bulk insert: one INSERT "
+            "per job); consumer with 1 thread per process (C is not used: a huey worker "
+            "dequeues one task at a time), WAL, "
+            + (
+                "defaults otherwise (synchronous=FULL: an fsync per commit)"
+                if fsync
+                else "fsync=False (synchronous=OFF: no fsync per commit)"
+            )
+        )
+
+    def _open(self, ctx: Ctx) -> Any:
+        return _huey(ctx.url, None if self.fsync else False)
 
     def enqueue(self, ctx: Ctx, n: int) -> float:
-        huey, noop = _huey(ctx.url)
+        huey, noop = self._open(ctx)
         try:
             start = time.perf_counter()
             noop.map(range(n))
@@ -381,14 +398,14 @@ class Huey(Runner):
             huey.storage.close()
 
     def remaining(self, ctx: Ctx) -> int:
-        huey, _ = _huey(ctx.url)
+        huey, _ = self._open(ctx)
         try:
             return int(huey.pending_count())
         finally:
             huey.storage.close()
 
     def clear(self, ctx: Ctx) -> None:
-        huey, _ = _huey(ctx.url)
+        huey, _ = self._open(ctx)
         try:
             huey.flush()
         finally:
@@ -398,7 +415,7 @@ class Huey(Runner):
         import logging
 
         logging.getLogger("huey").setLevel(logging.WARNING)
-        huey, _ = _huey(ctx.url)
+        huey, _ = self._open(ctx)
         consumer = huey.create_consumer(workers=1, periodic=False, initial_delay=0.01)
         go.wait()
         consumer.run()  # handles SIGTERM itself (graceful stop)
@@ -416,10 +433,17 @@ def _chronolog_available() -> bool:
 class ChronologRunner(Runner):
     package = "chronolog"
 
-    def __init__(self, backend: str, *, loop: bool = False) -> None:
+    def __init__(self, backend: str, *, loop: bool = False, synchronous: str = "") -> None:
         self.backend = backend
         self.loop = loop
+        # SQLite: "" is chronolog's default (WAL, synchronous=NORMAL: no fsync per
+        # commit); "full" fsyncs every commit, like huey's default.
+        self.synchronous = synchronous
+        # PostgreSQL commits with an fsync (synchronous_commit=on, the default).
+        self.fsync = backend == "postgresql" or synchronous in ("full", "extra")
         self.name = f"chronolog-{'pg' if backend == 'postgresql' else 'sqlite'}"
+        if synchronous:
+            self.name += f"-{synchronous}"
         if loop:
             self.name += "-loop"
             self.describe = (
@@ -431,6 +455,12 @@ class ChronologRunner(Runner):
                 "cl.jobs.enqueue_many() (one transaction); drain: chronolog.jobs.Worker("
                 "concurrency=C) running a sync no-op handler (what `chronolog worker` runs)"
             )
+        if backend == "sqlite":
+            self.describe += (
+                f"; WAL, synchronous={synchronous.upper()} (an fsync per commit)"
+                if self.fsync
+                else "; WAL, synchronous=NORMAL (chronolog's default: no fsync per commit)"
+            )
         self._poller: Any = None  # the parent's open store, to poll for completion
 
     def __getstate__(self) -> dict[str, Any]:
@@ -438,7 +468,8 @@ class ChronologRunner(Runner):
 
     def _url(self, ctx: Ctx) -> str:
         if self.backend == "sqlite":
-            return f"sqlite:///{ctx.url}"
+            query = f"?synchronous={self.synchronous}" if self.synchronous else ""
+            return f"sqlite:///{ctx.url}{query}"
         return ctx.url.replace("postgresql://", "postgresql+psycopg://", 1)
 
     def _open(self, ctx: Ctx) -> Any:
@@ -515,7 +546,9 @@ class ChronologRunner(Runner):
 # Driving the runs.
 
 
-def _child(runner: Runner, ctx: Ctx, slot: int, counts: Any, first: Any, ready: Any, go: Any):
+def _child(
+    runner: Runner, ctx: Ctx, slot: int, counts: Any, first: Any, ready: Any, go: Any
+) -> None:
     global _COUNTS, _FIRST, _SLOT
     _COUNTS, _FIRST, _SLOT = counts, first, slot
     ready.put(slot)
@@ -640,10 +673,18 @@ def main() -> None:
     # SIGTERM unwinds like Ctrl-C, so worker processes and databases are cleaned up.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
-    runners: list[Runner] = [Procrastinate(), PgQueuer(), Oban(), Huey()]
+    # SQLite is run twice per queue, like for like: an fsync per commit (huey's
+    # default, chronolog ?synchronous=full) and none (huey fsync=False,
+    # chronolog's default synchronous=NORMAL under WAL).
+    runners: list[Runner] = [Procrastinate(), PgQueuer(), Oban(), Huey(), Huey(fsync=False)]
     optional: list[Runner] = []
     if _chronolog_available():
-        runners = [ChronologRunner("postgresql"), *runners, ChronologRunner("sqlite")]
+        runners = [
+            ChronologRunner("postgresql"),
+            *runners,
+            ChronologRunner("sqlite"),
+            ChronologRunner("sqlite", synchronous="full"),
+        ]
         # Not run by default (slow at this stage); name them in --only to compare
         # the worker runtime with a bare claim/complete loop.
         optional = [ChronologRunner("postgresql", loop=True), ChronologRunner("sqlite", loop=True)]
@@ -672,21 +713,21 @@ def main() -> None:
             for runner, res in zip(runners, results, strict=True):
                 try:
                     url = stack.enter_context(database(runner, args.pg, tmp))
-                    ctx = Ctx(url=url, concurrency=args.concurrency)
-                    runner.setup(ctx)
+                    made = Ctx(url=url, concurrency=args.concurrency)
+                    runner.setup(made)
                     stack.callback(runner.close)
-                    ctxs.append(ctx)
+                    ctxs.append(made)
                 except Exception as exc:
                     res.failed, res.note = True, f"setup failed: {exc!r}"
                     ctxs.append(None)
             # Rounds interleave the queues so that a burst of load on the machine
             # hits them all alike; the best figure of each is kept.
             for round_no in range(1, args.repeat + 1):
-                for runner, ctx, res in zip(runners, ctxs, results, strict=True):
-                    if ctx is None or res.failed:
+                for runner, maybe, res in zip(runners, ctxs, results, strict=True):
+                    if maybe is None or res.failed:
                         continue
                     try:
-                        one_round(runner, ctx, args, res)
+                        one_round(runner, maybe, args, res)
                     except Exception as exc:  # report and go on with the other queues
                         res.failed, res.note = True, f"failed: {exc!r}"
                     print(
@@ -701,38 +742,50 @@ def main() -> None:
     print(f"\n1-minute load average during the run: {min(load):.1f} to {max(load):.1f}")
 
     print()
-    head = f"{'queue':<17} {'db':<10} {'enqueue/s':>10} {'drain 1w/s':>11} {'drain ' + str(args.workers) + 'w/s':>11}"
+    head = f"{'queue':<22} {'db':<10} {'enqueue/s':>10} {'drain 1w/s':>11} {'drain ' + str(args.workers) + 'w/s':>11}"
     print(head)
     print("-" * len(head))
     for r in results:
         print(
-            f"{r.runner:<17} {r.backend:<10} {r.enqueue:>10,.0f} {r.drain1:>11,.0f} "
+            f"{r.runner:<22} {r.backend:<10} {r.enqueue:>10,.0f} {r.drain1:>11,.0f} "
             f"{r.drain_n:>11,.0f}  {r.note.strip()}"
         )
-    ours = {r.backend: r for r in results if r.runner.startswith("chronolog")}
+    # chronolog's figures per (database, fsync per commit): each peer is compared
+    # with the chronolog run of the same database and the same durability.
+    ours: dict[tuple[str, bool], Result] = {}
+    for runner, r in zip(runners, results, strict=True):
+        if r.runner.startswith("chronolog") and not r.runner.endswith("-loop"):
+            ours.setdefault((r.backend, runner.fsync), r)
     if ours:
-        print("\nratios chronolog / peer on the same database (> 1: chronolog ahead)")
         print(
-            f"{'peer':<17} {'db':<10} {'enqueue':>8} {'drain 1w':>9} {'drain ' + str(args.workers) + 'w':>9}"
+            "\nratios chronolog / peer on the same database and durability (> 1: chronolog ahead)"
         )
-        for r in results:
-            mine = ours.get(r.backend)
-            if mine is None or r is mine:
+        print(
+            f"{'peer':<17} {'against':<22} {'enqueue':>8} {'drain 1w':>9} {'drain ' + str(args.workers) + 'w':>9}"
+        )
+        for runner, r in zip(runners, results, strict=True):
+            mine = ours.get((r.backend, runner.fsync))
+            if mine is None or r.runner.startswith("chronolog"):
                 continue
 
             def ratio(a: float, b: float) -> str:
                 return f"{a / b:.2f}x" if a and b else "-"
 
             print(
-                f"{r.runner:<17} {r.backend:<10} {ratio(mine.enqueue, r.enqueue):>8} "
+                f"{r.runner:<17} {mine.runner:<22} {ratio(mine.enqueue, r.enqueue):>8} "
                 f"{ratio(mine.drain1, r.drain1):>9} {ratio(mine.drain_n, r.drain_n):>9}"
             )
 
 
 if __name__ == "__main__":
-    # Run as the module `jobs_peers` (not `__main__`) so worker processes and
-    # task registries (huey, oban) name the same classes in every process.
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import jobs_peers
+    # Run as the module `benchmarks.jobs_peers` (not `__main__`) so worker
+    # processes and task registries (huey, oban) name the same classes in every
+    # process. Run as a script, Python put benchmarks/ first on sys.path, where
+    # benchmarks/http.py shadows the standard library's `http` (httpx, which
+    # chronolog imports, needs it): replace it with the repository root.
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+    sys.path.insert(0, os.path.dirname(_here))
+    from benchmarks import jobs_peers
 
     jobs_peers.main()

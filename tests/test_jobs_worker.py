@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import signal
@@ -341,3 +342,120 @@ def test_workers_run_retention_themselves(db_url: str) -> None:
         purges = cl.events.query(event_types=["retention"]).items
         assert purges
         assert purges[0].action == "purge"
+
+
+# -- the runner pool -------------------------------------------------------------------------------
+
+_job_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("test_job_var", default=None)
+
+
+def test_pool_never_runs_more_than_concurrency_handlers(cl: Chronolog) -> None:
+    lock = threading.Lock()
+    running = 0
+    peak = 0
+    threads: set[int] = set()
+
+    def count(ctx: JobContext) -> dict[str, Any]:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+            threads.add(threading.get_ident())
+        time.sleep(0.01 * (ctx.payload["n"] % 3))
+        with lock:
+            running -= 1
+        return {"n": ctx.payload["n"]}
+
+    ids = cl.jobs.enqueue_many([{"kind": "count", "payload": {"n": n}} for n in range(40)])
+    stats = Worker(cl.jobs, {"count": count}, concurrency=3).run(burst=True)
+    assert stats.completed == 40
+    assert 1 <= peak <= 3
+    assert len(threads) <= 3  # long-lived runner threads, not one thread per job
+    assert [cl.jobs.get(i).result for i in ids] == [{"n": n} for n in range(40)]
+
+
+def test_logging_capture_and_context_stay_per_job_in_the_pool(cl: Chronolog) -> None:
+    leaked: list[int] = []
+
+    def tag(ctx: JobContext) -> None:
+        previous = _job_var.get()
+        if previous is not None:
+            leaked.append(previous)
+        _job_var.set(ctx.id)
+        log.info("line of job %s", ctx.id)
+        time.sleep(0.002)
+        log.warning("end of job %s", ctx.id)
+
+    async def atag(ctx: JobContext) -> None:
+        await asyncio.sleep(0.002)
+        log.info("line of job %s", ctx.id)
+
+    ids = cl.jobs.enqueue_many(
+        [{"kind": "tag" if n % 4 else "atag", "payload": {"n": n}} for n in range(24)]
+    )
+    stats = Worker(cl.jobs, {"tag": tag, "atag": atag}, concurrency=2).run(burst=True)
+    assert stats.completed == 24
+    assert leaked == []  # each job starts in a fresh context, as on a thread of its own
+    for n, job_id in enumerate(ids):
+        lines = [x.message for x in cl.jobs.logs(job_id)]
+        if n % 4:
+            assert lines == [f"line of job {job_id}", f"end of job {job_id}"]
+        else:
+            assert lines == [f"line of job {job_id}"]
+
+
+def test_a_stuck_timed_out_handler_keeps_its_slot(cl: Chronolog) -> None:
+    stuck = cl.jobs.enqueue("stuck", max_attempts=1, priority=1)
+    after = cl.jobs.enqueue("after")
+    release = threading.Event()
+    ran: list[int] = []
+
+    def handler(ctx: JobContext) -> None:
+        ran.append(ctx.id)
+        if ctx.job.kind == "stuck":
+            release.wait(30)  # ignores ctx.cancelled: a handler that cannot be interrupted
+
+    worker = Worker(cl.jobs, handler, concurrency=1, timeout=0.3)
+    thread = _in_thread(worker)
+    try:
+        _wait(lambda: cl.jobs.get(stuck.id).state == "failed")
+        time.sleep(0.5)
+        # The attempt failed at once, but its handler still runs: with
+        # concurrency 1 the next job waits for it.
+        assert ran == [stuck.id]
+        assert cl.jobs.get(after.id).state == "pending"
+        release.set()
+        _wait(lambda: cl.jobs.get(after.id).state == "completed")
+        assert ran == [stuck.id, after.id]
+    finally:
+        release.set()
+        worker.stop(grace=1)
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_an_idle_worker_does_not_poll_hard_and_wakes_for_new_work(
+    cl: Chronolog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claims = 0
+    claim = cl.jobs.claim
+
+    def counting(*args: Any, **kwargs: Any) -> list[Any]:
+        nonlocal claims
+        claims += 1
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(cl.jobs, "claim", counting)
+    done = threading.Event()
+    worker = Worker(cl.jobs, lambda ctx: done.set(), concurrency=4)
+    thread = _in_thread(worker)
+    try:
+        time.sleep(1.0)
+        # SQLite polls every 0.25 s, PostgreSQL waits for NOTIFY (5 s poll).
+        assert 1 <= claims <= 8
+        job = cl.jobs.enqueue("wake")
+        assert done.wait(20)
+        _wait(lambda: cl.jobs.get(job.id).state == "completed")
+    finally:
+        worker.stop(grace=1)
+        thread.join(10)

@@ -4,10 +4,17 @@ A :class:`Worker` talks to its queue only through :class:`JobSource`, the
 few fenced verbs a worker needs. ``cl.jobs`` is one; an HTTP client offering
 the same verbs makes the same worker run on another host.
 
-Threads: the calling thread claims and finishes jobs (completions are batched
-into one transaction); each job runs on its own daemon thread (async
-handlers on one shared event loop thread); a ticker thread flushes job log
-lines, sends heartbeats and enforces per-job timeouts.
+Threads: the calling thread claims and finishes jobs; a pool of at most
+``concurrency`` long-lived runner threads runs the handlers (async handlers on
+one shared event loop thread, awaited by their runner); a ticker thread
+flushes job log lines, sends heartbeats and enforces per-job timeouts.
+
+Batching: the calling thread completes every job that finished since its last
+call in one ``complete_many`` transaction, lingering a few milliseconds for
+handlers about to finish, then refills all the free slots with one ``claim``.
+A claim that came back short (the queue had less than asked) is not repeated
+on every completion: only once jobs may have arrived (the source's wake
+generation moved) or after a re-check interval.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import asyncio
 import contextvars
 import inspect
 import logging
+import queue
 import signal
 import threading
 import time
@@ -35,6 +43,15 @@ from .queue import DEFAULT_LEASE, default_worker_name
 __all__ = ["Handler", "JobContext", "JobSource", "Worker", "WorkerStats", "current_job"]
 
 log = logging.getLogger("chronolog.worker")
+
+# How long the claiming thread waits, once a handler has finished, for the
+# others still running to finish too, so that one transaction completes them
+# all and one claim refills every slot. Short: a slot stays empty meanwhile.
+LINGER = 0.002
+# After a claim came back short, how often a busy worker looks again when no
+# wake-up said jobs arrived (an idle worker waits for work with its source's
+# poll interval instead).
+RECHECK = 1.0
 
 Handler = Callable[["JobContext"], Any]
 """A job handler: ``handler(ctx)`` (or ``async def``) returning a JSON object, None or raising."""
@@ -120,6 +137,9 @@ class JobContext:
         self.started = time.monotonic()
         self._worker = worker
         self._lock = threading.Lock()
+        # Held while lines are taken and written, so that the ticker's flush and
+        # the runner's last one cannot store a job's lines out of order.
+        self._flushing = threading.Lock()
         self._lines: list[tuple[str, str, Mapping[str, Any] | None, datetime]] = []
         self._progress: tuple[float | None, str | None, int | None] | None = None
         self._finished = False
@@ -255,8 +275,15 @@ class Worker:
         # (retention's run_if_due); called from the ticker, errors only logged.
         self.maintenance = maintenance
         self.stats = WorkerStats()
+        # Claimed jobs not yet finished (completed, failed, released or forgotten).
         self._running: dict[int, JobContext] = {}
         self._done: list[tuple[JobContext, Mapping[str, Any] | None]] = []
+        # Jobs handed to the runner pool whose handler has not returned yet. A
+        # timed-out sync handler keeps its slot until it returns, so no more
+        # than ``concurrency`` handlers ever run at once.
+        self._busy = 0
+        self._inbox: queue.SimpleQueue[JobContext | None] = queue.SimpleQueue()
+        self._runners: list[threading.Thread] = []
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._ticker_stop = threading.Event()
@@ -306,6 +333,11 @@ class Worker:
         finally:
             self._ticker_stop.set()
             ticker.join(5)
+            # Idle runners exit at once; one still inside a handler (timed out
+            # or released) exits when the handler returns.
+            for _ in self._runners:
+                self._inbox.put(None)
+            self._runners = []
             if capture is not None:
                 root.removeHandler(capture)
                 root.setLevel(old_level)
@@ -322,14 +354,27 @@ class Worker:
     # -- the claiming loop ------------------------------------------------------------------
 
     def _loop_main(self, burst: bool, max_jobs: int | None) -> None:
+        # The wake generation before the last claim that came back short, and
+        # when to look again regardless; None: the last claim filled every slot.
+        short: int | None = None
+        recheck_at = 0.0
+        recheck = min(RECHECK, self.poll_interval)
         while not self._stopping.is_set():
             self._flush_done()
-            free = self.concurrency - len(self._running)
+            free = self.concurrency - self._busy
             if max_jobs is not None:
                 free = min(free, max_jobs - self.stats.claimed)
                 if free <= 0 and not self._running:
                     return
-            if free > 0:
+            idle = not self._running
+            if burst and idle and free <= 0:
+                return  # only timed-out handlers hold the slots: nothing of ours runs
+            if free > 0 and (
+                short is None
+                or (burst and idle)
+                or time.monotonic() >= recheck_at
+                or self.source.wake_generation() != short
+            ):
                 seen = self.source.wake_generation()
                 try:
                     jobs = self.source.claim(self.queues, self.name, limit=free, lease=self.lease)
@@ -339,16 +384,40 @@ class Worker:
                     continue
                 for job in jobs:
                     self._start(job)
-                if jobs:
-                    continue
-                if not self._running:
+                if len(jobs) < free:
+                    short, recheck_at = seen, time.monotonic() + recheck
+                else:
+                    short = None
+                if not jobs and not self._running:
                     if burst:
                         return
                     self.source.wait_for_work(seen, self.poll_interval)
+                    short = None  # woken (or the poll is up): claim again
                     continue
-            with self._cond:
-                if not self._done and not self._stopping.is_set():
-                    self._cond.wait(self.poll_interval)
+            elif idle and free > 0 and short is not None:
+                # Nothing of ours runs and the queue was empty: wait for work.
+                self.source.wait_for_work(short, max(0.0, recheck_at - time.monotonic()))
+                short = None
+                continue
+            self._wait_done(None if short is None else recheck_at)
+
+    def _wait_done(self, until: float | None) -> None:
+        """Wait for finished handlers (or stop, or ``until``), then linger for the rest."""
+        with self._cond:
+            busy = self._busy
+            while not self._done and self._busy >= busy and not self._stopping.is_set():
+                timeout = self.poll_interval
+                if until is not None:
+                    timeout = min(timeout, until - time.monotonic())
+                if timeout <= 0 or not self._cond.wait(timeout):
+                    return
+            # Handlers still running may be about to finish: wait a moment so
+            # that one transaction completes them and one claim refills their slots.
+            end = time.monotonic() + LINGER
+            while self._busy > 0 and not self._stopping.is_set():
+                left = end - time.monotonic()
+                if left <= 0 or not self._cond.wait(left):
+                    break
 
     def _drain(self) -> None:
         """After stop: wait ``grace`` for running jobs, then release the rest."""
@@ -376,9 +445,40 @@ class Worker:
         self.stats.claimed += 1
         ctx = JobContext(job, self)
         self._running[job.id] = ctx
-        threading.Thread(
-            target=self._execute, args=(ctx,), name=f"job-{job.id}", daemon=True
-        ).start()
+        with self._cond:
+            self._busy += 1
+            # Every job handed over has an idle runner waiting for it: the pool
+            # grows to ``concurrency`` threads at most, as the load asks.
+            if len(self._runners) < self._busy:
+                runner = threading.Thread(
+                    target=self._runner,
+                    name=f"chronolog-runner-{len(self._runners) + 1}",
+                    daemon=True,
+                )
+                self._runners.append(runner)
+                runner.start()
+        self._inbox.put(ctx)
+
+    def _runner(self) -> None:
+        """A pool thread: run the jobs handed over, one at a time, until told to stop."""
+        thread = threading.current_thread()
+        name = thread.name
+        while (ctx := self._inbox.get()) is not None:
+            thread.name = f"job-{ctx.id}"
+            outcome = None
+            try:
+                # A fresh context per job, as a new thread would have: context
+                # variables a handler sets do not leak into the next job.
+                outcome = contextvars.Context().run(self._execute, ctx)
+            except Exception:  # pragma: no cover - _execute handles the handler's errors
+                log.exception("chronolog worker %s: job %s: runner error", self.name, ctx.id)
+            finally:
+                thread.name = name
+                with self._cond:
+                    self._busy -= 1
+                    if outcome is not None:
+                        self._done.append((ctx, outcome[0]))
+                    self._cond.notify_all()
 
     def _flush_done(self) -> None:
         with self._cond:
@@ -407,7 +507,11 @@ class Worker:
             return self.handlers
         return self.handlers.get(kind)
 
-    def _execute(self, ctx: JobContext) -> None:
+    def _execute(self, ctx: JobContext) -> tuple[Mapping[str, Any] | None] | None:
+        """Run the job's handler; ``(result,)`` to complete it, None when it is settled already."""
+        if ctx._finished:
+            return None  # released before a runner took it
+        ctx.started = time.monotonic()
         _current.set(ctx)
         handler = self._handler(ctx.job.kind)
         try:
@@ -426,26 +530,23 @@ class Worker:
                 raise TypeError("a sync handler returned an awaitable; declare it async def")
         except BaseException as exc:
             if not ctx._finish():
-                return  # timed out, cancelled or released meanwhile: someone else finished it
+                return None  # timed out, cancelled or released meanwhile: settled elsewhere
             self._flush_lines(ctx)
             if ctx.reason == "cancelled":
                 self._forget(ctx)
-                return
+                return None
             text = f"{type(exc).__name__}: {exc}".strip()
             ctx.log("error", text, traceback="".join(traceback.format_exception(exc))[-8000:])
             self._flush_lines(ctx)
             self._fail(ctx, text, retry=not isinstance(exc, LookupError) or handler is not None)
-            return
+            return None
         if not ctx._finish():
-            return
+            return None
         self._flush_lines(ctx)
         if ctx.reason == "cancelled":
             self._forget(ctx)
-            return
-        value = result if result is None or isinstance(result, Mapping) else {"value": result}
-        with self._cond:
-            self._done.append((ctx, value))
-            self._cond.notify_all()
+            return None
+        return (result if result is None or isinstance(result, Mapping) else {"value": result},)
 
     def _forget(self, ctx: JobContext) -> None:
         self.stats.cancelled += 1
@@ -533,17 +634,20 @@ class Worker:
             ctx._stop("cancelled")
 
     def _flush_lines(self, ctx: JobContext) -> None:
-        lines = ctx._take_lines()
-        if not lines:
+        if not ctx._lines:  # the common case, without taking a lock
             return
-        try:
-            self.source.log_many(ctx.id, ctx.job.lease, lines)
-        except (LeaseLost, NotFound):
-            ctx._stop("lease lost")
-        except ChronologError as exc:
-            log.warning(
-                "chronolog worker %s: log of job %s not written: %s", self.name, ctx.id, exc
-            )
+        with ctx._flushing:
+            lines = ctx._take_lines()
+            if not lines:
+                return
+            try:
+                self.source.log_many(ctx.id, ctx.job.lease, lines)
+            except (LeaseLost, NotFound):
+                ctx._stop("lease lost")
+            except ChronologError as exc:
+                log.warning(
+                    "chronolog worker %s: log of job %s not written: %s", self.name, ctx.id, exc
+                )
 
 
 async def _in_context(handler: Callable[[JobContext], Awaitable[Any]], ctx: JobContext) -> Any:
