@@ -70,7 +70,9 @@ def test_sigkilled_workers_lose_nothing_and_complete_nothing_twice(
     rng = random.Random(4)
     with Chronolog(db_url) as cl:
         ids = cl.jobs.enqueue_many(
-            [NewJob("record", {"sleep": 0.002}, max_attempts=50) for _ in range(JOBS)]
+            # Long enough that the drain outlasts the kills however fast the queue gets
+            # (16 slots x 50 ms: at most ~320 jobs/s, ~5 s for all of them).
+            [NewJob("record", {"sleep": 0.05}, max_attempts=50) for _ in range(JOBS)]
         )
         workers = {f"w{n}": _spawn(db_url, f"w{n}", env) for n in range(PROCESSES)}
         spawned = PROCESSES
@@ -83,7 +85,9 @@ def test_sigkilled_workers_lose_nothing_and_complete_nothing_twice(
             while time.monotonic() < deadline and not cl.jobs.counts()["default"].get("completed"):
                 time.sleep(0.2)
             while kills < KILLS and time.monotonic() < deadline:
-                time.sleep(rng.uniform(0.5, 1.0))
+                time.sleep(rng.uniform(0.2, 0.5))
+                if cl.jobs.counts()["default"].get("completed") == JOBS:
+                    break  # drained before every kill: the assert below says so
                 running = cl.jobs.running(limit=100)
                 holders = sorted({j.worker for j in running if j.worker in workers})
                 if not holders:
