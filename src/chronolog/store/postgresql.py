@@ -123,9 +123,12 @@ class PostgreSQLDialect(Dialect):
         )
         raw = conn.connection.driver_connection
         assert raw is not None
+        # Key order: concurrent writers then lock shared counter rows in the same
+        # order and cannot deadlock (SQLite's single writer needs no sort).
+        ordered = sorted(tuple(row) for row in rows)
         # One statement for the whole batch: the rows travel as one array per column.
         with raw.cursor() as cursor:
-            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            cursor.execute(sql, [list(column) for column in zip(*ordered, strict=True)])
 
     def lock_out_writers(self, conn: Connection, tables: Sequence[Table]) -> None:
         names = ", ".join(f'"{t.name}"' for t in tables)

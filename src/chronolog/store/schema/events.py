@@ -115,7 +115,7 @@ event_counts = Table(
         "granularity",
         Integer,
         primary_key=True,
-        comment="bucket size in seconds: 60, 3600 or 86400 (UTC days)",
+        comment="bucket size in seconds: 60, 900, 3600 or 86400 (UTC days)",
     ),
     Column("bucket", BigInteger, primary_key=True, comment="bucket start, seconds since epoch"),
     Column("event_type", String(64), primary_key=True),
@@ -133,7 +133,7 @@ event_counts = Table(
     # SQLite: the primary key is the table, so sums over a key range read no second B-tree.
     sqlite_with_rowid=False,
     comment=(
-        "Rollups of events per minute, hour and UTC day, kept in the same transaction as "
-        "the events; they outlive the raw events and feed the charts."
+        "Rollups of events per minute, quarter-hour, hour and UTC day, kept in the same "
+        "transaction as the events; they outlive the raw events and feed the charts."
     ),
 )
