@@ -248,7 +248,9 @@ class Stats:
             target_types=_words(target_types, "target_types"),
         )
         with self._scope.store.read() as conn:
-            rows = sql.count_ranges(conn, flt, _ranges(edges), group_by, edges)
+            rows = sql.count_ranges(
+                conn, self._scope.store.dialect, flt, _ranges(edges), group_by, edges
+            )
         asked = getattr(flt, _FILTER_OF[group_by]) if group_by is not None else None
         groups: list[str] = list(dict.fromkeys(asked)) if asked else []
         seen = set(groups)
@@ -262,12 +264,14 @@ class Stats:
                 groups.append(grp)
         if not asked:
             groups.sort()
+        # Each edge converted once: a bucket's end is the next one's start.
+        times = [datetime.fromtimestamp(edge, UTC).astimezone(zone) for edge in edges]
         out = []
         for i, cell in enumerate(cells):
-            start = datetime.fromtimestamp(edges[i], UTC).astimezone(zone)
-            end = datetime.fromtimestamp(edges[i + 1], UTC).astimezone(zone)
             counts = {g: cell.get(g, 0) for g in groups} if group_by is not None else {}
-            out.append(Bucket(start=start, end=end, total=sum(cell.values()), counts=counts))
+            out.append(
+                Bucket(start=times[i], end=times[i + 1], total=sum(cell.values()), counts=counts)
+            )
         return Series(
             buckets=tuple(out),
             group_by=group_by,
