@@ -110,7 +110,10 @@ Index("ix_events_project_id_tx_id", events.c.project_id, events.c.tx, events.c.i
 event_counts = Table(
     "event_counts",
     metadata,
-    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    # No foreign key to projects: checking it cost ~7 µs for every counter row
+    # written on PostgreSQL (a trigger per row), and counters are only written
+    # for the project of a resolved Scope. Whoever deletes a project deletes its counts.
+    Column("project_id", Integer, primary_key=True),
     Column(
         "granularity",
         Integer,
