@@ -50,7 +50,8 @@ def test_purge_keeps_chart_counts(db_url: str) -> None:
             "events": timedelta(days=2),
             "minute_rollups": timedelta(days=1),
         }
-        minute_rows = _counts(cl, 60)
+        # Quarter-hour rows go with the minute rows (one policy for sub-hour rollups).
+        minute_rows = _counts(cl, 60) + _counts(cl, 900)
         report = cl.retention.run(batch_size=7)  # many small batches
         assert report.complete
         assert report.removed["events"] == sum(
@@ -60,8 +61,10 @@ def test_purge_keeps_chart_counts(db_url: str) -> None:
             if timedelta(hours=h, minutes=m) > timedelta(days=2)
         )
         assert report.removed["minute_rollups"] > 0
-        # (+1: the purge event is counted too)
-        assert _counts(cl, 60) == minute_rows - report.removed["minute_rollups"] + 1
+        # (+2: the purge event is counted too, in a minute and a quarter-hour row)
+        assert (
+            _counts(cl, 60) + _counts(cl, 900) == minute_rows - report.removed["minute_rollups"] + 2
+        )
         after = {
             w: cl.stats.buckets(w, event_types="post", group_by="action")
             for w in ("1d", "7d", "30d")

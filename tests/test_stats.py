@@ -7,11 +7,14 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from chronolog import Actor, Chronolog, NewEvent, Series, ValidationError
 from chronolog.stats import WINDOWS
+from chronolog.store import migrate
 
 NOW = datetime(2026, 11, 21, 12, 7, 30, tzinfo=UTC)
 _names = itertools.count()
@@ -119,6 +122,38 @@ def test_counts_outlive_raw_events(cl: Chronolog) -> None:
     assert [b.total for b in after.buckets] == [b.total for b in before.buckets]
 
 
+def _quarter_rows(cl: Chronolog) -> tuple[int, int]:
+    with cl.store.read() as conn:
+        count, total = conn.execute(
+            text(
+                "SELECT COUNT(*), COALESCE(SUM(count), 0) FROM event_counts WHERE granularity = 900"
+            )
+        ).one()
+    return int(count), int(total)
+
+
+def test_upgrade_fills_quarter_hour_rollups_from_minutes(db_url: str) -> None:
+    with Chronolog(db_url, clock=lambda: NOW) as cl:
+        cl.events.record_many(
+            [
+                NewEvent("x", ("create", "update")[m % 2], occurred_at=NOW - timedelta(minutes=m))
+                for m in range(0, 400, 7)
+            ]
+        )
+        charts = {w: cl.stats.buckets(w, group_by="action", now=NOW) for w in ("3h", "6h", "1d")}
+        written = _quarter_rows(cl)
+        assert written[1] == len(range(0, 400, 7))
+        # Back to the schema before quarter-hour rows (the downgrade drops them), then up again.
+        with cl.store.write() as conn:
+            command.downgrade(migrate.alembic_config(conn), "0006_jobs_claim_index")
+        assert _quarter_rows(cl) == (0, 0)
+        migrate.upgrade(cl.store)
+        assert _quarter_rows(cl) == written
+        assert {
+            w: cl.stats.buckets(w, group_by="action", now=NOW) for w in ("3h", "6h", "1d")
+        } == charts
+
+
 def _url(cl: Chronolog) -> str:
     return (
         cl.store.url.render_as_string(hide_password=False)
@@ -160,7 +195,14 @@ def test_explicit_range_is_aligned_outwards_and_capped_at_now(cl: Chronolog) -> 
 
 
 WINDOW_NAMES = sorted(WINDOWS)
-ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
+ZONES = [
+    "UTC",
+    "Europe/Paris",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+]
 
 
 @settings(
@@ -173,7 +215,7 @@ ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/L
     now_shift=st.integers(min_value=0, max_value=400 * 86400),
     window=st.sampled_from([*WINDOW_NAMES, "custom"]),
     zone=st.sampled_from(ZONES),
-    bucket_minutes=st.sampled_from([1, 7, 60, 90, 1440, 2880]),
+    bucket_minutes=st.sampled_from([1, 7, 15, 30, 45, 60, 90, 1440, 2880]),
     span_minutes=st.integers(min_value=1, max_value=3 * 1440),
 )
 def test_buckets_equal_brute_force(

@@ -31,17 +31,28 @@ def test_counter_totals_equal_count_star(db_url: str) -> None:
         # Purge with a cutoff in the middle of a minute and of an hour.
         cl.events.delete_older_than(timedelta(days=2, minutes=17, seconds=13))
         scope = cl.scope
-        for _ in range(60):
-            start = NOW - timedelta(seconds=rng.randrange(4 * 86_400))
-            end = start + timedelta(seconds=rng.randrange(1, 3 * 86_400))
-            flt = sql.EventFilter(
-                project_id=scope.project_id,
-                event_types=rng.choice([None, ("scan",), ("scan", "deletion")]),
-                statuses=rng.choice([None, ("error",), ("processing", "success")]),
-                actor_types=rng.choice([None, ("user",)]),
-                since=rng.choice([None, int(start.timestamp() * 1e6)]),
-                until=rng.choice([None, int(end.timestamp() * 1e6)]),
-            )
-            with cl.store.read() as conn:
-                expected = sql.event_count(conn, sql.event_where(scope.store.dialect, flt))
-                assert count_events(conn, scope.store.dialect, flt) == expected, flt
+
+        def check(rounds: int) -> None:
+            for _ in range(rounds):
+                start = NOW - timedelta(seconds=rng.randrange(4 * 86_400))
+                end = start + timedelta(seconds=rng.randrange(1, 3 * 86_400))
+                flt = sql.EventFilter(
+                    project_id=scope.project_id,
+                    event_types=rng.choice([None, ("scan",), ("scan", "deletion")]),
+                    statuses=rng.choice([None, ("error",), ("processing", "success")]),
+                    actor_types=rng.choice([None, ("user",)]),
+                    since=rng.choice([None, int(start.timestamp() * 1e6)]),
+                    until=rng.choice([None, int(end.timestamp() * 1e6)]),
+                )
+                with cl.store.read() as conn:
+                    expected = sql.event_count(conn, sql.event_where(scope.store.dialect, flt))
+                    assert count_events(conn, scope.store.dialect, flt) == expected, flt
+
+        check(60)
+        # Coarse rollups purged while events remain: totals must use finer levels only.
+        cl.retention.set(day_rollups="1d")
+        assert cl.retention.run().removed["day_rollups"] > 0
+        check(30)
+        cl.retention.set(hour_rollups="1d")
+        assert cl.retention.run().removed["hour_rollups"] > 0
+        check(30)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row
 
 from . import _json
 from ._cursor import decode_cursor, encode_cursor, fingerprint
+from ._rollups import rollup_rows
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
 from ._totals import count_events
@@ -355,7 +356,7 @@ class Events:
         self._check_vocabulary(conn, rows, types=check_types)
         ids = sql.event_insert_many(conn, scope.store.dialect, rows)
         sql.event_counts_add(
-            conn, scope.store.dialect, _count_rows(rows, scope.store.dialect.counter_shard())
+            conn, scope.store.dialect, rollup_rows(rows, scope.store.dialect.counter_shard())
         )
         sql.notify_events(conn, scope.store.dialect, scope.project_id)
         return ids
@@ -408,8 +409,8 @@ class Events:
             if old.status != status:
                 self._check_vocabulary(conn, [tuple(probe)], types=False)
                 shard = dialect.counter_shard()
-                moved = _count_rows([tuple(row[1:14])], shard, sign=-1)
-                moved += _count_rows([tuple(probe)], shard)
+                moved = rollup_rows([tuple(row[1:14])], shard, sign=-1)
+                moved += rollup_rows([tuple(probe)], shard)
                 sql.event_counts_add(conn, dialect, moved)
             sql.event_status_set(conn, scope.project_id, event_id, status, error)
             sql.notify_events(conn, dialect, scope.project_id)
@@ -651,63 +652,16 @@ class Events:
             return sql.event_delete_all(conn, self._scope.project_id)
 
 
-def _count_rows(
-    rows: Sequence[tuple[Any, ...]], shard: int, sign: int = 1
-) -> list[tuple[Any, ...]]:
-    """Aggregate insert tuples into per-minute, per-hour and per-day (UTC) counter rows, in key order.
-
-    Returns ``(*COUNT_KEYS, count)`` tuples for ``event_counts_add``.
-    """
-    counts: dict[tuple[Any, ...], int] = {}
-    get = counts.get
-    for row in rows:
-        project_id, occurred_at, event_type, action, status = row[:5]
-        actor_type, target_type = row[5] or "", row[8] or ""
-        seconds = occurred_at // 1_000_000
-        minute = (
-            project_id,
-            60,
-            seconds - seconds % 60,
-            event_type,
-            action,
-            status,
-            actor_type,
-            target_type,
-            shard,
-        )
-        hour = (
-            project_id,
-            3600,
-            seconds - seconds % 3600,
-            event_type,
-            action,
-            status,
-            actor_type,
-            target_type,
-            shard,
-        )
-        day = (
-            project_id,
-            86400,
-            seconds - seconds % 86400,
-            event_type,
-            action,
-            status,
-            actor_type,
-            target_type,
-            shard,
-        )
-        counts[minute] = get(minute, 0) + sign
-        counts[hour] = get(hour, 0) + sign
-        counts[day] = get(day, 0) + sign
-    # Sorted, so concurrent writers lock counter rows in the same order (no deadlocks).
-    return [(*key, count) for key, count in sorted(counts.items())]
+_count_rows = rollup_rows
+"""Kept under its old name for callers of ``events._count_rows``; see :mod:`._rollups`."""
 
 
 def event_counter_rows(rows: Sequence[tuple[Any, ...]], shard: int) -> list[tuple[Any, ...]]:
     """The ``event_counts`` rows :meth:`Events.write_prepared` adds for prepared event rows.
 
     For parts that write their own events in their own statements (the job
-    queue's claim and completion): the counter levels stay defined here only.
+    queue's claim and completion): the counter levels stay defined in
+    :mod:`._rollups` only. Sorted, so concurrent writers that upsert them in one
+    statement lock counter rows in the same order (no deadlocks).
     """
-    return _count_rows(rows, shard)
+    return sorted(rollup_rows(rows, shard))

@@ -71,23 +71,26 @@ def _purge_events(
     return dropped + event_sql.event_delete_batch(conn, project_id, cutoff, batch)
 
 
-def _rollup_purger(granularity: int) -> Purger:
+def _rollup_purger(*granularities: int) -> Purger:
     def purge(conn: Connection, dialect: Dialect, project_id: int, cutoff: int, batch: int) -> int:
-        # A row goes once its whole bucket is older than the cutoff.
-        last_start = cutoff // 1_000_000 - granularity  # bucket + granularity <= cutoff
-        oldest = stats_sql.count_oldest_bucket(conn, project_id, granularity)
-        if oldest is None or oldest > last_start:
-            return 0
-        # Rows per bucket are few (one per key combination): a span of buckets is a batch.
-        span = granularity * max(1, batch // 50)
-        end = min(last_start + 1, oldest + span)
-        return stats_sql.count_delete_batch(conn, project_id, granularity, oldest, end)
+        for granularity in granularities:
+            # A row goes once its whole bucket is older than the cutoff.
+            last_start = cutoff // 1_000_000 - granularity  # bucket + granularity <= cutoff
+            oldest = stats_sql.count_oldest_bucket(conn, project_id, granularity)
+            if oldest is None or oldest > last_start:
+                continue
+            # Rows per bucket are few (one per key combination): a span of buckets is a batch.
+            span = granularity * max(1, batch // 50)
+            end = min(last_start + 1, oldest + span)
+            return stats_sql.count_delete_batch(conn, project_id, granularity, oldest, end)
+        return 0
 
     return purge
 
 
 register_purger("events", _purge_events)
-register_purger("minute_rollups", _rollup_purger(60))
+# Quarter-hour rows serve sub-hour charts like minute rows do: they share a policy.
+register_purger("minute_rollups", _rollup_purger(60, 900))
 register_purger("hour_rollups", _rollup_purger(3600))
 register_purger("day_rollups", _rollup_purger(86400))
 register_purger(

@@ -1,16 +1,17 @@
 """Counts of events per time bucket, zero-filled, from rollups (``cl.stats``).
 
-Charts never scan events. Every event write adds to per-minute, per-hour and
-per-UTC-day counter rows in the same transaction (``events._count_rows``), so
-a chart reads a few hundred small rows whatever the size of the log, and
-keeps working after the raw events are purged.
+Charts never scan events. Every event write adds to per-minute,
+per-15-minute, per-hour and per-UTC-day counter rows in the same transaction
+(``_rollups.rollup_rows``), so a chart reads a few hundred small rows
+whatever the size of the log, and keeps working after the raw events are
+purged.
 
 Bucket edges are exact: each bucket is ``[start, end)``, aligned to its size
 (calendar days in the requested time zone for day buckets, so a day may last
 23 or 25 hours), the last bucket is the one holding *now*, there is no bucket
 from the future, and every event falls in exactly one bucket. Whole UTC days
-of a bucket are read from day rows, whole hours from hour rows, ragged edges
-from minute rows.
+of a bucket are read from day rows, whole hours from hour rows, whole
+quarter-hours from 15-minute rows, ragged edges from minute rows.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ._rollups import DAY, HOUR, MINUTE, QUARTER
 from ._scope import Scope
 from ._time import parse_duration, require_aware, to_micros
 from .errors import ValidationError
@@ -51,10 +53,7 @@ _FILTER_OF = {
     "target_type": "target_types",
 }
 MAX_BUCKETS = 5000
-_DAY = 86_400
-_HOUR = 3600
-_MINUTE = 60
-_LEVELS = (_DAY, _HOUR, _MINUTE)
+_LEVELS = (DAY, HOUR, QUARTER, MINUTE)  # coarsest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,24 +131,24 @@ class _Grid:
 
     def __init__(self, size: timedelta, tz: tzinfo, now: datetime) -> None:
         seconds = size.total_seconds()
-        if seconds < _MINUTE or seconds % _MINUTE:
+        if seconds < MINUTE or seconds % MINUTE:
             raise ValidationError(
                 "bucket must be a whole number of minutes, at least 1m", field="bucket"
             )
         self.tz = tz
         self.size = int(seconds)
-        self.days = self.size // _DAY if self.size % _DAY == 0 else 0
+        self.days = self.size // DAY if self.size % DAY == 0 else 0
         offset = now.astimezone(tz).utcoffset() or timedelta(0)
         # Sub-day buckets follow the zone's offset at "now" (whole hours in most
         # zones, so hour buckets stay on UTC hours; +05:30 shifts them by 30 min).
         self.offset = int(offset.total_seconds())
-        if self.offset % _MINUTE:
+        if self.offset % MINUTE:
             raise ValidationError("time zones with a sub-minute UTC offset are not supported")
 
     def _midnight(self, day: date) -> int:
         # fold=0 at a skipped or repeated midnight yields the first instant of that day.
         start = _seconds(datetime(day.year, day.month, day.day, tzinfo=self.tz))
-        if start % _MINUTE:
+        if start % MINUTE:
             raise ValidationError("this time zone's day does not start on a whole minute")
         return start
 
@@ -171,8 +170,8 @@ def _ranges(edges: list[int]) -> list[tuple[int, int, int]]:
     """Split ``[edges[0], edges[-1])`` into rollup ranges: the coarsest level fitting each bucket.
 
     Each bucket is covered by whole UTC days where it holds some, whole hours
-    around them, and minutes at the ragged ends; every rollup row read lies
-    inside exactly one bucket, so counts are exact.
+    around them, whole quarter-hours around those, and minutes at the ragged
+    ends; every rollup row read lies inside exactly one bucket, so counts are exact.
     """
     parts: list[tuple[int, int, int]] = []
 
@@ -249,7 +248,9 @@ class Stats:
             target_types=_words(target_types, "target_types"),
         )
         with self._scope.store.read() as conn:
-            rows = sql.count_ranges(conn, flt, _ranges(edges), group_by, edges)
+            rows = sql.count_ranges(
+                conn, self._scope.store.dialect, flt, _ranges(edges), group_by, edges
+            )
         asked = getattr(flt, _FILTER_OF[group_by]) if group_by is not None else None
         groups: list[str] = list(dict.fromkeys(asked)) if asked else []
         seen = set(groups)
@@ -263,12 +264,14 @@ class Stats:
                 groups.append(grp)
         if not asked:
             groups.sort()
+        # Each edge converted once: a bucket's end is the next one's start.
+        times = [datetime.fromtimestamp(edge, UTC).astimezone(zone) for edge in edges]
         out = []
         for i, cell in enumerate(cells):
-            start = datetime.fromtimestamp(edges[i], UTC).astimezone(zone)
-            end = datetime.fromtimestamp(edges[i + 1], UTC).astimezone(zone)
             counts = {g: cell.get(g, 0) for g in groups} if group_by is not None else {}
-            out.append(Bucket(start=start, end=end, total=sum(cell.values()), counts=counts))
+            out.append(
+                Bucket(start=times[i], end=times[i + 1], total=sum(cell.values()), counts=counts)
+            )
         return Series(
             buckets=tuple(out),
             group_by=group_by,
@@ -329,4 +332,4 @@ def _auto(upper_us: int, lower_s: int) -> timedelta:
     for minutes in (1, 5, 15, 30, 60, 180, 360, 720, 1440):
         if span / (minutes * 60) <= 60:
             return timedelta(minutes=minutes)
-    return timedelta(days=max(1, int(span // (60 * _DAY)) + 1))
+    return timedelta(days=max(1, int(span // (60 * DAY)) + 1))

@@ -40,6 +40,15 @@ _SEARCH_INDEXES = {
     "ix_events_search_action": "action",
 }
 """The opt-in search index: pg_trgm GIN indexes, which serve ``ILIKE '%text%'`` as it is."""
+
+_STAGE_FROM = 64  # counter rows from which upsert_add stages them with COPY
+
+
+def _copy_type(sql_type: str) -> str:
+    """The psycopg type name of a compiled column type (``VARCHAR(64)`` → ``varchar``)."""
+    return sql_type.split("(", 1)[0].strip().lower()
+
+
 _BOUND_SQL = """(SELECT least(
     pg_snapshot_xmax(s)::text::bigint,
     (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
@@ -119,18 +128,46 @@ class PostgreSQLDialect(Dialect):
         if not rows:
             return
         columns = [*keys, counter]
-        types = [table.c[c].type.compile(dialect=conn.dialect) for c in columns]
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
-        sql = (
-            f'INSERT INTO "{table.name}" ({", ".join(columns)}) SELECT * FROM unnest({arrays}) '
+        names = ", ".join(columns)
+        conflict = (
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE "
             f'SET {counter} = "{table.name}".{counter} + excluded.{counter}'
         )
         raw = conn.connection.driver_connection
         assert raw is not None
-        # One statement for the whole batch: the rows travel as one array per column.
+        # Key order: concurrent writers then lock shared counter rows in the same
+        # order and cannot deadlock (SQLite's single writer needs no sort).
+        ordered = sorted(tuple(row) for row in rows)
+        if len(ordered) < _STAGE_FROM:
+            # A few rows (one event, a job's move): one statement, the rows as arrays.
+            types = [table.c[c].type.compile(dialect=conn.dialect) for c in columns]
+            arrays = ", ".join(f"%s::{t}[]" for t in types)
+            sql = f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays}) {conflict}'
+            with raw.cursor() as cursor:
+                cursor.execute(sql, [list(column) for column in zip(*ordered, strict=True)])
+            return
+        # Many rows: binary COPY into a session-local staging table, then one
+        # INSERT … SELECT. Parsing thousands of array elements at bind time cost
+        # more than the upsert itself (50 → ~20-35 µs a row at 10k-event batches).
+        stage = f"chronolog_stage_{table.name}"
         with raw.cursor() as cursor:
-            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            # IF NOT EXISTS, every time: a rolled-back creation leaves nothing to
+            # remember, and transaction-pooled sessions may differ between calls.
+            cursor.execute(
+                "SET LOCAL client_min_messages = warning; "
+                f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
+                f'(LIKE "{table.name}")'
+            )
+            with cursor.copy(f'COPY "{stage}" ({names}) FROM STDIN (FORMAT BINARY)') as copy:
+                copy.set_types(
+                    [_copy_type(table.c[c].type.compile(dialect=conn.dialect)) for c in columns]
+                )
+                for row in ordered:
+                    copy.write_row(row)
+            cursor.execute(
+                f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{stage}" {conflict}; '
+                f'TRUNCATE "{stage}"'
+            )
 
     def lock_out_writers(self, conn: Connection, tables: Sequence[Table]) -> None:
         names = ", ".join(f'"{t.name}"' for t in tables)

@@ -4,7 +4,7 @@
 project by priority then age; ``ix_jobs_claim`` leads with the queue, so
 without one the database sorted every pending job on every claim.
 
-Revision ID: 0006_jobsq
+Revision ID: 0006_jobs_claim_index
 Revises: 0005_auth
 Create Date: 2026-11-22
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_jobsq"
+revision = "0006_jobs_claim_index"
 down_revision = "0005_auth"
 branch_labels = None
 depends_on = None
