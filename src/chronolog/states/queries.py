@@ -13,7 +13,7 @@ from ..models import Page
 from ..store.sql import states as sql
 from ..store.sql import transitions as tsql
 from ._rows import entity_from_row, transition_from_row
-from ._timeline import day_of, offsets_between
+from ._timeline import day_counts, day_of
 from .machine import check_entity_id, check_kind, check_state, machine_from_json
 from .models import DayCount, Entity, Timeline
 
@@ -185,11 +185,7 @@ class Queries:
         terms = tsql.transition_where(flt)
         with self._scope.store.read() as conn:
             rows = tsql.transition_page(conn, terms, limit=limit + 1, before=before)
-            counts = (
-                tsql.transition_day_counts(conn, terms, offsets_between(tz, lower, upper))
-                if with_counts
-                else []
-            )
+            counts = day_counts(conn, flt, tz, lower, upper) if with_counts else []
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -201,9 +197,9 @@ class Queries:
             limit=limit,
             next_cursor=next_cursor,
         )
-        day_counts = sorted(
+        rows_by_day = sorted(
             (DayCount(day_of(d), k, s, n) for d, k, s, n in counts),
             key=lambda c: (c.day, c.kind, c.to_state),
             reverse=True,
         )
-        return Timeline(page=items, days=day_counts)
+        return Timeline(page=items, days=rows_by_day)

@@ -22,13 +22,15 @@ from sqlalchemy import (
     func,
     insert,
     or_,
+    exists,
     select,
     true,
     update,
 )
 
 from ..dialect import Dialect
-from ..schema import entities, transitions
+from ..schema import entities, transition_slots, transitions
+from ..schema.states import SLOT_MICROS
 from . import AnyRow
 
 __all__ = [
@@ -40,10 +42,14 @@ __all__ = [
     "transition_clear_most_recent_many",
     "transition_current",
     "transition_day_counts",
+    "transition_distinct_between",
+    "transition_distinct_edges",
     "transition_heads",
     "transition_history",
     "transition_insert_many",
     "transition_page",
+    "transition_slot_counts_days",
+    "transition_slot_counts_range",
     "transition_where",
 ]
 
@@ -352,3 +358,111 @@ def transition_day_counts(
         .group_by(day, transitions.c.kind, transitions.c.to_state)
     ).all()
     return [(int(r[0]), r[1], r[2], int(r[3])) for r in rows]
+
+
+# -- distinct-entity counts from transition_slots (see migration 0006) ---------------------
+
+_SLOTS_PER_DAY = 86_400_000_000 // SLOT_MICROS
+
+
+def _slot_terms(f: TransitionFilter) -> list[ColumnElement[bool]]:
+    s = transition_slots.c
+    terms: list[ColumnElement[bool]] = [s.project_id == f.project_id]
+    if f.kinds is not None:
+        terms.append(s.kind.in_(f.kinds))
+    if f.to_states is not None:
+        terms.append(s.to_state.in_(f.to_states))
+    return terms
+
+
+def transition_slot_counts_days(
+    conn: Connection, f: TransitionFilter, lo: int, hi: int, offset: int
+) -> list[tuple[int, str, str, int]]:
+    """transition_slot_counts_days: distinct entities per (local day, kind, to_state) over
+    whole local days, from the slot counters.
+
+    Slots [lo, hi) must cover whole days of a zone ``offset`` slots ahead of UTC
+    (local day = (slot + offset) // 96, lo + offset >= 0). A move counts when
+    its entity's previous move into the same state lies before its local day,
+    i.e. when its gap exceeds the slots since local midnight.
+    """
+    s = transition_slots.c
+    local = s.slot + offset
+    day = (local // _SLOTS_PER_DAY).label("day")
+    rows = conn.execute(
+        select(day, s.kind, s.to_state, func.sum(s.n))
+        .where(
+            *_slot_terms(f),
+            s.slot >= lo,
+            s.slot < hi,
+            s.gap > local - (local // _SLOTS_PER_DAY) * _SLOTS_PER_DAY,
+        )
+        .group_by(day, s.kind, s.to_state)
+    ).all()
+    return [(int(r[0]), r[1], r[2], int(r[3])) for r in rows]
+
+
+def transition_slot_counts_range(
+    conn: Connection, f: TransitionFilter, lo: int, hi: int
+) -> list[tuple[str, str, int]]:
+    """transition_slot_counts_range: distinct entities per (kind, to_state) that moved
+    during slots [lo, hi) (at most 100 slots), from the slot counters."""
+    s = transition_slots.c
+    rows = conn.execute(
+        select(s.kind, s.to_state, func.sum(s.n))
+        .where(*_slot_terms(f), s.slot >= lo, s.slot < hi, s.gap > s.slot - lo)
+        .group_by(s.kind, s.to_state)
+    ).all()
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def _move_terms(f: TransitionFilter) -> list[ColumnElement[bool]]:
+    return transition_where(TransitionFilter(f.project_id, f.kinds, f.to_states))
+
+
+def transition_distinct_between(
+    conn: Connection, f: TransitionFilter, since: int, until: int
+) -> list[tuple[str, str, int]]:
+    """transition_distinct_between: distinct entities per (kind, to_state) that moved in
+    [since, until), counted from the transitions themselves."""
+    t = transitions.c
+    rows = conn.execute(
+        select(t.kind, t.to_state, func.count(t.entity_id.distinct()))
+        .where(*_move_terms(f), t.occurred_at >= since, t.occurred_at < until)
+        .group_by(t.kind, t.to_state)
+    ).all()
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def transition_distinct_edges(
+    conn: Connection,
+    f: TransitionFilter,
+    edges: Sequence[tuple[int, int]],
+    core: tuple[int, int],
+) -> list[tuple[str, str, int]]:
+    """transition_distinct_edges: distinct entities per (kind, to_state) that moved in one
+    of the ``edges`` time ranges but not in the ``core`` range (microseconds).
+
+    Added to the slot counters' count of the core, this gives the exact count of
+    a range whose ends are not on slot edges.
+    """
+    t = transitions.c
+    u = transitions.alias("later")
+    in_core = exists().where(
+        u.c.project_id == t.project_id,
+        u.c.kind == t.kind,
+        u.c.entity_id == t.entity_id,
+        u.c.to_state == t.to_state,
+        u.c.occurred_at >= core[0],
+        u.c.occurred_at < core[1],
+    )
+    rows = conn.execute(
+        select(t.kind, t.to_state, func.count(t.entity_id.distinct()))
+        .where(
+            *_move_terms(f),
+            or_(*(and_(t.occurred_at >= a, t.occurred_at < b) for a, b in edges)),
+            ~in_core,
+        )
+        .group_by(t.kind, t.to_state)
+    ).all()
+    return [(r[0], r[1], int(r[2])) for r in rows]

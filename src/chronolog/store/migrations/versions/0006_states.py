@@ -1,0 +1,197 @@
+"""States: per-slot move counts for the timeline's distinct-entity day counts.
+
+``transition_slots`` holds, per (project, 15-minute slot, kind, to_state, gap),
+how many moves into ``to_state`` happened in that slot whose entity's
+previous move into the same state was ``gap`` slots earlier (capped at 100,
+also when there was none). The number of distinct entities that moved into a
+state during slots [A, B) (B - A <= 100) is then the sum of ``n`` over rows
+with A <= slot < B and gap > slot - A: each entity counts at its first such
+move of the range, whose previous one lies before A.
+
+Triggers on ``transitions`` keep it exact on every path that writes history
+(moves, jobs, out-of-order imports, deletes, purges): an insert adds its own
+contribution and moves its successor's (the entity's next move into the same
+state, if the insert landed before it); a delete does the reverse. Order is
+(occurred_at, id). PostgreSQL uses BEFORE row triggers: they see the rows the
+same statement wrote before (AFTER row triggers of a multi-row INSERT or COPY
+fire only when every row is in). SQLite fires row triggers one row at a time;
+its AFTER INSERT trigger is used because a BEFORE trigger does not know the
+new rowid yet.
+
+Revision ID: 0006_states
+Revises: 0005_auth
+Create Date: 2026-11-22
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_states"
+down_revision = "0005_auth"
+branch_labels = None
+depends_on = None
+
+_SLOT = 900_000_000
+_CAP = 100
+
+
+def _slot(t: str) -> str:
+    # Floor division on both databases (integer "/" truncates toward zero).
+    return f"(CASE WHEN {t} >= 0 THEN {t} / {_SLOT} ELSE ({t} + 1) / {_SLOT} - 1 END)"
+
+
+def _gap(t: str, prev: str, least: str) -> str:
+    return f"(CASE WHEN {prev} IS NULL THEN {_CAP} ELSE {least}({_slot(t)} - {_slot(prev)}, {_CAP}) END)"
+
+
+def _neighbour(r: str, before: bool) -> str:
+    """The occurred_at of r's entity's move into the same state just before / after r."""
+    cmp, order = ("<", "DESC") if before else (">", "ASC")
+    return (
+        f"(SELECT occurred_at FROM transitions WHERE project_id = {r}.project_id "
+        f"AND kind = {r}.kind AND entity_id = {r}.entity_id AND to_state = {r}.to_state "
+        f"AND (occurred_at {cmp} {r}.occurred_at OR (occurred_at = {r}.occurred_at "
+        f"AND id {cmp} {r}.id)) ORDER BY occurred_at {order}, id {order} LIMIT 1)"
+    )
+
+
+_UPSERT_SQLITE = (
+    "INSERT INTO transition_slots (project_id, slot, kind, to_state, gap, shard, n) "
+    "SELECT {r}.project_id, {slot}, {r}.kind, {r}.to_state, {gap}, 0, {n} FROM "
+    "(SELECT {prev} AS p, {next} AS nx) WHERE {cond} "
+    "ON CONFLICT (project_id, slot, kind, to_state, gap, shard) DO UPDATE SET n = n + excluded.n;"
+)
+
+
+def _sqlite_trigger(name: str, when: str, r: str, sign: int) -> str:
+    t = f"{r}.occurred_at"
+    steps = [
+        # the move's own contribution
+        dict(slot=_slot(t), gap=_gap(t, "p", "min"), n=sign, cond="true"),
+        # its successor's: gap to the move, replaced by the gap to the one before it
+        dict(slot=_slot("nx"), gap=_gap("nx", t, "min"), n=sign, cond="nx IS NOT NULL"),
+        dict(slot=_slot("nx"), gap=_gap("nx", "p", "min"), n=-sign, cond="nx IS NOT NULL"),
+    ]
+    body = "\n".join(
+        _UPSERT_SQLITE.format(r=r, prev=_neighbour(r, True), next=_neighbour(r, False), **s)
+        for s in steps
+    )
+    return f"CREATE TRIGGER {name} {when} ON transitions FOR EACH ROW BEGIN\n{body}\nEND"
+
+
+_PG_FUNCTION = f"""
+CREATE FUNCTION transition_slots_track() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    delta integer;
+    p bigint;
+    nx bigint;
+    sh smallint := floor(random() * 8)::smallint;
+    own_gap integer;
+    next_gap integer;
+    skip_gap integer;
+BEGIN
+    IF TG_OP = 'INSERT' THEN r := NEW; delta := 1; ELSE r := OLD; delta := -1; END IF;
+    p := {_neighbour("r", True)};
+    nx := {_neighbour("r", False)};
+    own_gap := {_gap("r.occurred_at", "p", "LEAST")};
+    INSERT INTO transition_slots AS s (project_id, slot, kind, to_state, gap, shard, n)
+    VALUES (r.project_id, {_slot("r.occurred_at")}, r.kind, r.to_state, own_gap, sh, delta)
+    ON CONFLICT (project_id, slot, kind, to_state, gap, shard) DO UPDATE SET n = s.n + excluded.n;
+    IF nx IS NOT NULL THEN
+        next_gap := {_gap("nx", "r.occurred_at", "LEAST")};
+        skip_gap := {_gap("nx", "p", "LEAST")};
+        IF next_gap <> skip_gap THEN
+            INSERT INTO transition_slots AS s (project_id, slot, kind, to_state, gap, shard, n)
+            VALUES (r.project_id, {_slot("nx")}, r.kind, r.to_state, next_gap, sh, delta),
+                   (r.project_id, {_slot("nx")}, r.kind, r.to_state, skip_gap, sh, -delta)
+            ON CONFLICT (project_id, slot, kind, to_state, gap, shard)
+            DO UPDATE SET n = s.n + excluded.n;
+        END IF;
+    END IF;
+    IF TG_OP = 'INSERT' THEN RETURN NEW; END IF;
+    RETURN OLD;
+END
+$$
+"""
+
+_BACKFILL = f"""
+INSERT INTO transition_slots (project_id, slot, kind, to_state, gap, shard, n)
+SELECT project_id, slot, kind, to_state, gap, 0, COUNT(*) FROM (
+    SELECT project_id, kind, to_state, {_slot("occurred_at")} AS slot,
+           {_gap("occurred_at", "prev", "{least}")} AS gap
+    FROM (
+        SELECT project_id, kind, to_state, occurred_at,
+               LAG(occurred_at) OVER (
+                   PARTITION BY project_id, kind, entity_id, to_state ORDER BY occurred_at, id
+               ) AS prev
+        FROM transitions
+    ) w
+) g
+GROUP BY project_id, slot, kind, to_state, gap
+"""
+
+
+def upgrade() -> None:
+    op.create_table(
+        "transition_slots",
+        sa.Column("project_id", sa.Integer, nullable=False),
+        sa.Column("slot", sa.BigInteger, nullable=False, comment="occurred_at // 15 minutes"),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("to_state", sa.String(64), nullable=False),
+        sa.Column(
+            "gap",
+            sa.SmallInteger,
+            nullable=False,
+            comment=(
+                "slots since the same entity's previous move into to_state, capped at 100 "
+                "(also when there is none)"
+            ),
+        ),
+        sa.Column(
+            "shard",
+            sa.SmallInteger,
+            nullable=False,
+            comment="spreads concurrent PostgreSQL writers over rows; always 0 on SQLite",
+        ),
+        sa.Column("n", sa.BigInteger, nullable=False, comment="moves with this slot and gap"),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name="fk_transition_slots_project_id_projects",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "project_id", "slot", "kind", "to_state", "gap", "shard", name="pk_transition_slots"
+        ),
+        sqlite_with_rowid=False,
+        comment=(
+            "Moves per 15-minute slot and gap to the previous same move: the timeline's "
+            "distinct-entity day counts, summed without reading transitions."
+        ),
+    )
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute(_PG_FUNCTION)
+        op.execute(
+            "CREATE TRIGGER transition_slots_track BEFORE INSERT OR DELETE ON transitions "
+            "FOR EACH ROW EXECUTE FUNCTION transition_slots_track()"
+        )
+        op.execute(_BACKFILL.replace("{least}", "LEAST"))
+    else:
+        op.execute(_sqlite_trigger("transition_slots_insert", "AFTER INSERT", "NEW", 1))
+        op.execute(_sqlite_trigger("transition_slots_delete", "BEFORE DELETE", "OLD", -1))
+        op.execute(_BACKFILL.replace("{least}", "min"))
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute("DROP TRIGGER transition_slots_track ON transitions")
+        op.execute("DROP FUNCTION transition_slots_track()")
+    else:
+        op.execute("DROP TRIGGER transition_slots_insert")
+        op.execute("DROP TRIGGER transition_slots_delete")
+    op.drop_table("transition_slots")
