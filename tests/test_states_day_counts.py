@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Any
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select

@@ -12,6 +12,7 @@ from ..errors import NotFound, ValidationError
 from ..models import Page
 from ..store.sql import states as sql
 from ..store.sql import transitions as tsql
+from ._bounds import keyset_position
 from ._rows import entity_from_row, transition_from_row
 from ._timeline import day_counts, day_of
 from .machine import check_entity_id, check_kind, check_state, machine_from_json
@@ -48,15 +49,10 @@ class Queries:
     ) -> Page[Entity]:
         limit = self._limit(limit)
         fp = fingerprint(label, *(getattr(flt, f) for f in flt.__slots__))
-        before = None
+        before: tuple[int, int] | None = None
         page = 1
         if cursor is not None:
-            position = decode_cursor(cursor, "entities", fp)
-            try:
-                before = (int(position["t"]), int(position["i"]))
-                page = int(position.get("p", 1))
-            except (KeyError, TypeError, ValueError):
-                raise ValidationError("cursor is not valid", field="cursor") from None
+            before, page = keyset_position(decode_cursor(cursor, "entities", fp))
         with self._scope.store.read() as conn:
             rows = sql.entity_page(conn, flt, limit=limit + 1, before=before)
         next_cursor = None
@@ -173,15 +169,10 @@ class Queries:
             until=upper,
         )
         fp = fingerprint("timeline", *(getattr(flt, f) for f in flt.__slots__))
-        before = None
+        before: tuple[int, int] | None = None
         page = 1
         if cursor is not None:
-            position = decode_cursor(cursor, "timeline", fp)
-            try:
-                before = (int(position["t"]), int(position["i"]))
-                page = int(position.get("p", 1))
-            except (KeyError, TypeError, ValueError):
-                raise ValidationError("cursor is not valid", field="cursor") from None
+            before, page = keyset_position(decode_cursor(cursor, "timeline", fp))
         terms = tsql.transition_where(flt)
         with self._scope.store.read() as conn:
             rows = tsql.transition_page(conn, terms, limit=limit + 1, before=before)

@@ -38,6 +38,7 @@ __all__ = [
     "EntityFilter",
     "entity_children",
     "entity_counts",
+    "entity_create",
     "entity_delete",
     "entity_get",
     "entity_insert",
@@ -328,6 +329,18 @@ def entity_insert_missing(
 ) -> None:
     """entity_insert_missing: create entities whose (project, kind, id) is not taken yet."""
     dialect.insert_missing(conn, entities, ("project_id", "kind", "entity_id"), rows)
+
+
+def entity_create(conn: Connection, dialect: Dialect, values: dict[str, Any]) -> int | None:
+    """entity_create: create an entity unless its (project, kind, id) is taken; its row key
+    when this statement created it, ``None`` when it existed (or a concurrent writer won)."""
+    stmt = (
+        dialect.insert_ignore(entities, ("project_id", "kind", "entity_id"))
+        .values(**values)
+        .returning(entities.c.pk)
+    )
+    value = conn.execute(stmt).scalar()
+    return None if value is None else int(value)
 
 
 def entity_insert(conn: Connection, values: dict[str, Any]) -> int:

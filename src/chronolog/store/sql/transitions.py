@@ -19,10 +19,10 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    exists,
     func,
     insert,
     or_,
-    exists,
     select,
     true,
     update,
@@ -365,14 +365,85 @@ def transition_day_counts(
 _SLOTS_PER_DAY = 86_400_000_000 // SLOT_MICROS
 
 
-def _slot_terms(f: TransitionFilter) -> list[ColumnElement[bool]]:
-    s = transition_slots.c
-    terms: list[ColumnElement[bool]] = [s.project_id == f.project_id]
+_later = transitions.alias("later")  # built once: an alias is costly to make per call
+_count_statements: dict[tuple[Any, ...], Any] = {}
+
+
+def _shape_terms(table: Any, f: TransitionFilter) -> list[ColumnElement[bool]]:
+    terms: list[ColumnElement[bool]] = [table.c.project_id == bindparam("b_project")]
     if f.kinds is not None:
-        terms.append(s.kind.in_(f.kinds))
+        terms.append(table.c.kind.in_(bindparam("b_kinds", expanding=True)))
     if f.to_states is not None:
-        terms.append(s.to_state.in_(f.to_states))
+        terms.append(table.c.to_state.in_(bindparam("b_states", expanding=True)))
     return terms
+
+
+def _shape_params(f: TransitionFilter, **more: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"b_project": f.project_id, **more}
+    if f.kinds is not None:
+        params["b_kinds"] = list(f.kinds)
+    if f.to_states is not None:
+        params["b_states"] = list(f.to_states)
+    return params
+
+
+def _count_statement(name: str, f: TransitionFilter, edges: int = 0) -> Any:
+    """One prebuilt statement per (statement, filter shape): SQLAlchemy keeps its cache key."""
+    key = (name, f.kinds is None, f.to_states is None, edges)
+    stmt = _count_statements.get(key)
+    if stmt is not None:
+        return stmt
+    s, t = transition_slots.c, transitions.c
+    lo, hi = bindparam("b_lo"), bindparam("b_hi")
+    if name == "days":
+        local = s.slot + bindparam("b_shift")
+        day = (local // _SLOTS_PER_DAY).label("day")
+        stmt = (
+            select(day, s.kind, s.to_state, func.sum(s.n))
+            .where(
+                *_shape_terms(transition_slots, f),
+                s.slot >= lo,
+                s.slot < hi,
+                s.gap > local - (local // _SLOTS_PER_DAY) * _SLOTS_PER_DAY,
+            )
+            .group_by(day, s.kind, s.to_state)
+        )
+    elif name == "range":
+        stmt = (
+            select(s.kind, s.to_state, func.sum(s.n))
+            .where(
+                *_shape_terms(transition_slots, f), s.slot >= lo, s.slot < hi, s.gap > s.slot - lo
+            )
+            .group_by(s.kind, s.to_state)
+        )
+    elif name == "between":
+        stmt = (
+            select(t.kind, t.to_state, func.count(t.entity_id.distinct()))
+            .where(*_shape_terms(transitions, f), t.occurred_at >= lo, t.occurred_at < hi)
+            .group_by(t.kind, t.to_state)
+        )
+    else:
+        u = _later.c
+        in_core = exists().where(
+            u.project_id == t.project_id,
+            u.kind == t.kind,
+            u.entity_id == t.entity_id,
+            u.to_state == t.to_state,
+            u.occurred_at >= bindparam("b_core_lo"),
+            u.occurred_at < bindparam("b_core_hi"),
+        )
+        ranges = [
+            and_(t.occurred_at >= bindparam(f"b_lo{i}"), t.occurred_at < bindparam(f"b_hi{i}"))
+            for i in range(edges)
+        ]
+        stmt = (
+            select(t.kind, t.to_state, func.count(t.entity_id.distinct()))
+            .where(*_shape_terms(transitions, f), or_(*ranges), ~in_core)
+            .group_by(t.kind, t.to_state)
+        )
+    if len(_count_statements) < 256:
+        _count_statements[key] = stmt
+    return stmt
 
 
 def transition_slot_counts_days(
@@ -386,19 +457,8 @@ def transition_slot_counts_days(
     its entity's previous move into the same state lies before its local day,
     i.e. when its gap exceeds the slots since local midnight.
     """
-    s = transition_slots.c
-    local = s.slot + offset
-    day = (local // _SLOTS_PER_DAY).label("day")
-    rows = conn.execute(
-        select(day, s.kind, s.to_state, func.sum(s.n))
-        .where(
-            *_slot_terms(f),
-            s.slot >= lo,
-            s.slot < hi,
-            s.gap > local - (local // _SLOTS_PER_DAY) * _SLOTS_PER_DAY,
-        )
-        .group_by(day, s.kind, s.to_state)
-    ).all()
+    params = _shape_params(f, b_lo=lo, b_hi=hi, b_shift=offset)
+    rows = conn.execute(_count_statement("days", f), params).all()
     return [(int(r[0]), r[1], r[2], int(r[3])) for r in rows]
 
 
@@ -407,17 +467,8 @@ def transition_slot_counts_range(
 ) -> list[tuple[str, str, int]]:
     """transition_slot_counts_range: distinct entities per (kind, to_state) that moved
     during slots [lo, hi) (at most 100 slots), from the slot counters."""
-    s = transition_slots.c
-    rows = conn.execute(
-        select(s.kind, s.to_state, func.sum(s.n))
-        .where(*_slot_terms(f), s.slot >= lo, s.slot < hi, s.gap > s.slot - lo)
-        .group_by(s.kind, s.to_state)
-    ).all()
+    rows = conn.execute(_count_statement("range", f), _shape_params(f, b_lo=lo, b_hi=hi)).all()
     return [(r[0], r[1], int(r[2])) for r in rows]
-
-
-def _move_terms(f: TransitionFilter) -> list[ColumnElement[bool]]:
-    return transition_where(TransitionFilter(f.project_id, f.kinds, f.to_states))
 
 
 def transition_distinct_between(
@@ -425,12 +476,8 @@ def transition_distinct_between(
 ) -> list[tuple[str, str, int]]:
     """transition_distinct_between: distinct entities per (kind, to_state) that moved in
     [since, until), counted from the transitions themselves."""
-    t = transitions.c
-    rows = conn.execute(
-        select(t.kind, t.to_state, func.count(t.entity_id.distinct()))
-        .where(*_move_terms(f), t.occurred_at >= since, t.occurred_at < until)
-        .group_by(t.kind, t.to_state)
-    ).all()
+    params = _shape_params(f, b_lo=since, b_hi=until)
+    rows = conn.execute(_count_statement("between", f), params).all()
     return [(r[0], r[1], int(r[2])) for r in rows]
 
 
@@ -446,23 +493,8 @@ def transition_distinct_edges(
     Added to the slot counters' count of the core, this gives the exact count of
     a range whose ends are not on slot edges.
     """
-    t = transitions.c
-    u = transitions.alias("later")
-    in_core = exists().where(
-        u.c.project_id == t.project_id,
-        u.c.kind == t.kind,
-        u.c.entity_id == t.entity_id,
-        u.c.to_state == t.to_state,
-        u.c.occurred_at >= core[0],
-        u.c.occurred_at < core[1],
-    )
-    rows = conn.execute(
-        select(t.kind, t.to_state, func.count(t.entity_id.distinct()))
-        .where(
-            *_move_terms(f),
-            or_(*(and_(t.occurred_at >= a, t.occurred_at < b) for a, b in edges)),
-            ~in_core,
-        )
-        .group_by(t.kind, t.to_state)
-    ).all()
+    params = _shape_params(f, b_core_lo=core[0], b_core_hi=core[1])
+    for i, (lo, hi) in enumerate(edges):
+        params[f"b_lo{i}"], params[f"b_hi{i}"] = lo, hi
+    rows = conn.execute(_count_statement("edges", f, len(edges)), params).all()
     return [(r[0], r[1], int(r[2])) for r in rows]

@@ -47,13 +47,18 @@ def _gap(t: str, prev: str, least: str) -> str:
 
 
 def _neighbour(r: str, before: bool) -> str:
-    """The occurred_at of r's entity's move into the same state just before / after r."""
-    cmp, order = ("<", "DESC") if before else (">", "ASC")
+    """The occurred_at of r's entity's move into the same state just before / after r.
+
+    ``occurred_at + 0`` keeps both planners on the entity's key (project, kind,
+    entity_id, …) instead of walking the time index for MAX / MIN: an entity has
+    a few moves, the project millions.
+    """
+    cmp, agg = ("<", "MAX") if before else (">", "MIN")
     return (
-        f"(SELECT occurred_at FROM transitions WHERE project_id = {r}.project_id "
+        f"(SELECT {agg}(occurred_at + 0) FROM transitions WHERE project_id = {r}.project_id "
         f"AND kind = {r}.kind AND entity_id = {r}.entity_id AND to_state = {r}.to_state "
-        f"AND (occurred_at {cmp} {r}.occurred_at OR (occurred_at = {r}.occurred_at "
-        f"AND id {cmp} {r}.id)) ORDER BY occurred_at {order}, id {order} LIMIT 1)"
+        f"AND (occurred_at + 0 {cmp} {r}.occurred_at OR (occurred_at + 0 = {r}.occurred_at "
+        f"AND id {cmp} {r}.id)))"
     )
 
 
@@ -69,10 +74,10 @@ def _sqlite_trigger(name: str, when: str, r: str, sign: int) -> str:
     t = f"{r}.occurred_at"
     steps = [
         # the move's own contribution
-        dict(slot=_slot(t), gap=_gap(t, "p", "min"), n=sign, cond="true"),
+        {"slot": _slot(t), "gap": _gap(t, "p", "min"), "n": sign, "cond": "true"},
         # its successor's: gap to the move, replaced by the gap to the one before it
-        dict(slot=_slot("nx"), gap=_gap("nx", t, "min"), n=sign, cond="nx IS NOT NULL"),
-        dict(slot=_slot("nx"), gap=_gap("nx", "p", "min"), n=-sign, cond="nx IS NOT NULL"),
+        {"slot": _slot("nx"), "gap": _gap("nx", t, "min"), "n": sign, "cond": "nx IS NOT NULL"},
+        {"slot": _slot("nx"), "gap": _gap("nx", "p", "min"), "n": -sign, "cond": "nx IS NOT NULL"},
     ]
     body = "\n".join(
         _UPSERT_SQLITE.format(r=r, prev=_neighbour(r, True), next=_neighbour(r, False), **s)
