@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     and_,
@@ -394,7 +395,7 @@ def _count_statement(name: str, f: TransitionFilter, edges: int = 0) -> Any:
     if stmt is not None:
         return stmt
     s, t = transition_slots.c, transitions.c
-    lo, hi = bindparam("b_lo"), bindparam("b_hi")
+    lo, hi = bindparam("b_lo", type_=BigInteger()), bindparam("b_hi", type_=BigInteger())
     if name == "days":
         local = s.slot + bindparam("b_shift")
         day = (local // _SLOTS_PER_DAY).label("day")
