@@ -318,8 +318,11 @@ class States(Queries):
         if limit is not None:
             check_int(limit, "limit", 1, INT32_MAX)
         pid = self._scope.project_id
-        with self._scope.store.read() as conn:
-            rows = tsql.transition_history(conn, pid, kind, entity_id, after=after, limit=limit)
+        # One statement (and a second only when it finds nothing): no explicit transaction.
+        with self._scope.store.read_single() as conn:
+            rows = tsql.transition_history(
+                conn, self._scope.store.dialect, pid, kind, entity_id, after=after, limit=limit
+            )
             if not rows and after == 0 and sql.entity_pk_get(conn, pid, kind, entity_id) is None:
                 raise NotFound(f"{kind}/{entity_id} not found in project {self._scope.project!r}")
         return [transition_from_row(r) for r in rows]

@@ -143,6 +143,7 @@ class PostgreSQLDialect(Dialect):
         return stmt.with_for_update()
 
     claim_lock_sql = " FOR UPDATE SKIP LOCKED"
+    lock_sql = " FOR UPDATE"
 
     def execute_raw(
         self, conn: Connection, sql: str, params: Sequence[Any]
