@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -239,6 +240,15 @@ def test_upsert_of_a_new_entity_records_its_creation(cl: Chronolog) -> None:
     with pytest.raises(NotFound):
         cl.states.upsert("season", "x", parent=("series", "missing"))
     assert cl.events.query().total == total
+
+
+def test_concurrent_upserts_of_one_new_entity_record_one_creation(db_url: str) -> None:
+    with Chronolog(db_url) as cl:
+        cl.states.define("movie", **MOVIE)  # type: ignore[arg-type]
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda i: cl.states.upsert("movie", 7, title=f"t{i}"), range(8)))
+        assert [t.to_state for t in cl.states.history("movie", 7)] == ["new"]
+        assert cl.events.query(event_types=["movie"]).total == 1
 
 
 def test_out_of_range_integers_are_validation_errors(cl: Chronolog) -> None:
