@@ -9,7 +9,9 @@ How a day is counted (exact, for any ``tzinfo``):
 - a day cut by the window's ends, or lengthened or shortened by a DST change, is
   a sum over the whole slots inside it (at most 100: 25 hours), plus the
   entities that moved only in its partial slots at the ends (at most 15 minutes
-  each, read from ``transitions``);
+  each, read from ``transitions``) — unless the part of such a slot outside the
+  day holds no move at all (at "now", nothing has happened later yet): then the
+  whole slot is summed from the counters;
 - anything else (an offset that is not a multiple of 15 minutes, a day longer
   than 25 hours, a day in two pieces) is counted from ``transitions`` directly.
 """
@@ -133,6 +135,21 @@ def day_counts(
             for kind, state, n in tsql.transition_distinct_between(conn, flt, x, y):
                 totals[(day, kind, state)] += n
             continue
+        # A partial slot at an end whose other part holds no move at all (the usual
+        # case at "now": nothing has happened after it yet) counts as a whole slot.
+        pid = flt.project_id
+        if (
+            y % SLOT_MICROS
+            and hi + 1 - lo <= SLOT_GAP_CAP
+            and not tsql.transition_any_between(conn, pid, y, (hi + 1) * SLOT_MICROS)
+        ):
+            hi, y = hi + 1, (hi + 1) * SLOT_MICROS
+        if (
+            x % SLOT_MICROS
+            and hi - lo + 1 <= SLOT_GAP_CAP
+            and not tsql.transition_any_between(conn, pid, (lo - 1) * SLOT_MICROS, x)
+        ):
+            lo, x = lo - 1, (lo - 1) * SLOT_MICROS
         for kind, state, n in tsql.transition_slot_counts_range(conn, flt, lo, hi):
             totals[(day, kind, state)] += n
         edges = [(a, b) for a, b in ((x, lo * SLOT_MICROS), (hi * SLOT_MICROS, y)) if a < b]

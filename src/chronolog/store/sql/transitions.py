@@ -39,6 +39,7 @@ __all__ = [
     "TRANSITION_COLUMNS",
     "AppendedTransition",
     "TransitionFilter",
+    "transition_any_between",
     "transition_append",
     "transition_clear_most_recent_many",
     "transition_clear_most_recent_one",
@@ -510,3 +511,20 @@ def transition_distinct_edges(
         params[f"b_lo{i}"], params[f"b_hi{i}"] = lo, hi
     rows = conn.execute(_count_statement("edges", f, len(edges)), params).all()
     return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+_ANY_BETWEEN = (
+    select(transitions.c.id)
+    .where(
+        transitions.c.project_id == bindparam("b_project"),
+        transitions.c.occurred_at >= bindparam("b_lo", type_=BigInteger()),
+        transitions.c.occurred_at < bindparam("b_hi", type_=BigInteger()),
+    )
+    .limit(1)
+)
+
+
+def transition_any_between(conn: Connection, project_id: int, since: int, until: int) -> bool:
+    """transition_any_between: whether any move (of any kind) happened in [since, until)."""
+    params = {"b_project": project_id, "b_lo": since, "b_hi": until}
+    return conn.execute(_ANY_BETWEEN, params).first() is not None
