@@ -146,9 +146,12 @@ transition_slots = Table(
     ),
     Column(
         "shard",
-        SmallInteger,
+        Integer,
         nullable=False,
-        comment="spreads concurrent PostgreSQL writers over rows; always 0 on SQLite",
+        comment=(
+            "PostgreSQL: rows of one key that concurrent writers add to without waiting on "
+            "each other (a backend pid, or random when that row is held); always 0 on SQLite"
+        ),
     ),
     Column("n", BigInteger, nullable=False, comment="moves with this slot and gap"),
     PrimaryKeyConstraint("project_id", "slot", "kind", "to_state", "gap", "shard"),

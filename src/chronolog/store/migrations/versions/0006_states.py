@@ -33,6 +33,10 @@ down_revision = "0005_auth"
 branch_labels = None
 depends_on = None
 
+SHARD_COMMENT = (
+    "PostgreSQL: rows of one key that concurrent writers add to without waiting on each "
+    "other (a backend pid, or random when that row is held); always 0 on SQLite"
+)
 _SLOT = 900_000_000
 _CAP = 100
 
@@ -86,6 +90,34 @@ def _sqlite_trigger(name: str, when: str, r: str, sign: int) -> str:
     return f"CREATE TRIGGER {name} {when} ON transitions FOR EACH ROW BEGIN\n{body}\nEND"
 
 
+_PG_ADD = """
+CREATE FUNCTION transition_slots_add(
+    p_project integer, p_slot bigint, p_kind text, p_state text, p_gap bigint, p_n integer
+) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    -- Never wait on another writer: add to a row of this key no one else holds ...
+    UPDATE transition_slots SET n = n + p_n WHERE ctid = (
+        SELECT ctid FROM transition_slots WHERE project_id = p_project AND slot = p_slot
+        AND kind = p_kind AND to_state = p_state AND gap = p_gap LIMIT 1 FOR UPDATE SKIP LOCKED
+    );
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    -- ... or start one under this backend's pid, which no running transaction shares
+    -- (DO NOTHING does not wait on a committed row that another transaction locked).
+    INSERT INTO transition_slots (project_id, slot, kind, to_state, gap, shard, n)
+    VALUES (p_project, p_slot, p_kind, p_state, p_gap, pg_backend_pid(), p_n)
+    ON CONFLICT DO NOTHING;
+    WHILE NOT FOUND LOOP
+        INSERT INTO transition_slots (project_id, slot, kind, to_state, gap, shard, n)
+        VALUES (p_project, p_slot, p_kind, p_state, p_gap,
+                -1 - floor(random() * 2147483646)::integer, p_n)
+        ON CONFLICT DO NOTHING;
+    END LOOP;
+END
+$$
+"""
+
 _PG_FUNCTION = f"""
 CREATE FUNCTION transition_slots_track() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -93,27 +125,22 @@ DECLARE
     delta integer;
     p bigint;
     nx bigint;
-    sh smallint := floor(random() * 8)::smallint;
-    own_gap integer;
-    next_gap integer;
-    skip_gap integer;
+    next_gap bigint;
+    skip_gap bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN r := NEW; delta := 1; ELSE r := OLD; delta := -1; END IF;
     p := {_neighbour("r", True)};
     nx := {_neighbour("r", False)};
-    own_gap := {_gap("r.occurred_at", "p", "LEAST")};
-    INSERT INTO transition_slots AS s (project_id, slot, kind, to_state, gap, shard, n)
-    VALUES (r.project_id, {_slot("r.occurred_at")}, r.kind, r.to_state, own_gap, sh, delta)
-    ON CONFLICT (project_id, slot, kind, to_state, gap, shard) DO UPDATE SET n = s.n + excluded.n;
+    PERFORM transition_slots_add(r.project_id, {_slot("r.occurred_at")}, r.kind, r.to_state,
+                                 {_gap("r.occurred_at", "p", "LEAST")}, delta);
     IF nx IS NOT NULL THEN
         next_gap := {_gap("nx", "r.occurred_at", "LEAST")};
         skip_gap := {_gap("nx", "p", "LEAST")};
         IF next_gap <> skip_gap THEN
-            INSERT INTO transition_slots AS s (project_id, slot, kind, to_state, gap, shard, n)
-            VALUES (r.project_id, {_slot("nx")}, r.kind, r.to_state, next_gap, sh, delta),
-                   (r.project_id, {_slot("nx")}, r.kind, r.to_state, skip_gap, sh, -delta)
-            ON CONFLICT (project_id, slot, kind, to_state, gap, shard)
-            DO UPDATE SET n = s.n + excluded.n;
+            PERFORM transition_slots_add(r.project_id, {_slot("nx")}, r.kind, r.to_state,
+                                         next_gap, delta);
+            PERFORM transition_slots_add(r.project_id, {_slot("nx")}, r.kind, r.to_state,
+                                         skip_gap, -delta);
         END IF;
     END IF;
     IF TG_OP = 'INSERT' THEN RETURN NEW; END IF;
@@ -157,9 +184,9 @@ def upgrade() -> None:
         ),
         sa.Column(
             "shard",
-            sa.SmallInteger,
+            sa.Integer,
             nullable=False,
-            comment="spreads concurrent PostgreSQL writers over rows; always 0 on SQLite",
+            comment=SHARD_COMMENT,
         ),
         sa.Column("n", sa.BigInteger, nullable=False, comment="moves with this slot and gap"),
         sa.ForeignKeyConstraint(
@@ -179,6 +206,7 @@ def upgrade() -> None:
     )
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
+        op.execute(_PG_ADD)
         op.execute(_PG_FUNCTION)
         op.execute(
             "CREATE TRIGGER transition_slots_track BEFORE INSERT OR DELETE ON transitions "
@@ -196,6 +224,9 @@ def downgrade() -> None:
     if bind.dialect.name == "postgresql":
         op.execute("DROP TRIGGER transition_slots_track ON transitions")
         op.execute("DROP FUNCTION transition_slots_track()")
+        op.execute(
+            "DROP FUNCTION transition_slots_add(integer, bigint, text, text, bigint, integer)"
+        )
     else:
         op.execute("DROP TRIGGER transition_slots_insert")
         op.execute("DROP TRIGGER transition_slots_delete")
