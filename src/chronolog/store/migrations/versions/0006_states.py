@@ -16,7 +16,10 @@ state, if the insert landed before it); a delete does the reverse. Order is
 same statement wrote before (AFTER row triggers of a multi-row INSERT or COPY
 fire only when every row is in). SQLite fires row triggers one row at a time;
 its AFTER INSERT trigger is used because a BEFORE trigger does not know the
-new rowid yet.
+new rowid yet. The PL/pgSQL functions run with ``enable_seqscan = off``: their
+plans are cached per session, and one planned while ``transitions`` looked
+empty (a fresh database, a bulk load in one transaction) would scan the table
+on every row.
 
 Revision ID: 0006_states
 Revises: 0005_auth
@@ -93,7 +96,7 @@ def _sqlite_trigger(name: str, when: str, r: str, sign: int) -> str:
 _PG_ADD = """
 CREATE FUNCTION transition_slots_add(
     p_project integer, p_slot bigint, p_kind text, p_state text, p_gap bigint, p_n integer
-) RETURNS void LANGUAGE plpgsql AS $$
+) RETURNS void LANGUAGE plpgsql SET enable_seqscan = off AS $$
 BEGIN
     -- Never wait on another writer: add to a row of this key no one else holds ...
     UPDATE transition_slots SET n = n + p_n WHERE ctid = (
@@ -119,7 +122,8 @@ $$
 """
 
 _PG_FUNCTION = f"""
-CREATE FUNCTION transition_slots_track() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION transition_slots_track() RETURNS trigger LANGUAGE plpgsql
+SET enable_seqscan = off AS $$
 DECLARE
     r record;
     delta integer;
