@@ -53,19 +53,23 @@ def _gap(t: str, prev: str, least: str) -> str:
     return f"(CASE WHEN {prev} IS NULL THEN {_CAP} ELSE {least}({_slot(t)} - {_slot(prev)}, {_CAP}) END)"
 
 
-def _neighbour(r: str, before: bool) -> str:
+def _neighbour(r: str, before: bool, keep: str = "OFFSET 0") -> str:
     """The occurred_at of r's entity's move into the same state just before / after r.
 
-    ``occurred_at + 0`` keeps both planners on the entity's key (project, kind,
-    entity_id, …) instead of walking the time index for MAX / MIN: an entity has
-    a few moves, the project millions.
+    It reads the entity's history in unique-key order (``ORDER BY`` the key,
+    kept by ``OFFSET 0``; SQLite spells it ``LIMIT -1 OFFSET 0``), so both planners
+    walk that key: without it,
+    PostgreSQL took the time index for ``project_id = …`` alone whenever the
+    table looked empty to it (a fresh database, a bulk load), and every insert
+    scanned the project. An entity has a few moves, the project millions.
     """
     cmp, agg = ("<", "MAX") if before else (">", "MIN")
     return (
-        f"(SELECT {agg}(occurred_at + 0) FROM transitions WHERE project_id = {r}.project_id "
-        f"AND kind = {r}.kind AND entity_id = {r}.entity_id AND to_state = {r}.to_state "
-        f"AND (occurred_at + 0 {cmp} {r}.occurred_at OR (occurred_at + 0 = {r}.occurred_at "
-        f"AND id {cmp} {r}.id)))"
+        f"(SELECT {agg}(h.occurred_at) FROM (SELECT occurred_at, id, to_state FROM transitions "
+        f"WHERE project_id = {r}.project_id AND kind = {r}.kind AND entity_id = {r}.entity_id "
+        f"ORDER BY project_id, kind, entity_id, sort_key {keep}) h "
+        f"WHERE h.to_state = {r}.to_state AND (h.occurred_at {cmp} {r}.occurred_at "
+        f"OR (h.occurred_at = {r}.occurred_at AND h.id {cmp} {r}.id)))"
     )
 
 
@@ -87,7 +91,12 @@ def _sqlite_trigger(name: str, when: str, r: str, sign: int) -> str:
         {"slot": _slot("nx"), "gap": _gap("nx", "p", "min"), "n": -sign, "cond": "nx IS NOT NULL"},
     ]
     body = "\n".join(
-        _UPSERT_SQLITE.format(r=r, prev=_neighbour(r, True), next=_neighbour(r, False), **s)
+        _UPSERT_SQLITE.format(
+            r=r,
+            prev=_neighbour(r, True, "LIMIT -1 OFFSET 0"),
+            next=_neighbour(r, False, "LIMIT -1 OFFSET 0"),
+            **s,
+        )
         for s in steps
     )
     return f"CREATE TRIGGER {name} {when} ON transitions FOR EACH ROW BEGIN\n{body}\nEND"
