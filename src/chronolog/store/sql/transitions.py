@@ -19,7 +19,6 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
-    case,
     exists,
     func,
     insert,
@@ -44,7 +43,6 @@ __all__ = [
     "transition_clear_most_recent_many",
     "transition_clear_most_recent_one",
     "transition_current",
-    "transition_day_counts",
     "transition_distinct_between",
     "transition_distinct_edges",
     "transition_heads",
@@ -343,39 +341,9 @@ def transition_page(
     return conn.execute(stmt).all()
 
 
-def transition_day_counts(
-    conn: Connection,
-    terms: list[ColumnElement[bool]],
-    offsets: Sequence[tuple[int | None, int]],
-) -> list[tuple[int, str, str, int]]:
-    """transition_day_counts: distinct entities per (local day, kind, to_state).
-
-    ``offsets`` are (until, offset) pairs in time order: moves before
-    ``until`` (microseconds; ``None`` = no end) are shifted by ``offset``
-    microseconds into local time. Days are numbered from the epoch.
-    """
-    if len(offsets) == 1:
-        shift: Any = offsets[0][1]
-    else:
-        whens = [(transitions.c.occurred_at < until, off) for until, off in offsets[:-1]]
-        shift = case(*whens, else_=offsets[-1][1])
-    day = ((transitions.c.occurred_at + shift) // _DAY).label("day")
-    rows = conn.execute(
-        select(
-            day,
-            transitions.c.kind,
-            transitions.c.to_state,
-            func.count(transitions.c.entity_id.distinct()),
-        )
-        .where(*terms)
-        .group_by(day, transitions.c.kind, transitions.c.to_state)
-    ).all()
-    return [(int(r[0]), r[1], r[2], int(r[3])) for r in rows]
-
-
 # -- distinct-entity counts from transition_slots (see migration 0006) ---------------------
 
-_SLOTS_PER_DAY = 86_400_000_000 // SLOT_MICROS
+_SLOTS_PER_DAY = _DAY // SLOT_MICROS
 
 
 _later = transitions.alias("later")  # built once: an alias is costly to make per call
