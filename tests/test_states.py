@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -187,8 +190,9 @@ def test_upsert_get_children_and_parent_checks(cl: Chronolog) -> None:
     assert series.state is None
     assert series.attributes == {"tvdb": 1}
     movie = cl.states.upsert("movie", "m1")
-    assert movie.state == "new"  # starts in the initial state, no transition yet
-    assert movie.current is None
+    assert movie.state == "new"  # starts in the initial state, created by a transition
+    assert movie.current is not None
+    assert movie.current.from_state is None
     cl.states.upsert("season", "tt1-s1", parent=("series", "tt1"), title="Season 1")
     cl.states.transition("season", "tt1-s2", "missing", parent=series)
     cl.states.transition("episode", "tt1-s1e1", "missing", parent=("season", "tt1-s1"))
@@ -203,6 +207,69 @@ def test_upsert_get_children_and_parent_checks(cl: Chronolog) -> None:
         cl.states.upsert("series", "tt1", parent=("episode", "tt1-s1e1"))
     with pytest.raises(NotFound):
         cl.states.children("series", "nope")
+
+
+def test_upsert_of_a_new_entity_records_its_creation(cl: Chronolog) -> None:
+    cl.states.define("movie", **MOVIE)  # type: ignore[arg-type]
+    who = Actor("user", "u1", "Ann")
+    movie = cl.states.upsert("movie", 603, title="The Matrix", actor=who)
+    [created] = cl.states.history("movie", 603)
+    assert (created.sort_key, created.from_state, created.to_state) == (1, None, "new")
+    assert created.most_recent
+    assert created.actor == who
+    assert movie.current == created
+    event = cl.events.get(created.event_id)  # type: ignore[arg-type]
+    assert (event.event_type, event.action, event.target.id) == ("movie", "new", "603")
+    assert event.metadata == {"from": None, "to": "new", "sort_key": 1}
+    # changing it records nothing; its next move follows the creation
+    cl.states.upsert("movie", 603, title="The Matrix (1999)", attributes={"year": 1999})
+    assert len(cl.states.history("movie", 603)) == 1
+    moved = cl.states.transition("movie", 603, "missing")
+    assert (moved.sort_key, moved.from_state) == (2, "new")
+    # no machine, so no state: one "created" event and no transition
+    before = cl.events.query(event_types=["series"]).items
+    cl.states.upsert("series", "tt1", title="Dark", actor=who)
+    cl.states.upsert("series", "tt1", title="Dark (2017)")
+    assert cl.states.history("series", "tt1") == []
+    events = cl.events.query(event_types=["series"]).items
+    assert len(events) == len(before) + 1
+    assert (events[0].action, events[0].target.title, events[0].actor) == ("created", "Dark", who)
+    assert cl.states.timeline(kinds="movie").count("movie", "new") == 1
+    # a refused upsert records nothing
+    total = cl.events.query().total
+    with pytest.raises(NotFound):
+        cl.states.upsert("season", "x", parent=("series", "missing"))
+    assert cl.events.query().total == total
+
+
+def test_concurrent_upserts_of_one_new_entity_record_one_creation(db_url: str) -> None:
+    with Chronolog(db_url) as cl:
+        cl.states.define("movie", **MOVIE)  # type: ignore[arg-type]
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda i: cl.states.upsert("movie", 7, title=f"t{i}"), range(8)))
+        assert [t.to_state for t in cl.states.history("movie", 7)] == ["new"]
+        assert cl.events.query(event_types=["movie"]).total == 1
+
+
+def test_out_of_range_integers_are_validation_errors(cl: Chronolog) -> None:
+    cl.states.transition("movie", 1, "missing")
+    for bad in (2**31, 2**63, -1, True, 1.0):
+        with pytest.raises(ValidationError, match="after must be an integer from 0"):
+            cl.states.history("movie", 1, after=bad)  # type: ignore[arg-type]
+    assert cl.states.history("movie", 1, after=2**31 - 1) == []
+    with pytest.raises(ValidationError, match="limit"):
+        cl.states.history("movie", 1, limit=2**31)
+    # a forged cursor with positions beyond BIGINT: refused before any SQL
+    cl.states.transition("movie", 2, "missing")
+    for page in (cl.states.entities(limit=1), cl.states.timeline(limit=1).page):
+        cursor = page.next_cursor
+        assert cursor is not None
+        real = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        for t, i in ((2**63, 1), (1, 2**64 - 1), (-(2**63) - 1, 1), ("1", 1), (1, None)):
+            forged = base64.urlsafe_b64encode(json.dumps({**real, "t": t, "i": i}).encode())
+            read = cl.states.entities if real["k"] == "entities" else cl.states.timeline
+            with pytest.raises(ValidationError, match="cursor"):
+                read(limit=1, cursor=forged.decode())
 
 
 def test_delete_removes_history_orphans_children_and_records_an_event(cl: Chronolog) -> None:

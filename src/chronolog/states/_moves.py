@@ -153,34 +153,21 @@ def apply_moves(scope: Scope, conn: Connection, moves: list[Move]) -> list[Trans
     dialect = scope.store.dialect
     now = to_micros(scope.clock())
     keys = sorted({(m.kind, m.entity_id) for m in moves})
-    machines: dict[str, Machine] = {
-        kind: machine_from_json(kind, d)
-        for kind, d in sql.machine_list(conn, pid, sorted({k for k, _ in keys}))
-    }
-    rows = {(r.kind, r.entity_id): r for r in sql.entity_lock_many(conn, dialect, pid, keys)}
-    missing = [k for k in keys if k not in rows]
-    if missing:
-        new_titles = {(m.kind, m.entity_id): m.title for m in moves if m.title is not None}
-        new_rows = []
-        for kind, ident in missing:
-            machine = machines.get(kind)
-            initial = machine.initial if machine is not None else None
-            new_rows.append(
-                {
-                    "project_id": pid,
-                    "kind": kind,
-                    "entity_id": ident,
-                    "title": new_titles.get((kind, ident)),
-                    "state": initial,
-                    "state_since": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        sql.entity_insert_missing(conn, dialect, new_rows)
-        for r in sql.entity_lock_many(conn, dialect, pid, missing):
-            rows[(r.kind, r.entity_id)] = r
-    heads = tsql.transition_heads(conn, pid, keys)
+    # One existing entity (the common single move): its lock, machine and newest
+    # sort_key in as few statements as the database allows.
+    locked = sql.entity_lock_one(conn, dialect, pid, *keys[0]) if len(keys) == 1 else None
+    if locked is not None:
+        row, definition, head = locked
+        machines = {} if definition is None else {row.kind: _machine(row.kind, definition)}
+        rows = {keys[0]: row}
+        heads = {} if head is None else {keys[0]: head}
+    else:
+        machines = {
+            kind: machine_from_json(kind, d)
+            for kind, d in sql.machine_list(conn, pid, sorted({k for k, _ in keys}))
+        }
+        rows = {(r.kind, r.entity_id): r for r in sql.entity_lock_many(conn, dialect, pid, keys)}
+        rows, heads = _lock_missing(scope, conn, moves, keys, machines, rows, now)
     state = {k: rows[k].state for k in keys}
     sort = {k: heads.get(k, 0) for k in keys}
     plan: list[_Planned] = []
@@ -247,7 +234,10 @@ def apply_moves(scope: Scope, conn: Connection, moves: list[Move]) -> list[Trans
         ]
     )
     event_ids = events.write_prepared(conn, event_rows, check_types=False)
-    tsql.transition_clear_most_recent_many(conn, pid, [k for k in keys if k in heads])
+    if len(keys) == 1 and heads:
+        tsql.transition_clear_most_recent_one(conn, dialect, pid, *keys[0])
+    else:
+        tsql.transition_clear_most_recent_many(conn, pid, [k for k in keys if k in heads])
     ids = tsql.transition_insert_many(
         conn,
         dialect,
@@ -273,20 +263,34 @@ def apply_moves(scope: Scope, conn: Connection, moves: list[Move]) -> list[Trans
     for p in plan:
         if p.move.title is not None:
             titles[(p.move.kind, p.move.entity_id)] = p.move.title
-    sql.entity_state_set_many(
-        conn,
-        [
-            {
-                "b_pk": plan[i].entity_pk,
-                "b_state": plan[i].move.to,
-                "b_since": plan[i].occurred_at,
-                "b_now": now,
-                "b_title": titles.get(key),
-                "b_parent": parents.get(key),
-            }
-            for key, i in sorted(last_index.items())
-        ],
-    )
+    if len(plan) == 1:
+        last = plan[0]
+        key = (last.move.kind, last.move.entity_id)
+        sql.entity_state_set_one(
+            conn,
+            dialect,
+            last.entity_pk,
+            last.move.to,
+            last.occurred_at,
+            now,
+            titles.get(key),
+            parents.get(key),
+        )
+    else:
+        sql.entity_state_set_many(
+            conn,
+            [
+                {
+                    "b_pk": plan[i].entity_pk,
+                    "b_state": plan[i].move.to,
+                    "b_since": plan[i].occurred_at,
+                    "b_now": now,
+                    "b_title": titles.get(key),
+                    "b_parent": parents.get(key),
+                }
+                for key, i in sorted(last_index.items())
+            ],
+        )
     return [
         Transition(
             id=ident,
@@ -304,6 +308,57 @@ def apply_moves(scope: Scope, conn: Connection, moves: list[Move]) -> list[Trans
         )
         for p, ident, event_id in zip(plan, ids, event_ids, strict=True)
     ]
+
+
+def _lock_missing(
+    scope: Scope,
+    conn: Connection,
+    moves: list[Move],
+    keys: list[tuple[str, str]],
+    machines: dict[str, Machine],
+    rows: dict[tuple[str, str], Any],
+    now: int,
+) -> tuple[dict[tuple[str, str], Any], dict[tuple[str, str], int]]:
+    """Create and lock the entities not found yet; (rows, newest sort_keys) of all."""
+    pid = scope.project_id
+    dialect = scope.store.dialect
+    missing = [k for k in keys if k not in rows]
+    if missing:
+        new_titles = {(m.kind, m.entity_id): m.title for m in moves if m.title is not None}
+        new_rows = []
+        for kind, ident in missing:
+            machine = machines.get(kind)
+            initial = machine.initial if machine is not None else None
+            new_rows.append(
+                {
+                    "project_id": pid,
+                    "kind": kind,
+                    "entity_id": ident,
+                    "title": new_titles.get((kind, ident)),
+                    "state": initial,
+                    "state_since": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        sql.entity_insert_missing(conn, dialect, new_rows)
+        for r in sql.entity_lock_many(conn, dialect, pid, missing):
+            rows[(r.kind, r.entity_id)] = r
+    return rows, tsql.transition_heads(conn, pid, keys)
+
+
+_machines: dict[tuple[str, str], Machine] = {}
+
+
+def _machine(kind: str, definition: dict[str, Any]) -> Machine:
+    # Parsed once per (kind, definition): every single move reads its kind's machine.
+    key = (kind, _json.dumps(definition))
+    machine = _machines.get(key)
+    if machine is None:
+        machine = machine_from_json(kind, definition)
+        if len(_machines) < 1024:
+            _machines[key] = machine
+    return machine
 
 
 def _title(rows: dict[tuple[str, str], Any], p: _Planned) -> str | None:

@@ -8,13 +8,14 @@ from typing import Any
 
 from .. import _json
 from .._scope import Scope
-from .._time import to_micros
+from .._time import from_micros, to_micros
 from ..errors import NotFound, ValidationError
-from ..events import Events
+from ..events import _ACTOR_LIMITS, Events, _party
 from ..models import Actor, Target
 from ..store.sql import states as sql
 from ..store.sql import transitions as tsql
-from ._moves import Move, apply_moves, check_title, parse_move, parse_parent, resolve_parent
+from ._bounds import INT32_MAX, check_int
+from ._moves import Move, _actor, apply_moves, check_title, parse_move, parse_parent, resolve_parent
 from ._rows import entity_from_row, transition_from_row
 from .machine import check_entity_id, check_kind, machine_from_json, parse_machine
 from .models import Entity, Machine, Transition
@@ -100,12 +101,15 @@ class States(Queries):
         title: str | None = None,
         parent: tuple[str, str | int] | Entity | None = None,
         attributes: Mapping[str, Any] | None = None,
+        actor: Actor | Mapping[str, Any] | None = None,
     ) -> Entity:
         """Create an entity or change its title, parent or attributes (``None`` keeps them).
 
-        A new entity of a kind with a machine starts in the machine's initial
-        state (no transition recorded); without one its state is ``None``
-        until its first move.
+        Creating one is recorded like a move: in a kind whose machine has an
+        initial state, as the transition that created it in that state
+        (``from_state`` ``None``, sort_key 1) with its event (action = the
+        initial state); otherwise, with no state to record, as one event of
+        action ``created``. Changing an existing entity records nothing.
         """
         kind = check_kind(kind, writing=True)
         entity_id = check_entity_id(id)
@@ -116,28 +120,47 @@ class States(Queries):
         )
         scope = self._scope
         dialect = scope.store.dialect
+        events = Events(scope)
+        creator = _party(actor, "actor", Actor, _ACTOR_LIMITS, scope.limits.text_chars)
 
         def work(conn: Any) -> None:
             now = to_micros(scope.clock())
             definition = sql.machine_get(conn, scope.project_id, kind)
             initial = None if definition is None else definition.get("initial")
-            sql.entity_insert_missing(
+            created = sql.entity_create(
                 conn,
                 dialect,
-                [
-                    {
-                        "project_id": scope.project_id,
-                        "kind": kind,
-                        "entity_id": entity_id,
-                        "title": title,
-                        "attributes": attrs,
-                        "state": initial,
-                        "state_since": now,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                ],
+                {
+                    "project_id": scope.project_id,
+                    "kind": kind,
+                    "entity_id": entity_id,
+                    "title": title,
+                    "attributes": attrs,
+                    "state": initial,
+                    "state_since": now,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
+            if created is not None and initial is not None:
+                # The move that created it in its initial state, as transition() records it.
+                creation = Move(
+                    kind, entity_id, initial, creator, None, None, title, None, None, now
+                )
+                apply_moves(scope, conn, [creation])
+            elif created is not None:
+                event = events.prepare(
+                    [
+                        {
+                            "event_type": kind,
+                            "action": "created",
+                            "actor": _actor(creator),
+                            "target": Target(kind, entity_id, title),
+                            "occurred_at": from_micros(now),
+                        }
+                    ]
+                )
+                events.write_prepared(conn, event, check_types=False)
             row = sql.entity_lock_many(conn, dialect, scope.project_id, [(kind, entity_id)])[0]
             changes: dict[str, Any] = {"updated_at": now}
             if title is not None:
@@ -151,6 +174,7 @@ class States(Queries):
             sql.entity_update(conn, row.pk, changes)
 
         scope.store.retrying(work)
+        scope.store.notifier.publish("events", "states")
         return self.get(kind, entity_id)
 
     def delete(
@@ -290,15 +314,15 @@ class States(Queries):
         """
         kind = check_kind(kind)
         entity_id = check_entity_id(id)
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            raise ValidationError("after must be a sort_key (an integer ≥ 0)", field="after")
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
-            raise ValidationError("limit must be a positive integer", field="limit")
+        check_int(after, "after", 0, INT32_MAX)  # a sort_key: an INTEGER column
+        if limit is not None:
+            check_int(limit, "limit", 1, INT32_MAX)
         pid = self._scope.project_id
-        with self._scope.store.read() as conn:
-            rows = tsql.transition_history(conn, pid, kind, entity_id, after=after, limit=limit)
+        # One statement (and a second only when it finds nothing): no explicit transaction.
+        with self._scope.store.read_single() as conn:
+            rows = tsql.transition_history(
+                conn, self._scope.store.dialect, pid, kind, entity_id, after=after, limit=limit
+            )
             if not rows and after == 0 and sql.entity_pk_get(conn, pid, kind, entity_id) is None:
                 raise NotFound(f"{kind}/{entity_id} not found in project {self._scope.project!r}")
         return [transition_from_row(r) for r in rows]

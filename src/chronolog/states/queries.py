@@ -12,8 +12,9 @@ from ..errors import NotFound, ValidationError
 from ..models import Page
 from ..store.sql import states as sql
 from ..store.sql import transitions as tsql
+from ._bounds import keyset_position
 from ._rows import entity_from_row, transition_from_row
-from ._timeline import day_of, offsets_between
+from ._timeline import day_counts, day_of
 from .machine import check_entity_id, check_kind, check_state, machine_from_json
 from .models import DayCount, Entity, Timeline
 
@@ -48,15 +49,10 @@ class Queries:
     ) -> Page[Entity]:
         limit = self._limit(limit)
         fp = fingerprint(label, *(getattr(flt, f) for f in flt.__slots__))
-        before = None
+        before: tuple[int, int] | None = None
         page = 1
         if cursor is not None:
-            position = decode_cursor(cursor, "entities", fp)
-            try:
-                before = (int(position["t"]), int(position["i"]))
-                page = int(position.get("p", 1))
-            except (KeyError, TypeError, ValueError):
-                raise ValidationError("cursor is not valid", field="cursor") from None
+            before, page = keyset_position(decode_cursor(cursor, "entities", fp))
         with self._scope.store.read() as conn:
             rows = sql.entity_page(conn, flt, limit=limit + 1, before=before)
         next_cursor = None
@@ -173,23 +169,14 @@ class Queries:
             until=upper,
         )
         fp = fingerprint("timeline", *(getattr(flt, f) for f in flt.__slots__))
-        before = None
+        before: tuple[int, int] | None = None
         page = 1
         if cursor is not None:
-            position = decode_cursor(cursor, "timeline", fp)
-            try:
-                before = (int(position["t"]), int(position["i"]))
-                page = int(position.get("p", 1))
-            except (KeyError, TypeError, ValueError):
-                raise ValidationError("cursor is not valid", field="cursor") from None
+            before, page = keyset_position(decode_cursor(cursor, "timeline", fp))
         terms = tsql.transition_where(flt)
         with self._scope.store.read() as conn:
             rows = tsql.transition_page(conn, terms, limit=limit + 1, before=before)
-            counts = (
-                tsql.transition_day_counts(conn, terms, offsets_between(tz, lower, upper))
-                if with_counts
-                else []
-            )
+            counts = day_counts(conn, flt, tz, lower, upper) if with_counts else []
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -201,9 +188,9 @@ class Queries:
             limit=limit,
             next_cursor=next_cursor,
         )
-        day_counts = sorted(
+        rows_by_day = sorted(
             (DayCount(day_of(d), k, s, n) for d, k, s, n in counts),
             key=lambda c: (c.day, c.kind, c.to_state),
             reverse=True,
         )
-        return Timeline(page=items, days=day_counts)
+        return Timeline(page=items, days=rows_by_day)

@@ -118,6 +118,14 @@ class Dialect(abc.ABC):
     RETURNING …), ev AS (INSERT … SELECT … FROM moved) …``), so a job move and its
     trail travel as one statement. SQLite cannot (its CTEs only read)."""
 
+    lock_sql = ""
+    """What :meth:`for_update` adds, as SQL text, for statements written by hand."""
+
+    writers_serialised = False
+    """Whether a write transaction holds the database's only write lock from its first
+    statement (SQLite's ``BEGIN IMMEDIATE``): then every read inside it already sees
+    all that other writers committed, and a row lock adds nothing."""
+
     claim_lock_sql = ""
     """What :meth:`for_claim` adds, as SQL text, for statements written by hand."""
 

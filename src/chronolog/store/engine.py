@@ -226,6 +226,21 @@ class Store:
         except SQLAlchemyError as exc:
             raise self.dialect.translate(exc) from exc
 
+    @contextmanager
+    def read_single(self) -> Iterator[Connection]:
+        """A connection for reads of one statement each, with no explicit transaction.
+
+        Each statement is its own snapshot (SQLite in autocommit mode; on
+        PostgreSQL the driver's implicit transaction, rolled back when the
+        connection goes back to the pool). It saves :meth:`read`'s BEGIN and
+        COMMIT round trips, for hot single-statement reads only.
+        """
+        try:
+            with self._turn(), self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self.dialect.translate(exc) from exc
+
     def retrying(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
         """Run ``work`` in a write transaction, retrying deadlocks and serialisation failures."""
         self._wrote = True

@@ -186,6 +186,7 @@ class PostgreSQLDialect(Dialect):
 
     claim_lock_sql = " FOR UPDATE SKIP LOCKED"
     chains_writes = True
+    lock_sql = " FOR UPDATE"
 
     def execute_raw(
         self, conn: Connection, sql: str, params: Sequence[Any]

@@ -63,6 +63,7 @@ class SQLiteDialect(Dialect):
     """The SQLite side of the seam."""
 
     name = "sqlite"
+    writers_serialised = True
 
     def is_unavailable(self, exc: SQLAlchemyError) -> bool:
         text = str(exc).lower()

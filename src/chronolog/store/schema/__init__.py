@@ -5,7 +5,7 @@ from .auth import api_tokens, project_members, project_secrets, users
 from .events import event_counts, events, project_vocab, projects
 from .jobs import job_logs, jobs
 from .retention import retention_policies, retention_runs
-from .states import entities, machines, transitions
+from .states import entities, machines, transition_slots, transitions
 
 __all__ = [
     "JSONDocument",
@@ -25,6 +25,7 @@ __all__ = [
     "projects",
     "retention_policies",
     "retention_runs",
+    "transition_slots",
     "transitions",
     "users",
 ]

@@ -13,6 +13,8 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -22,7 +24,7 @@ from sqlalchemy import (
 
 from ._base import JSONDocument, RowId, metadata
 
-__all__ = ["entities", "machines", "transitions"]
+__all__ = ["SLOT_GAP_CAP", "SLOT_MICROS", "entities", "machines", "transition_slots", "transitions"]
 
 entities = Table(
     "entities",
@@ -116,4 +118,47 @@ Index(
     transitions.c.project_id,
     transitions.c.occurred_at,
     transitions.c.id,
+)
+
+SLOT_MICROS = 900_000_000
+"""A slot of ``transition_slots``: 15 minutes, so every local midnight of a zone whose
+UTC offset is a multiple of 15 minutes (all of today's zones) falls on a slot edge."""
+SLOT_GAP_CAP = 100
+"""Gaps are capped at 100 slots (25 hours): the longest local day a slot sum can count."""
+
+# Written by triggers on ``transitions`` (migration 0006), never by chronolog's code: every
+# path that adds or removes history (moves, jobs, deletes, purges) keeps it exact.
+transition_slots = Table(
+    "transition_slots",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("slot", BigInteger, nullable=False, comment="occurred_at // 15 minutes"),
+    Column("kind", String(64), nullable=False),
+    Column("to_state", String(64), nullable=False),
+    Column(
+        "gap",
+        SmallInteger,
+        nullable=False,
+        comment=(
+            "slots since the same entity's previous move into to_state, capped at 100 "
+            "(also when there is none)"
+        ),
+    ),
+    Column(
+        "shard",
+        Integer,
+        nullable=False,
+        comment=(
+            "PostgreSQL: rows of one key that concurrent writers add to without waiting on "
+            "each other (a backend pid, or random when that row is held); always 0 on SQLite"
+        ),
+    ),
+    Column("n", BigInteger, nullable=False, comment="moves with this slot and gap"),
+    PrimaryKeyConstraint("project_id", "slot", "kind", "to_state", "gap", "shard"),
+    # SQLite: the primary key is the table, so a range of slots is one B-tree walk.
+    sqlite_with_rowid=False,
+    comment=(
+        "Moves per 15-minute slot and gap to the previous same move: the timeline's "
+        "distinct-entity day counts, summed without reading transitions."
+    ),
 )

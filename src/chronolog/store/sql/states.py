@@ -8,6 +8,7 @@ cursor always agree.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from ..._json import loads
 from ..dialect import Dialect
 from ..schema import entities, machines, transitions
 from . import AnyRow
@@ -38,16 +40,19 @@ __all__ = [
     "EntityFilter",
     "entity_children",
     "entity_counts",
+    "entity_create",
     "entity_delete",
     "entity_get",
     "entity_insert",
     "entity_insert_missing",
     "entity_lock_many",
+    "entity_lock_one",
     "entity_page",
     "entity_parent_of",
     "entity_pk_get",
     "entity_select",
     "entity_state_set_many",
+    "entity_state_set_one",
     "entity_states_in_use",
     "entity_update",
     "entity_where",
@@ -315,6 +320,59 @@ def entity_lock_many(
     return rows
 
 
+LockedEntity = namedtuple("LockedEntity", "pk kind entity_id state title")
+"""A locked entity row, as :func:`entity_lock_many` returns it."""
+
+# Hand-written (``?`` placeholders, see ``Dialect.execute_raw``): the one-move path runs
+# these on every move, and SQLAlchemy's per-statement work costs more than they do.
+_LOCK_ONE_SQL = (
+    "SELECT e.pk, e.kind, e.entity_id, e.state, e.title, "
+    "(SELECT m.definition FROM machines m WHERE m.project_id = e.project_id "
+    "AND m.kind = e.kind){head} FROM entities e "
+    "WHERE e.project_id = ? AND e.kind = ? AND e.entity_id = ?{lock}"
+)
+_HEAD_SQL = (
+    "SELECT t.sort_key FROM transitions t WHERE t.project_id = e.project_id "
+    "AND t.kind = e.kind AND t.entity_id = e.entity_id AND t.most_recent = true"
+)
+_lock_one_sql: dict[str, str] = {}
+
+
+def entity_lock_one(
+    conn: Connection, dialect: Dialect, project_id: int, kind: str, entity_id: str
+) -> tuple[Any, dict[str, Any] | None, int | None] | None:
+    """entity_lock_one: an existing entity locked until commit, with its kind's machine
+    definition and its newest sort_key (``None``: no history); ``None`` if it does not exist.
+
+    Where writers are serialised from the start of the transaction (SQLite) this is
+    one statement. Elsewhere the row is locked first and the sort_key read by a
+    second statement, which (READ COMMITTED) sees what the previous lock holder
+    committed.
+    """
+    sql = _lock_one_sql.get(dialect.name)
+    if sql is None:
+        head = f", ({_HEAD_SQL})" if dialect.writers_serialised else ""
+        sql = _lock_one_sql[dialect.name] = _LOCK_ONE_SQL.format(head=head, lock=dialect.lock_sql)
+    found = dialect.execute_raw(conn, sql, (project_id, kind, entity_id))
+    if not found:
+        return None
+    row = found[0]
+    definition = row[5]
+    if isinstance(definition, str | bytes):
+        definition = loads(definition)
+    newest: Any = row[6] if dialect.writers_serialised else None
+    if not dialect.writers_serialised:
+        heads = dialect.execute_raw(conn, _HEAD_ONE_SQL, (project_id, kind, entity_id))
+        newest = heads[0][0] if heads else None
+    return LockedEntity(*row[:5]), definition, None if newest is None else int(newest)
+
+
+_HEAD_ONE_SQL = (
+    "SELECT sort_key FROM transitions WHERE project_id = ? AND kind = ? AND entity_id = ? "
+    "AND most_recent = true"
+)
+
+
 def keys_by_kind(keys: Sequence[tuple[str, str]]) -> list[tuple[str, list[str]]]:
     """keys_by_kind: (kind, sorted ids) groups of (kind, id) keys, in key order."""
     grouped: dict[str, list[str]] = {}
@@ -328,6 +386,18 @@ def entity_insert_missing(
 ) -> None:
     """entity_insert_missing: create entities whose (project, kind, id) is not taken yet."""
     dialect.insert_missing(conn, entities, ("project_id", "kind", "entity_id"), rows)
+
+
+def entity_create(conn: Connection, dialect: Dialect, values: dict[str, Any]) -> int | None:
+    """entity_create: create an entity unless its (project, kind, id) is taken; its row key
+    when this statement created it, ``None`` when it existed (or a concurrent writer won)."""
+    stmt = (
+        dialect.insert_ignore(entities, ("project_id", "kind", "entity_id"))
+        .values(**values)
+        .returning(entities.c.pk)
+    )
+    value = conn.execute(stmt).scalar()
+    return None if value is None else int(value)
 
 
 def entity_insert(conn: Connection, values: dict[str, Any]) -> int:
@@ -365,6 +435,26 @@ def entity_state_set_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> N
         conn.execute(_STATE_SET, rows[0])
     elif rows:
         conn.execute(_STATE_SET, list(rows))
+
+
+_STATE_SET_ONE_SQL = (
+    "UPDATE entities SET state = ?, state_since = ?, updated_at = ?, "
+    "title = COALESCE(?, title), parent_pk = COALESCE(?, parent_pk) WHERE pk = ?"
+)
+
+
+def entity_state_set_one(
+    conn: Connection,
+    dialect: Dialect,
+    pk: int,
+    state: str,
+    since: int,
+    now: int,
+    title: str | None,
+    parent_pk: int | None,
+) -> None:
+    """entity_state_set_one: :func:`entity_state_set_many` for one entity, by hand-written SQL."""
+    dialect.execute_raw(conn, _STATE_SET_ONE_SQL, (state, since, now, title, parent_pk, pk))
 
 
 def entity_delete(conn: Connection, project_id: int, kind: str, entity_id: str) -> int:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     and_,
     bindparam,
-    case,
+    exists,
     func,
     insert,
     or_,
@@ -28,7 +29,8 @@ from sqlalchemy import (
 )
 
 from ..dialect import Dialect
-from ..schema import entities, transitions
+from ..schema import entities, transition_slots, transitions
+from ..schema.states import SLOT_MICROS
 from . import AnyRow
 
 __all__ = [
@@ -36,14 +38,19 @@ __all__ = [
     "TRANSITION_COLUMNS",
     "AppendedTransition",
     "TransitionFilter",
+    "transition_any_between",
     "transition_append",
     "transition_clear_most_recent_many",
+    "transition_clear_most_recent_one",
     "transition_current",
-    "transition_day_counts",
+    "transition_distinct_between",
+    "transition_distinct_edges",
     "transition_heads",
     "transition_history",
     "transition_insert_many",
     "transition_page",
+    "transition_slot_counts_days",
+    "transition_slot_counts_range",
     "transition_where",
 ]
 
@@ -226,6 +233,20 @@ def transition_clear_most_recent_many(
         conn.execute(_CLEAR, params)
 
 
+_CLEAR_ONE_SQL = (
+    "UPDATE transitions SET most_recent = false WHERE project_id = ? AND kind = ? "
+    "AND entity_id = ? AND most_recent = true"
+)
+
+
+def transition_clear_most_recent_one(
+    conn: Connection, dialect: Dialect, project_id: int, kind: str, entity_id: str
+) -> None:
+    """transition_clear_most_recent_one: the one-entity case of
+    :func:`transition_clear_most_recent_many`, by hand-written SQL."""
+    dialect.execute_raw(conn, _CLEAR_ONE_SQL, (project_id, kind, entity_id))
+
+
 def transition_insert_many(
     conn: Connection, dialect: Dialect, rows: Sequence[Sequence[Any]]
 ) -> list[int]:
@@ -239,38 +260,34 @@ def _with_title() -> Any:
     )
 
 
-_HISTORY = (
-    select(*TRANSITION_COLUMNS)
-    .select_from(transitions.outerjoin(entities, entities.c.pk == transitions.c.entity_pk))
-    .where(
-        transitions.c.project_id == bindparam("b_project"),
-        transitions.c.kind == bindparam("b_kind"),
-        transitions.c.entity_id == bindparam("b_entity"),
-        transitions.c.sort_key > bindparam("b_after"),
-    )
-    .order_by(transitions.c.sort_key)
-    .limit(bindparam("b_limit"))
+# Written by hand (``?`` placeholders, see ``Dialect.execute_raw``): one index range scan
+# whose cost is smaller than SQLAlchemy's per-statement work around it.
+_HISTORY_SQL = (
+    "SELECT t.id, t.kind, t.entity_id, t.sort_key, t.from_state, t.to_state, t.most_recent, "
+    "t.occurred_at, t.actor_type, t.actor_id, t.actor_name, t.metadata, t.event_id, e.title "
+    "FROM transitions t LEFT JOIN entities e ON e.pk = t.entity_pk "
+    "WHERE t.project_id = ? AND t.kind = ? AND t.entity_id = ? AND t.sort_key > ? "
+    "ORDER BY t.sort_key LIMIT ?"
 )
 
 
 def transition_history(
     conn: Connection,
+    dialect: Dialect,
     project_id: int,
     kind: str,
     entity_id: str,
     *,
     after: int = 0,
     limit: int | None = None,
-) -> Sequence[AnyRow]:
-    """transition_history: one subject's moves by sort_key ascending, after ``after``."""
-    params = {
-        "b_project": project_id,
-        "b_kind": kind,
-        "b_entity": entity_id,
-        "b_after": after,
-        "b_limit": 2**31 - 1 if limit is None else limit,
-    }
-    return conn.execute(_HISTORY, params).all()
+) -> list[tuple[Any, ...]]:
+    """transition_history: one subject's moves by sort_key ascending, after ``after``.
+
+    Rows in ``TRANSITION_COLUMNS`` order; ``after`` and ``limit`` must fit an
+    INTEGER (the caller checks).
+    """
+    params = (project_id, kind, entity_id, after, 2**31 - 1 if limit is None else limit)
+    return dialect.execute_raw(conn, _HISTORY_SQL, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,31 +341,158 @@ def transition_page(
     return conn.execute(stmt).all()
 
 
-def transition_day_counts(
-    conn: Connection,
-    terms: list[ColumnElement[bool]],
-    offsets: Sequence[tuple[int | None, int]],
-) -> list[tuple[int, str, str, int]]:
-    """transition_day_counts: distinct entities per (local day, kind, to_state).
+# -- distinct-entity counts from transition_slots (see migration 0006) ---------------------
 
-    ``offsets`` are (until, offset) pairs in time order: moves before
-    ``until`` (microseconds; ``None`` = no end) are shifted by ``offset``
-    microseconds into local time. Days are numbered from the epoch.
-    """
-    if len(offsets) == 1:
-        shift: Any = offsets[0][1]
-    else:
-        whens = [(transitions.c.occurred_at < until, off) for until, off in offsets[:-1]]
-        shift = case(*whens, else_=offsets[-1][1])
-    day = ((transitions.c.occurred_at + shift) // _DAY).label("day")
-    rows = conn.execute(
-        select(
-            day,
-            transitions.c.kind,
-            transitions.c.to_state,
-            func.count(transitions.c.entity_id.distinct()),
+_SLOTS_PER_DAY = _DAY // SLOT_MICROS
+
+
+_later = transitions.alias("later")  # built once: an alias is costly to make per call
+_count_statements: dict[tuple[Any, ...], Any] = {}
+
+
+def _shape_terms(table: Any, f: TransitionFilter) -> list[ColumnElement[bool]]:
+    terms: list[ColumnElement[bool]] = [table.c.project_id == bindparam("b_project")]
+    if f.kinds is not None:
+        terms.append(table.c.kind.in_(bindparam("b_kinds", expanding=True)))
+    if f.to_states is not None:
+        terms.append(table.c.to_state.in_(bindparam("b_states", expanding=True)))
+    return terms
+
+
+def _shape_params(f: TransitionFilter, **more: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"b_project": f.project_id, **more}
+    if f.kinds is not None:
+        params["b_kinds"] = list(f.kinds)
+    if f.to_states is not None:
+        params["b_states"] = list(f.to_states)
+    return params
+
+
+def _count_statement(name: str, f: TransitionFilter, edges: int = 0) -> Any:
+    """One prebuilt statement per (statement, filter shape): SQLAlchemy keeps its cache key."""
+    key = (name, f.kinds is None, f.to_states is None, edges)
+    stmt = _count_statements.get(key)
+    if stmt is not None:
+        return stmt
+    s, t = transition_slots.c, transitions.c
+    lo, hi = bindparam("b_lo", type_=BigInteger()), bindparam("b_hi", type_=BigInteger())
+    if name == "days":
+        local = s.slot + bindparam("b_shift")
+        day = (local // _SLOTS_PER_DAY).label("day")
+        stmt = (
+            select(day, s.kind, s.to_state, func.sum(s.n))
+            .where(
+                *_shape_terms(transition_slots, f),
+                s.slot >= lo,
+                s.slot < hi,
+                s.gap > local - (local // _SLOTS_PER_DAY) * _SLOTS_PER_DAY,
+            )
+            .group_by(day, s.kind, s.to_state)
         )
-        .where(*terms)
-        .group_by(day, transitions.c.kind, transitions.c.to_state)
-    ).all()
+    elif name == "range":
+        stmt = (
+            select(s.kind, s.to_state, func.sum(s.n))
+            .where(
+                *_shape_terms(transition_slots, f), s.slot >= lo, s.slot < hi, s.gap > s.slot - lo
+            )
+            .group_by(s.kind, s.to_state)
+        )
+    elif name == "between":
+        stmt = (
+            select(t.kind, t.to_state, func.count(t.entity_id.distinct()))
+            .where(*_shape_terms(transitions, f), t.occurred_at >= lo, t.occurred_at < hi)
+            .group_by(t.kind, t.to_state)
+        )
+    else:
+        u = _later.c
+        in_core = exists().where(
+            u.project_id == t.project_id,
+            u.kind == t.kind,
+            u.entity_id == t.entity_id,
+            u.to_state == t.to_state,
+            u.occurred_at >= bindparam("b_core_lo"),
+            u.occurred_at < bindparam("b_core_hi"),
+        )
+        ranges = [
+            and_(t.occurred_at >= bindparam(f"b_lo{i}"), t.occurred_at < bindparam(f"b_hi{i}"))
+            for i in range(edges)
+        ]
+        stmt = (
+            select(t.kind, t.to_state, func.count(t.entity_id.distinct()))
+            .where(*_shape_terms(transitions, f), or_(*ranges), ~in_core)
+            .group_by(t.kind, t.to_state)
+        )
+    if len(_count_statements) < 256:
+        _count_statements[key] = stmt
+    return stmt
+
+
+def transition_slot_counts_days(
+    conn: Connection, f: TransitionFilter, lo: int, hi: int, offset: int
+) -> list[tuple[int, str, str, int]]:
+    """transition_slot_counts_days: distinct entities per (local day, kind, to_state) over
+    whole local days, from the slot counters.
+
+    Slots [lo, hi) must cover whole days of a zone ``offset`` slots ahead of UTC
+    (local day = (slot + offset) // 96, lo + offset >= 0). A move counts when
+    its entity's previous move into the same state lies before its local day,
+    i.e. when its gap exceeds the slots since local midnight.
+    """
+    params = _shape_params(f, b_lo=lo, b_hi=hi, b_shift=offset)
+    rows = conn.execute(_count_statement("days", f), params).all()
     return [(int(r[0]), r[1], r[2], int(r[3])) for r in rows]
+
+
+def transition_slot_counts_range(
+    conn: Connection, f: TransitionFilter, lo: int, hi: int
+) -> list[tuple[str, str, int]]:
+    """transition_slot_counts_range: distinct entities per (kind, to_state) that moved
+    during slots [lo, hi) (at most 100 slots), from the slot counters."""
+    rows = conn.execute(_count_statement("range", f), _shape_params(f, b_lo=lo, b_hi=hi)).all()
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def transition_distinct_between(
+    conn: Connection, f: TransitionFilter, since: int, until: int
+) -> list[tuple[str, str, int]]:
+    """transition_distinct_between: distinct entities per (kind, to_state) that moved in
+    [since, until), counted from the transitions themselves."""
+    params = _shape_params(f, b_lo=since, b_hi=until)
+    rows = conn.execute(_count_statement("between", f), params).all()
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def transition_distinct_edges(
+    conn: Connection,
+    f: TransitionFilter,
+    edges: Sequence[tuple[int, int]],
+    core: tuple[int, int],
+) -> list[tuple[str, str, int]]:
+    """transition_distinct_edges: distinct entities per (kind, to_state) that moved in one
+    of the ``edges`` time ranges but not in the ``core`` range (microseconds).
+
+    Added to the slot counters' count of the core, this gives the exact count of
+    a range whose ends are not on slot edges.
+    """
+    params = _shape_params(f, b_core_lo=core[0], b_core_hi=core[1])
+    for i, (lo, hi) in enumerate(edges):
+        params[f"b_lo{i}"], params[f"b_hi{i}"] = lo, hi
+    rows = conn.execute(_count_statement("edges", f, len(edges)), params).all()
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+_ANY_BETWEEN = (
+    select(transitions.c.id)
+    .where(
+        transitions.c.project_id == bindparam("b_project"),
+        transitions.c.occurred_at >= bindparam("b_lo", type_=BigInteger()),
+        transitions.c.occurred_at < bindparam("b_hi", type_=BigInteger()),
+    )
+    .limit(1)
+)
+
+
+def transition_any_between(conn: Connection, project_id: int, since: int, until: int) -> bool:
+    """transition_any_between: whether any move (of any kind) happened in [since, until)."""
+    params = {"b_project": project_id, "b_lo": since, "b_hi": until}
+    return conn.execute(_ANY_BETWEEN, params).first() is not None
