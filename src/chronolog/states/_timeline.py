@@ -105,13 +105,23 @@ def day_counts(
     """(day index, kind, to_state, distinct entities) for the local days of [since, until)."""
     totals: Counter[tuple[int, str, str]] = Counter()
     runs: list[list[int]] = []  # [offset in slots, first slot, end slot] of whole regular days
-    for day, pieces in sorted(local_days(offsets_between(tz, since, until), since, until).items()):
+    days = sorted(local_days(offsets_between(tz, since, until), since, until).items())
+    untracked = flt.kinds is None or tsql.UNTRACKED_KIND in flt.kinds
+    tracked = flt.kinds is None or any(k != tsql.UNTRACKED_KIND for k in flt.kinds)
+    for day, pieces in days:
         merged = [pieces[0][:2]]
         for start, end, _ in pieces[1:]:
             if merged[-1][1] == start:
                 merged[-1] = (merged[-1][0], end)
             else:
                 merged.append((start, end))
+        if untracked:  # job moves are not in the slot counters: count them directly
+            for kind, state, n in tsql.transition_distinct_edges(
+                conn, flt, merged, (0, 0), tracked=False
+            ):
+                totals[(day, kind, state)] += n
+        if not tracked:
+            continue
         if len(merged) > 1:  # a day in two pieces: count the union from the moves
             for kind, state, n in tsql.transition_distinct_edges(conn, flt, merged, (0, 0)):
                 totals[(day, kind, state)] += n
