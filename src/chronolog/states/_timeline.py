@@ -106,7 +106,9 @@ def day_counts(
     totals: Counter[tuple[int, str, str]] = Counter()
     runs: list[list[int]] = []  # [offset in slots, first slot, end slot] of whole regular days
     days = sorted(local_days(offsets_between(tz, since, until), since, until).items())
-    untracked = flt.kinds is None or tsql.UNTRACKED_KIND in flt.kinds
+    untracked = (
+        flt.kinds is None or tsql.UNTRACKED_KIND in flt.kinds
+    ) and tsql.transition_untracked_present(conn, flt.project_id)
     tracked = flt.kinds is None or any(k != tsql.UNTRACKED_KIND for k in flt.kinds)
     for day, pieces in days:
         merged = [pieces[0][:2]]

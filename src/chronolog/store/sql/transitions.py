@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 
 from ..dialect import Dialect
-from ..schema import entities, transition_slots, transitions
+from ..schema import entities, jobs, transition_slots, transitions
 from ..schema.states import SLOT_MICROS
 from . import AnyRow
 
@@ -52,6 +52,7 @@ __all__ = [
     "transition_page",
     "transition_slot_counts_days",
     "transition_slot_counts_range",
+    "transition_untracked_present",
     "transition_where",
 ]
 
@@ -506,6 +507,16 @@ _ANY_BETWEEN = (
     )
     .limit(1)
 )
+
+
+def transition_untracked_present(conn: Connection, project_id: int) -> bool:
+    """transition_untracked_present: whether the project has any job, hence maybe job moves.
+
+    A job's moves go with its row (the finished-jobs purger deletes both), so a
+    project without jobs has none: its timelines skip counting them.
+    """
+    found = conn.execute(select(jobs.c.id).where(jobs.c.project_id == project_id).limit(1)).first()
+    return found is not None
 
 
 def transition_any_between(conn: Connection, project_id: int, since: int, until: int) -> bool:
