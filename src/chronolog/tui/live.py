@@ -50,6 +50,9 @@ class LiveScreen(Screen[None], Generic[D]):
     def chrono(self) -> ChronologApp:
         return cast("ChronologApp", self.app)
 
+    # read() and show() are what each screen supplies. They raise rather than
+    # being abc.abstractmethods because Textual's widget metaclass does not mix
+    # with ABCMeta; every concrete screen overrides both (the pilot tests open each).
     def read(self) -> D:
         """Read what the screen shows (called on the event loop or in a worker thread:
         read the screen's attributes, never its widgets)."""
