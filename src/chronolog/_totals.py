@@ -32,10 +32,18 @@ def _floor(value: int, step: int) -> int:
     return value // step * step
 
 
-def count_events(conn: Connection, dialect: Dialect, f: sql.EventFilter) -> int:
-    """The number of events matching ``f`` (same answer as COUNT(*), usually far cheaper)."""
+def count_events(
+    conn: Connection, dialect: Dialect, f: sql.EventFilter, *, search_indexed: bool | None = None
+) -> int:
+    """The number of events matching ``f`` (same answer as COUNT(*), usually far cheaper).
+
+    ``search_indexed``: what :func:`~chronolog.store.sql.events.event_search_indexed`
+    said for ``f``, when the caller already asked.
+    """
     if f.search:
-        if sql.event_search_indexed(conn, dialect, f):
+        if search_indexed is None:
+            search_indexed = sql.event_search_indexed(conn, dialect, f)
+        if search_indexed:
             return sql.event_count(conn, sql.event_where(dialect, f, search_index=True))
         return sql.event_count(conn, sql.event_where(dialect, f), dialect=dialect, scan=True)
     if f.actor_id is not None or f.target_id is not None:

@@ -573,7 +573,7 @@ class Events:
                 dialect=dialect,
                 index=pin,
             )
-            total = count_events(conn, dialect, flt) if with_total else None
+            total = count_events(conn, dialect, flt, search_indexed=indexed) if with_total else None
         items = [event_from_row(r, scope.project) for r in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -652,8 +652,6 @@ class Events:
             return sql.event_delete_all(conn, self._scope.project_id)
 
 
-_count_rows = rollup_rows
-"""Kept under its old name for callers of ``events._count_rows``; see :mod:`._rollups`."""
 
 
 def event_counter_rows(rows: Sequence[tuple[Any, ...]], shard: int) -> list[tuple[Any, ...]]:

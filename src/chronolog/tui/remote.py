@@ -17,17 +17,15 @@ once a second while the job is pending or running.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
 from ..client import Client
 from ..errors import ChronologError, ValidationError
-from ..jobs import Job, JobLog
-from ..models import Actor, Event
-from ..states import Entity, Machine, Transition
-from .source import EventFilters, create_entity, first_pages
+from ..models import Actor
+from .source import PartsSource
 
 __all__ = ["RemoteSource"]
 
@@ -39,7 +37,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class RemoteSource:
+class RemoteSource(PartsSource):
     """A :class:`~chronolog.tui.source.DataSource` over a :class:`~chronolog.Client`.
 
     The client (not closed here) decides the project and the rights: reading
@@ -60,6 +58,8 @@ class RemoteSource:
         reconnect: float = 1.0,
     ) -> None:
         self.client = client
+        self._states, self._jobs, self._events = client.states, client.jobs, client.events
+        self._page_size = _PAGE
         self._clock = clock
         self._heartbeat = heartbeat
         self._reconnect = reconnect
@@ -81,74 +81,11 @@ class RemoteSource:
             self._actor = Actor("user", str(user)) if user else Actor("token", str(who["token_id"]))
         return self._actor
 
-    # -- reading ---------------------------------------------------------------------
+    def _writer(self) -> Actor:
+        return self.actor
 
-    def entities(self, *, show_all: bool) -> list[Entity]:
-        states = self.client.states
-        return first_pages(states.entities if show_all else states.active, _PAGE)
-
-    def machines(self) -> dict[str, Machine]:
-        return {m.kind: m for m in self.client.states.machines()}
-
-    def entity(self, kind: str, id: str) -> Entity:
-        return self.client.states.get(kind, id)
-
-    def history(self, kind: str, id: str) -> list[Transition]:
-        return self.client.states.history(kind, id)
-
-    def children(self, kind: str, id: str) -> list[Entity]:
-        return self.client.states.children(kind, id)
-
-    def jobs_of(self, kind: str, id: str) -> list[Job]:
-        return list(self.client.jobs.list(subject=(kind, id), limit=100).items)
-
-    def job(self, job_id: int) -> Job:
-        return self.client.jobs.get(job_id)
-
-    def job_logs(self, job_id: int, after: int) -> list[JobLog]:
-        return self.client.jobs.logs(job_id, after=after)
-
-    def events(self, filters: EventFilters, limit: int) -> list[Event]:
-        page = self.client.events.query(**filters.query(), limit=limit, with_total=False)
-        return list(page.items)
-
-    # -- writing ---------------------------------------------------------------------
-
-    def create(
-        self,
-        kind: str,
-        id: str,
-        *,
-        title: str | None,
-        parent: tuple[str, str] | None,
-        attributes: Mapping[str, Any] | None,
-    ) -> Entity:
-        return create_entity(
-            self.client.states,
-            kind,
-            id,
-            title=title,
-            parent=parent,
-            attributes=attributes,
-            actor=self.actor,
-        )
-
-    def move(self, kind: str, id: str, to: str, expected_from: str | None) -> Transition:
-        return self.client.states.transition(
-            kind, id, to, actor=self.actor, expected_from=expected_from
-        )
-
-    def enqueue(self, job_kind: str, subject: Entity) -> Job:
-        payload = {"kind": subject.kind, "id": subject.id, "title": subject.title}
-        return self.client.jobs.enqueue(
-            job_kind, payload, queue=job_kind, subject=(subject.kind, subject.id)
-        )
-
-    def retry(self, job_id: int) -> Job:
-        return self.client.jobs.retry(job_id)
-
-    def cancel(self, job_id: int) -> Job:
-        return self.client.jobs.cancel(job_id)
+    def _job_actor(self) -> dict[str, Any]:
+        return {}  # the service records enqueues, retries and cancels as the token
 
     # -- change notification ---------------------------------------------------------
 

@@ -17,14 +17,23 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core import Chronolog
 from ..errors import Conflict, InvalidTransition, NotFound
-from ..jobs import Job, JobLog
+from ..events import Events
+from ..jobs import Job, JobLog, Jobs
 from ..models import Actor, Event, Page
 from ..states import Entity, Machine, States, Transition
 
 if TYPE_CHECKING:
-    from ..client import RemoteStates
+    from ..client import RemoteEvents, RemoteJobs, RemoteStates
 
-__all__ = ["USER", "DataSource", "EventFilters", "LocalSource", "create_entity", "first_pages"]
+__all__ = [
+    "USER",
+    "DataSource",
+    "EventFilters",
+    "LocalSource",
+    "PartsSource",
+    "create_entity",
+    "first_pages",
+]
 
 USER = Actor("user", "tui", "TUI")
 """Who the TUI's writes are recorded as."""
@@ -195,52 +204,59 @@ def create_entity(
     return states.get(kind, id)
 
 
-class LocalSource:
-    """A :class:`DataSource` over an open :class:`~chronolog.Chronolog` (not closed here).
+class PartsSource:
+    """The verbs both sources share, over three parts with the library's signatures.
 
-    Changes: writers publish "events" after every commit (moves and job state
-    changes append events). On PostgreSQL other processes' commits arrive by
-    ``LISTEN/NOTIFY``; SQLite has no cross-process signal, so once per quiet
-    ``poll`` seconds one indexed query reads the newest event id.
+    :class:`LocalSource` hands it the store's own ``states``, ``jobs`` and
+    ``events``; :class:`~chronolog.tui.remote.RemoteSource` the client's
+    mirrors of them. What differs is who writes: :meth:`_writer` (moves and
+    creations) and :meth:`_job_actor` (keyword arguments of enqueue, retry and
+    cancel; the HTTP service records the token by itself).
     """
 
-    def __init__(self, cl: Chronolog, *, poll: float = 2.0) -> None:
-        self.cl = cl
-        self._poll = poll
-        self._checked = time.monotonic()
-        self._store = cl.store
-        self._listening = False
-        self._lock = threading.Lock()
-        self._token = 0
-        self._last_event = self._newest_event()
+    _states: States | RemoteStates
+    _jobs: Jobs | RemoteJobs
+    _events: Events | RemoteEvents
+    _page_size: int
 
-    def now(self) -> datetime:
-        return self.cl.scope.clock()
+    def _writer(self) -> Actor:
+        return USER
+
+    def _job_actor(self) -> dict[str, Any]:
+        return {"actor": USER}
+
+    # -- reading ---------------------------------------------------------------------
 
     def entities(self, *, show_all: bool) -> list[Entity]:
-        read = self.cl.states.entities if show_all else self.cl.states.active
-        return first_pages(read, self.cl.scope.limits.page_size)
+        read = self._states.entities if show_all else self._states.active
+        return first_pages(read, self._page_size)
 
     def machines(self) -> dict[str, Machine]:
-        return {m.kind: m for m in self.cl.states.machines()}
+        return {m.kind: m for m in self._states.machines()}
 
     def entity(self, kind: str, id: str) -> Entity:
-        return self.cl.states.get(kind, id)
+        return self._states.get(kind, id)
 
     def history(self, kind: str, id: str) -> list[Transition]:
-        return self.cl.states.history(kind, id)
+        return self._states.history(kind, id)
 
     def children(self, kind: str, id: str) -> list[Entity]:
-        return self.cl.states.children(kind, id)
+        return self._states.children(kind, id)
 
     def jobs_of(self, kind: str, id: str) -> list[Job]:
-        return list(self.cl.jobs.list(subject=(kind, id), limit=100).items)
+        return list(self._jobs.list(subject=(kind, id), limit=100).items)
 
     def job(self, job_id: int) -> Job:
-        return self.cl.jobs.get(job_id)
+        return self._jobs.get(job_id)
 
     def job_logs(self, job_id: int, after: int) -> list[JobLog]:
-        return self.cl.jobs.logs(job_id, after=after)
+        return self._jobs.logs(job_id, after=after)
+
+    def events(self, filters: EventFilters, limit: int) -> list[Event]:
+        page = self._events.query(**filters.query(), limit=limit, with_total=False)
+        return list(page.items)
+
+    # -- writing ---------------------------------------------------------------------
 
     def create(
         self,
@@ -252,27 +268,60 @@ class LocalSource:
         attributes: Mapping[str, Any] | None,
     ) -> Entity:
         return create_entity(
-            self.cl.states, kind, id, title=title, parent=parent, attributes=attributes, actor=USER
+            self._states,
+            kind,
+            id,
+            title=title,
+            parent=parent,
+            attributes=attributes,
+            actor=self._writer(),
         )
 
     def move(self, kind: str, id: str, to: str, expected_from: str | None) -> Transition:
-        return self.cl.states.transition(kind, id, to, actor=USER, expected_from=expected_from)
+        return self._states.transition(
+            kind, id, to, actor=self._writer(), expected_from=expected_from
+        )
 
     def enqueue(self, job_kind: str, subject: Entity) -> Job:
         payload = {"kind": subject.kind, "id": subject.id, "title": subject.title}
-        return self.cl.jobs.enqueue(
-            job_kind, payload, queue=job_kind, subject=(subject.kind, subject.id), actor=USER
+        return self._jobs.enqueue(
+            job_kind,
+            payload,
+            queue=job_kind,
+            subject=(subject.kind, subject.id),
+            **self._job_actor(),
         )
 
     def retry(self, job_id: int) -> Job:
-        return self.cl.jobs.retry(job_id, actor=USER)
+        return self._jobs.retry(job_id, **self._job_actor())
 
     def cancel(self, job_id: int) -> Job:
-        return self.cl.jobs.cancel(job_id, actor=USER)
+        return self._jobs.cancel(job_id, **self._job_actor())
 
-    def events(self, filters: EventFilters, limit: int) -> list[Event]:
-        page = self.cl.events.query(**filters.query(), limit=limit, with_total=False)
-        return list(page.items)
+
+class LocalSource(PartsSource):
+    """A :class:`DataSource` over an open :class:`~chronolog.Chronolog` (not closed here).
+
+    Changes: writers publish "events" after every commit (moves and job state
+    changes append events). On PostgreSQL other processes' commits arrive by
+    ``LISTEN/NOTIFY``; SQLite has no cross-process signal, so once per quiet
+    ``poll`` seconds one indexed query reads the newest event id.
+    """
+
+    def __init__(self, cl: Chronolog, *, poll: float = 2.0) -> None:
+        self.cl = cl
+        self._states, self._jobs, self._events = cl.states, cl.jobs, cl.events
+        self._page_size = cl.scope.limits.page_size
+        self._poll = poll
+        self._checked = time.monotonic()
+        self._store = cl.store
+        self._listening = False
+        self._lock = threading.Lock()
+        self._token = 0
+        self._last_event = self._newest_event()
+
+    def now(self) -> datetime:
+        return self.cl.scope.clock()
 
     # -- change notification ------------------------------------------------------------
 
