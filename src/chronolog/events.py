@@ -652,8 +652,6 @@ class Events:
             return sql.event_delete_all(conn, self._scope.project_id)
 
 
-
-
 def event_counter_rows(rows: Sequence[tuple[Any, ...]], shard: int) -> list[tuple[Any, ...]]:
     """The ``event_counts`` rows :meth:`Events.write_prepared` adds for prepared event rows.
 
