@@ -115,6 +115,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
             {"lease": lease, "lines": [{"level": "info", "message": "x"}]},
         ),
         ("POST", f"/jobs/{job}/complete", "write", {"lease": lease}),
+        ("POST", "/jobs/complete", "write", {"jobs": [{"id": job, "lease": lease}]}),
         ("POST", f"/jobs/{job}/fail", "write", {"lease": lease, "error": "x"}),
         ("POST", f"/jobs/{job}/release", "write", {"lease": lease}),
         ("POST", f"/jobs/{job}/cancel", "write", None),
@@ -130,7 +131,7 @@ def _template(path: str) -> str:
         "secrets": "{name}",
         "jobs": "{job_id}",
     }
-    if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim", "end"}:
+    if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim", "complete", "end"}:
         parts[2] = names.get(parts[1], "{kind}")
     if parts[1] == "jobs" and len(parts) == 4:
         parts[2] = "{job_id}"
@@ -192,7 +193,9 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.status_code == 404, (method, path, response.text)
         if path.startswith(("/entities/", "/machines/")) and method == "GET":
             assert response.status_code == 404, (method, path, response.text)
-        if path.startswith("/jobs/") and path != "/jobs/claim":
+        if path == "/jobs/complete":  # another project's job is skipped, as a stale lease
+            assert response.json() == {"completed": []}, response.text
+        elif path.startswith("/jobs/") and path != "/jobs/claim":
             assert response.status_code == 404, (method, path, response.text)
         if path == "/machines":
             assert [m["kind"] for m in response.json()] == [], response.text  # none of default's

@@ -141,7 +141,7 @@ def test_worker_protocol_and_stale_leases(api: Api) -> None:
 def test_claim_long_polls_until_an_enqueue(api: Api) -> None:
     started = time.monotonic()
     empty = api.call("POST", "/jobs/claim", json={"queues": ["q"], "wait_seconds": 0.3}).json()
-    assert empty == {"jobs": []}
+    assert empty == {"jobs": [], "completed": []}
     assert time.monotonic() - started >= 0.29
     timer = threading.Timer(0.3, lambda: api.cl.jobs.enqueue("x", queue="q"))
     timer.start()
@@ -190,6 +190,42 @@ def test_client_jobs_mirror_the_library(api: Api) -> None:
         assert failed.state == "failed"
         assert client.jobs.retry(failed.id).state == "pending"
         assert client.jobs.cancel(failed.id).state == "cancelled"
+
+
+def test_remote_batch_complete_and_claim_in_one_request(api: Api) -> None:
+    """``complete_many`` is one request; ``complete_and_claim`` completes and claims in
+    one request and one transaction, skipping stale leases; a refused result changes
+    nothing (the claim included)."""
+    api.cl.jobs.enqueue_many([NewJob("noop", {"n": n}) for n in range(6)])
+    with api.client(api.token("write")) as client:
+        first = client.jobs.claim(None, "remote", limit=2)
+        stale = (first[1].id, first[1].lease + 5)
+        done, second = client.jobs.complete_and_claim(
+            [(first[0].id, first[0].lease, {"ok": True}), stale], None, "remote", limit=2
+        )
+        assert done == [first[0].id]
+        assert api.cl.jobs.get(first[0].id).result == {"ok": True}
+        assert api.cl.jobs.get(first[1].id).state == "running"
+        assert len(second) == 2
+        assert {j.state for j in second} == {"running"}
+        before = api.cl.jobs.counts()
+        refused = api.call(
+            "POST",
+            "/jobs/claim",
+            json={"limit": 2, "done": [{"id": second[0].id, "lease": second[0].lease, "x": 1}]},
+        )
+        assert refused.status_code == 422, refused.text
+        assert error_of(refused)["code"] == "validation_error"
+        assert api.cl.jobs.counts() == before
+        bad_id = api.call("POST", "/jobs/complete", json={"jobs": [{"id": 0, "lease": 1}]})
+        assert bad_id.status_code == 422
+        assert client.jobs.complete_many([]) == []
+        assert sorted(
+            client.jobs.complete_many(
+                [(j.id, j.lease) for j in second] + [(first[1].id, first[1].lease)]
+            )
+        ) == sorted([*(j.id for j in second), first[1].id])
+    assert api.cl.jobs.counts()["default"] == {"completed": 4, "pending": 2}
 
 
 def _double(ctx: JobContext) -> dict[str, int]:

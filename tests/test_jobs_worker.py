@@ -438,14 +438,14 @@ def test_an_idle_worker_does_not_poll_hard_and_wakes_for_new_work(
     cl: Chronolog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     claims = 0
-    claim = cl.jobs.claim
+    claim = cl.jobs.complete_and_claim  # the worker claims (and completes) with it
 
-    def counting(*args: Any, **kwargs: Any) -> list[Any]:
+    def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal claims
         claims += 1
         return claim(*args, **kwargs)
 
-    monkeypatch.setattr(cl.jobs, "claim", counting)
+    monkeypatch.setattr(cl.jobs, "complete_and_claim", counting)
     done = threading.Event()
     worker = Worker(cl.jobs, lambda ctx: done.set(), concurrency=4)
     thread = _in_thread(worker)
@@ -459,3 +459,30 @@ def test_an_idle_worker_does_not_poll_hard_and_wakes_for_new_work(
     finally:
         worker.stop(grace=1)
         thread.join(10)
+
+
+def test_a_refused_result_fails_its_job_only(cl: Chronolog) -> None:
+    """Results are completed in batches: one the queue refuses (not JSON) fails its own
+    job, not the jobs finished with it, and the worker goes on claiming."""
+    release = threading.Event()
+
+    def handler(ctx: JobContext) -> Any:
+        release.wait(10)  # finish together: one batch
+        return {"bad": object()} if ctx.payload["n"] == 1 else {"n": ctx.payload["n"]}
+
+    ids = cl.jobs.enqueue_many([{"kind": "k", "payload": {"n": n}} for n in range(3)])
+    later = cl.jobs.enqueue("k", {"n": 9}, delay=0.5)
+    worker = Worker(cl.jobs, handler, concurrency=3, poll_interval=0.1)
+    thread = _in_thread(worker)
+    try:
+        _wait(lambda: len(cl.jobs.running()) == 3)
+        release.set()
+        _wait(lambda: cl.jobs.get(later.id).state == "completed")
+    finally:
+        worker.stop(grace=1)
+        thread.join(10)
+    jobs = [cl.jobs.get(i) for i in ids]
+    assert [j.state for j in jobs] == ["completed", "failed", "completed"]
+    assert [jobs[0].result, jobs[2].result] == [{"n": 0}, {"n": 2}]
+    assert "result refused" in jobs[1].errors[-1].error
+    assert (worker.stats.completed, worker.stats.failed, worker.stats.lost) == (3, 1, 0)

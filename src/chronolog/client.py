@@ -757,6 +757,20 @@ def _seconds(value: timedelta | float) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _done_json(
+    items: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]],
+) -> list[dict[str, Any]]:
+    """Finished jobs ``(id, lease[, result])`` as the worker protocol's ``done`` items."""
+    return [
+        {
+            "id": int(item[0]),
+            "lease": item[1],
+            "result": None if len(item) < 3 or item[2] is None else dict(item[2]),
+        }
+        for item in items
+    ]
+
+
 def _opt_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
@@ -930,7 +944,8 @@ class RemoteJobs:
         lease: float,
         pid: int | None,
         wait: float,
-    ) -> builtins.list[Job]:
+        done: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]] = (),
+    ) -> tuple[builtins.list[int], builtins.list[Job]]:
         names = None if queues is None else [queues] if isinstance(queues, str) else list(queues)
         body = {
             "queues": names,
@@ -939,10 +954,11 @@ class RemoteJobs:
             "lease_seconds": lease,
             "wait_seconds": wait,
             "pid": pid,
+            "done": _done_json(done),
         }
         timeout = None if not wait else wait + 30.0
-        rows = self._client.request("POST", "/jobs/claim", json=body, timeout=timeout)["jobs"]
-        return [job_from_json(r) for r in rows]
+        answer = self._client.request("POST", "/jobs/claim", json=body, timeout=timeout)
+        return answer["completed"], [job_from_json(r) for r in answer["jobs"]]
 
     def claim(
         self,
@@ -954,13 +970,27 @@ class RemoteJobs:
         pid: int | None = None,
     ) -> builtins.list[Job]:
         """Take up to ``limit`` due jobs (first those a long-poll already took)."""
+        return self.complete_and_claim((), queues, worker, limit=limit, lease=lease, pid=pid)[1]
+
+    def complete_and_claim(
+        self,
+        done: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]],
+        queues: Sequence[str] | str | None,
+        worker: str | None = None,
+        *,
+        limit: int = 1,
+        lease: timedelta | float = DEFAULT_LEASE,
+        pid: int | None = None,
+    ) -> tuple[builtins.list[int], builtins.list[Job]]:
+        """Complete ``done`` and take up to ``limit`` due jobs, in one request and one
+        transaction; returns (ids completed, jobs claimed)."""
         seconds = _seconds(lease)
         with self._lock:
             self._last_claim = (queues, worker, limit, seconds, pid)
             taken, self._stash = self._stash[:limit], self._stash[limit:]
         if taken:
-            return taken
-        return self._claim(queues, worker, limit, seconds, pid, 0)
+            return (self.complete_many(done) if done else []), taken
+        return self._claim(queues, worker, limit, seconds, pid, 0, done)
 
     def wait_for_work(self, seen: int, timeout: float) -> bool:
         """Long-poll a claim with the worker's last arguments; keep what it takes."""
@@ -971,7 +1001,7 @@ class RemoteJobs:
         if last is None:
             time.sleep(min(timeout, 1.0))
             return False
-        jobs = self._claim(*last, wait=timeout)
+        _, jobs = self._claim(*last, wait=timeout)
         with self._lock:
             self._stash.extend(jobs)
             if jobs:
@@ -1045,16 +1075,12 @@ class RemoteJobs:
     def complete_many(
         self, items: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]]
     ) -> builtins.list[int]:
-        """Complete each job; stale ones are skipped and left out of the returned ids."""
-        done = []
-        for item in items:
-            result = item[2] if len(item) > 2 else None
-            try:
-                self.complete(item[0], item[1], result)
-            except errors.LeaseLost:
-                continue
-            done.append(item[0])
-        return done
+        """Complete jobs in one request (one transaction); stale ones are skipped and left
+        out of the returned ids."""
+        if not items:
+            return []
+        answer = self._client.request("POST", "/jobs/complete", json={"jobs": _done_json(items)})
+        return list(answer["completed"])
 
     def fail(
         self,

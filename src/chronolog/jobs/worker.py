@@ -10,8 +10,10 @@ one shared event loop thread, awaited by their runner); a ticker thread
 flushes job log lines, sends heartbeats and enforces per-job timeouts.
 
 Batching: the calling thread completes every job that finished since its last
-call in one ``complete_many`` transaction, lingering a few milliseconds for
-handlers about to finish, then refills all the free slots with one ``claim``.
+round and refills all the free slots in one ``complete_and_claim`` call (one
+transaction, one commit; on a remote source one request), lingering a few
+milliseconds for handlers about to finish. When it has no slot to fill it
+completes with ``complete_many`` alone.
 A claim that came back short (the queue had less than asked) is not repeated
 on every completion: only once jobs may have arrived (the source's wake
 generation moved) or after a re-check interval.
@@ -36,7 +38,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from .._time import utcnow
-from ..errors import ChronologError, LeaseLost, NotFound
+from ..errors import ChronologError, LeaseLost, NotFound, ValidationError
 from .models import Job
 from .queue import DEFAULT_LEASE, default_worker_name
 
@@ -94,6 +96,17 @@ class JobSource(Protocol):
     def complete_many(
         self, items: Sequence[tuple[int, int, Mapping[str, Any] | None]]
     ) -> list[int]: ...
+
+    def complete_and_claim(
+        self,
+        done: Sequence[tuple[int, int, Mapping[str, Any] | None]],
+        queues: Sequence[str] | str | None,
+        worker: str | None = None,
+        *,
+        limit: int = 1,
+        lease: timedelta | float = DEFAULT_LEASE,
+        pid: int | None = None,
+    ) -> tuple[list[int], list[Job]]: ...
 
     def fail(
         self,
@@ -360,44 +373,62 @@ class Worker:
         recheck_at = 0.0
         recheck = min(RECHECK, self.poll_interval)
         while not self._stopping.is_set():
-            self._flush_done()
+            with self._cond:
+                done, self._done = self._done, []
             free = self.concurrency - self._busy
+            # Nothing of ours runs but the jobs about to be completed.
+            idle = len(self._running) <= len(done)
+            if (max_jobs is not None and max_jobs - self.stats.claimed <= 0 and idle) or (
+                burst and idle and free <= 0  # only timed-out handlers hold the slots
+            ):
+                self._settle(done)
+                return
             if max_jobs is not None:
                 free = min(free, max_jobs - self.stats.claimed)
-                if free <= 0 and not self._running:
-                    return
-            idle = not self._running
-            if burst and idle and free <= 0:
-                return  # only timed-out handlers hold the slots: nothing of ours runs
-            if free > 0 and (
+            claiming = free > 0 and (
                 short is None
                 or (burst and idle)
                 or time.monotonic() >= recheck_at
                 or self.source.wake_generation() != short
-            ):
-                seen = self.source.wake_generation()
-                try:
-                    jobs = self.source.claim(self.queues, self.name, limit=free, lease=self.lease)
-                except ChronologError as exc:
+            )
+            if not claiming:
+                self._settle(done)
+                if idle and free > 0 and short is not None:
+                    # Nothing of ours runs and the queue was empty: wait for work.
+                    self.source.wait_for_work(short, max(0.0, recheck_at - time.monotonic()))
+                    short = None
+                    continue
+                self._wait_done(None if short is None else recheck_at)
+                continue
+            seen = self.source.wake_generation()
+            try:
+                completed, jobs = self.source.complete_and_claim(
+                    [(c.id, c.job.lease, r) for c, r in done],
+                    self.queues,
+                    self.name,
+                    limit=free,
+                    lease=self.lease,
+                )
+            except ChronologError as exc:
+                # Nothing happened: complete the finished jobs on their own (a
+                # result the queue refuses fails its job only), then claim again.
+                self._settle(done)
+                if not (done and isinstance(exc, ValidationError)):
                     log.warning("chronolog worker %s: claim failed: %s", self.name, exc)
                     self._stopping.wait(1.0)
-                    continue
-                for job in jobs:
-                    self._start(job)
-                if len(jobs) < free:
-                    short, recheck_at = seen, time.monotonic() + recheck
-                else:
-                    short = None
-                if not jobs and not self._running:
-                    if burst:
-                        return
-                    self.source.wait_for_work(seen, self.poll_interval)
-                    short = None  # woken (or the poll is up): claim again
-                    continue
-            elif idle and free > 0 and short is not None:
-                # Nothing of ours runs and the queue was empty: wait for work.
-                self.source.wait_for_work(short, max(0.0, recheck_at - time.monotonic()))
+                continue
+            self._account(done, set(completed))
+            for job in jobs:
+                self._start(job)
+            if len(jobs) < free:
+                short, recheck_at = seen, time.monotonic() + recheck
+            else:
                 short = None
+            if not jobs and not self._running:
+                if burst:
+                    return
+                self.source.wait_for_work(seen, self.poll_interval)
+                short = None  # woken (or the poll is up): claim again
                 continue
             self._wait_done(None if short is None else recheck_at)
 
@@ -483,13 +514,30 @@ class Worker:
     def _flush_done(self) -> None:
         with self._cond:
             done, self._done = self._done, []
+        self._settle(done)
+
+    def _settle(self, done: Sequence[tuple[JobContext, Mapping[str, Any] | None]]) -> None:
+        """Complete finished jobs with ``complete_many`` (when no claim goes with them)."""
         if not done:
             return
         try:
             completed = set(self.source.complete_many([(c.id, c.job.lease, r) for c, r in done]))
+        except ValidationError as exc:
+            if len(done) == 1:  # the handler's result is refused (not JSON, too large)
+                ctx = done[0][0]
+                self._fail(ctx, f"result refused: {exc}", retry=False)
+                return
+            for one in done:  # find the culprit; the others complete
+                self._settle([one])
+            return
         except ChronologError as exc:
             log.warning("chronolog worker %s: complete failed: %s", self.name, exc)
             completed = set()
+        self._account(done, completed)
+
+    def _account(
+        self, done: Sequence[tuple[JobContext, Mapping[str, Any] | None]], completed: set[int]
+    ) -> None:
         for ctx, _ in done:
             self._running.pop(ctx.id, None)
             if ctx.id in completed:

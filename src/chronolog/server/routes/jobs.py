@@ -122,8 +122,20 @@ class JobLogOut(BaseModel):
     fields: dict[str, Any] | None
 
 
+class DoneIn(Strict):
+    """A finished job to complete: its id, the lease of the claim, its result."""
+
+    id: int = Field(ge=1, le=2**63 - 1)
+    lease: Lease
+    result: dict[str, Any] | None = None
+
+
 class ClaimIn(Strict):
-    """Take up to ``limit`` due jobs; wait up to ``wait_seconds`` for one to be due."""
+    """Take up to ``limit`` due jobs; wait up to ``wait_seconds`` for one to be due.
+
+    ``done``: jobs this worker finished, completed in the same transaction as
+    the claim (one round trip per batch); stale leases are skipped.
+    """
 
     queues: list[Name] | None = Field(default=None, description="Null: every queue.")
     worker: str | None = Field(default=None, max_length=200)
@@ -131,12 +143,27 @@ class ClaimIn(Strict):
     lease_seconds: Seconds = 30.0
     wait_seconds: float = Field(default=0, ge=0, le=600, allow_inf_nan=False)
     pid: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    done: list[DoneIn] = Field(default_factory=list, max_length=1000)
 
 
 class Claimed(BaseModel):
-    """The claimed jobs, each running with a fresh ``lease`` token."""
+    """The claimed jobs, each running with a fresh ``lease`` token; ``completed``: the
+    ids of ``done`` that were completed (the others' leases were stale)."""
 
     jobs: list[JobOut]
+    completed: list[int] = []
+
+
+class CompleteManyIn(Strict):
+    """Finished jobs to complete in one transaction."""
+
+    jobs: list[DoneIn] = Field(max_length=1000)
+
+
+class Completed(BaseModel):
+    """The ids completed; a job whose lease was stale is left out (nothing changed for it)."""
+
+    completed: list[int]
 
 
 class HeartbeatIn(Strict):
@@ -346,8 +373,18 @@ async def claim_jobs(
             body.queues, body.worker, limit=body.limit, lease=body.lease_seconds, pid=body.pid
         )
 
+    def complete_and_claim() -> tuple[list[int], list[Job]]:
+        return ctx.cl.jobs.complete_and_claim(
+            [(d.id, d.lease, d.result) for d in body.done],
+            body.queues,
+            body.worker,
+            limit=body.limit,
+            lease=body.lease_seconds,
+            pid=body.pid,
+        )
+
     generation = waker.generation()
-    jobs = await run_in_threadpool(claim)
+    completed, jobs = await run_in_threadpool(complete_and_claim)
     if not jobs and deadline > time.monotonic():
         waker.waiting += 1
         try:
@@ -362,7 +399,17 @@ async def claim_jobs(
                 jobs = await run_in_threadpool(claim)
         finally:
             waker.waiting -= 1
-    return {"jobs": [job_json(j) for j in jobs]}
+    return {"jobs": [job_json(j) for j in jobs], "completed": completed}
+
+
+@router.post("/complete", response_model=Completed)
+def complete_many(
+    body: CompleteManyIn, ctx: Annotated[Context, Depends(require("write"))]
+) -> dict[str, Any]:
+    """Complete finished jobs in one transaction; a stale lease skips its job."""
+    check_json(body.model_dump(), "body")
+    done = ctx.cl.jobs.complete_many([(d.id, d.lease, d.result) for d in body.jobs])
+    return {"completed": done}
 
 
 @router.post("/{job_id}/heartbeat", response_model=Beat)
