@@ -305,20 +305,24 @@ _HISTORY_CLEAR_SQL = (
 )
 
 # PostgreSQL: one statement per claim or completion. The job UPDATE feeds
-# data-modifying CTEs that write the event, clear the previous transition (by
-# its unique key: the job's previous sort_key, never a most_recent scan),
+# data-modifying CTEs that write the event, clear the previous transition,
 # insert the new transition and add to the counters; pg_notify rides along.
 # Arrays (one parameter per column) keep the SQL text constant, so psycopg
-# prepares it server-side after a few runs.
+# prepares it server-side after a few runs, and PostgreSQL settles on one
+# generic plan. That plan must hold whatever the statistics say (a fresh
+# database has none until autovacuum's first ANALYZE), so the previous
+# transitions are found by an array of entity ids on the one-most_recent-row
+# index (an index condition in any plan), not by joining ``moved``: without
+# statistics the join became a nested loop over every job transition per row.
 _TRAIL_CTES = (
     "ev AS (INSERT INTO events (project_id, occurred_at, event_type, action, status, "
     "actor_type, actor_id, actor_name, target_type, target_id, target_title, error, metadata) "
     "SELECT project_id, ?::bigint, 'job', ?::text, ?::text, 'worker', worker, NULL, 'job', "
     "id::text, kind, NULL, jsonb_build_object('queue', queue, 'attempt', attempt, 'state', ?::text) "
     "FROM moved RETURNING id, target_id), "
-    "prev AS (UPDATE transitions AS t SET most_recent = false FROM moved AS m "
-    "WHERE t.project_id = m.project_id AND t.kind = 'job' AND t.entity_id = m.id::text "
-    "AND t.sort_key = m.history - 1 RETURNING 1), "
+    "prev AS (UPDATE transitions SET most_recent = false "
+    "WHERE project_id = (SELECT project_id FROM moved LIMIT 1) AND kind = 'job' "
+    "AND most_recent AND entity_id = ANY(ARRAY(SELECT id::text FROM moved)) RETURNING 1), "
     # The count(*) gate runs prev to completion before the first new row goes in:
     # one most_recent row per job is a unique index, checked row by row.
     "tr AS (INSERT INTO transitions (project_id, kind, entity_id, sort_key, from_state, "
