@@ -7,7 +7,13 @@ from .jobs import job_logs, jobs
 from .retention import retention_policies, retention_runs
 from .states import entities, machines, transition_slots, transitions
 
+PG_UNENFORCED_PROJECT_KEYS = ("events", "transitions", "jobs")
+"""Tables whose ``project_id`` foreign key is declared here (and enforced on SQLite)
+but dropped on PostgreSQL, where its per-row check was a third of a bulk write
+(migration ``0009_pg_unforced_project``)."""
+
 __all__ = [
+    "PG_UNENFORCED_PROJECT_KEYS",
     "JSONDocument",
     "RowId",
     "api_tokens",

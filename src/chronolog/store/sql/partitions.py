@@ -77,12 +77,6 @@ def events_partition_convert(conn: Connection) -> None:
     conn.execute(
         text("ALTER TABLE events_unpartitioned RENAME CONSTRAINT pk_events TO pk_events_old")
     )
-    conn.execute(
-        text(
-            "ALTER TABLE events_unpartitioned "
-            "RENAME CONSTRAINT fk_events_project_id_projects TO fk_events_old_project_id"
-        )
-    )
     for name in _INDEXES:
         conn.execute(text(f'ALTER INDEX "{name}" RENAME TO "{name[:56]}_old"'))
     conn.execute(
@@ -92,12 +86,7 @@ def events_partition_convert(conn: Connection) -> None:
         )
     )
     conn.execute(text("ALTER TABLE events ADD CONSTRAINT pk_events PRIMARY KEY (id, occurred_at)"))
-    conn.execute(
-        text(
-            "ALTER TABLE events ADD CONSTRAINT fk_events_project_id_projects "
-            "FOREIGN KEY (project_id) REFERENCES projects (id) ON DELETE CASCADE"
-        )
-    )
+    # No foreign key to projects: PostgreSQL does not enforce it on events (0009).
     for name, columns in _INDEXES.items():
         conn.execute(text(f'CREATE INDEX "{name}" ON events ({columns})'))
     # The sequence belongs to the old table's column: re-own it before the drop.
