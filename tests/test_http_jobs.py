@@ -228,6 +228,19 @@ def test_remote_batch_complete_and_claim_in_one_request(api: Api) -> None:
     assert api.cl.jobs.counts()["default"] == {"completed": 4, "pending": 2}
 
 
+def test_remote_complete_many_splits_large_batches(api: Api) -> None:
+    """More finished jobs than one request carries (1,000) go in several requests."""
+    api.cl.jobs.enqueue_many([NewJob("noop")] * 1001)
+    claimed = api.cl.jobs.claim(None, "remote", limit=1001)
+    assert len(claimed) == 1001
+    done = [(j.id, j.lease) for j in claimed]
+    with api.client(api.token("write")) as client:
+        completed, more = client.jobs.complete_and_claim(done, None, "remote", limit=5)
+    assert sorted(completed) == sorted(j.id for j in claimed)
+    assert more == []
+    assert api.cl.jobs.counts()["default"] == {"completed": 1001}
+
+
 def _double(ctx: JobContext) -> dict[str, int]:
     ctx.log("info", "doubling")
     ctx.progress(0.5)

@@ -757,6 +757,10 @@ def _seconds(value: timedelta | float) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+_DONE_PER_REQUEST = 1000
+"""The most finished jobs the server takes in one ``POST /jobs/complete``."""
+
+
 def _done_json(
     items: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]],
 ) -> list[dict[str, Any]]:
@@ -988,8 +992,10 @@ class RemoteJobs:
         with self._lock:
             self._last_claim = (queues, worker, limit, seconds, pid)
             taken, self._stash = self._stash[:limit], self._stash[limit:]
-        if taken:
-            return (self.complete_many(done) if done else []), taken
+        if taken or len(done) > _DONE_PER_REQUEST:
+            # Jobs already in hand, or more finished jobs than one claim carries.
+            completed = self.complete_many(done)
+            return completed, taken or self._claim(queues, worker, limit, seconds, pid, 0)[1]
         return self._claim(queues, worker, limit, seconds, pid, 0, done)
 
     def wait_for_work(self, seen: int, timeout: float) -> bool:
@@ -1075,12 +1081,13 @@ class RemoteJobs:
     def complete_many(
         self, items: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]]
     ) -> builtins.list[int]:
-        """Complete jobs in one request (one transaction); stale ones are skipped and left
-        out of the returned ids."""
-        if not items:
-            return []
-        answer = self._client.request("POST", "/jobs/complete", json={"jobs": _done_json(items)})
-        return list(answer["completed"])
+        """Complete jobs in one request (one transaction) per 1,000; stale ones are skipped
+        and left out of the returned ids."""
+        done: builtins.list[int] = []
+        for start in range(0, len(items), _DONE_PER_REQUEST):
+            body = {"jobs": _done_json(items[start : start + _DONE_PER_REQUEST])}
+            done += self._client.request("POST", "/jobs/complete", json=body)["completed"]
+        return done
 
     def fail(
         self,
