@@ -509,7 +509,11 @@ class Worker:
                     self._busy -= 1
                     if outcome is not None:
                         self._done.append((ctx, outcome[0]))
-                    self._cond.notify_all()
+                    # Wake the claiming thread for the first finished job (it then
+                    # lingers for the rest) and when none is left running; waking
+                    # it for every job only cost thread switches.
+                    if outcome is None or len(self._done) == 1 or self._busy == 0:
+                        self._cond.notify_all()
 
     def _flush_done(self) -> None:
         with self._cond:
