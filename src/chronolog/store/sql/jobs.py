@@ -280,13 +280,16 @@ class JobTrail:
 
 # The statements every job passes through, written by hand (``?`` placeholders,
 # see ``Dialect.execute_raw``): SQLAlchemy's per-statement work costs more than they do.
-_CLAIM_SET = (
+_CLAIM_UPDATE = (
     "UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1, "
     "history = history + 1, worker = ?, pid = ?, lease_expires_at = ?, heartbeat_at = ?, "
     "started_at = ?, progress = NULL, progress_text = NULL, updated_at = ? "
-    "WHERE id IN (SELECT id FROM jobs WHERE project_id = ? AND state = 'pending' "
-    "AND run_at <= ?{queues} ORDER BY priority DESC, run_at, id LIMIT ?{lock}) "
 )
+_CLAIM_PICK = (
+    "SELECT id FROM jobs WHERE project_id = ? AND state = 'pending' "
+    "AND run_at <= ?{queues} ORDER BY priority DESC, run_at, id LIMIT ?{lock}"
+)
+_CLAIM_SET = _CLAIM_UPDATE + "WHERE id IN (" + _CLAIM_PICK + ") "
 _CLAIM_SQL = _CLAIM_SET + "RETURNING " + ", ".join(_JOB_NAMES)
 _FINISH_SET = (
     "UPDATE jobs SET state = 'completed', result = {result}, finished_at = ?, "
@@ -342,9 +345,7 @@ _PG_TAIL = "SELECT {cols}, (SELECT 1 FROM pg_notify(?, ?)) FROM moved"
 # indexes, so the prepared statement stops being re-planned on every claim (a
 # third of its time); with IN, the generic plan assumed thousands of rows, hash
 # joined over whole tables, and PostgreSQL kept planning each call afresh.
-_PG_CLAIM_SET = _CLAIM_SET.replace(
-    "WHERE id IN (SELECT id FROM jobs", "WHERE id = ANY(ARRAY(SELECT id FROM jobs"
-).replace("LIMIT ?{lock}) ", "LIMIT ?{lock})) ")
+_PG_CLAIM_SET = _CLAIM_UPDATE + "WHERE id = ANY(ARRAY(" + _CLAIM_PICK + ")) "
 _PG_CLAIM_SQL = (
     "WITH moved AS ("
     + _PG_CLAIM_SET
