@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,8 @@ from chronolog import (
     NotFound,
     ValidationError,
 )
-from chronolog.store.schema import job_logs, jobs, transitions
+from chronolog.store.schema import events, job_logs, jobs, transitions
+from chronolog.store.schema.jobs import JOB_ACTIONS
 from chronolog.store.sql import jobs as sql
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -60,30 +62,40 @@ def _snapshot(cl: Chronolog, job_id: int) -> tuple[Any, ...]:
 
 
 def _history_invariants(cl: Chronolog) -> None:
-    """Every job's history is 1..n with one most_recent row whose state is the job's."""
+    """Every job's history is its events: one per change, numbered 1..n, each starting
+    from the state the previous one ended in, the last in the job's state; and no job
+    rows in ``transitions``."""
     with cl.store.read() as conn:
+        assert (
+            conn.execute(
+                select(func.count()).select_from(transitions).where(transitions.c.kind == "job")
+            ).scalar_one()
+            == 0
+        )
         rows = conn.execute(
-            select(
-                transitions.c.entity_id,
-                transitions.c.sort_key,
-                transitions.c.most_recent,
-                transitions.c.to_state,
-                transitions.c.event_id,
-            ).where(transitions.c.kind == "job")
+            select(events.c.id, events.c.target_id, events.c.action, events.c.metadata)
+            .where(events.c.event_type == "job", events.c.target_type == "job")
+            .order_by(events.c.id)
         ).all()
-        states = {str(r.id): (r.state, r.history) for r in conn.execute(select(jobs))}
+        states = {str(r.id): (r.state, r.history, r.attempt) for r in conn.execute(select(jobs))}
     by_job: dict[str, list[Any]] = {}
     for r in rows:
-        by_job.setdefault(r.entity_id, []).append(r)
+        meta = r.metadata if isinstance(r.metadata, dict) else json.loads(r.metadata)
+        by_job.setdefault(r.target_id, []).append((r.action, meta))
     assert set(by_job) == set(states)
     for job_id, moves in by_job.items():
-        moves.sort(key=lambda r: r.sort_key)
-        assert [m.sort_key for m in moves] == list(range(1, len(moves) + 1))
-        assert [m.most_recent for m in moves].count(True) == 1
-        assert moves[-1].most_recent
-        assert moves[-1].to_state == states[job_id][0]
-        assert states[job_id][1] == len(moves)
-        assert all(m.event_id is not None for m in moves)
+        assert [m["sort_key"] for _, m in moves] == list(range(1, len(moves) + 1))
+        assert moves[0][1]["from"] is None
+        for (_, before), (_, after) in itertools.pairwise(moves):
+            assert after["from"] == before["state"]
+        assert all(m["state"] == JOB_ACTIONS[action] for action, m in moves)
+        state, history, attempt = states[job_id]
+        assert moves[-1][1]["state"] == state
+        assert moves[-1][1]["attempt"] == attempt
+        assert history == len(moves)
+        assert [(m.sort_key, m.to_state) for m in cl.jobs.history(int(job_id))] == [
+            (m["sort_key"], m["state"]) for _, m in moves
+        ]
 
 
 # -- producing -------------------------------------------------------------------------------
@@ -610,9 +622,12 @@ def test_purge_statements(q: Chronolog, clock: Clock) -> None:
     assert remaining == {c.id for c in claimed[3:]}
     with q.store.read() as conn:
         assert conn.execute(select(func.count()).select_from(job_logs)).scalar_one() == 2
-        left = conn.execute(select(transitions.c.entity_id).where(transitions.c.kind == "job"))
-        assert {int(r[0]) for r in left} == remaining
     assert set(ids) >= remaining
+    # The purged jobs' history is their events: it outlives them.
+    for gone in set(ids) - remaining:
+        with pytest.raises(NotFound):
+            q.jobs.get(gone)
+        assert [m.to_state for m in q.jobs.history(gone)] == ["pending", "running", "completed"]
 
 
 def test_large_batches_are_chunked(q: Chronolog) -> None:

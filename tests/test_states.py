@@ -427,26 +427,30 @@ def test_oversize_metadata_is_refused(db_url: str) -> None:
 
 
 def test_job_history_is_readable_but_the_kind_is_not_writable(cl: Chronolog) -> None:
-    from chronolog.store.sql.transitions import transition_append
-
-    with cl.store.write() as conn:
-        for state in ("available", "running", "completed"):
-            transition_append(
-                conn,
-                project_id=cl.scope.project_id,
-                kind="job",
-                entity_id="42",
-                to_state=state,
-                occurred_at=1,
-            )
-    assert [t.to_state for t in cl.states.history("job", 42)] == [
-        "available",
-        "running",
-        "completed",
+    job = cl.jobs.enqueue("mail")
+    (claimed,) = cl.jobs.claim(None, "w1")
+    cl.jobs.complete(claimed.id, claimed.lease)
+    moves = cl.states.history("job", job.id)
+    assert [(t.from_state, t.to_state, t.sort_key) for t in moves] == [
+        (None, "pending", 1),
+        ("pending", "running", 2),
+        ("running", "completed", 3),
     ]
-    assert [t.from_state for t in cl.states.history("job", 42)] == [None, "available", "running"]
+    assert [t.most_recent for t in moves] == [False, False, True]
+    assert moves[1].actor is not None
+    assert moves[1].actor.id == "w1"
+    assert {t.kind for t in moves} == {"job"}
+    assert {t.title for t in moves} == {"mail"}
+    assert all(t.event_id == t.id for t in moves)  # the move is its event
+    assert [t.to_state for t in cl.states.history("job", job.id, after=1, limit=1)] == ["running"]
+    with pytest.raises(NotFound):
+        cl.states.history("job", 999_999)
+    with pytest.raises(NotFound):
+        cl.states.history("job", "not-a-number")
     with pytest.raises(ValidationError, match="reserved"):
         cl.states.define("job", ["a"], {})
+    with pytest.raises(ValidationError, match="reserved"):
+        cl.states.transition("job", job.id, "x")
 
 
 def test_timeline_pages_in_sql_and_counts_each_entity_once_per_day(fixed: Chronolog) -> None:

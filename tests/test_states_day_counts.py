@@ -20,7 +20,8 @@ from sqlalchemy import select, text
 from chronolog import Chronolog
 from chronolog._time import from_micros, to_micros
 from chronolog.store import Store, migrate
-from chronolog.store.schema import transitions
+from chronolog.store.schema import events, transitions
+from chronolog.store.schema.jobs import JOB_ACTIONS
 
 START = datetime(2026, 3, 20, 0, 0, tzinfo=UTC)  # Paris and New York change offset after it
 ZONES: list[tzinfo | None] = [
@@ -37,15 +38,28 @@ ZONES: list[tzinfo | None] = [
 def brute_force(
     cl: Chronolog, since: datetime, until: datetime, tz: tzinfo | None
 ) -> Counter[tuple[date, str, str]]:
-    t = transitions.c
+    t, e = transitions.c, events.c
+    window = (to_micros(since), to_micros(until) + 1)
     with cl.store.read() as conn:
         rows = conn.execute(
             select(t.kind, t.entity_id, t.to_state, t.occurred_at).where(
                 t.project_id == cl.scope.project_id,
-                t.occurred_at >= to_micros(since),
-                t.occurred_at < to_micros(until) + 1,
+                t.occurred_at >= window[0],
+                t.occurred_at < window[1],
             )
         ).all()
+        # A job's moves are its events (the state it entered follows from the action).
+        rows += [
+            ("job", r.target_id, JOB_ACTIONS[r.action], r.occurred_at)
+            for r in conn.execute(
+                select(e.target_id, e.action, e.occurred_at).where(
+                    e.project_id == cl.scope.project_id,
+                    e.event_type == "job",
+                    e.occurred_at >= window[0],
+                    e.occurred_at < window[1],
+                )
+            )
+        ]
     seen = {
         (from_micros(at).astimezone(tz or UTC).date(), kind, state, entity)
         for kind, entity, state, at in rows
@@ -116,16 +130,21 @@ def test_day_counts_include_jobs_and_their_purge(db_url: str) -> None:
         assert assert_counts_match(cl, rng, windows=3) > 0
         day = cl.states.timeline(days=1, until=now, kinds="job").days
         assert {(d.to_state, d.count) for d in day} >= {("running", 3), ("completed", 3)}
-        with cl.store.read() as conn:  # the queue's hot path pays no slot counters
+        with cl.store.read() as conn:  # job moves live in events: no slots, no transitions
             kinds = conn.execute(text("SELECT DISTINCT kind FROM transition_slots")).scalars()
             assert "job" not in set(kinds)
+            kinds = conn.execute(text("SELECT DISTINCT kind FROM transitions")).scalars()
+            assert "job" not in set(kinds)
+        before = cl.states.timeline(days=2, until=now, kinds="job", to_states="completed").days
+        assert [d.count for d in before] == [3]
         cl.retention.set(finished_jobs="1h")
         now = START + timedelta(days=3)
         cl.retention.run()
-        assert cl.states.timeline(days=1, until=START + timedelta(days=2), kinds="job").days
+        assert cl.jobs.counts()["default"] == {"pending": 2}  # the finished ones are gone …
         assert assert_counts_match(cl, rng, windows=3) >= 0
+        # … and their history, their events, stays until the events' own retention.
         after = cl.states.timeline(days=2, until=now, kinds="job", to_states="completed").days
-        assert after == []
+        assert after == before
 
 
 def test_migration_counts_the_history_written_before_it(empty_db_url: str) -> None:

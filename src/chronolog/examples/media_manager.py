@@ -18,8 +18,8 @@ GetEntityTransitions           ``history(kind, id)``
 
 The seed's jobs (library index, reconcile runs) are modelled as entities of
 kind ``task`` with the seed's job machine: the kind ``job`` belongs to
-chronolog's own job queue (``cl.jobs``), which records its history in the
-same transition table.
+chronolog's own job queue (``cl.jobs``), whose history (its activity events)
+the timeline merges with the other kinds' moves.
 
 Run it: ``python examples/media_manager.py [sqlite:///media.db]``.
 """

@@ -112,7 +112,13 @@ class NewJob:
 
 @dataclass(frozen=True, slots=True)
 class JobMove:
-    """One recorded state change of a job (its history, from the transitions table)."""
+    """One state change of a job: its activity event, read as a move of its history.
+
+    ``sort_key`` numbers the job's moves 1, 2, 3 …; ``metadata`` holds the
+    ``action`` (what happened: ``retrying``, ``rescued`` … see
+    ``docs/jobs.md``), the ``attempt`` and any reason given; ``event_id`` is
+    the event itself, ``error`` the failed attempt's error.
+    """
 
     sort_key: int
     from_state: str | None
@@ -121,3 +127,5 @@ class JobMove:
     actor: tuple[str | None, str | None, str | None]
     metadata: dict[str, Any] | None
     event_id: int | None
+    action: str | None = None
+    error: str | None = None

@@ -16,11 +16,13 @@ from .._scope import Scope
 from .._time import from_micros, require_aware, to_micros
 from ..errors import NotFound, ValidationError
 from ..models import Page
-from ..store.schema.jobs import JOB_STATES
+from ..store.schema.jobs import JOB_ACTIONS, JOB_STATES
+from ..store.sql import job_moves
 from ..store.sql import jobs as sql
+from ._checks import check_id, subject_key
 from .models import Job, JobError, JobLog, JobMove
 
-__all__ = ["JobReading", "job_from_row", "subject_key"]
+__all__ = ["JobReading", "job_from_row", "job_move_from_row"]
 
 
 def _doc(value: Any) -> Any:
@@ -135,23 +137,6 @@ def _errors(value: Any) -> tuple[JobError, ...]:
     )
 
 
-def subject_key(subject: Any) -> tuple[str, str] | None:
-    """Validate a subject given as (kind, id); ids may be integers."""
-    if subject is None:
-        return None
-    if not isinstance(subject, tuple | list) or len(subject) != 2:
-        raise ValidationError("subject must be a (kind, id) pair", field="subject")
-    kind, ident = subject
-    if not isinstance(kind, str) or not kind.strip() or len(kind) > 64:
-        raise ValidationError("subject kind must be non-empty text of at most 64 characters")
-    if isinstance(ident, bool) or not isinstance(ident, str | int):
-        raise ValidationError("subject id must be text or an integer", field="subject")
-    ident = str(ident)
-    if not ident or len(ident) > 255:
-        raise ValidationError("subject id must be 1 to 255 characters", field="subject")
-    return kind, ident
-
-
 def _names(
     value: Iterable[str] | str | None, name: str, allowed: Sequence[str] = ()
 ) -> tuple[str, ...] | None:
@@ -185,7 +170,7 @@ class JobReading:
 
     def get(self, job_id: int) -> Job:
         """One job by id (``NotFound`` if it is not in this project)."""
-        _check_id(job_id)
+        check_id(job_id)
         with self._scope.store.read() as conn:
             return self._get(conn, job_id)
 
@@ -264,7 +249,7 @@ class JobReading:
 
     def logs(self, job_id: int, *, after: int = 0, limit: int = 1000) -> builtins.list[JobLog]:
         """A job's log lines after line ``after`` (0: from the start), oldest first."""
-        _check_id(job_id)
+        check_id(job_id)
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise ValidationError("after must be a line id (0 or more)", field="after")
         if not 1 <= limit <= 10_000:
@@ -277,14 +262,19 @@ class JobReading:
         return [_log_line(r) for r in rows]
 
     def history(self, job_id: int) -> builtins.list[JobMove]:
-        """Every state change of a job, oldest first."""
-        _check_id(job_id)
+        """Every state change of a job, oldest first: its activity events (one per change),
+        numbered 1, 2, 3 … (``sort_key``) with the states it went from and to.
+
+        ``NotFound`` when the job has neither events nor a row. A purged job's
+        history stays readable while its events are kept.
+        """
+        check_id(job_id)
         scope = self._scope
         with scope.store.read() as conn:
-            rows = sql.job_history(conn, scope.project_id, job_id)
+            rows = job_moves.job_move_history(conn, scope.project_id, job_id)
             if not rows:
                 self._get(conn, job_id)
-        return [_move(r) for r in rows]
+        return [job_move_from_row(r, i) for i, r in enumerate(rows, 1)]
 
     def counts(self) -> dict[str, dict[str, int]]:
         """How many jobs per queue and state: ``{"rip": {"pending": 3, …}, …}``."""
@@ -296,11 +286,6 @@ class JobReading:
             queue, state, n = _triple(row)
             out.setdefault(queue, {})[state] = int(n)
         return out
-
-
-def _check_id(job_id: Any) -> None:
-    if isinstance(job_id, bool) or not isinstance(job_id, int) or job_id < 1:
-        raise ValidationError("a job id is a positive integer", field="id")
 
 
 def _log_line(r: Any) -> JobLog:
@@ -315,15 +300,25 @@ def _log_line(r: Any) -> JobLog:
     )
 
 
-def _move(r: Any) -> JobMove:
+_MOVE_KEYS = frozenset(("queue", "attempt", "from", "state", "sort_key"))
+
+
+def job_move_from_row(row: job_moves.JobMoveRow, position: int) -> JobMove:
+    """A :class:`JobMove` from a job's event (``position``: its place in the history, the
+    number used when the event carries none)."""
+    metadata = _doc(row.metadata) or {}
+    sort_key = metadata.get("sort_key")
+    extra = {k: v for k, v in metadata.items() if k not in _MOVE_KEYS}
     return JobMove(
-        sort_key=int(r[0]),
-        from_state=r[1],
-        to_state=r[2],
-        at=from_micros(r[3]),
-        actor=(r[4], r[5], r[6]),
-        metadata=_doc(r[7]),
-        event_id=r[8],
+        sort_key=int(sort_key) if isinstance(sort_key, int) else position,
+        from_state=metadata.get("from"),
+        to_state=JOB_ACTIONS[row.action],
+        at=from_micros(row.occurred_at),
+        actor=(row.actor_type, row.actor_id, row.actor_name),
+        metadata={"action": row.action, "attempt": metadata.get("attempt"), **extra},
+        event_id=int(row.id),
+        action=row.action,
+        error=row.error,
     )
 
 

@@ -159,7 +159,7 @@ def apply_moves(scope: Scope, conn: Connection, moves: list[Move]) -> list[Trans
     if locked is not None:
         row, definition, head = locked
         machines = {} if definition is None else {row.kind: _machine(row.kind, definition)}
-        rows = {keys[0]: row}
+        rows: dict[tuple[str, str], Any] = {keys[0]: row}
         heads = {} if head is None else {keys[0]: head}
     else:
         machines = {

@@ -7,9 +7,11 @@ from typing import Any
 from .. import _json
 from .._time import from_micros
 from ..models import Actor
+from ..store.schema.jobs import JOB_ACTIONS
+from ..store.sql.job_moves import JOB_KIND, JobMoveRow
 from .models import Entity, Transition
 
-__all__ = ["entity_from_row", "transition_from_row"]
+__all__ = ["entity_from_row", "job_transition_from_row", "transition_from_row"]
 
 
 def _document(value: Any) -> dict[str, Any] | None:
@@ -53,6 +55,39 @@ def transition_from_row(row: Any) -> Transition:
         metadata=_document(metadata),
         event_id=event_id,
         title=title,
+    )
+
+
+_MOVE_KEYS = frozenset(("queue", "attempt", "from", "state", "sort_key"))
+
+
+def job_transition_from_row(row: JobMoveRow, position: int = 0) -> Transition:
+    """A job's state change (its event) as a :class:`Transition` of kind ``job``.
+
+    ``id`` and ``event_id`` are the event's id; ``metadata`` holds the
+    ``action`` and ``attempt`` (and a reason, where one was given), as the
+    job's history rows always did. ``position`` numbers an event that carries
+    no ``sort_key`` of its own.
+    """
+    metadata = _document(row.metadata) or {}
+    sort_key = metadata.get("sort_key")
+    return Transition(
+        id=int(row.id),
+        kind=JOB_KIND,
+        entity_id=row.job_id,
+        sort_key=int(sort_key) if isinstance(sort_key, int) else position,
+        from_state=metadata.get("from"),
+        to_state=JOB_ACTIONS[row.action],
+        most_recent=row.newest,
+        occurred_at=from_micros(row.occurred_at),
+        actor=_actor(row.actor_type, row.actor_id, row.actor_name),
+        metadata={
+            "action": row.action,
+            "attempt": metadata.get("attempt"),
+            **{k: v for k, v in metadata.items() if k not in _MOVE_KEYS},
+        },
+        event_id=int(row.id),
+        title=row.title,
     )
 
 

@@ -14,6 +14,9 @@ How a day is counted (exact, for any ``tzinfo``):
   whole slot is summed from the counters;
 - anything else (an offset that is not a multiple of 15 minutes, a day longer
   than 25 hours, a day in two pieces) is counted from ``transitions`` directly.
+
+Jobs' moves are their activity events, not transitions: their days are
+distinct-job counts over the events of each local day (``job_moves``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy import Connection
 
 from .._time import from_micros
 from ..store.schema.states import SLOT_GAP_CAP, SLOT_MICROS
+from ..store.sql import job_moves
 from ..store.sql import transitions as tsql
 
 __all__ = ["day_counts", "day_of", "local_days", "offsets_between"]
@@ -106,10 +110,10 @@ def day_counts(
     totals: Counter[tuple[int, str, str]] = Counter()
     runs: list[list[int]] = []  # [offset in slots, first slot, end slot] of whole regular days
     days = sorted(local_days(offsets_between(tz, since, until), since, until).items())
-    untracked = (
-        flt.kinds is None or tsql.UNTRACKED_KIND in flt.kinds
-    ) and tsql.transition_untracked_present(conn, flt.project_id)
-    tracked = flt.kinds is None or any(k != tsql.UNTRACKED_KIND for k in flt.kinds)
+    jobs = (flt.kinds is None or job_moves.JOB_KIND in flt.kinds) and job_moves.job_moves_present(
+        conn, flt.project_id
+    )
+    tracked = flt.kinds is None or any(k != job_moves.JOB_KIND for k in flt.kinds)
     for day, pieces in days:
         merged = [pieces[0][:2]]
         for start, end, _ in pieces[1:]:
@@ -117,11 +121,11 @@ def day_counts(
                 merged[-1] = (merged[-1][0], end)
             else:
                 merged.append((start, end))
-        if untracked:  # job moves are not in the slot counters: count them directly
-            for kind, state, n in tsql.transition_distinct_edges(
-                conn, flt, merged, (0, 0), tracked=False
+        if jobs:  # a job's moves are its events: counted from them, per day
+            for state, n in job_moves.job_move_day_counts(
+                conn, flt.project_id, flt.to_states, merged
             ):
-                totals[(day, kind, state)] += n
+                totals[(day, job_moves.JOB_KIND, state)] += n
         if not tracked:
             continue
         if len(merged) > 1:  # a day in two pieces: count the union from the moves

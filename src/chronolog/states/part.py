@@ -12,11 +12,13 @@ from .._time import from_micros, to_micros
 from ..errors import NotFound, ValidationError
 from ..events import _ACTOR_LIMITS, Events, _party
 from ..models import Actor, Target
+from ..store.sql import job_moves
+from ..store.sql import jobs as jsql
 from ..store.sql import states as sql
 from ..store.sql import transitions as tsql
 from ._bounds import INT32_MAX, check_int
 from ._moves import Move, _actor, apply_moves, check_title, parse_move, parse_parent, resolve_parent
-from ._rows import entity_from_row, transition_from_row
+from ._rows import entity_from_row, job_transition_from_row, transition_from_row
 from .machine import check_entity_id, check_kind, machine_from_json, parse_machine
 from .models import Entity, Machine, Transition
 from .queries import Queries
@@ -318,6 +320,8 @@ class States(Queries):
         if limit is not None:
             check_int(limit, "limit", 1, INT32_MAX)
         pid = self._scope.project_id
+        if kind == job_moves.JOB_KIND:
+            return self._job_history(entity_id, after, limit)
         # One statement (and a second only when it finds nothing): no explicit transaction.
         with self._scope.store.read_single() as conn:
             rows = tsql.transition_history(
@@ -326,3 +330,24 @@ class States(Queries):
             if not rows and after == 0 and sql.entity_pk_get(conn, pid, kind, entity_id) is None:
                 raise NotFound(f"{kind}/{entity_id} not found in project {self._scope.project!r}")
         return [transition_from_row(r) for r in rows]
+
+    def _job_history(self, job_id: str, after: int, limit: int | None) -> list[Transition]:
+        """A job's moves: its events (jobs keep no rows in ``transitions``)."""
+        scope = self._scope
+        number = int(job_id) if job_id.isdigit() and len(job_id) < 19 else None
+        with scope.store.read() as conn:
+            rows = (
+                [] if number is None else job_moves.job_move_history(conn, scope.project_id, number)
+            )
+            if (
+                not rows
+                and after == 0
+                and (
+                    number is None
+                    or jsql.job_get(conn, scope.store.dialect, scope.project_id, number) is None
+                )
+            ):
+                raise NotFound(f"job/{job_id} not found in project {scope.project!r}")
+        moves = [job_transition_from_row(r, i) for i, r in enumerate(rows, 1)]
+        moves = [m for m in moves if m.sort_key > after]
+        return moves if limit is None else moves[:limit]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 
+from sqlalchemy import Connection
+
 from .._cursor import decode_cursor, encode_cursor, fingerprint
 from .._scope import Scope
 from .._time import require_aware, to_micros
@@ -12,11 +14,13 @@ from ..errors import NotFound, ValidationError
 from ..models import Page
 from ..store.sql import states as sql
 from ..store.sql import transitions as tsql
+from ..store.sql.job_moves import JOB_KIND
+from ..store.sql.job_moves import job_move_page as job_page
 from ._bounds import keyset_position
-from ._rows import entity_from_row, transition_from_row
+from ._rows import entity_from_row, job_transition_from_row, transition_from_row
 from ._timeline import day_counts, day_of
 from .machine import check_entity_id, check_kind, check_state, machine_from_json
-from .models import DayCount, Entity, Timeline
+from .models import DayCount, Entity, Timeline, Transition
 
 __all__ = ["Queries"]
 
@@ -171,22 +175,27 @@ class Queries:
         fp = fingerprint("timeline", *(getattr(flt, f) for f in flt.__slots__))
         before: tuple[int, int] | None = None
         page = 1
+        job_first = False  # the cursor's row: a job's move (1) or another kind's (0)
         if cursor is not None:
-            before, page = keyset_position(decode_cursor(cursor, "timeline", fp))
-        terms = tsql.transition_where(flt)
+            position = decode_cursor(cursor, "timeline", fp)
+            before, page = keyset_position(position)
+            job_first = position.get("j") == 1
         with self._scope.store.read() as conn:
-            rows = tsql.transition_page(conn, terms, limit=limit + 1, before=before)
+            moves = self._timeline_page(conn, flt, limit + 1, before, job_first)
             counts = day_counts(conn, flt, tz, lower, upper) if with_counts else []
         next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor("timeline", fp, t=last.occurred_at, i=last.id, p=page + 1)
+        if len(moves) > limit:
+            last = moves[limit - 1]
+            next_cursor = encode_cursor(
+                "timeline",
+                fp,
+                t=to_micros(last.occurred_at),
+                i=last.id,
+                p=page + 1,
+                j=1 if last.kind == JOB_KIND else 0,
+            )
         items = Page(
-            items=[transition_from_row(r) for r in rows[:limit]],
-            total=None,
-            page=page,
-            limit=limit,
-            next_cursor=next_cursor,
+            items=moves[:limit], total=None, page=page, limit=limit, next_cursor=next_cursor
         )
         rows_by_day = sorted(
             (DayCount(day_of(d), k, s, n) for d, k, s, n in counts),
@@ -194,3 +203,41 @@ class Queries:
             reverse=True,
         )
         return Timeline(page=items, days=rows_by_day)
+
+    def _timeline_page(
+        self,
+        conn: Connection,
+        flt: tsql.TransitionFilter,
+        limit: int,
+        before: tuple[int, int] | None,
+        after_job: bool,
+    ) -> list[Transition]:
+        """Up to ``limit`` moves newest first: entities' transitions and jobs' events, merged.
+
+        The order is (occurred_at, jobs before other kinds, id), all descending:
+        ids of the two tables are not comparable, so the cursor says which one
+        its row came from (``after_job``).
+        """
+        moves: list[tuple[int, int, int, Transition]] = []
+        if flt.kinds is None or any(k != JOB_KIND for k in flt.kinds):
+            start = before
+            if before is not None and after_job:  # every transition of that instant is next
+                start = (before[0] + 1, 0)
+            for r in tsql.transition_page(
+                conn, tsql.transition_where(flt), limit=limit, before=start
+            ):
+                moves.append((r.occurred_at, 0, r.id, transition_from_row(r)))
+        if flt.kinds is None or JOB_KIND in flt.kinds:
+            rows = job_page(
+                conn,
+                project_id=flt.project_id,
+                to_states=flt.to_states,
+                since=flt.since,
+                until=flt.until,
+                limit=limit,
+                # After another kind's move, the jobs of its instant were shown already.
+                before=before if before is None or after_job else (before[0], 0),
+            )
+            moves += [(r.occurred_at, 1, r.id, job_transition_from_row(r)) for r in rows]
+        moves.sort(key=lambda m: m[:3], reverse=True)
+        return [m[3] for m in moves[:limit]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, Insert, Select, Table, TextClause
 from sqlalchemy.exc import (
@@ -21,6 +21,11 @@ from sqlalchemy.exc import (
 )
 
 from ..errors import ChronologError, Conflict, StoreUnavailable, ValidationError
+from .sql._raw import fetch_raw
+
+if TYPE_CHECKING:
+    from .sql.jobs import JobDriver
+    from .sql.states import StateDriver
 
 __all__ = ["Dialect"]
 
@@ -33,6 +38,13 @@ class Dialect(abc.ABC):
 
     range_partitions: bool = False
     """Whether ``events`` can be range-partitioned by time (see ``retention``)."""
+
+    jobs: JobDriver
+    """The job queue's hot operations (bulk enqueue, the worker's batch), written for
+    this database: whole operations, not flags (``store/sql/<database>/jobs.py``)."""
+
+    states: StateDriver
+    """The states part's hot operations, written for this database."""
 
     # -- errors ----------------------------------------------------------------
 
@@ -113,34 +125,13 @@ class Dialect(abc.ABC):
         """Lock the selected rows until commit where the database needs it."""
         return stmt
 
-    chains_writes = False
-    """Whether one statement can chain data-modifying CTEs (``WITH moved AS (UPDATE …
-    RETURNING …), ev AS (INSERT … SELECT … FROM moved) …``), so a job move and its
-    trail travel as one statement. SQLite cannot (its CTEs only read)."""
-
-    lock_sql = ""
-    """What :meth:`for_update` adds, as SQL text, for statements written by hand."""
-
-    writers_serialised = False
-    """Whether a write transaction holds the database's only write lock from its first
-    statement (SQLite's ``BEGIN IMMEDIATE``): then every read inside it already sees
-    all that other writers committed, and a row lock adds nothing."""
-
-    claim_lock_sql = ""
-    """What :meth:`for_claim` adds, as SQL text, for statements written by hand."""
-
     def execute_raw(
         self, conn: Connection, sql: str, params: Sequence[Any]
     ) -> list[tuple[Any, ...]]:
-        """Run hand-written SQL (``?`` placeholders) on ``conn``'s driver connection, in its
-        transaction, and return the rows. For a few hot statements only: it skips
+        """Run portable hand-written SQL (``?`` placeholders) on ``conn``'s driver connection,
+        in its transaction, and return the rows. For a few hot statements only: it skips
         SQLAlchemy's per-statement work, which costs more than the statement itself."""
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql, tuple(params))
-            return list(cursor.fetchall()) if cursor.description else []
-        finally:
-            cursor.close()
+        return fetch_raw(conn, sql, params)
 
     def for_claim(self, stmt: Select[Any]) -> Select[Any]:
         """Lock the selected rows, skipping rows another transaction holds (job claims).

@@ -29,6 +29,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from .dialect import Dialect
+from .sql.postgresql.jobs import PostgreSQLJobs
+from .sql.postgresql.states import PostgreSQLStates
 
 __all__ = ["PostgreSQLDialect"]
 
@@ -69,6 +71,8 @@ class PostgreSQLDialect(Dialect):
 
     name = "postgresql"
     range_partitions = True
+    jobs = PostgreSQLJobs()
+    states = PostgreSQLStates()
 
     def is_unavailable(self, exc: SQLAlchemyError) -> bool:
         state = _sqlstate(exc)
@@ -183,10 +187,6 @@ class PostgreSQLDialect(Dialect):
 
     def for_update(self, stmt: Select[Any]) -> Select[Any]:
         return stmt.with_for_update()
-
-    claim_lock_sql = " FOR UPDATE SKIP LOCKED"
-    chains_writes = True
-    lock_sql = " FOR UPDATE"
 
     def execute_raw(
         self, conn: Connection, sql: str, params: Sequence[Any]

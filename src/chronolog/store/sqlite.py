@@ -31,6 +31,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from .dialect import Dialect
+from .sql.sqlite.jobs import SQLiteJobs
+from .sql.sqlite.states import SQLiteStates
 
 __all__ = ["SQLiteDialect"]
 
@@ -63,7 +65,8 @@ class SQLiteDialect(Dialect):
     """The SQLite side of the seam."""
 
     name = "sqlite"
-    writers_serialised = True
+    jobs = SQLiteJobs()
+    states = SQLiteStates()
 
     def is_unavailable(self, exc: SQLAlchemyError) -> bool:
         text = str(exc).lower()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,9 +26,11 @@ from ..dialect import Dialect
 from ..schema import event_counts, events
 
 __all__ = [
+    "COUNT_KEYS",
     "EVENT_COLUMNS",
     "INSERT_COLUMNS",
     "EventFilter",
+    "EventRow",
     "event_count",
     "event_counts_add",
     "event_delete_all",
@@ -61,6 +63,28 @@ INSERT_COLUMNS = (
     "metadata",
 )
 """Column order of the tuples :func:`event_insert_many` takes (``metadata`` as JSON text)."""
+
+
+class EventRow(NamedTuple):
+    """One event to insert, with named fields (``INSERT_COLUMNS``; ``metadata`` as JSON text).
+
+    A tuple too: :func:`event_insert_many` and the counters take it as one.
+    """
+
+    project_id: int
+    occurred_at: int
+    event_type: str
+    action: str
+    status: str
+    actor_type: str | None
+    actor_id: str | None
+    actor_name: str | None
+    target_type: str | None
+    target_id: str | None
+    target_title: str | None
+    error: str | None
+    metadata: str | None
+
 
 EVENT_COLUMNS = (events.c.id, *(events.c[name] for name in INSERT_COLUMNS))
 """Columns every event read returns, in this order."""

@@ -8,6 +8,7 @@ cursor always agree.
 
 from __future__ import annotations
 
+import abc
 from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ from . import AnyRow
 
 __all__ = [
     "EntityFilter",
+    "LockedEntity",
+    "LockedOne",
+    "StateDriver",
     "entity_children",
     "entity_counts",
     "entity_create",
@@ -57,6 +61,7 @@ __all__ = [
     "entity_update",
     "entity_where",
     "keys_by_kind",
+    "machine_definition",
     "machine_freeze_states",
     "machine_get",
     "machine_list",
@@ -323,54 +328,38 @@ def entity_lock_many(
 LockedEntity = namedtuple("LockedEntity", "pk kind entity_id state title")
 """A locked entity row, as :func:`entity_lock_many` returns it."""
 
-# Hand-written (``?`` placeholders, see ``Dialect.execute_raw``): the one-move path runs
-# these on every move, and SQLAlchemy's per-statement work costs more than they do.
-_LOCK_ONE_SQL = (
-    "SELECT e.pk, e.kind, e.entity_id, e.state, e.title, "
-    "(SELECT m.definition FROM machines m WHERE m.project_id = e.project_id "
-    "AND m.kind = e.kind){head} FROM entities e "
-    "WHERE e.project_id = ? AND e.kind = ? AND e.entity_id = ?{lock}"
-)
-_HEAD_SQL = (
-    "SELECT t.sort_key FROM transitions t WHERE t.project_id = e.project_id "
-    "AND t.kind = e.kind AND t.entity_id = e.entity_id AND t.most_recent = true"
-)
-_lock_one_sql: dict[str, str] = {}
+LockedOne = tuple[LockedEntity, dict[str, Any] | None, int | None]
+"""What :meth:`StateDriver.entity_lock_one` returns: the locked entity, its kind's
+machine definition, and its newest sort_key (``None``: no history yet)."""
+
+
+class StateDriver(abc.ABC):
+    """The states part's hot operations, written once per database (``Dialect.states``)."""
+
+    @abc.abstractmethod
+    def entity_lock_one(
+        self, conn: Connection, project_id: int, kind: str, entity_id: str
+    ) -> LockedOne | None:
+        """An existing entity locked until commit, with its kind's machine definition and
+        its newest sort_key; ``None`` if it does not exist. Run on every one-entity move."""
+
+
+def machine_definition(value: Any) -> dict[str, Any] | None:
+    """A machine definition as stored (a dict, or JSON text from a raw driver)."""
+    found: dict[str, Any] | None = loads(value) if isinstance(value, str | bytes) else value
+    return found
 
 
 def entity_lock_one(
     conn: Connection, dialect: Dialect, project_id: int, kind: str, entity_id: str
-) -> tuple[Any, dict[str, Any] | None, int | None] | None:
+) -> LockedOne | None:
     """entity_lock_one: an existing entity locked until commit, with its kind's machine
     definition and its newest sort_key (``None``: no history); ``None`` if it does not exist.
 
-    Where writers are serialised from the start of the transaction (SQLite) this is
-    one statement. Elsewhere the row is locked first and the sort_key read by a
-    second statement, which (READ COMMITTED) sees what the previous lock holder
-    committed.
+    A whole operation per database (:class:`StateDriver`): SQLite reads it all
+    in one statement under its write lock; PostgreSQL locks the row first.
     """
-    sql = _lock_one_sql.get(dialect.name)
-    if sql is None:
-        head = f", ({_HEAD_SQL})" if dialect.writers_serialised else ""
-        sql = _lock_one_sql[dialect.name] = _LOCK_ONE_SQL.format(head=head, lock=dialect.lock_sql)
-    found = dialect.execute_raw(conn, sql, (project_id, kind, entity_id))
-    if not found:
-        return None
-    row = found[0]
-    definition = row[5]
-    if isinstance(definition, str | bytes):
-        definition = loads(definition)
-    newest: Any = row[6] if dialect.writers_serialised else None
-    if not dialect.writers_serialised:
-        heads = dialect.execute_raw(conn, _HEAD_ONE_SQL, (project_id, kind, entity_id))
-        newest = heads[0][0] if heads else None
-    return LockedEntity(*row[:5]), definition, None if newest is None else int(newest)
-
-
-_HEAD_ONE_SQL = (
-    "SELECT sort_key FROM transitions WHERE project_id = ? AND kind = ? AND entity_id = ? "
-    "AND most_recent = true"
-)
+    return dialect.states.entity_lock_one(conn, project_id, kind, entity_id)
 
 
 def keys_by_kind(keys: Sequence[tuple[str, str]]) -> list[tuple[str, list[str]]]:

@@ -1,4 +1,4 @@
-"""Statements about transitions: the history every entity and job shares.
+"""Statements about transitions: the history of entities (jobs keep theirs in events).
 
 :func:`transition_append` is the one way to add history. The caller must
 hold the subject's row lock (``SELECT … FOR UPDATE`` on PostgreSQL; the
@@ -29,14 +29,13 @@ from sqlalchemy import (
 )
 
 from ..dialect import Dialect
-from ..schema import entities, jobs, transition_slots, transitions
+from ..schema import entities, transition_slots, transitions
 from ..schema.states import SLOT_MICROS
 from . import AnyRow
 
 __all__ = [
     "INSERT_COLUMNS",
     "TRANSITION_COLUMNS",
-    "UNTRACKED_KIND",
     "AppendedTransition",
     "TransitionFilter",
     "transition_any_between",
@@ -52,7 +51,6 @@ __all__ = [
     "transition_page",
     "transition_slot_counts_days",
     "transition_slot_counts_range",
-    "transition_untracked_present",
     "transition_where",
 ]
 
@@ -352,20 +350,8 @@ _later = transitions.alias("later")  # built once: an alias is costly to make pe
 _count_statements: dict[tuple[Any, ...], Any] = {}
 
 
-UNTRACKED_KIND = "job"
-"""The kind the slot counters leave out (see migration 0008): its days are counted from
-its moves, by the same statements with ``tracked=False``."""
-
-
-def _shape_terms(
-    table: Any, f: TransitionFilter, tracked: bool = True
-) -> list[ColumnElement[bool]]:
+def _shape_terms(table: Any, f: TransitionFilter) -> list[ColumnElement[bool]]:
     terms: list[ColumnElement[bool]] = [table.c.project_id == bindparam("b_project")]
-    # Every statement of a count agrees on which kinds the counters hold.
-    if tracked:
-        terms.append(table.c.kind != UNTRACKED_KIND)
-    else:
-        terms.append(table.c.kind == UNTRACKED_KIND)
     if f.kinds is not None:
         terms.append(table.c.kind.in_(bindparam("b_kinds", expanding=True)))
     if f.to_states is not None:
@@ -382,9 +368,9 @@ def _shape_params(f: TransitionFilter, **more: int) -> dict[str, Any]:
     return params
 
 
-def _count_statement(name: str, f: TransitionFilter, edges: int = 0, tracked: bool = True) -> Any:
+def _count_statement(name: str, f: TransitionFilter, edges: int = 0) -> Any:
     """One prebuilt statement per (statement, filter shape): SQLAlchemy keeps its cache key."""
-    key = (name, f.kinds is None, f.to_states is None, edges, tracked)
+    key = (name, f.kinds is None, f.to_states is None, edges)
     stmt = _count_statements.get(key)
     if stmt is not None:
         return stmt
@@ -433,7 +419,7 @@ def _count_statement(name: str, f: TransitionFilter, edges: int = 0, tracked: bo
         ]
         stmt = (
             select(t.kind, t.to_state, func.count(t.entity_id.distinct()))
-            .where(*_shape_terms(transitions, f, tracked), or_(*ranges), ~in_core)
+            .where(*_shape_terms(transitions, f), or_(*ranges), ~in_core)
             .group_by(t.kind, t.to_state)
         )
     if len(_count_statements) < 256:
@@ -481,20 +467,18 @@ def transition_distinct_edges(
     f: TransitionFilter,
     edges: Sequence[tuple[int, int]],
     core: tuple[int, int],
-    *,
-    tracked: bool = True,
 ) -> list[tuple[str, str, int]]:
     """transition_distinct_edges: distinct entities per (kind, to_state) that moved in one
     of the ``edges`` time ranges but not in the ``core`` range (microseconds).
 
     Added to the slot counters' count of the core, this gives the exact count of
-    a range whose ends are not on slot edges. ``tracked=False``: the kind the
-    counters leave out (jobs), with an empty ``core`` a plain distinct count.
+    a range whose ends are not on slot edges (with an empty ``core``, a plain
+    distinct count).
     """
     params = _shape_params(f, b_core_lo=core[0], b_core_hi=core[1])
     for i, (lo, hi) in enumerate(edges):
         params[f"b_lo{i}"], params[f"b_hi{i}"] = lo, hi
-    rows = conn.execute(_count_statement("edges", f, len(edges), tracked), params).all()
+    rows = conn.execute(_count_statement("edges", f, len(edges)), params).all()
     return [(r[0], r[1], int(r[2])) for r in rows]
 
 
@@ -507,16 +491,6 @@ _ANY_BETWEEN = (
     )
     .limit(1)
 )
-
-
-def transition_untracked_present(conn: Connection, project_id: int) -> bool:
-    """transition_untracked_present: whether the project has any job, hence maybe job moves.
-
-    A job's moves go with its row (the finished-jobs purger deletes both), so a
-    project without jobs has none: its timelines skip counting them.
-    """
-    found = conn.execute(select(jobs.c.id).where(jobs.c.project_id == project_id).limit(1)).first()
-    return found is not None
 
 
 def transition_any_between(conn: Connection, project_id: int, since: int, until: int) -> bool:

@@ -1,0 +1,219 @@
+"""Input checks of the job queue: everything a caller hands in is checked here, before
+any transaction opens, and turned into the rows the store takes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from .. import _json
+from .._scope import Limits, Scope
+from .._time import parse_duration, require_aware, to_micros
+from ..errors import ValidationError
+from ..events import _ACTOR_LIMITS, _party
+from ..models import Actor
+from ..store.sql.jobs import Completion, NewJobRow
+from .models import NewJob
+
+__all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
+    "LOG_LEVELS",
+    "Prepared",
+    "check_actor",
+    "check_id",
+    "check_int",
+    "check_log_lines",
+    "check_queues",
+    "check_text",
+    "check_word",
+    "completions",
+    "prepare_job",
+    "seconds",
+    "subject_key",
+]
+
+DEFAULT_MAX_ATTEMPTS = 3
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_WORD = 64
+
+
+def check_word(value: Any, name: str) -> str:
+    """A name (kind, queue): non-empty text of at most 64 characters."""
+    if not isinstance(value, str) or not value.strip() or len(value) > _WORD or "\x00" in value:
+        raise ValidationError(
+            f"{name} must be non-empty text of at most {_WORD} characters", field=name
+        )
+    return value
+
+
+def check_int(value: Any, name: str, low: int, high: int) -> int:
+    """An integer (not a bool) from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError(f"{name} must be an integer from {low} to {high}", field=name)
+    return value
+
+
+def check_id(job_id: Any) -> None:
+    """A job id: a positive integer."""
+    if isinstance(job_id, bool) or not isinstance(job_id, int) or job_id < 1:
+        raise ValidationError("a job id is a positive integer", field="id")
+
+
+def check_text(value: Any, name: str, limit: int) -> str:
+    """Free text (an error, a reason): non-empty, no NUL, cut to ``limit`` characters."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{name} must be non-empty text", field=name)
+    if "\x00" in value:
+        raise ValidationError(f"{name} must not contain NUL characters", field=name)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def seconds(value: timedelta | float | int, name: str) -> float:
+    """A duration in seconds (a ``timedelta`` or a number)."""
+    return parse_duration(value, name).total_seconds()
+
+
+def check_actor(actor: Actor | None, limits: Limits) -> tuple[str | None, str | None, str | None]:
+    """Who asked for a change: an :class:`Actor` (checked like an event's) or None."""
+    if actor is None:
+        return (None, None, None)
+    if not isinstance(actor, Actor):
+        raise ValidationError("actor must be an Actor", field="actor")
+    return _party(actor, "actor", Actor, _ACTOR_LIMITS, limits.text_chars)
+
+
+def check_queues(queues: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    """Queue names to claim from (None: every queue)."""
+    if queues is None:
+        return None
+    names = (queues,) if isinstance(queues, str) else tuple(queues)
+    if not names:
+        raise ValidationError("queues must name at least one queue (or be None)")
+    for name in names:
+        check_word(name, "queue")
+    return names
+
+
+def subject_key(subject: Any) -> tuple[str, str] | None:
+    """Validate a subject given as (kind, id); ids may be integers."""
+    if subject is None:
+        return None
+    if not isinstance(subject, tuple | list) or len(subject) != 2:
+        raise ValidationError("subject must be a (kind, id) pair", field="subject")
+    kind, ident = subject
+    if not isinstance(kind, str) or not kind.strip() or len(kind) > 64:
+        raise ValidationError("subject kind must be non-empty text of at most 64 characters")
+    if isinstance(ident, bool) or not isinstance(ident, str | int):
+        raise ValidationError("subject id must be text or an integer", field="subject")
+    ident = str(ident)
+    if not ident or len(ident) > 255:
+        raise ValidationError("subject id must be 1 to 255 characters", field="subject")
+    return kind, ident
+
+
+class Prepared(NamedTuple):
+    """A checked job, ready to insert once its subject's row key is known."""
+
+    row: NewJobRow
+    subject: tuple[str, str] | None
+    unique_key: str | None
+
+
+_NEW_JOB_FIELDS = frozenset(NewJob.__slots__)
+
+
+def prepare_job(scope: Scope, item: NewJob | Mapping[str, Any], now: int) -> Prepared:
+    """Check one job to enqueue (a :class:`NewJob` or a mapping of its fields)."""
+    if isinstance(item, Mapping):
+        unknown = set(item) - _NEW_JOB_FIELDS
+        if unknown:
+            raise ValidationError(f"unknown job fields: {sorted(unknown)}")
+        if "kind" not in item:
+            raise ValidationError("a job needs a kind", field="kind")
+        item = NewJob(**item)
+    elif not isinstance(item, NewJob):
+        raise ValidationError(f"a job must be a NewJob or a mapping, got {type(item).__name__}")
+    kind = check_word(item.kind, "kind")
+    queue = check_word(item.queue, "queue")
+    priority = item.priority
+    if type(priority) is not int or not -1_000_000 <= priority <= 1_000_000:
+        priority = check_int(priority, "priority", -1_000_000, 1_000_000)
+    max_attempts = DEFAULT_MAX_ATTEMPTS if item.max_attempts is None else item.max_attempts
+    if type(max_attempts) is not int or not 1 <= max_attempts <= 1000:
+        max_attempts = check_int(max_attempts, "max_attempts", 1, 1000)
+    run_at = now
+    if item.run_at is not None:
+        if item.delay is not None:
+            raise ValidationError("give run_at or delay, not both", field="run_at")
+        run_at = to_micros(require_aware(item.run_at, "run_at"))
+    elif item.delay is not None:
+        run_at = now + int(seconds(item.delay, "delay") * 1_000_000)
+    _, payload = _json.check_object(item.payload, name="payload", limit=scope.limits.metadata_bytes)
+    unique_key = item.unique_key
+    if unique_key is not None and (
+        not isinstance(unique_key, str) or not unique_key or len(unique_key) > 255
+    ):
+        raise ValidationError("unique_key must be 1 to 255 characters of text", field="unique_key")
+    row = NewJobRow(
+        scope.project_id,
+        queue,
+        kind,
+        payload,
+        "pending",
+        priority,
+        run_at,
+        0,
+        max_attempts,
+        unique_key,
+        None,  # subject_pk: resolved inside the transaction
+        0,
+        1,
+        now,
+        now,
+    )
+    return Prepared(row, subject_key(item.subject), unique_key)
+
+
+def completions(
+    items: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]], limits: Limits
+) -> list[Completion]:
+    """Check finished jobs to complete: (id, lease[, result]) → :class:`Completion`."""
+    checked: list[Completion] = []
+    for item in items:
+        job_id, lease = item[0], item[1]
+        check_id(job_id)
+        if type(lease) is not int or lease < 0:
+            check_int(lease, "lease", 0, 2**63 - 1)
+        result = item[2] if len(item) > 2 else None
+        text = None
+        if result is not None:
+            _, text = _json.check_object(result, name="result", limit=limits.metadata_bytes)
+        checked.append(Completion(job_id, lease, text))
+    return checked
+
+
+def check_log_lines(
+    scope: Scope,
+    job_id: int,
+    lines: Sequence[tuple[str, str, Mapping[str, Any] | None]]
+    | Sequence[tuple[str, str, Mapping[str, Any] | None, datetime]],
+    now: int,
+) -> list[list[Any]]:
+    """Check log lines ``(level, message, fields[, at])`` into rows (attempt filled in later)."""
+    rows = []
+    limits = scope.limits
+    for line in lines:
+        level, message, fields = line[0], line[1], line[2]
+        if level not in LOG_LEVELS:
+            raise ValidationError(
+                f"level must be one of {list(LOG_LEVELS)}, got {level!r}", field="level"
+            )
+        if not isinstance(message, str):
+            raise ValidationError("a log message must be text", field="message")
+        if len(message) > limits.text_chars:
+            raise ValidationError(f"a log message is longer than {limits.text_chars} characters")
+        _, text = _json.check_object(fields, name="fields", limit=limits.metadata_bytes)
+        at = to_micros(require_aware(line[3], "at")) if len(line) > 3 else now
+        rows.append([scope.project_id, job_id, 0, at, level, message, text])
+    return rows

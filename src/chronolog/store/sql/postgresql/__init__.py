@@ -1,0 +1,1 @@
+"""Whole operations written for PostgreSQL: the text with its code (see ``JobDriver``)."""
