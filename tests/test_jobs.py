@@ -24,6 +24,7 @@ from chronolog import (
     ValidationError,
 )
 from chronolog.store.schema import events, job_logs, jobs, transitions
+from chronolog._time import to_micros
 from chronolog.store.schema.jobs import JOB_ACTIONS
 from chronolog.store.sql import jobs as sql
 
@@ -646,3 +647,76 @@ def test_subject_created_by_a_job_is_listed_by_states(cl: Chronolog) -> None:
     listed = [(e.kind, e.id) for e in cl.states.entities(kind="season").items]
     assert listed == [("season", "dark/s01")]
     assert [(e.kind, e.id) for e in cl.states.active(kind="season")] == [("season", "dark/s01")]
+
+
+def test_bulk_moves_write_the_event_one_move_would_and_its_counters(q: Chronolog) -> None:
+    # The bulk paths (enqueue, the worker's batch) write their events in SQL; the
+    # moves of one job build them with _trail.job_event: both must be the same event.
+    from chronolog._rollups import rollup_rows
+    from chronolog.jobs._trail import Move, job_event
+    from chronolog.store.schema import event_counts
+
+    who = Actor("user", "u1", "Ana")
+    ids = q.jobs.enqueue_many([NewJob("mail", queue="q1"), NewJob("sms", queue="q2")], actor=who)
+    _, claimed = q.jobs.complete_and_claim([], None, "w1", limit=2)
+    q.jobs.complete_and_claim([(j.id, j.lease, {"ok": True}) for j in claimed], None, "w1")
+    at = to_micros(T0)
+    kinds = {ids[0]: ("mail", "q1"), ids[1]: ("sms", "q2")}
+    expected = []
+    for job_id, (kind, queue) in kinds.items():
+        expected += [
+            Move(job_id, kind, queue, 1, None, "pending", 0, ("user", "u1", "Ana"), at),
+            Move(job_id, kind, queue, 2, "pending", "running", 1, ("worker", "w1", None), at),
+            Move(job_id, kind, queue, 3, "running", "completed", 1, ("worker", "w1", None), at),
+        ]
+    pid = q.scope.project_id
+    want = sorted(
+        (
+            job_event(pid, m)._replace(metadata=json.loads(job_event(pid, m).metadata))
+            for m in expected
+        ),
+        key=lambda e: (e.target_id, e.metadata["sort_key"]),
+    )
+    cols = [events.c[n] for n in job_event(pid, expected[0])._fields]
+    with q.store.read() as conn:
+        rows = conn.execute(select(*cols).where(events.c.event_type == "job")).all()
+        counts = conn.execute(
+            select(
+                event_counts.c.granularity,
+                event_counts.c.bucket,
+                event_counts.c.action,
+                event_counts.c.status,
+                event_counts.c.actor_type,
+                func.sum(event_counts.c.count),
+            ).group_by(
+                *(
+                    event_counts.c[n]
+                    for n in ("granularity", "bucket", "action", "status", "actor_type")
+                )
+            )
+        ).all()
+    got = sorted(
+        (
+            type(want[0])(*r[:-1], r[-1] if isinstance(r[-1], dict) else json.loads(r[-1]))
+            for r in rows
+        ),
+        key=lambda e: (e.target_id, e.metadata["sort_key"]),
+    )
+    assert got == want
+    # The counters the SQL added are the events part's rollup of those events.
+    rolled: dict[tuple[Any, ...], int] = {}
+    for c in rollup_rows([job_event(pid, m) for m in expected], 0):
+        key = (c[1], c[2], c[4], c[5], c[6])
+        rolled[key] = rolled.get(key, 0) + c[-1]
+    assert {tuple(r[:-1]): int(r[-1]) for r in counts} == rolled
+
+
+def test_claims_of_every_size_take_what_they_ask_for(q: Chronolog) -> None:
+    # The batch statement has the claim's limit in its text up to a bound and binds
+    # it beyond: completing alone (limit 0), small and large claims must not mix.
+    ids = q.jobs.enqueue_many([NewJob("k") for _ in range(400)])
+    (first,) = q.jobs.claim(None, "w", limit=1)
+    assert q.jobs.complete_many([(first.id, first.lease)]) == [first.id]
+    assert len(q.jobs.claim(None, "w", limit=300)) == 300
+    assert len(q.jobs.claim(None, "w", limit=5)) == 5
+    assert len(q.jobs.claim(None, "w", limit=1000)) == len(ids) - 306

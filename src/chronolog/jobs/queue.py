@@ -259,6 +259,7 @@ class Jobs(LeaseHolder, Operator):
             worker=worker or "",
             pid=self._pid if pid is None else pid,
             claiming=bulk_move(scope, "running", "pending", now, "worker"),
+            shard=scope.store.dialect.counter_shard(),
         )
         result = scope.store.dialect.jobs.run_batch(scope.store, batch)
         project = scope.project

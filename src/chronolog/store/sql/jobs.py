@@ -135,7 +135,9 @@ class BulkMove:
     ``sort_key`` the job's new ``history``; the actor is the job's worker
     (claims and completions) or ``actor`` (enqueues). ``counts`` are the
     ``event_counts`` rows ``(*COUNT_KEYS, n)`` of *one* such event (from the
-    events part's level logic); the driver adds them once per moved job.
+    events part's level logic); the driver adds them once per moved job
+    (PostgreSQL's batch statement computes the same rows itself, from
+    ``_rollups.LEVELS``, so no array of them travels with every batch).
     ``jobs.queue._trail.job_event`` builds the same event for one job in
     Python: the drivers' SQL mirrors it, and a test holds them equal.
     """
@@ -166,6 +168,8 @@ class Batch:
     worker: str
     pid: int | None
     claiming: BulkMove
+    shard: int = 0
+    """The counter shard the batch adds to (``Dialect.counter_shard``)."""
 
 
 @dataclass(frozen=True, slots=True)
