@@ -585,6 +585,10 @@ def test_list_filters_and_pages(q: Chronolog) -> None:
         q.jobs.list(queue="rip", cursor=q.jobs.list(limit=1).next_cursor)
     (c,) = q.jobs.claim(["enc"], "w")
     assert [j.id for j in q.jobs.running()] == [c.id]
+    # A claim hands out each job with its subject (or none).
+    claimed = q.jobs.claim(["rip", "enc"], "w", limit=9)
+    assert {j.subject for j in claimed} == {None, ("disc", "D1")}
+    assert [j.subject for j in claimed if j.kind == "rip"] == [("disc", "D1")] * 5
 
 
 def test_projects_do_not_see_each_others_jobs(q: Chronolog) -> None:

@@ -20,8 +20,10 @@ autovacuum's first ANALYZE):
   the fence (``state = 'running'`` in the project) written as one ``IS TRUE``
   test that no index answers: without statistics PostgreSQL otherwise walked
   every running job's entry in the (project, state, id) index, dead ones too;
-* every value travels as a parameter (arrays for the per-job ones), so the
-  text is constant and prepared once per connection.
+* a claimed job's subject is looked up by primary key only when it has one
+  (a subquery under ``CASE``, not a join a plan could hash over the table);
+* every value travels as a parameter (arrays for the per-job ones) but the
+  claim's limit, so a text is prepared once per connection and limit.
 
 ``tests/test_jobs_plans.py`` holds the plans with EXPLAIN on a freshly
 migrated, never-analysed database.
@@ -133,12 +135,16 @@ WITH done AS (
     ORDER BY g.level, 3, t.action COLLATE "C", t.status COLLATE "C"
     {conflict}
 )
-SELECT {moved_columns}, s.kind, s.entity_id, (SELECT array_agg(id) FROM done),
+SELECT {moved_columns},
+    CASE WHEN m.subject_pk IS NOT NULL THEN
+        (SELECT s.kind FROM entities AS s WHERE s.pk = m.subject_pk) END,
+    CASE WHEN m.subject_pk IS NOT NULL THEN
+        (SELECT s.entity_id FROM entities AS s WHERE s.pk = m.subject_pk) END,
+    (SELECT array_agg(id) FROM done),
     (SELECT 1 FROM pg_notify(:channel, :project::text)
      WHERE EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM moved))
 FROM (VALUES (1)) AS one(x)
 LEFT JOIN moved AS m ON true
-LEFT JOIN entities AS s ON s.pk = m.subject_pk
 ORDER BY m.priority DESC, m.run_at, m.id
 """
 
