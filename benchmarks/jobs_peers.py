@@ -1,24 +1,32 @@
-"""chronolog's job queue against its peers: procrastinate, pgqueuer, oban, huey.
+"""chronolog's job queue against its peers: pgqueuer, procrastinate, oban, huey.
 
-Same workload for every queue, in one invocation, on this machine:
+Same workload for every queue, in one invocation, on this machine; each
+round gives every queue a **new database** (PostgreSQL, created and dropped
+here) or a **new file** (SQLite) for each of its two drains, and nothing runs
+ANALYZE (a new deployment's first burst of jobs meets tables the planner has
+no statistics for), except on the ``-analyzed`` row, which runs it between
+the enqueue and the drain:
 
 1. **enqueue**: one bulk enqueue of N no-op jobs through the queue's own bulk
-   API (timed in the parent process, connection already open).
-2. **drain**: N pending no-op jobs claimed, run and completed by the queue's
-   own worker runtime, first with 1 worker process, then with ``--workers``
-   processes. Each process runs the peer's worker with ``--concurrency`` jobs
-   in flight (the peer's own knob for it: see ``describe`` of each runner).
-   Worker processes are started and fully imported before the clock starts
-   (they wait on an event); the clock stops when the database shows every job
-   completed and the handlers have counted N calls.
+   API (timed in the parent process, connection already open);
+2. **drain**: the N pending jobs claimed, run and completed by the queue's own
+   worker runtime, first with 1 worker process, then with ``--workers``. Each
+   process runs the queue's worker at its defaults with ``--concurrency``
+   jobs in flight where it has such a knob. chronolog's workers are
+   ``chronolog worker benchmarks.peers.handlers:HANDLERS --concurrency C``
+   processes, started from the command line as a user would. Every worker
+   process is started and fully imported before the clock starts (it waits on
+   the shared scoreboard, ``benchmarks/peers/board.py``); the clock runs from
+   the first handler call to the moment every job is completed and the
+   handlers have counted N calls.
 
-PostgreSQL peers (procrastinate, pgqueuer, oban, chronolog) each get a fresh
-database on ``--pg`` created and dropped by this script; SQLite peers (huey's
-SqliteHuey, chronolog) get a fresh file in a temporary directory.
+Rounds interleave the queues (a burst of load on this shared machine hits
+them alike); the best figure of each is kept, and the ratios chronolog ÷
+peer are printed with the issue's targets.
 
 Run it from the peers' environment (``benchmarks/peers/setup.sh`` creates it)::
 
-    benchmarks/.venv-peers/bin/python benchmarks/jobs_peers.py --jobs 5000
+    benchmarks/.venv-peers/bin/python benchmarks/jobs_peers.py --jobs 20000
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,22 +50,18 @@ from typing import Any
 
 import psycopg
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if __name__ == "__main__":
+    # Run as a script, Python put benchmarks/ first on sys.path, where
+    # benchmarks/http.py shadows the standard library's ``http`` (httpx, which
+    # chronolog imports, needs it): replace it with the repository root.
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
+    sys.path.insert(0, ROOT)
+
+from benchmarks.peers.board import Board, join, tick  # noqa: E402
+
 QUEUE = "bench"
-
-# ---------------------------------------------------------------------------
-# Shared bookkeeping between the parent and the worker processes.
-
-_COUNTS: Any = None  # mp.Array("q"): handler calls per worker slot
-_FIRST: Any = None  # mp.Array("d"): wall time of each slot's first call
-_SLOT = 0
-
-
-def _tick() -> None:
-    """The no-op job body: count the call (each process owns its slot)."""
-    counts = _COUNTS
-    if counts[_SLOT] == 0:
-        _FIRST[_SLOT] = time.time()
-    counts[_SLOT] += 1
 
 
 @dataclass
@@ -69,12 +74,13 @@ class Ctx:
 
 
 # ---------------------------------------------------------------------------
-# Runners. Each one: backend, setup(ctx), enqueue(ctx, n) -> seconds,
-# remaining(ctx) -> jobs not yet completed, clear(ctx), work(ctx, go) in a child.
+# Runners. Each one: setup(ctx), enqueue(ctx, n) -> seconds, remaining(ctx) ->
+# jobs not yet completed, work(ctx, board) in a child process (or, for
+# chronolog, its own worker processes: see ``ChronologRunner.spawn``).
 
 
 class Runner(abc.ABC):
-    """One queue's harness; every peer implements the four steps below."""
+    """One queue's harness; every peer implements the steps below."""
 
     name = ""
     backend = "postgresql"
@@ -84,6 +90,7 @@ class Runner(abc.ABC):
     # chronolog's ?synchronous=full do; fsync=False and WAL's NORMAL do not.)
     # Ratios compare queues with the same answer only.
     fsync = True
+    analyzed = False  # ANALYZE between the enqueue and the drain
 
     def setup(self, ctx: Ctx) -> None:  # noqa: B027 - optional step, empty by default
         """Prepare the queue's schema or files (optional)."""
@@ -97,12 +104,16 @@ class Runner(abc.ABC):
         """See the module comment above."""
 
     @abc.abstractmethod
-    def clear(self, ctx: Ctx) -> None:
-        """See the module comment above."""
-
-    @abc.abstractmethod
-    def work(self, ctx: Ctx, go: Any) -> None:
+    def work(self, ctx: Ctx, go: Board) -> None:
         """Run the peer's worker in this (child) process until SIGTERM."""
+
+    def spawn(self, ctx: Ctx, board: Board, slot: int, slots: int) -> Any:
+        """Start worker process ``slot``: by default a multiprocessing child running ``work``."""
+        proc = mp.get_context("spawn").Process(
+            target=_child, args=(self, ctx, board.name, slots, slot), daemon=True
+        )
+        proc.start()
+        return proc
 
     def analyze(self, ctx: Ctx) -> None:
         """Refresh planner statistics, as autovacuum would in a long-running database."""
@@ -127,8 +138,8 @@ def _pg_exec(url: str, sql: str) -> None:
         conn.execute(sql)
 
 
-async def _wait_go(go: Any) -> None:
-    await asyncio.to_thread(go.wait)
+async def _await_go(go: Board) -> None:
+    await asyncio.to_thread(go.wait_go)
 
 
 def _stop_on_sigterm(stop: Callable[[], None]) -> None:
@@ -147,7 +158,7 @@ def _procrastinate_app(url: str) -> Any:
 
     @app.task(name="noop", queue=QUEUE)
     async def noop(n: int) -> None:
-        _tick()
+        tick()
 
     return app, noop
 
@@ -184,14 +195,11 @@ class Procrastinate(Runner):
             ctx.url, "select count(*) from procrastinate_jobs where status <> 'succeeded'"
         )
 
-    def clear(self, ctx: Ctx) -> None:
-        _pg_exec(ctx.url, "truncate procrastinate_jobs cascade")
-
-    def work(self, ctx: Ctx, go: Any) -> None:
+    def work(self, ctx: Ctx, go: Board) -> None:
         async def main() -> None:
             app, _ = _procrastinate_app(ctx.url)
             async with app.open_async():
-                await _wait_go(go)
+                await _await_go(go)
                 await app.run_worker_async(queues=[QUEUE], concurrency=ctx.concurrency, wait=True)
 
         asyncio.run(main())
@@ -244,10 +252,7 @@ class PgQueuer(Runner):
         # Finished jobs leave the queue table (moved to pgqueuer_log).
         return _pg_scalar(ctx.url, "select count(*) from pgqueuer")
 
-    def clear(self, ctx: Ctx) -> None:
-        _pg_exec(ctx.url, "truncate pgqueuer, pgqueuer_log, pgqueuer_statistics")
-
-    def work(self, ctx: Ctx, go: Any) -> None:
+    def work(self, ctx: Ctx, go: Board) -> None:
         async def main() -> None:
             import asyncpg
             from pgqueuer.db import AsyncpgDriver
@@ -259,9 +264,9 @@ class PgQueuer(Runner):
 
             @qm.entrypoint("noop")
             async def noop(job: Any) -> None:
-                _tick()
+                tick()
 
-            await _wait_go(go)
+            await _await_go(go)
             _stop_on_sigterm(qm.shutdown.set)
             await qm.run(batch_size=ctx.concurrency)
 
@@ -277,7 +282,7 @@ def _oban_worker() -> Any:
     @worker(queue=QUEUE)
     class NoopWorker:
         async def process(self, job: Any) -> None:
-            _tick()
+            tick()
 
     return NoopWorker
 
@@ -330,10 +335,7 @@ class Oban(Runner):
     def remaining(self, ctx: Ctx) -> int:
         return _pg_scalar(ctx.url, "select count(*) from oban_jobs where state <> 'completed'")
 
-    def clear(self, ctx: Ctx) -> None:
-        _pg_exec(ctx.url, "truncate oban_jobs")
-
-    def work(self, ctx: Ctx, go: Any) -> None:
+    def work(self, ctx: Ctx, go: Board) -> None:
         async def main() -> None:
             from oban import Oban as ObanApp
             from psycopg_pool import AsyncConnectionPool
@@ -342,7 +344,7 @@ class Oban(Runner):
             stopping = asyncio.Event()
             async with AsyncConnectionPool(ctx.url, min_size=2, max_size=10, open=False) as pool:
                 await pool.wait()
-                await _wait_go(go)
+                await _await_go(go)
                 _stop_on_sigterm(stopping.set)
                 async with ObanApp(pool=pool, queues={QUEUE: ctx.concurrency}):
                     await stopping.wait()
@@ -362,7 +364,7 @@ def _huey(path: str, fsync: bool | None = None) -> Any:
 
     @huey.task(name="noop")
     def noop(n: int) -> None:
-        _tick()
+        tick()
 
     return huey, noop
 
@@ -404,38 +406,27 @@ class Huey(Runner):
         finally:
             huey.storage.close()
 
-    def clear(self, ctx: Ctx) -> None:
-        huey, _ = self._open(ctx)
-        try:
-            huey.flush()
-        finally:
-            huey.storage.close()
-
-    def work(self, ctx: Ctx, go: Any) -> None:
+    def work(self, ctx: Ctx, go: Board) -> None:
         import logging
 
         logging.getLogger("huey").setLevel(logging.WARNING)
         huey, _ = self._open(ctx)
         consumer = huey.create_consumer(workers=1, periodic=False, initial_delay=0.01)
-        go.wait()
+        go.wait_go()
         consumer.run()  # handles SIGTERM itself (graceful stop)
 
 
-# --- chronolog -----------------------------------------------------------------
-
-
-def _chronolog_available() -> bool:
-    from chronolog.jobs import Jobs
-
-    return all(hasattr(Jobs, name) for name in ("enqueue_many", "claim", "complete"))
+# --- chronolog ---------------------------------------------------------------
 
 
 class ChronologRunner(Runner):
+    """chronolog: ``enqueue_many`` in the parent; ``chronolog worker`` processes drain."""
+
     package = "chronolog"
 
-    def __init__(self, backend: str, *, loop: bool = False, synchronous: str = "") -> None:
+    def __init__(self, backend: str, *, synchronous: str = "", analyzed: bool = False) -> None:
         self.backend = backend
-        self.loop = loop
+        self.analyzed = analyzed
         # SQLite: "" is chronolog's default (WAL, synchronous=NORMAL: no fsync per
         # commit); "full" fsyncs every commit, like huey's default.
         self.synchronous = synchronous
@@ -444,33 +435,27 @@ class ChronologRunner(Runner):
         self.name = f"chronolog-{'pg' if backend == 'postgresql' else 'sqlite'}"
         if synchronous:
             self.name += f"-{synchronous}"
-        if loop:
-            self.name += "-loop"
-            self.describe = (
-                "cl.jobs.enqueue_many() (one transaction); drain: a bare loop of "
-                "claim(limit=C) + complete_many() of the claimed batch"
-            )
-        else:
-            self.describe = (
-                "cl.jobs.enqueue_many() (one transaction); drain: chronolog.jobs.Worker("
-                "concurrency=C) running a sync no-op handler (what `chronolog worker` runs)"
-            )
+        if analyzed:
+            self.name += "-analyzed"
+        self.describe = (
+            "cl.jobs.enqueue_many() (one transaction); drain: `chronolog worker "
+            "benchmarks.peers.handlers:HANDLERS --concurrency C` processes, a sync no-op handler"
+        )
+        if analyzed:
+            self.describe += "; ANALYZE after the enqueue"
         if backend == "sqlite":
             self.describe += (
                 f"; WAL, synchronous={synchronous.upper()} (an fsync per commit)"
                 if self.fsync
                 else "; WAL, synchronous=NORMAL (chronolog's default: no fsync per commit)"
             )
-        self._poller: Any = None  # the parent's open store, to poll for completion
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_poller": None}  # the parent's store stays home
+        self._poller: Any = None
 
     def _url(self, ctx: Ctx) -> str:
         if self.backend == "sqlite":
             query = f"?synchronous={self.synchronous}" if self.synchronous else ""
             return f"sqlite:///{ctx.url}{query}"
-        return ctx.url.replace("postgresql://", "postgresql+psycopg://", 1)
+        return ctx.url
 
     def _open(self, ctx: Ctx) -> Any:
         from chronolog import Chronolog
@@ -487,126 +472,118 @@ class ChronologRunner(Runner):
             cl.jobs.enqueue_many(specs)
             return time.perf_counter() - start
 
-    def remaining(self, ctx: Ctx) -> int:
-        if self._poller is None:
-            self._poller = self._open(ctx)
-        counts = self._poller.jobs.counts().get(QUEUE, {})
-        return sum(v for state, v in counts.items() if state != "completed")
-
-    def close(self) -> None:
-        if self._poller is not None:
-            self._poller.close()
-            self._poller = None
-
-    def clear(self, ctx: Ctx) -> None:
-        import sqlalchemy as sa
-
-        with self._open(ctx) as cl, cl.store.engine.begin() as conn:
-            conn.execute(sa.text("delete from job_logs"))
-            conn.execute(sa.text("delete from jobs"))
-
-    def work(self, ctx: Ctx, go: Any) -> None:
-        if not self.loop:
-            from chronolog.jobs.worker import Worker
-
+    def analyze(self, ctx: Ctx) -> None:
+        if self.backend == "postgresql":
+            _pg_exec(ctx.url, "analyze")
+        else:
             with self._open(ctx) as cl:
-                worker = Worker(
-                    cl.jobs,
-                    {"noop": lambda job: _tick()},
-                    queues=[QUEUE],
-                    concurrency=ctx.concurrency,
-                    lease=60,
-                    name=f"bench-{os.getpid()}",
-                )
-                go.wait()
-                worker.run(install_signals=True)
-            return
-        stop = False
+                cl.store.optimize()
 
-        def on_term(*_: Any) -> None:
-            nonlocal stop
-            stop = True
+    def remaining(self, ctx: Ctx) -> int:
+        if self.backend == "postgresql":
+            return _pg_scalar(ctx.url, "select count(*) from jobs where state <> 'completed'")
+        import sqlite3
 
-        signal.signal(signal.SIGTERM, on_term)
-        with self._open(ctx) as cl:
-            name = f"bench-{os.getpid()}"
-            jobs = cl.jobs
-            go.wait()
-            while not stop:
-                claimed = jobs.claim([QUEUE], name, limit=ctx.concurrency, lease=60)
-                if not claimed:
-                    time.sleep(0.005)
-                    continue
-                for _job in claimed:
-                    _tick()
-                jobs.complete_many([(job.id, job.lease) for job in claimed])
+        with contextlib.closing(sqlite3.connect(ctx.url, timeout=30)) as conn:
+            return int(
+                conn.execute("select count(*) from jobs where state <> 'completed'").fetchone()[0]
+            )
+
+    def work(self, ctx: Ctx, go: Board) -> None:  # pragma: no cover - spawn() runs the CLI
+        raise NotImplementedError
+
+    def spawn(self, ctx: Ctx, board: Board, slot: int, slots: int) -> Any:
+        cli = os.path.join(os.path.dirname(sys.executable), "chronolog")
+        env = {
+            **os.environ,
+            "JOBS_PEERS_BOARD": board.name,
+            "JOBS_PEERS_SLOT": str(slot),
+            "JOBS_PEERS_SLOTS": str(slots),
+            "PYTHONPATH": ROOT,
+        }
+        return subprocess.Popen(
+            [
+                cli,
+                "worker",
+                "benchmarks.peers.handlers:HANDLERS",
+                "--concurrency",
+                str(ctx.concurrency),
+                "--db",
+                self._url(ctx),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 # ---------------------------------------------------------------------------
 # Driving the runs.
 
 
-def _child(
-    runner: Runner, ctx: Ctx, slot: int, counts: Any, first: Any, ready: Any, go: Any
-) -> None:
-    global _COUNTS, _FIRST, _SLOT
-    _COUNTS, _FIRST, _SLOT = counts, first, slot
-    ready.put(slot)
-    runner.work(ctx, go)
+def _child(runner: Runner, ctx: Ctx, board_name: str, slots: int, slot: int) -> None:
+    board = join(board_name, slots, slot, untrack=False)
+    board.mark_ready(slot)
+    runner.work(ctx, board)
+
+
+def _alive(proc: Any) -> bool:
+    return proc.poll() is None if isinstance(proc, subprocess.Popen) else proc.is_alive()
 
 
 def drain(runner: Runner, ctx: Ctx, n: int, processes: int, timeout: float) -> tuple[float, int]:
-    """Drain n pending jobs with `processes` workers; (seconds, handler calls)."""
-    spawn = mp.get_context("spawn")
-    counts = spawn.Array("q", processes, lock=False)
-    first = spawn.Array("d", processes, lock=False)
-    ready = spawn.Queue()
-    go = spawn.Event()
-    procs = [
-        spawn.Process(
-            target=_child, args=(runner, ctx, slot, counts, first, ready, go), daemon=True
-        )
-        for slot in range(processes)
-    ]
-    for proc in procs:
-        proc.start()
+    """Drain n pending jobs with ``processes`` workers; (seconds, handler calls)."""
+    board = Board(processes)
+    procs = [runner.spawn(ctx, board, slot, processes) for slot in range(processes)]
     try:
-        for _ in procs:
-            ready.get(timeout=60)
-        time.sleep(0.3)  # let the children finish importing and reach go.wait()
-        go.set()
+        deadline = time.time() + 120
+        while board.ready() < processes:
+            if time.time() > deadline or not all(_alive(p) for p in procs):
+                raise RuntimeError(f"{runner.name}: worker processes did not start")
+            time.sleep(0.01)
+        time.sleep(0.3)  # let them reach the wait
+        board.go()
         started = time.time()
         deadline = started + timeout
         while True:
-            if sum(counts) >= n and runner.remaining(ctx) == 0:
+            # The handlers' count first (shared memory, free); the database only at the end.
+            if board.calls() >= n and runner.remaining(ctx) == 0:
                 break
-            if not any(proc.is_alive() for proc in procs):
+            if not any(_alive(p) for p in procs):
                 raise RuntimeError(f"{runner.name}: every worker process exited")
             if time.time() > deadline:
-                raise TimeoutError(f"{runner.name}: {sum(counts)}/{n} done after {timeout}s")
+                raise TimeoutError(f"{runner.name}: {board.calls()}/{n} done after {timeout}s")
             time.sleep(0.01)
         ended = time.time()
-        begun = min((first[i] for i in range(processes) if first[i] > 0), default=started)
-        return ended - begun, sum(counts)
+        return ended - (board.first_call() or started), board.calls()
     finally:
         for proc in procs:
-            if proc.is_alive() and proc.pid is not None:
-                os.kill(proc.pid, signal.SIGTERM)
+            if _alive(proc):
+                proc.send_signal(signal.SIGTERM) if isinstance(proc, subprocess.Popen) else (
+                    os.kill(proc.pid, signal.SIGTERM)
+                )
         for proc in procs:
-            proc.join(15)
-            if proc.is_alive():
+            try:
+                proc.wait(15) if isinstance(proc, subprocess.Popen) else proc.join(15)
+            except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.join()
+            if _alive(proc):
+                proc.kill()
+        board.close()
 
 
 @contextlib.contextmanager
-def database(runner: Runner, pg_admin: str, tmp: str) -> Iterator[str]:
-    """A fresh database (PostgreSQL) or file (SQLite) for one runner."""
+def database(runner: Runner, pg_admin: str, tmp: str, tag: str) -> Iterator[str]:
+    """A new database (PostgreSQL) or file (SQLite) for one drain."""
     if runner.backend == "sqlite":
-        path = os.path.join(tmp, f"{runner.name}.db")
-        yield path
+        directory = tempfile.mkdtemp(dir=tmp)
+        try:
+            yield os.path.join(directory, f"{runner.name}.db")
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
         return
-    dbname = f"jobs_peers_{runner.name.replace('-', '_')}_{os.getpid()}"
+    dbname = f"jobs_peers_{runner.name.replace('-', '_')}_{tag}_{os.getpid()}"
     _pg_exec(pg_admin, f'drop database if exists "{dbname}" with (force)')
     _pg_exec(pg_admin, f'create database "{dbname}"')
     try:
@@ -626,27 +603,93 @@ class Result:
     failed: bool = False
 
 
-def one_round(runner: Runner, ctx: Ctx, args: argparse.Namespace, res: Result) -> None:
-    """Enqueue, drain with 1 worker, enqueue, drain with --workers; keep the best figures."""
+def one_round(runner: Runner, args: argparse.Namespace, res: Result, tmp: str) -> None:
+    """Two drains (1 and --workers processes), each on a new database: setup, enqueue, drain."""
     n = args.jobs
     for processes in (1, args.workers):
-        secs = runner.enqueue(ctx, n)
-        res.enqueue = max(res.enqueue, n / secs)
-        if args.analyze:
-            runner.analyze(ctx)
-        secs, calls = drain(runner, ctx, n, processes, args.timeout)
+        with database(runner, args.pg, tmp, f"w{processes}") as url:
+            ctx = Ctx(url=url, concurrency=args.concurrency)
+            runner.setup(ctx)
+            try:
+                secs = runner.enqueue(ctx, n)
+                res.enqueue = max(res.enqueue, n / secs)
+                if runner.analyzed:
+                    runner.analyze(ctx)
+                secs, calls = drain(runner, ctx, n, processes, args.timeout)
+            finally:
+                runner.close()
         if calls != n:
             res.note += f" drain with {processes} ran {calls} handler calls for {n} jobs;"
         if processes == 1:
             res.drain1 = max(res.drain1, n / secs)
         else:
             res.drain_n = max(res.drain_n, n / secs)
-        runner.clear(ctx)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if a and b else 0.0
+
+
+def targets(results: dict[str, Result], workers: int) -> list[tuple[str, float, float]]:
+    """(target, measured ratio, required ratio) for the figures this run has."""
+    rows: list[tuple[str, float, float]] = []
+
+    def add(label: str, mine: str, peer: str, attr: str, want: float) -> None:
+        if mine in results and peer in results:
+            rows.append(
+                (label, _ratio(getattr(results[mine], attr), getattr(results[peer], attr)), want)
+            )
+
+    add(
+        "PostgreSQL drain, 1 process: chronolog ÷ pgqueuer",
+        "chronolog-pg",
+        "pgqueuer",
+        "drain1",
+        1.0,
+    )
+    add(
+        f"PostgreSQL drain, {workers} processes: chronolog ÷ pgqueuer",
+        "chronolog-pg",
+        "pgqueuer",
+        "drain_n",
+        1.0,
+    )
+    add("fresh ÷ analysed, drain 1 process", "chronolog-pg", "chronolog-pg-analyzed", "drain1", 0.9)
+    add(
+        f"fresh ÷ analysed, drain {workers} processes",
+        "chronolog-pg",
+        "chronolog-pg-analyzed",
+        "drain_n",
+        0.9,
+    )
+    add(
+        "PostgreSQL enqueue_many ÷ pgqueuer's batch enqueue",
+        "chronolog-pg",
+        "pgqueuer",
+        "enqueue",
+        1.0,
+    )
+    for attr, label in (("drain1", "1 process"), ("drain_n", f"{workers} processes")):
+        add(
+            f"SQLite drain, {label}: chronolog ?synchronous=full ÷ huey (fsync)",
+            "chronolog-sqlite-full",
+            "huey",
+            attr,
+            1.5,
+        )
+        add(
+            f"SQLite drain, {label}: chronolog (default) ÷ huey fsync=False",
+            "chronolog-sqlite",
+            "huey-nofsync",
+            attr,
+            1.0,
+        )
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=5000, help="jobs per phase (N)")
+    parser.add_argument("--jobs", type=int, default=20000, help="jobs per drain (N)")
     parser.add_argument(
         "--workers", type=int, default=4, help="worker processes for the N-worker drain"
     )
@@ -658,16 +701,10 @@ def main() -> None:
         "--timeout", type=float, default=300.0, help="seconds per drain before giving up"
     )
     parser.add_argument(
-        "--no-analyze",
-        dest="analyze",
-        action="store_false",
-        help="drain on fresh tables without ANALYZE (PostgreSQL plans then assume empty tables)",
-    )
-    parser.add_argument(
         "--pg", default="postgresql://postgres@127.0.0.1:5432/postgres", help="admin conninfo"
     )
     parser.add_argument(
-        "--only", default="", help="comma-separated runner names (default: all available)"
+        "--only", default="", help="comma-separated runner names (default: all of them)"
     )
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so worker processes and databases are cleaned up.
@@ -676,116 +713,79 @@ def main() -> None:
     # SQLite is run twice per queue, like for like: an fsync per commit (huey's
     # default, chronolog ?synchronous=full) and none (huey fsync=False,
     # chronolog's default synchronous=NORMAL under WAL).
-    runners: list[Runner] = [Procrastinate(), PgQueuer(), Oban(), Huey(), Huey(fsync=False)]
-    optional: list[Runner] = []
-    if _chronolog_available():
-        runners = [
-            ChronologRunner("postgresql"),
-            *runners,
-            ChronologRunner("sqlite"),
-            ChronologRunner("sqlite", synchronous="full"),
-        ]
-        # Not run by default (slow at this stage); name them in --only to compare
-        # the worker runtime with a bare claim/complete loop.
-        optional = [ChronologRunner("postgresql", loop=True), ChronologRunner("sqlite", loop=True)]
-    else:
-        print("chronolog: no cl.jobs in this checkout yet: peers only\n")
+    runners: list[Runner] = [
+        ChronologRunner("postgresql"),
+        ChronologRunner("postgresql", analyzed=True),
+        PgQueuer(),
+        Procrastinate(),
+        Oban(),
+        ChronologRunner("sqlite"),
+        ChronologRunner("sqlite", synchronous="full"),
+        Huey(),
+        Huey(fsync=False),
+    ]
     if args.only:
         wanted = set(args.only.split(","))
-        runners = [r for r in [*runners, *optional] if r.name in wanted]
+        runners = [r for r in runners if r.name in wanted]
 
     print(
         f"jobs_peers: N={args.jobs} no-op jobs, drain with 1 and {args.workers} worker "
-        f"processes, C={args.concurrency} in flight per process, best of {args.repeat}, "
-        f"{'ANALYZE before each drain' if args.analyze else 'fresh tables, no ANALYZE'}; "
-        f"Python {sys.version.split()[0]}, {os.cpu_count()} cores"
+        f"processes, C={args.concurrency} in flight per process, best of {args.repeat} "
+        f"alternating rounds, a new database (file) per drain, no ANALYZE but on -analyzed "
+        f"rows; Python {sys.version.split()[0]}, {os.cpu_count()} cores"
     )
     for runner in runners:
         print(f"  {runner.name} {runner.version()}: {runner.describe}")
-    print()
+    print(flush=True)
 
     tmp = tempfile.mkdtemp(prefix="jobs_peers_")
-    results = [Result(r.name, r.backend) for r in runners]
+    results = {r.name: Result(r.name, r.backend) for r in runners}
     load = [os.getloadavg()[0]]
     try:
-        with contextlib.ExitStack() as stack:
-            ctxs: list[Ctx | None] = []
-            for runner, res in zip(runners, results, strict=True):
+        for round_no in range(1, args.repeat + 1):
+            for runner in runners:
+                res = results[runner.name]
+                if res.failed:
+                    continue
                 try:
-                    url = stack.enter_context(database(runner, args.pg, tmp))
-                    made = Ctx(url=url, concurrency=args.concurrency)
-                    runner.setup(made)
-                    stack.callback(runner.close)
-                    ctxs.append(made)
-                except Exception as exc:
-                    res.failed, res.note = True, f"setup failed: {exc!r}"
-                    ctxs.append(None)
-            # Rounds interleave the queues so that a burst of load on the machine
-            # hits them all alike; the best figure of each is kept.
-            for round_no in range(1, args.repeat + 1):
-                for runner, maybe, res in zip(runners, ctxs, results, strict=True):
-                    if maybe is None or res.failed:
-                        continue
-                    try:
-                        one_round(runner, maybe, args, res)
-                    except Exception as exc:  # report and go on with the other queues
-                        res.failed, res.note = True, f"failed: {exc!r}"
-                    print(
-                        f"  round {round_no} {res.runner}: best so far enqueue {res.enqueue:,.0f}/s "
-                        f"drain1 {res.drain1:,.0f}/s drain{args.workers} {res.drain_n:,.0f}/s "
-                        f"(load {os.getloadavg()[0]:.1f}) {res.note}",
-                        flush=True,
-                    )
-                    load.append(os.getloadavg()[0])
+                    one_round(runner, args, res, tmp)
+                except Exception as exc:  # report and go on with the other queues
+                    res.failed, res.note = True, f"failed: {exc!r}"
+                load.append(os.getloadavg()[0])
+                print(
+                    f"  round {round_no} {res.runner}: best so far enqueue {res.enqueue:,.0f}/s "
+                    f"drain1 {res.drain1:,.0f}/s drain{args.workers} {res.drain_n:,.0f}/s "
+                    f"(load {load[-1]:.1f}) {res.note}",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n1-minute load average during the run: {min(load):.1f} to {max(load):.1f}")
 
     print()
-    head = f"{'queue':<22} {'db':<10} {'enqueue/s':>10} {'drain 1w/s':>11} {'drain ' + str(args.workers) + 'w/s':>11}"
+    head = (
+        f"{'queue':<24} {'db':<10} {'enqueue/s':>10} {'drain 1w/s':>11} "
+        f"{'drain ' + str(args.workers) + 'w/s':>11}"
+    )
     print(head)
     print("-" * len(head))
-    for r in results:
+    for r in results.values():
         print(
-            f"{r.runner:<22} {r.backend:<10} {r.enqueue:>10,.0f} {r.drain1:>11,.0f} "
+            f"{r.runner:<24} {r.backend:<10} {r.enqueue:>10,.0f} {r.drain1:>11,.0f} "
             f"{r.drain_n:>11,.0f}  {r.note.strip()}"
         )
-    # chronolog's figures per (database, fsync per commit): each peer is compared
-    # with the chronolog run of the same database and the same durability.
-    ours: dict[tuple[str, bool], Result] = {}
-    for runner, r in zip(runners, results, strict=True):
-        if r.runner.startswith("chronolog") and not r.runner.endswith("-loop"):
-            ours.setdefault((r.backend, runner.fsync), r)
-    if ours:
-        print(
-            "\nratios chronolog / peer on the same database and durability (> 1: chronolog ahead)"
-        )
-        print(
-            f"{'peer':<17} {'against':<22} {'enqueue':>8} {'drain 1w':>9} {'drain ' + str(args.workers) + 'w':>9}"
-        )
-        for runner, r in zip(runners, results, strict=True):
-            mine = ours.get((r.backend, runner.fsync))
-            if mine is None or r.runner.startswith("chronolog"):
-                continue
-
-            def ratio(a: float, b: float) -> str:
-                return f"{a / b:.2f}x" if a and b else "-"
-
-            print(
-                f"{r.runner:<17} {mine.runner:<22} {ratio(mine.enqueue, r.enqueue):>8} "
-                f"{ratio(mine.drain1, r.drain1):>9} {ratio(mine.drain_n, r.drain_n):>9}"
-            )
+    rows = targets(results, args.workers)
+    if rows:
+        print("\ntargets (chronolog ÷ peer, same run, best of the rounds)")
+        for label, got, want in rows:
+            mark = "met" if got >= want else "MISSED"
+            print(f"  {label:<66} {got:>6.2f}x  (target >= {want:.1f}x)  {mark}")
 
 
 if __name__ == "__main__":
-    # Run as the module `benchmarks.jobs_peers` (not `__main__`) so worker
+    # Run as the module ``benchmarks.jobs_peers`` (not ``__main__``) so worker
     # processes and task registries (huey, oban) name the same classes in every
-    # process. Run as a script, Python put benchmarks/ first on sys.path, where
-    # benchmarks/http.py shadows the standard library's `http` (httpx, which
-    # chronolog imports, needs it): replace it with the repository root.
-    _here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
-    sys.path.insert(0, os.path.dirname(_here))
+    # process.
     from benchmarks import jobs_peers
 
     jobs_peers.main()
