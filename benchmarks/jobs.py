@@ -1,18 +1,23 @@
-"""Jobs benchmark: chronolog's queue against a raw SQL loop doing the same statements.
+"""Jobs benchmark: chronolog's queue against the store's own job operations called bare.
 
 Measured, each on a fresh database, on SQLite and PostgreSQL:
 
 * ``enqueue``: ``cl.jobs.enqueue_many`` of N jobs (job rows, their first
-  transition, their activity event and its counts);
+  event and its counters);
 * ``claim+complete x1``: one worker claims one job and completes it, N times;
 * ``claim+complete xW``: W threads, each claiming batches of B and completing
-  them with ``complete_many``.
+  them with ``complete_many``;
+* the same completing a batch and claiming the next in one call
+  (``complete_and_claim``, what ``chronolog worker`` does).
 
-The baseline does the same statements through the raw driver (sqlite3 /
-psycopg), with no validation and no SQLAlchemy. Ratios are chronolog's
-throughput over the baseline's (1.0 = as fast).
+The baseline runs the very same statements in the same transactions: it
+calls the store's job operations (``Dialect.jobs``: ``enqueue`` and
+``run_batch``, whose SQL is written per database in ``store/sql/postgresql``
+and ``store/sql/sqlite``) directly, with no input checks, no ``Job`` objects
+and no wake-ups. Ratios are chronolog's throughput over the baseline's (1.0 =
+the API costs nothing on top of its SQL).
 
-Run: ``python benchmarks/jobs.py --jobs 2000 [--pg postgresql://…] [--workers 4]``.
+Run: ``PYTHONPATH=. .venv/bin/python -m benchmarks.jobs --jobs 2000 [--pg postgresql://…]``.
 """
 
 from __future__ import annotations
@@ -20,273 +25,74 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import random
-import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import psycopg
 
 from chronolog import Chronolog, NewJob
-from chronolog._json import dumps
-from chronolog.store.sql.jobs import _PG_CLAIM_SQL as PG_CLAIM
-from chronolog.store.sql.jobs import _PG_FINISH_SQL as PG_FINISH
-from chronolog.store.sql.jobs import JOB_COLUMNS
-from chronolog.store.sql.jobs import _pg_trail as pg_trail
+from chronolog.jobs._trail import bulk_move
+from chronolog.store.sql import jobs as sql
 
 NOW_US = lambda: int(time.time() * 1_000_000)  # noqa: E731
 
-EVENT_COLS = (
-    "project_id, occurred_at, event_type, action, status, actor_type, actor_id, actor_name, "
-    "target_type, target_id, target_title, error, metadata"
-)
-COUNT_COLS = "project_id, granularity, bucket, event_type, action, status, actor_type, target_type, shard, count"
-HIST_COLS = (
-    "project_id, kind, entity_id, sort_key, from_state, to_state, most_recent, actor_type, "
-    "actor_id, actor_name, metadata, occurred_at, event_id"
-)
-JOB_COLS = (
-    "project_id, queue, kind, payload, state, priority, run_at, attempt, max_attempts, "
-    "unique_key, subject_pk, lease, history, created_at, updated_at"
-)
-
-JOB_ALL = ", ".join(c.name for c in JOB_COLUMNS)
-
 
 class Raw:
-    """The same statements as chronolog's, written by hand for one driver."""
+    """The store's job operations, called bare (see the module docstring)."""
 
     def __init__(self, url: str) -> None:
-        self.pg = url.startswith("postgresql")
-        if self.pg:
-            self.conn: Any = psycopg.connect(url.replace("+psycopg", ""), autocommit=True)
-            self.p = "%s"
-        else:
-            self.conn = sqlite3.connect(
-                url.removeprefix("sqlite:///"), isolation_level=None, timeout=30
-            )
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
-            self.p = "?"
-
-    def q(self, n: int) -> str:
-        return ", ".join([self.p] * n)
-
-    def begin(self) -> Any:
-        cur = self.conn.cursor()
-        cur.execute("BEGIN" if self.pg else "BEGIN IMMEDIATE")
-        return cur
-
-    def record(
-        self, cur: Any, moves: Sequence[tuple[int, str, str, int, str | None, str, int]], now: int
-    ) -> None:
-        """Events, their counts, and transitions for moves (id, kind, queue, sort_key, from, to, attempt)."""
-        events = [
-            (
-                1,
-                now,
-                "job",
-                to,
-                "processing" if to != "completed" else "success",
-                "worker",
-                "w",
-                None,
-                "job",
-                str(jid),
-                kind,
-                None,
-                dumps({"queue": queue, "attempt": att, "state": to}),
-            )
-            for jid, kind, queue, _, _, to, att in moves
-        ]
-        sql = f"INSERT INTO events ({EVENT_COLS}) VALUES ({self.q(13)})"
-        if self.pg:
-            cur.executemany(sql + " RETURNING id", events, returning=True)
-            ids = []
-            while True:
-                ids.append(cur.fetchone()[0])
-                if not cur.nextset():
-                    break
-        else:
-            cur.executemany(sql, events)
-            last = cur.execute("SELECT last_insert_rowid()").fetchone()[0]
-            ids = list(range(last - len(events) + 1, last + 1))
-        counts: dict[tuple[Any, ...], int] = {}
-        for e in events:
-            sec = now // 1_000_000
-            for g in (60, 3600, 86400):
-                k = (1, g, sec - sec % g, "job", e[3], e[4], "worker", "job", 0)
-                counts[k] = counts.get(k, 0) + 1
-        cur.executemany(
-            f"INSERT INTO event_counts ({COUNT_COLS}) VALUES ({self.q(10)}) ON CONFLICT "
-            "(project_id, granularity, bucket, event_type, action, status, actor_type, target_type, shard) "
-            "DO UPDATE SET count = event_counts.count + excluded.count",
-            [(*k, c) for k, c in sorted(counts.items())],
-        )
-        moved = [str(m[0]) for m in moves if m[3] > 1]
-        if moved:
-            cur.execute(
-                f"UPDATE transitions SET most_recent = false WHERE project_id = 1 AND kind = 'job' "
-                f"AND most_recent = true AND entity_id IN ({self.q(len(moved))})",
-                moved,
-            )
-        cur.executemany(
-            f"INSERT INTO transitions ({HIST_COLS}) VALUES ({self.q(13)})",
-            [
-                (
-                    1,
-                    "job",
-                    str(m[0]),
-                    m[3],
-                    m[4],
-                    m[5],
-                    True,
-                    "worker",
-                    "w",
-                    None,
-                    dumps({"action": m[5], "attempt": m[6]}),
-                    now,
-                    eid,
-                )
-                for m, eid in zip(moves, ids, strict=True)
-            ],
-        )
+        self.cl = Chronolog(url)
+        self.scope = self.cl.scope
+        self.driver = self.cl.store.dialect.jobs
 
     def enqueue_many(self, n: int) -> None:
         now = NOW_US()
-        cur = self.begin()
-        rows = [
-            (1, "default", "noop", None, "pending", 0, now, 0, 3, None, None, 0, 1, now, now)
-        ] * n
-        sql = f"INSERT INTO jobs ({JOB_COLS}) VALUES ({self.q(15)})"
-        if self.pg:
-            cur.executemany(sql + " RETURNING id", rows, returning=True)
-            ids = []
-            while True:
-                ids.append(cur.fetchone()[0])
-                if not cur.nextset():
-                    break
-        else:
-            cur.executemany(sql, rows)
-            last = cur.execute("SELECT last_insert_rowid()").fetchone()[0]
-            ids = list(range(last - n + 1, last + 1))
-        self.record(cur, [(i, "noop", "default", 1, None, "pending", 0) for i in ids], now)
-        cur.execute("COMMIT")
+        pid = self.scope.project_id
+        row = sql.NewJobRow(
+            pid, "default", "noop", None, "pending", 0, now, 0, 3, None, None, 0, 1, now, now
+        )
+        batch = sql.EnqueueBatch(
+            project_id=pid,
+            now=now,
+            rows=[row] * n,
+            actor=(None, None, None),
+            enqueued=bulk_move(self.scope, "pending", None, now, None),
+        )
+        with self.cl.store.write() as conn:
+            self.driver.enqueue(conn, batch)
 
     def claim(self, limit: int) -> list[tuple[int, int]]:
-        now = NOW_US()
-        cur = self.begin()
-        rows = self._claim(cur, limit, now)
-        cur.execute("COMMIT")
-        return rows
+        return self.complete_and_claim([], limit)
+
+    def complete_many(self, fenced: list[tuple[int, int]]) -> None:
+        self.complete_and_claim(fenced, 0)
 
     def complete_and_claim(
         self, fenced: list[tuple[int, int]], limit: int
     ) -> list[tuple[int, int]]:
         """Both in one transaction (chronolog's ``complete_and_claim``)."""
         now = NOW_US()
-        cur = self.begin()
-        if fenced:
-            self._complete(cur, fenced, now)
-        rows = self._claim(cur, limit, now)
-        cur.execute("COMMIT")
-        return rows
-
-    def _claim(self, cur: Any, limit: int, now: int) -> list[tuple[int, int]]:
-        lock = " FOR UPDATE SKIP LOCKED" if self.pg else ""
-        p = self.p
-        params = ("w", os.getpid(), now + 30_000_000, now, now, now, 1, now, limit)
-        if self.pg:
-            # chronolog's own one-statement claim (job UPDATE + trail CTEs + pg_notify),
-            # the SQL text taken from it so both run exactly the same statement.
-            cur.execute(
-                PG_CLAIM.format(queues="", lock=lock, trail=pg_trail()).replace("?", "%s"),
-                (*params, *self.trail("pending", "running", now)),
-            )
-            return [(r[0], r[15]) for r in cur.fetchall()]  # id, lease
-        cur.execute(
-            f"UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1, "
-            f"history = history + 1, worker = {p}, pid = {p}, lease_expires_at = {p}, heartbeat_at = {p}, "
-            f"started_at = {p}, progress = NULL, progress_text = NULL, updated_at = {p} "
-            f"WHERE id IN (SELECT id FROM jobs WHERE project_id = {p} AND state = 'pending' AND run_at <= {p} "
-            f"ORDER BY priority DESC, run_at, id LIMIT {p}{lock}) "
-            f"RETURNING {JOB_ALL}",  # every column, as chronolog's claim returns jobs
-            params,
+        scope = self.scope
+        batch = sql.Batch(
+            project_id=scope.project_id,
+            now=now,
+            done=[sql.Completion(i, lease, None) for i, lease in fenced],
+            completing=bulk_move(scope, "completed", "running", now, "worker"),
+            queues=None,
+            limit=limit,
+            lease_until=now + 30_000_000,
+            worker="w",
+            pid=os.getpid(),
+            claiming=bulk_move(scope, "running", "pending", now, "worker"),
+            shard=scope.store.dialect.counter_shard(),
         )
-        rows = cur.fetchall()
-        if rows:
-            self.record(
-                cur, [(r[0], r[3], r[2], r[21], "pending", "running", r[8]) for r in rows], now
-            )
-        return [(r[0], r[15]) for r in rows]
-
-    def trail(self, from_state: str, to_state: str, now: int) -> list[Any]:
-        """The PostgreSQL trail parameters: event, transition and counter rows' values."""
-        status = "processing" if to_state != "completed" else "success"
-        sec = now // 1_000_000
-        shard = random.randrange(8)  # chronolog's PostgreSQL counter shards
-        counts = [
-            (1, g, sec - sec % g, "job", to_state, status, "worker", "job", shard, 1)
-            for g in (60, 3600, 86400)
-        ]
-        columns = [list(c) for c in zip(*counts, strict=True)]
-        return [
-            now,
-            to_state,
-            status,
-            to_state,
-            from_state,
-            to_state,
-            to_state,
-            now,
-            *columns,
-            "chronolog_events",
-            "1",
-        ]
-
-    def complete_many(self, fenced: list[tuple[int, int]]) -> None:
-        now = NOW_US()
-        cur = self.begin()
-        self._complete(cur, fenced, now)
-        cur.execute("COMMIT")
-
-    def _complete(self, cur: Any, fenced: list[tuple[int, int]], now: int) -> None:
-        if self.pg:
-            cur.execute(
-                PG_FINISH.format(trail=pg_trail()).replace("?", "%s"),
-                (
-                    now,
-                    now,
-                    [f[0] for f in fenced],
-                    [f[1] for f in fenced],
-                    [None] * len(fenced),
-                    [f[0] for f in fenced],
-                    1,
-                    *self.trail("running", "completed", now),
-                ),
-            )
-            return
-        triples = ", ".join("(?, ?, ?)" for _ in fenced)
-        flat = [v for pair in fenced for v in (*pair, None)]
-        cur.execute(
-            "UPDATE jobs SET state = 'completed', result = v.column3, finished_at = ?, "
-            "lease_expires_at = NULL, history = history + 1, updated_at = ? "
-            f"FROM (VALUES {triples}) AS v WHERE jobs.project_id = 1 AND jobs.state = 'running' "
-            "AND jobs.id = v.column1 AND jobs.lease = v.column2 "
-            "RETURNING jobs.id, jobs.kind, jobs.queue, jobs.history, jobs.attempt",
-            (now, now, *flat),
-        )
-        rows = cur.fetchall()
-        self.record(
-            cur, [(r[0], r[1], r[2], r[3], "running", "completed", r[4]) for r in rows], now
-        )
+        result = self.driver.run_batch(self.cl.store, batch)
+        return [(r[0], r[15]) for r in result.claimed]  # id, lease
 
     def close(self) -> None:
-        self.conn.close()
+        self.cl.close()
 
 
 # -- fresh databases -------------------------------------------------------------------------
@@ -380,7 +186,9 @@ def bench(
         ours = timed(lambda: threads(workers, worker))
         assert cl.jobs.counts() == {"default": {"completed": jobs}}
     url = fresh(kind, pg_url, "r_many")
-    Raw(url).enqueue_many(jobs)
+    seed = Raw(url)
+    seed.enqueue_many(jobs)
+    seed.close()
 
     def raw_worker() -> None:
         mine = Raw(url)
@@ -407,7 +215,9 @@ def bench(
         ours = timed(lambda: threads(workers, shared_worker))
         assert cl.jobs.counts() == {"default": {"completed": jobs}}
     url = fresh(kind, pg_url, "r_shared")
-    Raw(url).enqueue_many(jobs)
+    seed = Raw(url)
+    seed.enqueue_many(jobs)
+    seed.close()
 
     def raw_shared() -> None:
         mine = Raw(url)

@@ -1,25 +1,26 @@
-"""What the job trail costs: chronolog's own claim and completion SQL, with and without it.
+"""Where a worker batch's time goes: chronolog's own batch SQL in a bare driver loop, piece by piece.
 
-Issue 4 asks for two things that pull against each other: every job state
-change recorded as a transition and an activity event (with its counters) in
-the same transaction, and a queue ahead of pgqueuer and huey, which write one
-row per change. This script measures the first's price, without chronolog's
-Python: a bare driver loop (psycopg with server-side prepared statements, or
-sqlite3) runs claim(limit=B) + completion of the batch, one transaction per
-batch (what ``chronolog.jobs.Worker`` does), with the statements taken from
-chronolog's own SQL, in three variants:
+A bare loop (psycopg with a server-side prepared statement, or sqlite3; no
+chronolog Python between batches) completes the batch it claimed before and
+claims the next (limit B), as ``chronolog worker`` does, on a fresh database
+with no ANALYZE. The variants take one piece of the work away at a time, so
+the difference to ``batch`` is that piece's price:
 
-* ``trail``: the statements chronolog runs (job row, event, previous
-  transition cleared, new transition, counters, notify);
-* ``no transitions``: the same without the job history (PostgreSQL only:
-  the CTEs removed from the one statement);
-* ``job row only``: the job UPDATE alone, as a queue with no trail runs it.
+* ``batch``: the statements chronolog runs (PostgreSQL: one statement;
+  SQLite: the completions, the claim, one events INSERT … SELECT, one counters
+  upsert, in one ``BEGIN IMMEDIATE`` transaction);
+* ``no events``: without the events (one per moved job);
+* ``no counters``: without the event counters;
+* ``no notify`` (PostgreSQL): without ``pg_notify``;
+* ``no fsync``: the whole batch with ``synchronous_commit = off``
+  (PostgreSQL) or ``synchronous=OFF`` (SQLite; chronolog's default NORMAL
+  syncs the WAL at checkpoints);
+* ``bigger WAL`` (SQLite): the whole batch with ``wal_autocheckpoint=10000``
+  (checkpoints, and their syncs, ten times rarer).
 
-Compare the ``trail`` row with the peers' worker figures in
-``jobs_peers.md``: a bare loop of the statements, with nothing else in the
-process, is a bound on any worker that records the trail.
+Rounds alternate the variants; the best of each is kept.
 
-Run: ``python -m benchmarks.jobs_trail [--jobs 4000] [--batch 10] [--rounds 3]``.
+Run: ``PYTHONPATH=. .venv/bin/python -m benchmarks.jobs_trail [--jobs 10000] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -32,116 +33,142 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
+
 from chronolog import Chronolog
-from chronolog.store.sql.jobs import _CLAIM_SQL as SQLITE_CLAIM
+from chronolog._rollups import LEVELS
+from chronolog.jobs._trail import bulk_move
+from chronolog.store.sql import jobs as sql
+from chronolog.store.sql.postgresql import jobs as pgj
+from chronolog.store.sql.sqlite import jobs as sqj
 
-from .jobs import NOW_US, PG_CLAIM, PG_FINISH, Raw, fresh, pg_trail
+from .jobs import fresh
 
-_PREV = re.compile(r"prev AS \(.*?RETURNING 1\), ")
-_TR = re.compile(
-    r"tr AS \(INSERT INTO transitions.*?WHERE \(SELECT count\(\*\) FROM prev\) >= 0\), "
-)
-
-
-def _pg_variant(sql: str, variant: str) -> str:
-    if variant == "trail":
-        return sql
-    if variant == "no transitions":
-        return _TR.sub("", _PREV.sub("", sql))
-    head = sql.partition("), ev AS (")[0]  # job row only: the UPDATE … RETURNING
-    return head + ") SELECT * FROM moved"
+PG_VARIANTS = ("batch", "no events", "no counters", "no notify", "no fsync")
+SQLITE_VARIANTS = ("batch", "no events", "no counters", "no fsync", "bigger WAL")
 
 
-def _pg_params(sql: str, base: list[Any], trail: list[Any]) -> list[Any]:
-    """The trail's parameters that the variant's text still has placeholders for."""
-    out = list(base)
-    if "INSERT INTO events" in sql:
-        out += trail[0:4]
-    if "INSERT INTO transitions" in sql:
-        out += trail[4:8]
-    if "INSERT INTO event_counts" in sql:
-        out += trail[8:18]
-    if "pg_notify" in sql:
-        out += trail[18:20]
-    assert sql.count("?") == len(out), (sql.count("?"), len(out))
-    return out
-
-
-def drain_pg(url: str, variant: str, batch: int) -> None:
-    raw = Raw(url)
-    conn = raw.conn
-    conn.execute("ANALYZE")
-    claim = _pg_variant(
-        PG_CLAIM.format(queues="", lock=" FOR UPDATE SKIP LOCKED", trail=pg_trail()), variant
+def _pg_text(variant: str, limit: int) -> tuple[str, tuple[str, ...]]:
+    text = pgj._BATCH
+    if variant == "no events":
+        text = text[: text.index("), ev AS (")] + text[text.index("), tally AS (") :]
+    if variant == "no counters":
+        text = text[: text.index("), counted AS (")] + ")" + text[text.index("\nSELECT ") :]
+    if variant == "no notify":
+        text = re.sub(r"\(SELECT 1 FROM pg_notify.*?FROM moved\)\)", "NULL", text, flags=re.S)
+    return pgj._numbered(
+        text.format(
+            pick=pgj._PICKS["any"].replace("{limit}", str(limit)),
+            job_columns=", ".join(pgj._JOB_NAMES),
+            event_columns=pgj._EVENT_COLUMNS,
+            done_events=pgj._event_select("done", "done", pgj._WORKER),
+            claim_events=pgj._event_select("moved", "claim", pgj._WORKER),
+            count_columns=pgj._COUNT_COLUMNS,
+            levels=", ".join(f"({level})" for level in LEVELS),
+            conflict=pgj._CONFLICT,
+            moved_columns=", ".join(f"m.{n}" for n in pgj._JOB_NAMES),
+        )
     )
-    finish = _pg_variant(PG_FINISH.format(trail=pg_trail()), variant)
-    done: list[tuple[int, int]] = []
-    while True:
-        now = NOW_US()
-        cur = conn.cursor()
-        cur.execute("BEGIN")
-        if done:
-            ids = [d[0] for d in done]
-            base = [now, now, ids, [d[1] for d in done], [None] * len(done), ids, 1]
-            params = _pg_params(finish, base, raw.trail("running", "completed", now))
-            cur.execute(finish.replace("?", "%s"), params, prepare=True)
-        base = ["w", os.getpid(), now + 30_000_000, now, now, now, 1, now, batch]
-        params = _pg_params(claim, base, raw.trail("pending", "running", now))
-        cur.execute(claim.replace("?", "%s"), params, prepare=True)
-        rows = cur.fetchall()
-        cur.execute("COMMIT")
-        done = [(r[0], r[15]) for r in rows]  # id, lease
-        if not rows:
-            break
-    raw.close()
 
 
-def drain_sqlite(url: str, variant: str, batch: int) -> None:
-    if variant == "trail":
-        raw = Raw(url)
-        done: list[tuple[int, int]] = []
+def _batch(cl: Chronolog, done: list[sql.Completion], limit: int) -> sql.Batch:
+    now = int(time.time() * 1_000_000)
+    scope = cl.scope
+    return sql.Batch(
+        project_id=scope.project_id,
+        now=now,
+        done=done,
+        completing=bulk_move(scope, "completed", "running", now, "worker"),
+        queues=None,
+        limit=limit,
+        lease_until=now + 30_000_000,
+        worker="w",
+        pid=os.getpid(),
+        claiming=bulk_move(scope, "running", "pending", now, "worker"),
+        shard=scope.store.dialect.counter_shard(),
+    )
+
+
+def drain_pg(cl: Chronolog, url: str, variant: str, limit: int) -> None:
+    text, names = _pg_text("batch" if variant == "no fsync" else variant, limit)
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        if variant == "no fsync":
+            conn.execute("SET synchronous_commit = off")
+        done: list[sql.Completion] = []
         while True:
-            claimed = raw.complete_and_claim(done, batch)
-            if not claimed:
-                break
-            done = claimed
-        raw.close()
-        return
-    conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    claim = SQLITE_CLAIM.format(queues="", lock="")
-    finish = (
-        "UPDATE jobs SET state = 'completed', finished_at = ?, lease_expires_at = NULL, "
-        "history = history + 1, updated_at = ? WHERE project_id = 1 AND state = 'running' "
-        "AND id = ? AND lease = ?"
-    )
-    done = []
+            _, values = pgj.batch_query(_batch(cl, done, limit))
+            with psycopg.RawCursor(conn) as cursor:
+                cursor.execute(text, [values[n] for n in names], prepare=True)
+                rows = cursor.fetchall()
+            done = [sql.Completion(r[0], r[15], None) for r in rows if r[0] is not None]
+            if not done:
+                return
+
+
+def drain_sqlite(cl: Chronolog, url: str, variant: str, limit: int) -> None:
+    raw = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute(f"PRAGMA synchronous={'OFF' if variant == 'no fsync' else 'NORMAL'}")
+    if variant == "bigger WAL":
+        raw.execute("PRAGMA wal_autocheckpoint=10000")
+    claim = sqj.claim_sql(None)
+    done: list[tuple[int, int, Any]] = []
     while True:
-        now = NOW_US()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(finish, [(now, now, i, lease) for i, lease in done])
-        rows = conn.execute(
-            claim, ("w", os.getpid(), now + 30_000_000, now, now, now, 1, now, batch)
+        batch = _batch(cl, [], limit)
+        now = batch.now
+        raw.execute("BEGIN IMMEDIATE")
+        completed: list[int] = []
+        if done:
+            text = sqj._COMPLETE.format(triples=", ".join(["(?, ?, ?)"] * len(done)))
+            params = [now, now, *(v for d in done for v in d), batch.project_id]
+            completed = [r[0] for r in raw.execute(text, params)]
+        claimed = raw.execute(
+            claim, ["w", 1, now + 30_000_000, now, now, now, batch.project_id, now, limit]
         ).fetchall()
-        conn.execute("COMMIT")
-        done = [(r[0], r[15]) for r in rows]
-        if not rows:
-            break
-    conn.close()
+        moved = [*completed, *(r[0] for r in claimed)]
+        if moved and variant != "no events":
+            done_move, claim_move = batch.completing, batch.claiming
+            raw.execute(
+                sqj._BATCH_EVENTS.format(ids=", ".join("?" * len(moved))),
+                [
+                    now,
+                    done_move.action,
+                    claim_move.action,
+                    done_move.status,
+                    claim_move.status,
+                    done_move.from_state,
+                    claim_move.from_state,
+                    *moved,
+                ],
+            )
+        if variant != "no counters":
+            sqj._counts(
+                raw,
+                [(*c[:-1], c[-1] * len(completed)) for c in batch.completing.counts]
+                + [(*c[:-1], c[-1] * len(claimed)) for c in batch.claiming.counts],
+            )
+        raw.execute("COMMIT")
+        done = [(r[0], r[15], None) for r in claimed]
+        if not done:
+            raw.close()
+            return
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=4000)
+    parser.add_argument("--jobs", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=10, help="jobs per claim (the peers' C)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; best kept")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--backends", default="postgresql,sqlite")
     args = parser.parse_args()
-    plans: list[tuple[str, str, Callable[[str, str, int], None]]] = [
-        ("postgresql", v, drain_pg) for v in ("trail", "no transitions", "job row only")
-    ] + [("sqlite", v, drain_sqlite) for v in ("trail", "job row only")]
+    plans: list[tuple[str, str, Callable[[Chronolog, str, str, int], None]]] = []
+    if "postgresql" in args.backends:
+        plans += [("postgresql", v, drain_pg) for v in PG_VARIANTS]
+    if "sqlite" in args.backends:
+        plans += [("sqlite", v, drain_sqlite) for v in SQLITE_VARIANTS]
     best: dict[tuple[str, str], float] = {}
+    load = [os.getloadavg()[0]]
     for _ in range(args.rounds):
         for kind, variant, drain in plans:
             url = fresh(kind, args.pg, "trail")
@@ -149,18 +176,23 @@ def main() -> None:
                 cl.jobs.enqueue_many(
                     [{"kind": "noop", "payload": {"n": i}} for i in range(args.jobs)]
                 )
-            start = time.perf_counter()
-            drain(url, variant, args.batch)
-            rate = args.jobs / (time.perf_counter() - start)
+                start = time.perf_counter()
+                drain(cl, url, variant, args.batch)
+                rate = args.jobs / (time.perf_counter() - start)
             best[kind, variant] = max(best.get((kind, variant), 0.0), rate)
+            load.append(os.getloadavg()[0])
     print(
-        f"jobs_trail: {args.jobs} no-op jobs, a bare driver loop of claim(limit={args.batch}) "
-        f"+ completion, one transaction per batch, best of {args.rounds}; "
-        f"load {os.getloadavg()[0]:.1f}"
+        f"jobs_trail: {args.jobs} no-op jobs, a bare driver loop of chronolog's batch "
+        f"(complete the last claim + claim {args.batch}), fresh database, best of "
+        f"{args.rounds}; 1-minute load {min(load):.1f} to {max(load):.1f}"
     )
-    print(f"{'backend':<12}{'variant':<18}{'jobs/s':>10}{'vs trail':>10}")
+    print(f"{'backend':<12}{'variant':<14}{'jobs/s':>10}{'ms/batch':>10}{'vs batch':>10}")
     for (kind, variant), rate in best.items():
-        print(f"{kind:<12}{variant:<18}{rate:>10,.0f}{rate / best[kind, 'trail']:>9.2f}x")
+        per_batch = args.batch / rate * 1000
+        print(
+            f"{kind:<12}{variant:<14}{rate:>10,.0f}{per_batch:>10.3f}"
+            f"{rate / best[kind, 'batch']:>9.2f}x"
+        )
 
 
 if __name__ == "__main__":

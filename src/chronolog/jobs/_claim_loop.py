@@ -5,8 +5,9 @@ Batching: every job that finished since the last round is completed, and
 every free slot refilled, by one call (one statement and one round trip on
 PostgreSQL, one transaction on SQLite, one request for a remote source),
 lingering :data:`LINGER` for handlers about to finish. With no slot to fill
-it completes with ``complete_many`` alone. A claim that came back short (the
-queue had less than asked) is not repeated on every completion: only once
+it completes with ``complete_many`` alone. The claim rides along with every
+completion (it costs no extra round trip); with nothing to complete, a claim
+that came back short (the queue had less than asked) is repeated only once
 jobs may have arrived (the source's wake generation moved) or after
 :data:`RECHECK`.
 """
@@ -71,6 +72,10 @@ class ClaimLoop:
                 free = min(free, max_jobs - stats.claimed)
             claiming = free > 0 and (
                 short is None
+                # A claim rides along with completions at no extra round trip: a
+                # claim that came back short because other workers held the rows
+                # (SKIP LOCKED) must not idle this worker while jobs wait.
+                or bool(done)
                 or (burst and idle)
                 or time.monotonic() >= recheck_at
                 or source.wake_generation() != short
