@@ -125,9 +125,13 @@ _NEW_JOB_FIELDS = frozenset(NewJob.__slots__)
 
 def _word_fast(value: Any, name: str) -> str:
     # The common case in a few C-level tests; anything else gets check_word's message.
-    if type(value) is str and 0 < len(value) <= _WORD and "\x00" not in value:
-        if not value.isspace():
-            return value
+    if (
+        type(value) is str
+        and 0 < len(value) <= _WORD
+        and "\x00" not in value
+        and not value.isspace()
+    ):
+        return value
     return check_word(value, name)
 
 
