@@ -23,8 +23,8 @@ from chronolog import (
     NotFound,
     ValidationError,
 )
-from chronolog.store.schema import events, job_logs, jobs, transitions
 from chronolog._time import to_micros
+from chronolog.store.schema import events, job_logs, jobs, transitions
 from chronolog.store.schema.jobs import JOB_ACTIONS
 from chronolog.store.sql import jobs as sql
 
