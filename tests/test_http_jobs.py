@@ -58,6 +58,16 @@ def test_enqueue_list_get_logs_retry_cancel(api: Api) -> None:
     assert error_of(bad_retry)["code"] == "invalid_transition"
     history = api.cl.jobs.history(job["id"])
     assert history[-1].actor[0] == "token"  # operator calls record who made them
+    # Over HTTP a job's moves are its history under the kind "job", read from its events.
+    moves = api.call("GET", f"/entities/job/{job['id']}/transitions").json()
+    assert [(m["from_state"], m["to_state"]) for m in moves] == [
+        (m.from_state, m.to_state) for m in history
+    ]
+    assert [m["to_state"] for m in moves] == ["pending", "cancelled", "pending"]
+    assert [m["metadata"]["action"] for m in moves] == ["pending", "cancelled", "retried"]
+    assert [m["event_id"] for m in moves] == [m.event_id for m in history]
+    timeline = api.call("GET", "/timeline", params={"kinds": "job", "days": 1}).json()
+    assert {m["entity_id"] for m in timeline["items"]} >= {str(job["id"])}
     assert api.call("GET", f"/jobs/{job['id']}/logs").json() == []
     assert api.call("GET", "/jobs/999999").status_code == 404
     assert api.call("GET", "/jobs/999999/logs").status_code == 404
