@@ -62,8 +62,22 @@ _FIELDS = operator.itemgetter(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+_TIMES: dict[int, datetime] = {}
+"""Recent conversions: the jobs of a batch share their times (claimed now, enqueued
+together), and a lookup costs a tenth of building the datetime again."""
+
+
+def _when(value: int) -> datetime:
+    found = _TIMES.get(value)
+    if found is None:
+        if len(_TIMES) >= 4096:
+            _TIMES.clear()
+        found = _TIMES[value] = _EPOCH + timedelta(microseconds=value)
+    return found
+
+
 def _at(value: int | None) -> datetime | None:
-    return None if value is None else _EPOCH + timedelta(microseconds=value)
+    return None if value is None else _when(value)
 
 
 def job_from_row(
@@ -105,7 +119,7 @@ def job_from_row(
         payload=_doc(payload) if payload is not None else None,
         state=state,
         priority=priority,
-        run_at=_EPOCH + timedelta(microseconds=run_at),
+        run_at=_when(run_at),
         attempt=attempt,
         max_attempts=max_attempts,
         errors=_errors(errors) if errors else (),
@@ -119,7 +133,7 @@ def job_from_row(
         progress=progress,
         progress_text=progress_text,
         result=_doc(result) if result is not None else None,
-        created_at=_EPOCH + timedelta(microseconds=created_at),
+        created_at=_when(created_at),
         started_at=_at(started_at),
         finished_at=_at(finished_at),
     )

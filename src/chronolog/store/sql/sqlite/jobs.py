@@ -16,6 +16,7 @@ statements this small, SQLAlchemy's per-statement work costs more than they do.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -114,13 +115,26 @@ def _driver_error(sql: str, exc: sqlite3.Error) -> Exception:
     return DBAPIError.instance(sql, None, exc, sqlite3.Error)
 
 
+@functools.lru_cache(maxsize=64)
+def _completing(n: int) -> str:
+    return _COMPLETE.format(triples=", ".join(["(?, ?, ?)"] * n))
+
+
+@functools.lru_cache(maxsize=64)
+def _recording(n: int) -> str:
+    return _BATCH_EVENTS.format(ids=", ".join("?" * n))
+
+
+@functools.lru_cache(maxsize=64)
+def _counting(n: int) -> str:
+    return _COUNTS.format(rows=", ".join([_COUNT_ROW] * n))
+
+
 def _counts(raw: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
     """Add counter rows (``(*COUNT_KEYS, n)``, rows with n = 0 left out) in one statement."""
     rows = [r for r in rows if r[-1]]
-    if not rows:
-        return
-    sql = _COUNTS.format(rows=", ".join([_COUNT_ROW] * len(rows)))
-    raw.execute(sql, [v for row in rows for v in row])
+    if rows:
+        raw.execute(_counting(len(rows)), [v for row in rows for v in row])
 
 
 def _raw(conn: Connection) -> sqlite3.Connection:
@@ -170,7 +184,7 @@ class SQLiteJobs(JobDriver):
                 completed: list[int] = []
                 for start in range(0, len(batch.done), _CHUNK // 3):
                     part = batch.done[start : start + _CHUNK // 3]
-                    sql = _COMPLETE.format(triples=", ".join(["(?, ?, ?)"] * len(part)))
+                    sql = _completing(len(part))
                     params = [now, now, *(v for c in part for v in c), batch.project_id]
                     completed += [r[0] for r in raw.execute(sql, params)]
                 claimed: list[Any] = []
@@ -194,7 +208,7 @@ class SQLiteJobs(JobDriver):
                 for start in range(0, len(moved), _CHUNK):
                     part = moved[start : start + _CHUNK]
                     raw.execute(
-                        _BATCH_EVENTS.format(ids=", ".join("?" * len(part))),
+                        _recording(len(part)),
                         [
                             now,
                             done.action,
