@@ -267,7 +267,8 @@ _COPY_FROM = 200
 """From this many jobs, ``COPY`` beats one statement of arrays (measured: 60k against
 51k jobs/s at 20,000)."""
 _COPY_JOBS = f"COPY jobs (id, {', '.join(NewJobRow._fields)}) FROM STDIN"
-_RESERVE = "SELECT nextval('jobs_id_seq') FROM generate_series(1, %s)"
+# One array of ids, in the order they were taken (binary: half the time of 20,000 rows).
+_RESERVE = "SELECT array_agg(nextval('jobs_id_seq')) FROM generate_series(1, %s)"
 
 
 def _run(raw: Any, query: tuple[str, tuple[str, ...]], values: dict[str, Any]) -> list[Any]:
@@ -329,16 +330,19 @@ class PostgreSQLJobs(JobDriver):
                 )
                 return [int(r[0]) for r in _run(raw, _ENQUEUE_SMALL, values)]
             try:
+                with raw.cursor(binary=True) as cursor:
+                    found = cursor.execute(_RESERVE, (n,), prepare=False).fetchone()
+                    ids = list(found[0]) if found else []
                 with raw.cursor() as cursor:
-                    ids = [int(r[0]) for r in cursor.execute(_RESERVE, (n,), prepare=False)]
                     with cursor.copy(_COPY_JOBS) as copy:
                         write = copy.write_row
                         for new_id, row in zip(ids, rows, strict=True):
                             write((new_id, *row))
             except psycopg.Error as exc:
                 raise DBAPIError.instance(_COPY_JOBS, None, exc, psycopg.Error) from exc
-            if ids[-1] - ids[0] == n - 1:
-                values.update(first=ids[0], last=ids[-1])
+            first, last = min(ids), max(ids)
+            if last - first == n - 1:  # n distinct ids over n values: all of the range
+                values.update(first=first, last=last)
                 _run(raw, _ENQUEUE_TRAIL_RANGE, values)
             else:
                 values["ids"] = ids
