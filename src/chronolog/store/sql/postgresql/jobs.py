@@ -333,11 +333,10 @@ class PostgreSQLJobs(JobDriver):
                 with raw.cursor(binary=True) as cursor:
                     found = cursor.execute(_RESERVE, (n,), prepare=False).fetchone()
                     ids = list(found[0]) if found else []
-                with raw.cursor() as cursor:
-                    with cursor.copy(_COPY_JOBS) as copy:
-                        write = copy.write_row
-                        for new_id, row in zip(ids, rows, strict=True):
-                            write((new_id, *row))
+                with raw.cursor() as cursor, cursor.copy(_COPY_JOBS) as copy:
+                    write = copy.write_row
+                    for new_id, row in zip(ids, rows, strict=True):
+                        write((new_id, *row))
             except psycopg.Error as exc:
                 raise DBAPIError.instance(_COPY_JOBS, None, exc, psycopg.Error) from exc
             first, last = min(ids), max(ids)
