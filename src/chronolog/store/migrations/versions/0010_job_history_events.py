@@ -6,7 +6,9 @@
    and ``sort_key`` (the move's number), copied here from its transition, and
    the job rows leave ``transitions``. ``transition_slots`` never counted job
    moves (its triggers skip kind ``job``, see 0008), so it stays exact; any
-   job row found there is removed all the same.
+   job row found there is removed all the same. On a large store this
+   rewrites every job event once (one UPDATE, in the migration's transaction):
+   plan the upgrade like any bulk rewrite of the events table.
 2. Indexes of ``jobs`` that hold what their statements ask for, and only that:
 
    * the unique-key, subject and finished-at indexes become partial: a job
