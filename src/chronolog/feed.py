@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -26,6 +27,7 @@ from .errors import ValidationError
 from .events import _words, event_from_row
 from .models import Event
 from .store.sql import events as event_sql
+from .store.engine import Store
 from .store.sql import feed as sql
 
 __all__ = ["Feed", "FeedItem", "FeedPage"]
@@ -33,6 +35,8 @@ __all__ = ["Feed", "FeedItem", "FeedPage"]
 _START = (-1, -1)
 _MAX_ID = 2**63 - 1
 _HELD_BACK_POLL = 0.01
+_STOP_SLICE = 0.05
+"""Longest a follower keeps waiting after its ``stop`` event is set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +197,7 @@ class Feed:
                 yield FeedItem(event, cursor)
             timeout = follower.timeout(page)
             if timeout:
-                self._scope.store.wait("events", generation, timeout)
+                _wait(self._scope.store, generation, timeout, stop)
 
     async def afollow(
         self,
@@ -262,6 +266,20 @@ class _Follower:
             return delay
         self.backoff = _HELD_BACK_POLL
         return self.poll
+
+
+def _wait(store: Store, generation: int, timeout: float, stop: threading.Event | None) -> None:
+    """Wait for a commit past ``generation`` for up to ``timeout`` seconds, and return
+    within :data:`_STOP_SLICE` once ``stop`` is set (a condition variable cannot also
+    wait on an event, so the wait is cut in slices while a ``stop`` is given)."""
+    if stop is None:
+        store.wait("events", generation, timeout)
+        return
+    deadline = time.monotonic() + timeout
+    while not stop.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or store.wait("events", generation, min(remaining, _STOP_SLICE)):
+            return
 
 
 _FILTER_NAMES = ("event_types", "actions", "statuses", "actor_types", "target_type", "target_id")
