@@ -26,8 +26,8 @@ from ._scope import Scope
 from .errors import ValidationError
 from .events import _words, event_from_row
 from .models import Event
-from .store.sql import events as event_sql
 from .store.engine import Store
+from .store.sql import events as event_sql
 from .store.sql import feed as sql
 
 __all__ = ["Feed", "FeedItem", "FeedPage"]

@@ -23,6 +23,7 @@ from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from .._json import WideInteger, loads_checked
 from .._scope import Limits
 from ..auth import Principal, Role
 from ..core import Chronolog
@@ -189,10 +190,17 @@ async def json_body(request: Request) -> Any:
             [{"type": "missing", "loc": ("body",), "msg": "a JSON body is required"}]
         )
     try:
-        data = orjson.loads(raw)
+        data = loads_checked(raw)
     except orjson.JSONDecodeError as exc:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body",), "msg": str(exc)}]
+        ) from None
+    except WideInteger as exc:
+        # orjson would have read it as a float, silently losing digits.
+        raise ValidationError(
+            f"the body holds the integer {str(exc.number)[:40]}, outside the signed 64-bit "
+            "range; send it as a string",
+            field="body",
         ) from None
     if b"\\u0000" in raw:
         check_json(data)
