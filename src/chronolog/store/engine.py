@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from .._json import dumps, loads
-from ..errors import ChronologError, ValidationError
+from ..errors import ChronologError, StoreUnavailable, ValidationError
 from ._sqlite_driver import DRIVER
 from .dialect import Dialect
 from .notify import Notifier, PgListener
@@ -104,6 +104,14 @@ def network_filesystem(path: str, mounts_file: str = "/proc/mounts") -> str | No
         ) > len(best):
             best, best_type = mount_point, parts[2]
     return best_type if best_type.lower() in NETWORK_FILESYSTEMS else None
+
+
+def _reason(message: str) -> str:
+    """The useful end of a driver's message: ``connection to server at "h", port 5
+    failed: Connection refused`` → ``Connection refused``; first line only."""
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    reason = first.rsplit(" failed: ", 1)[-1].strip()
+    return reason.removeprefix("FATAL:").strip()[:300] or first[:300]
 
 
 class Store:
@@ -195,6 +203,24 @@ class Store:
 
         return engine
 
+    # -- errors ------------------------------------------------------------------
+
+    def where(self) -> str:
+        """Where the store is, for messages: never its password."""
+        if self.is_sqlite:
+            return f"SQLite file {self.url.database or ':memory:'}"
+        host = self.url.host or "localhost"
+        port = self.url.port or 5432
+        return f"PostgreSQL at {host}:{port}, database {self.url.database!r}"
+
+    def translate(self, exc: SQLAlchemyError) -> ChronologError:
+        """A driver error as chronolog's own; "unavailable" says which store, in one line."""
+        error = self.dialect.translate(exc)
+        if isinstance(error, StoreUnavailable):
+            reason = _reason(str(getattr(exc, "orig", None) or exc))
+            error = StoreUnavailable(f"{self.where()} is unavailable: {reason}")
+        return error
+
     # -- transactions ------------------------------------------------------------
 
     @contextmanager
@@ -215,7 +241,7 @@ class Store:
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as exc:
-            raise self.dialect.translate(exc) from exc
+            raise self.translate(exc) from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -224,7 +250,7 @@ class Store:
             with self._turn(), self.engine.connect() as conn, conn.begin():
                 yield conn
         except SQLAlchemyError as exc:
-            raise self.dialect.translate(exc) from exc
+            raise self.translate(exc) from exc
 
     @contextmanager
     def read_single(self) -> Iterator[Connection]:
@@ -239,7 +265,7 @@ class Store:
             with self._turn(), self.engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise self.dialect.translate(exc) from exc
+            raise self.translate(exc) from exc
 
     def retrying(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
         """Run ``work`` in a write transaction, retrying deadlocks and serialisation failures."""
@@ -256,7 +282,7 @@ class Store:
                     time.sleep(delay)
                     delay = min(delay * 2, 0.2)
                     continue
-                raise self.dialect.translate(exc) from exc
+                raise self.translate(exc) from exc
         raise ChronologError("transaction kept failing")  # pragma: no cover - loop returns
 
     def listen(self, *topics: str) -> None:

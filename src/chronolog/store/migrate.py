@@ -47,7 +47,7 @@ def current_revision(conn: Connection) -> str | None:
 def upgrade(store: Store, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (default: the newest), if it is not there yet."""
     target = head_revision() if revision == "head" else revision
-    with store.engine.connect() as probe, probe.begin():
+    with store.read() as probe:
         if current_revision(probe) == target:
             return
     with store.write() as conn:
