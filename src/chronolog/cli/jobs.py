@@ -408,11 +408,25 @@ def exec_command(
     project: ProjectOption = "default",
     server: ServerOption = None,
     token: TokenOption = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="Pass this variable of the worker's environment to the command (NAME), "
+            "or set one (NAME=VALUE). Repeatable. Without it the command sees only PATH, "
+            "HOME, USER, SHELL, the locale, TZ and TMPDIR: never CHRONOLOG_TOKEN or "
+            "CHRONOLOG_SECRET_KEY, since its output lands in job logs.",
+        ),
+    ] = None,
 ) -> None:
     """Run COMMAND once per job: payload in the environment and in {placeholders},
     output streamed into the job log, exit 0 completes, anything else fails.
     Jobs come from --db, or from a chronolog server with --server URL --token T."""
-    handler: Handler = command_handler(command)
+    try:
+        handler: Handler = command_handler(command, env=env or ())
+    except ValueError as exc:
+        fail(str(exc))
     _run(
         handler, queue, concurrency, lease, timeout, grace, burst, name, db, project, server, token
     )
