@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from . import _json
-from ._cursor import decode_cursor, encode_cursor, fingerprint
+from ._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
 from ._rollups import rollup_rows
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
@@ -529,6 +529,31 @@ class Events:
             if value is not None and not isinstance(value, str):
                 raise ValidationError(f"{name} must be text", field=name)
         lower, upper = self._window(date_range, since, until)
+        relative = date_range is not None and DATE_RANGES[date_range] is not None
+        # The fingerprint names the range ("7d"), not its instant: page 2 is asked
+        # later, when now - 7d has moved. The cursor carries page 1's window instead.
+        fp = fingerprint(
+            "events",
+            scope.project_id,
+            _words(event_types, "event_types"),
+            _words(actions, "actions"),
+            _words(actor_types, "actor_types"),
+            actor_id,
+            target_type,
+            None if target_id is None else str(target_id),
+            _words(statuses, "statuses"),
+            search,
+            date_range,
+            None if since is None else to_micros(since),
+            upper,
+        )
+        before: tuple[int, int] | None = None
+        if cursor is not None:
+            position = decode_cursor(scope.store, cursor, "events", fp)
+            before = (cursor_int(position, "t"), cursor_int(position, "i", 0))
+            page = cursor_int(position, "p", 1)
+            if relative:
+                lower = cursor_int(position, "w")
         flt = sql.EventFilter(
             project_id=scope.project_id,
             event_types=_words(event_types, "event_types"),
@@ -542,15 +567,6 @@ class Events:
             since=lower,
             until=upper,
         )
-        fp = fingerprint("events", scope.project_id, *(getattr(flt, f) for f in flt.__slots__))
-        before: tuple[int, int] | None = None
-        if cursor is not None:
-            position = decode_cursor(cursor, "events", fp)
-            try:
-                before = (int(position["t"]), int(position["i"]))
-                page = int(position.get("p", 1))
-            except (KeyError, TypeError, ValueError):
-                raise ValidationError("cursor is not valid", field="cursor") from None
         dialect = scope.store.dialect
         with scope.store.read() as conn:
             indexed = sql.event_search_indexed(conn, dialect, flt)
@@ -578,7 +594,10 @@ class Events:
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = encode_cursor("events", fp, t=last.occurred_at, i=last.id, p=page + 1)
+            window = {"w": lower} if relative else {}
+            next_cursor = encode_cursor(
+                scope.store, "events", fp, t=last.occurred_at, i=last.id, p=page + 1, **window
+            )
         return Page(items=items, total=total, page=page, limit=limit, next_cursor=next_cursor)
 
     def _window(

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ._cursor import decode_cursor, encode_cursor, fingerprint
+from ._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
 from ._scope import Scope
 from .errors import ValidationError
 from .events import _words, event_from_row
@@ -69,21 +69,20 @@ class Feed:
     # -- cursors -------------------------------------------------------------------
 
     def _encode(self, position: tuple[int, int]) -> str:
-        return encode_cursor("feed", self._fp, t=position[0], i=position[1])
+        return encode_cursor(self._scope.store, "feed", self._fp, t=position[0], i=position[1])
 
     def _decode(self, cursor: str | None) -> tuple[int, int]:
         if cursor is None:
             return _START
-        data = decode_cursor(cursor, "feed", self._fp)
-        tx, ident = data.get("t"), data.get("i")
-        if (
-            not isinstance(tx, int)
-            or not isinstance(ident, int)
-            or isinstance(tx, bool)
-            or isinstance(ident, bool)
-        ):
-            raise ValidationError("cursor is not valid", field="cursor")
-        return tx, ident
+        data = decode_cursor(self._scope.store, cursor, "feed", self._fp)
+        return cursor_int(data, "t", -1), cursor_int(data, "i", -1)
+
+    def position(self, cursor: str | None) -> tuple[int, int]:
+        """The (transaction, id) position a cursor of this feed stands for (``None``: the
+        start); positions order like the feed, so cursors can be compared (a fan-out
+        serving many followers from one reader does). ``ValidationError`` for a cursor
+        that is not one of this project's feed cursors."""
+        return self._decode(cursor)
 
     def end_cursor(self) -> str:
         """A cursor after every event committed so far (to follow only what comes next)."""

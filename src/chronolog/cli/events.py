@@ -183,6 +183,7 @@ def ls(
         + (f" · next: --cursor {result.next_cursor}" if result.next_cursor else ""),
         style="dim",
         highlight=False,
+        soft_wrap=True,  # never break the cursor across lines: it is meant to be copied
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .. import _json
-from .._cursor import decode_cursor, encode_cursor, fingerprint
+from .._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
 from .._scope import Scope
 from .._time import from_micros, require_aware, to_micros
 from ..errors import NotFound, ValidationError
@@ -230,16 +230,13 @@ class JobReading:
             before = None
             page = 1
             if cursor is not None:
-                position = decode_cursor(cursor, "jobs", fp)
-                try:
-                    before, page = int(position["i"]), int(position.get("p", 1))
-                except (KeyError, TypeError, ValueError):
-                    raise ValidationError("cursor is not valid", field="cursor") from None
+                position = decode_cursor(scope.store, cursor, "jobs", fp)
+                before, page = cursor_int(position, "i", 0), cursor_int(position, "p", 1)
             rows = sql.job_page(conn, sql.job_where(flt), limit=limit + 1, before=before)
             items = self._jobs(conn, rows[:limit])
         next_cursor = None
         if len(rows) > limit:
-            next_cursor = encode_cursor("jobs", fp, i=items[-1].id, p=page + 1)
+            next_cursor = encode_cursor(scope.store, "jobs", fp, i=items[-1].id, p=page + 1)
         return Page(items=items, total=None, page=page, limit=limit, next_cursor=next_cursor)
 
     def failed(
