@@ -105,6 +105,7 @@ def serve(url: str) -> tuple[subprocess.Popen[bytes], str, str, Path]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = Path(tempfile.mkstemp(prefix="chronolog-serve-", suffix=".log")[1])
+    token_file = log.with_suffix(".token")
     code = "from chronolog.cli import main; main()"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
@@ -122,7 +123,7 @@ def serve(url: str) -> tuple[subprocess.Popen[bytes], str, str, Path]:
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "CHRONOLOG_TOKEN_FILE": str(token_file)},
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -135,8 +136,9 @@ def serve(url: str) -> tuple[subprocess.Popen[bytes], str, str, Path]:
         if proc.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"server did not start:\n{log.read_text()}")
         time.sleep(0.1)
-    match = re.search(r"chl_[A-Za-z0-9_-]{43}", log.read_text())
+    match = re.search(r"chl_[A-Za-z0-9_-]{43}", token_file.read_text())
     assert match, log.read_text()
+    token_file.unlink()
     return proc, base, match.group(0), log
 
 

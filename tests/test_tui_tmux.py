@@ -155,7 +155,7 @@ def remote_terminal(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Ter
     port = _free_port()
     server = _start(url, port, out)
     try:
-        match = re.search(r"chl_[A-Za-z0-9_-]{43}", out.read_text())  # the first admin token
+        match = re.search(r"chl_[A-Za-z0-9_-]{43}", out.with_suffix(".token").read_text())
         assert match, out.read_text()
         base = f"http://127.0.0.1:{port}"
         launch = "import sys; from chronolog.cli import main; sys.argv[0] = 'chronolog'; main()"

@@ -74,6 +74,14 @@ def create_app(
     """
     owns = isinstance(store, str)
     root = Chronolog(store, limits=limits) if isinstance(store, str) else store
+    try:
+        # A wrong $CHRONOLOG_SECRET_KEY is refused now, not at the first secret it would
+        # fail to read (or, worse, the first it would encrypt under the wrong key).
+        root.secrets.check_key()
+    except ChronologError:
+        if owns:
+            root.close()
+        raise
     metrics = Metrics()
     state = ServerState(root, owns=owns, limits=limits, metrics=metrics)
     feed_waker = feed.install(state, max_wait=max_wait, stream_seconds=stream_seconds)

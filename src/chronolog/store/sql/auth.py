@@ -22,6 +22,7 @@ __all__ = [
     "secret_get",
     "secret_insert",
     "secret_list",
+    "secret_sample",
     "secret_update",
     "token_by_hash",
     "token_count",
@@ -261,3 +262,12 @@ def secret_delete(conn: Connection, project_id: int, name: str) -> int:
             project_secrets.c.project_id == project_id, project_secrets.c.name == name
         )
     ).rowcount
+
+
+def secret_sample(conn: Connection) -> AnyRow | None:
+    """secret_sample: any one secret of the store (project, name, ciphertext), or None."""
+    return conn.execute(
+        select(project_secrets.c.project_id, project_secrets.c.name, project_secrets.c.ciphertext)
+        .order_by(project_secrets.c.project_id, project_secrets.c.name)
+        .limit(1)
+    ).first()
