@@ -17,6 +17,7 @@ from ._totals import count_events
 from .errors import NotFound, ValidationError
 from .models import Actor, Event, NewEvent, Page, Target
 from .store.sql import events as sql
+from .store.sql import idempotency as idem_sql
 from .store.sql import projects as project_sql
 
 __all__ = ["BUILTIN_STATUSES", "DATE_RANGES", "Events", "event_counter_rows", "event_from_row"]
@@ -171,6 +172,20 @@ def _party(
     return kind, ident, third
 
 
+def check_idempotency_key(key: object) -> str:
+    """An idempotency key: 1 to 200 printable ASCII characters (``ValidationError`` else)."""
+    if (
+        not isinstance(key, str)
+        or not 1 <= len(key) <= 200
+        or not key.isascii()
+        or not key.isprintable()
+    ):
+        raise ValidationError(
+            "an idempotency key is 1 to 200 printable ASCII characters", field="idempotency_key"
+        )
+    return key
+
+
 def _words(value: Any, name: str) -> tuple[str, ...] | None:
     """A filter list: None, one string (comma-separated allowed) or an iterable of strings."""
     if value is None:
@@ -224,13 +239,68 @@ class Events:
             ]
         )[0]
 
-    def record_many(self, items: Iterable[NewEvent | Mapping[str, Any]]) -> list[int]:
-        """Record a batch in one transaction, all or nothing; returns ids in input order."""
+    def record_many(
+        self,
+        items: Iterable[NewEvent | Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> list[int]:
+        """Record a batch in one transaction, all or nothing; returns ids in input order.
+
+        With ``idempotency_key``, a second call with the same key (within a day)
+        records nothing and returns the first call's ids, so a caller that lost
+        the answer (a crash, a dropped connection) can retry without writing the
+        batch twice. ``request_hash`` identifies what the first call sent: a key
+        reused with another hash is refused (``ValidationError``); without one,
+        the key alone decides.
+        """
+        if idempotency_key is not None:
+            return self.record_once(items, idempotency_key, request_hash=request_hash)[0]
         rows = self.prepare(items)
         with self._scope.store.write() as conn:
             ids = self.write_prepared(conn, rows)
         self._scope.store.notifier.publish("events")
         return ids
+
+    def record_once(
+        self,
+        items: Iterable[NewEvent | Mapping[str, Any]],
+        idempotency_key: str,
+        *,
+        request_hash: str | None = None,
+    ) -> tuple[list[int], bool]:
+        """:meth:`record_many` with an idempotency key: ``(ids, replayed)``, where
+        ``replayed`` says the key had been used and nothing was recorded this time."""
+        rows = self.prepare(items)
+        key = check_idempotency_key(idempotency_key)
+        wanted = request_hash or ""
+        scope = self._scope
+        with scope.store.write() as conn:
+            claimed = idem_sql.idempotency_claim(
+                conn, scope.store.dialect, scope.project_id, key, wanted, to_micros(scope.clock())
+            )
+            if claimed:
+                ids = self.write_prepared(conn, rows)
+                idem_sql.idempotency_set(conn, scope.project_id, key, {"ids": ids})
+            else:
+                first = idem_sql.idempotency_get(conn, scope.project_id, key)
+        if claimed:
+            scope.store.notifier.publish("events")
+            return ids, False
+        assert first is not None
+        if request_hash is not None and first.request_hash not in ("", request_hash):
+            raise ValidationError(
+                f"Idempotency-Key {key!r} was used for another request; use a new key",
+                field="idempotency_key",
+            )
+        return [int(i) for i in first.response["ids"]], True
+
+    def expire_idempotency_keys(self, older_than: str | timedelta | int = "1d") -> int:
+        """Forget idempotency keys older than ``older_than`` (every project). Returns how many."""
+        cutoff = to_micros(self._scope.clock() - parse_duration(older_than, "older_than"))
+        with self._scope.store.write() as conn:
+            return idem_sql.idempotency_expire(conn, cutoff)
 
     def prepare(self, items: Iterable[NewEvent | Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         """Validate events and turn them into insert tuples (no database access).

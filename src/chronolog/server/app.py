@@ -165,6 +165,8 @@ def metrics_text(request: Request) -> Response:
 def _retention_round(state: ServerState) -> None:
     for project in state.root.projects.list():
         state.view(project.name).retention.run_if_due("1h")
+    # Retries come within minutes; a day covers a client that was down for a while.
+    state.root.events.expire_idempotency_keys("1d")
 
 
 async def _housekeeping(state: ServerState, every: float) -> None:
