@@ -50,7 +50,7 @@ class Api:
             headers["Authorization"] = f"Bearer {secret}"
         url = (
             path
-            if path.startswith(("/health", "/metrics", "/openapi", "/docs"))
+            if path.startswith(("/health", "/ready", "/metrics", "/openapi", "/docs"))
             else f"/api/v1{path}"
         )
         return self.http.request(method, url, headers=headers, **kwargs)

@@ -123,7 +123,7 @@ def test_record_and_query_through_a_real_server(server: tuple[str, str], db_url:
     # What the server wrote is in the store, for the library to read.
     with Chronolog(db_url) as cl:
         assert cl.events.query(limit=1).total == 200
-    metrics = httpx.get(f"{base}/metrics").text
+    metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}).text
     assert "chronolog_events_recorded_total 200.0" in metrics
     assert 'route="/api/v1/events"' in metrics
 
@@ -233,5 +233,5 @@ def test_remote_exec_workers_drain_jobs(server: tuple[str, str], tmp_path: Path)
         assert "ripping disc 3" in [line.message for line in client.jobs.logs(ids[3])]
     made = sorted(p.name for p in out.iterdir())
     assert made == sorted(f"disc-{i}-{job_id}" for i, job_id in enumerate(ids))  # each once
-    metrics = httpx.get(f"{base}/metrics").text
+    metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}).text
     assert 'chronolog_jobs{project="default",queue="rip",state="completed"} 20.0' in metrics

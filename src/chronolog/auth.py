@@ -11,6 +11,7 @@ role, so removing a member disables their tokens at once.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
-from .errors import Forbidden, NotFound, Unauthorized, ValidationError
+from .errors import Forbidden, NotFound, StoreUnavailable, Unauthorized, ValidationError
 from .store.sql import AnyRow
 from .store.sql import auth as sql
 
@@ -39,6 +40,8 @@ Role = Literal["read", "write", "admin"]
 ROLES: tuple[Role, ...] = ("read", "write", "admin")
 """Roles from least to most: ``read`` reads; ``write`` also records and runs jobs; ``admin``
 also manages tokens, members and secrets."""
+
+log = logging.getLogger("chronolog")
 
 TOKEN_PREFIX = "chl_"
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,254}$")
@@ -318,8 +321,12 @@ class Auth:
             if not role_allows(row.member_role, role):
                 role = row.member_role
         if row.last_used_at is None or row.last_used_at < now - _TOUCH_EVERY:
-            with scope.store.write() as conn:
-                sql.token_touch(conn, row.id, now, now - _TOUCH_EVERY)
+            try:
+                with scope.store.write() as conn:
+                    sql.token_touch(conn, row.id, now, now - _TOUCH_EVERY)
+            except StoreUnavailable as exc:
+                # Bookkeeping only: a read-only (or full, or locked) store still serves reads.
+                log.debug("chronolog: token %s last use not recorded: %s", row.id, exc.message)
         return Principal(row.project, row.project_id, role, row.id, row.user)
 
     def check(self, principal: Principal, needed: Role) -> None:

@@ -20,15 +20,15 @@ from fastapi.responses import JSONResponse, Response
 from .. import __version__
 from .._scope import Limits
 from ..core import Chronolog
-from ..errors import ChronologError
-from ..store.sql import server as sql
+from ..errors import ChronologError, Unauthorized
+from ..store.health import readiness
 from . import dashboard
-from .deps import ServerState, state_of
+from .deps import ServerState, optional_principal, state_of
 from .errors import install_error_handlers
 from .metrics import Metrics
 from .middleware import GuardMiddleware, MetricsMiddleware
 from .routes import admin, events, feed, jobs, secrets, states, stats
-from .schemas import extra_components
+from .schemas import ERROR_RESPONSES, extra_components
 
 __all__ = ["API_PREFIX", "DEFAULT_LIMITS", "ROUTERS", "create_app"]
 
@@ -119,8 +119,14 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     dashboard.install(app)
     app.add_api_route("/health", health, methods=["GET"], tags=["system"], response_model=None)
+    app.add_api_route("/ready", ready, methods=["GET"], tags=["system"], response_model=None)
     app.add_api_route(
-        "/metrics", metrics_text, methods=["GET"], tags=["system"], response_class=Response
+        "/metrics",
+        metrics_text,
+        methods=["GET"],
+        tags=["system"],
+        response_class=Response,
+        responses={401: ERROR_RESPONSES[401]},
     )
     # Outermost first: metrics see every response, guards run before routing.
     app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes)
@@ -144,21 +150,42 @@ def _document_extra_models(app: FastAPI) -> None:
 
 
 def health(request: Request) -> JSONResponse:
-    """``{"status": "ok"}`` when the database answers, 503 otherwise."""
-    state = state_of(request)
-    try:
-        with state.root.store.read() as conn:
-            sql.store_ping(conn)
-    except ChronologError as exc:
-        return JSONResponse({"status": "unavailable", "database": exc.message}, status_code=503)
-    body: dict[str, Any] = {"status": "ok", "database": state.root.store.dialect.name}
+    """Liveness: ``{"status": "ok"}`` while the process serves requests, without asking
+    the database (that is :func:`ready`). A valid token also gets the version."""
+    body: dict[str, Any] = {"status": "ok"}
+    if optional_principal(request) is not None:
+        body.update(version=__version__, database=state_of(request).root.store.dialect.name)
     return JSONResponse(body)
 
 
+def ready(request: Request) -> JSONResponse:
+    """Readiness: 200 ``{"status": "ready"}`` when the database answers, holds this
+    version's schema and takes writes; 503 ``{"status": "unavailable"}`` otherwise.
+
+    Why it is not ready (paths, database errors) goes to authenticated callers
+    only, and to the server's log.
+    """
+    state = state_of(request)
+    checks = readiness(state.root.store)
+    problems = {name: reason for name, reason in checks.items() if reason is not None}
+    body: dict[str, Any] = {"status": "unavailable" if problems else "ready"}
+    if problems:
+        log.warning("chronolog server: not ready: %s", problems)
+    if optional_principal(request) is not None:
+        body["checks"] = {name: reason or "ok" for name, reason in checks.items()}
+        body["database"] = state.root.store.dialect.name
+    return JSONResponse(body, status_code=503 if problems else 200)
+
+
 def metrics_text(request: Request) -> Response:
-    """Prometheus text exposition of this server's metrics."""
+    """Prometheus text exposition: needs a token (any role); series labelled with a
+    project show the token's project only."""
+    principal = optional_principal(request)
+    if principal is None:
+        raise Unauthorized("/metrics needs an API token: Authorization: Bearer <token>")
     return Response(
-        state_of(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        state_of(request).metrics.render(project=principal.project),
+        media_type="text/plain; version=0.0.4; charset=utf-8",
     )
 
 

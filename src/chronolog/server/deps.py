@@ -27,7 +27,7 @@ from .._json import WideInteger, loads_checked
 from .._scope import Limits
 from ..auth import Principal, Role
 from ..core import Chronolog
-from ..errors import Unauthorized, ValidationError
+from ..errors import ChronologError, Unauthorized, ValidationError
 from ..models import Page
 from .metrics import Metrics
 
@@ -40,6 +40,7 @@ __all__ = [
     "check_json",
     "comma_list",
     "json_body",
+    "optional_principal",
     "page_body",
     "require",
     "state_of",
@@ -106,6 +107,20 @@ def require(role: Role) -> Callable[..., Context]:
 
     dependency.__name__ = f"require_{role}"
     return dependency
+
+
+def optional_principal(request: Request) -> Principal | None:
+    """The principal of the request's bearer token, or ``None`` (no token, a bad one, or a
+    database that cannot say): for routes that answer everyone but tell more to callers
+    who authenticate (health, readiness)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        return state_of(request).root.auth.authenticate(token.strip())
+    except ChronologError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from .._json import dumps, loads
@@ -58,6 +60,9 @@ NETWORK_FILESYSTEMS = frozenset(
         "virtiofs",
     }
 )
+_DRIVER_ERRORS = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
+"""What a transaction may raise from the database: SQLAlchemy's errors, and the
+drivers' own from statements run on the raw connection."""
 _BUSY_TIMEOUT_MS = 30_000
 _SQLITE_SYNC_MODES = {"off", "normal", "full", "extra"}
 
@@ -121,6 +126,8 @@ class Store:
         self.url = normalise_url(url)
         self.dialect: Dialect
         self.notifier = Notifier()
+        self.read_only = False
+        """Opened read-only on purpose (SQLite ``?mode=ro``)."""
         self._listener: PgListener | None = None
         self._wrote = False
         # A memory database is one connection shared by all threads: take turns on it.
@@ -153,6 +160,10 @@ class Store:
             raise ValidationError(
                 f"synchronous={sync!r} is not one of {sorted(_SQLITE_SYNC_MODES)}"
             )
+        mode = str(query.pop("mode", "rw")).lower()
+        if mode not in ("rw", "ro"):
+            raise ValidationError(f"mode={mode!r} is not 'ro' (read-only) or 'rw'")
+        self.read_only = mode == "ro"
         url = self.url.set(query=query, drivername=DRIVER)
         in_memory = database == ":memory:" or database.startswith("file::memory:")
         kwargs: dict[str, Any] = {
@@ -178,6 +189,11 @@ class Store:
                     database,
                     fstype,
                 )
+        if self.read_only and not in_memory:
+            # Opened read-only (sqlite:///file.db?mode=ro): reads work, every write is
+            # refused by SQLite itself (StoreUnavailable), as on a file we may not write.
+            path = os.path.abspath(database)
+            url = url.set(database=f"file:{path}", query={**query, "mode": "ro", "uri": "true"})
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -185,7 +201,7 @@ class Store:
             # Take transaction control from the driver so BEGIN is ours to spell.
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
-            if not in_memory:
+            if not in_memory and not self.read_only:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={sync.upper()}")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -213,8 +229,15 @@ class Store:
         port = self.url.port or 5432
         return f"PostgreSQL at {host}:{port}, database {self.url.database!r}"
 
-    def translate(self, exc: SQLAlchemyError) -> ChronologError:
-        """A driver error as chronolog's own; "unavailable" says which store, in one line."""
+    def translate(self, exc: Exception) -> ChronologError:
+        """A driver error as chronolog's own; "unavailable" says which store, in one line.
+
+        Hot statements run on the raw driver connection (``executemany``, ``COPY``),
+        whose errors SQLAlchemy never wrapped: they are wrapped here the way it would.
+        """
+        if not isinstance(exc, SQLAlchemyError):
+            base = sqlite3.Error if self.is_sqlite else psycopg.Error
+            exc = DBAPIError.instance(None, None, exc, base)
         error = self.dialect.translate(exc)
         if isinstance(error, StoreUnavailable):
             reason = _reason(str(getattr(exc, "orig", None) or exc))
@@ -240,7 +263,7 @@ class Store:
                 conn.execution_options(chronolog_write=True)
                 with conn.begin():
                     yield conn
-        except SQLAlchemyError as exc:
+        except _DRIVER_ERRORS as exc:
             raise self.translate(exc) from exc
 
     @contextmanager
@@ -249,7 +272,7 @@ class Store:
         try:
             with self._turn(), self.engine.connect() as conn, conn.begin():
                 yield conn
-        except SQLAlchemyError as exc:
+        except _DRIVER_ERRORS as exc:
             raise self.translate(exc) from exc
 
     @contextmanager
@@ -264,7 +287,7 @@ class Store:
         try:
             with self._turn(), self.engine.connect() as conn:
                 yield conn
-        except SQLAlchemyError as exc:
+        except _DRIVER_ERRORS as exc:
             raise self.translate(exc) from exc
 
     def retrying(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
@@ -277,7 +300,10 @@ class Store:
                     conn.execution_options(chronolog_write=True)
                     with conn.begin():
                         return work(conn)
-            except SQLAlchemyError as exc:
+            except _DRIVER_ERRORS as exc:
+                if not isinstance(exc, SQLAlchemyError):
+                    base = sqlite3.Error if self.is_sqlite else psycopg.Error
+                    exc = DBAPIError.instance(None, None, exc, base)
                 if attempt + 1 < attempts and self.dialect.is_retryable(exc):
                     time.sleep(delay)
                     delay = min(delay * 2, 0.2)
@@ -324,7 +350,7 @@ class Store:
         A SQLite store that wrote refreshes the planner's statistics first
         (best effort: skipped if another writer holds the file).
         """
-        if self._wrote and self.is_sqlite and self._serial is None:
+        if self._wrote and self.is_sqlite and self._serial is None and not self.read_only:
             try:
                 with self.engine.connect() as conn:
                     conn.exec_driver_sql("PRAGMA busy_timeout=200")
