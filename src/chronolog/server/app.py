@@ -22,11 +22,11 @@ from .._scope import Limits
 from ..core import Chronolog
 from ..errors import ChronologError, Unauthorized
 from ..store.health import readiness
-from . import dashboard
+from . import dashboard, docs
 from .deps import ServerState, optional_principal, state_of
 from .errors import install_error_handlers
 from .metrics import Metrics
-from .middleware import GuardMiddleware, MetricsMiddleware
+from .middleware import GuardMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
 from .routes import admin, events, feed, jobs, secrets, states, stats
 from .schemas import ERROR_RESPONSES, extra_components
 
@@ -109,7 +109,12 @@ def create_app(
         version=__version__,
         summary="The activity layer: activity log, states, jobs, stats and a gap-free feed.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by docs.install, not from a CDN
+        redoc_url=None,
     )
+    # A trailing-slash redirect is built from the Host header (a spoofed Host would
+    # send the browser elsewhere): answer 404 instead.
+    app.router.redirect_slashes = False
     app.state.chronolog = state
     app.state.feed_waker = feed_waker
     app.state.jobs_waker = jobs_waker
@@ -118,6 +123,7 @@ def create_app(
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     dashboard.install(app)
+    docs.install(app)
     app.add_api_route("/health", health, methods=["GET"], tags=["system"], response_model=None)
     app.add_api_route("/ready", ready, methods=["GET"], tags=["system"], response_model=None)
     app.add_api_route(
@@ -130,6 +136,7 @@ def create_app(
     )
     # Outermost first: metrics see every response, guards run before routing.
     app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
     return app
 
