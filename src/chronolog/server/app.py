@@ -16,9 +16,11 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from .._scope import Limits
+from ..auth import role_allows
 from ..core import Chronolog
 from ..errors import ChronologError, Unauthorized
 from ..store.health import readiness
@@ -135,7 +137,13 @@ def create_app(
         responses={401: ERROR_RESPONSES[401]},
     )
     # Outermost first: metrics see every response, guards run before routing.
-    app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(
+        GuardMiddleware,
+        max_body_bytes=max_body_bytes,
+        authenticate=lambda token: run_in_threadpool(root.auth.authenticate, token),
+        may_write=lambda principal: role_allows(principal.role, "write"),
+        prefix=API_PREFIX,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
     return app

@@ -30,6 +30,7 @@ from ..core import Chronolog
 from ..errors import ChronologError, Unauthorized, ValidationError
 from ..models import Page
 from .metrics import Metrics
+from .middleware import PRINCIPAL
 
 __all__ = [
     "Context",
@@ -101,7 +102,10 @@ def require(role: Role) -> Callable[..., Context]:
         if credentials is None:
             raise Unauthorized("this route needs an API token: Authorization: Bearer <token>")
         state = state_of(request)
-        principal = state.root.auth.authenticate(credentials.credentials)
+        # The guard middleware authenticated the token from the headers already.
+        principal = getattr(request.state, PRINCIPAL, None)
+        if principal is None:
+            principal = state.root.auth.authenticate(credentials.credentials)
         state.root.auth.check(principal, role)
         return Context(principal, state.view(principal.project), state)
 
