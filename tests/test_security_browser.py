@@ -89,7 +89,7 @@ def test_docs_render_offline_and_pages_keep_their_csp(
                 page.goto(base + path)
                 page.wait_for_load_state("networkidle")
             page.goto(f"{base}/activity")
-            page.wait_for_function("document.getElementById('live-state').textContent === 'Live'")
+            page.wait_for_selector("#live-state:text-is('Live')")
             cl.events.record(
                 "scan", "arrives live", target={"type": "movie", "id": "x", "title": "Live"}
             )

@@ -18,6 +18,7 @@ from .errors import (
     NotFound,
     StoreUnavailable,
     TooLarge,
+    TooManyRequests,
     Unauthorized,
     ValidationError,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Target",
     "Timeline",
     "TooLarge",
+    "TooManyRequests",
     "Transition",
     "Unauthorized",
     "ValidationError",

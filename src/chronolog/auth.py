@@ -14,6 +14,7 @@ import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -328,6 +329,13 @@ class Auth:
                 # Bookkeeping only: a read-only (or full, or locked) store still serves reads.
                 log.debug("chronolog: token %s last use not recorded: %s", row.id, exc.message)
         return Principal(row.project, row.project_id, role, row.id, row.user)
+
+    def still_valid(self, token_ids: Iterable[int]) -> set[int]:
+        """Which of ``token_ids`` (of any project) would still authenticate now: one read
+        for all of them (a server re-checks the tokens of its open streams with it)."""
+        ids = sorted({int(i) for i in token_ids})
+        with self._scope.store.read() as conn:
+            return sql.token_valid_ids(conn, ids, to_micros(self._scope.clock()))
 
     def check(self, principal: Principal, needed: Role) -> None:
         """Raise ``Forbidden`` unless ``principal`` holds at least ``needed``."""

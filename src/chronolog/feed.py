@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -115,6 +115,45 @@ class Feed:
         """
         flt = self._filter(event_types, actions, statuses, actor_types, target_type, target_id)
         return self._read(self._decode(after), self._limit(limit), flt)
+
+    def matcher(
+        self,
+        *,
+        event_types: Iterable[str] | str | None = None,
+        actions: Iterable[str] | str | None = None,
+        statuses: Iterable[str] | str | None = None,
+        actor_types: Iterable[str] | str | None = None,
+        target_type: str | None = None,
+        target_id: str | int | None = None,
+    ) -> Callable[[Event], bool]:
+        """A test that keeps exactly the events :meth:`read` with these filters returns
+        (checked as :meth:`read` checks them): for serving many filtered followers
+        from one unfiltered read."""
+        flt = self._filter(event_types, actions, statuses, actor_types, target_type, target_id)
+        kinds = None if flt.event_types is None else frozenset(flt.event_types)
+        verbs = None if flt.actions is None else frozenset(flt.actions)
+        states = None if flt.statuses is None else frozenset(flt.statuses)
+        actors = None if flt.actor_types is None else frozenset(flt.actor_types)
+
+        def matches(event: Event) -> bool:
+            # The same terms as ``event_where``: a missing actor or target matches no list.
+            if kinds is not None and event.event_type not in kinds:
+                return False
+            if verbs is not None and event.action not in verbs:
+                return False
+            if states is not None and event.status not in states:
+                return False
+            if actors is not None and (event.actor is None or event.actor.type not in actors):
+                return False
+            if flt.target_type is not None and (
+                event.target is None or event.target.type != flt.target_type
+            ):
+                return False
+            return flt.target_id is None or (
+                event.target is not None and event.target.id == flt.target_id
+            )
+
+        return matches
 
     def _limit(self, limit: int) -> int:
         cap = max(self._scope.limits.page_size, 1000)

@@ -27,6 +27,7 @@ from ..store.health import readiness
 from . import dashboard, docs
 from .deps import ServerState, optional_principal, state_of
 from .errors import install_error_handlers
+from .live import DEFAULT_PER_TOKEN, DEFAULT_RECHECK, DEFAULT_TOTAL, Live
 from .metrics import Metrics
 from .middleware import GuardMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
 from .routes import admin, events, feed, jobs, secrets, states, stats
@@ -62,6 +63,9 @@ def create_app(
     max_wait: float = 60.0,
     stream_seconds: float | None = None,
     housekeeping_seconds: float | None = 60.0,
+    max_streams_per_token: int = DEFAULT_PER_TOKEN,
+    max_streams: int = DEFAULT_TOTAL,
+    token_recheck_seconds: float = DEFAULT_RECHECK,
 ) -> FastAPI:
     """Build the HTTP service over a store URL or an open :class:`Chronolog`.
 
@@ -70,7 +74,10 @@ def create_app(
     ``limits`` caps batches, pages, metadata and text; ``max_body_bytes``
     caps a request body (413 beyond it). ``max_wait`` caps a long-poll (feed,
     job claims); ``stream_seconds`` closes SSE streams after that long (clients
-    resume from ``Last-Event-ID``; ``None``: never). Every
+    resume from ``Last-Event-ID``; ``None``: never). One token holds at most
+    ``max_streams_per_token`` streams and long-polls at once, the server at most
+    ``max_streams`` (429 beyond); their tokens are re-checked every
+    ``token_recheck_seconds``, and a stream whose token stopped working ends. Every
     ``housekeeping_seconds`` the server applies each project's retention
     policies when due (``None``: never), so nobody schedules a cron.
     """
@@ -85,7 +92,10 @@ def create_app(
             root.close()
         raise
     metrics = Metrics()
-    state = ServerState(root, owns=owns, limits=limits, metrics=metrics)
+    live = Live(
+        root, per_token=max_streams_per_token, total=max_streams, recheck=token_recheck_seconds
+    )
+    state = ServerState(root, owns=owns, limits=limits, metrics=metrics, live=live)
     feed_waker = feed.install(state, max_wait=max_wait, stream_seconds=stream_seconds)
     jobs_waker = jobs.install(state, max_wait=max_wait)
 
@@ -101,6 +111,9 @@ def create_app(
                 chores.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await chores
+            if feed_waker.hub is not None:
+                await feed_waker.hub.close()
+            await live.close()
             feed_waker.stop()
             jobs_waker.stop()
             if state.owns:

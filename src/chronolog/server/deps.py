@@ -29,6 +29,7 @@ from ..auth import Principal, Role
 from ..core import Chronolog
 from ..errors import ChronologError, Unauthorized, ValidationError
 from ..models import Page
+from .live import Live
 from .metrics import Metrics
 from .middleware import PRINCIPAL
 
@@ -51,11 +52,15 @@ __all__ = [
 class ServerState:
     """What one app holds: the root store view, its limits, metrics, and project views."""
 
-    def __init__(self, root: Chronolog, *, owns: bool, limits: Limits, metrics: Metrics) -> None:
+    def __init__(
+        self, root: Chronolog, *, owns: bool, limits: Limits, metrics: Metrics, live: Live
+    ) -> None:
         self.root = root
         self.owns = owns
         self.limits = limits
         self.metrics = metrics
+        self.live = live
+        """Open streams' slots, their tokens' watch, and the live views' executor."""
         self._views: dict[str, Chronolog] = {}
         self._lock = threading.Lock()
 

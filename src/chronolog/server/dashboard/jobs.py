@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,9 +10,10 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from ...errors import ChronologError, NotFound, ValidationError
+from ...errors import ChronologError, NotFound, TooManyRequests, ValidationError
 from ...models import Actor, Page
 from ...store.schema.jobs import JOB_STATES
+from ..deps import state_of
 from .render import page, templates
 from .session import Session, session_of
 
@@ -121,32 +121,47 @@ def job(request: Request, job_id: str) -> Response:
 async def job_log_stream(request: Request, job_id: str) -> Response:
     """The job's new log lines as Server-Sent Events (``event: line``; id = line id);
     ``event: state`` when the job's state or progress changes."""
-    session = session_of(request)
+    # The live views read on their own executor (never the loop's default one), wait on
+    # the app's waker (no thread per tab), and hold one of the token's stream slots.
+    live = state_of(request).live
+    session = await live.run(session_of, request)
     try:
         ident = _job_id(job_id)
         raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
         after = int(raw) if raw.isdigit() and len(raw) <= 18 else 0
-        job = session.cl.jobs.get(ident)
+        job = await live.run(session.cl.jobs.get, ident)
     except NotFound as exc:
         return Response(exc.message, status_code=404, media_type="text/plain")
+    try:
+        held = live.open(session.principal)
+    except TooManyRequests as exc:
+        return Response(exc.message, status_code=429, media_type="text/plain")
     line = templates.env.get_template("_log_line.html")
-    store = session.cl.store
-    store.listen("events")
+    waker = request.app.state.feed_waker
     deadline = time.monotonic() + LOG_STREAM_SECONDS
 
     async def stream() -> AsyncIterator[str]:
-        nonlocal after
+        try:
+            async for part in _log_events(job, after):
+                yield part
+        finally:
+            held.close()
+
+    async def _log_events(job: Any, after: int) -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
         seen = (job.state, job.progress, job.progress_text, job.attempt)
         while time.monotonic() < deadline:
-            generation = store.notifier.generation("events")
-            lines = await asyncio.to_thread(session.cl.jobs.logs, ident, after=after, limit=500)
+            if held.revoked.is_set():
+                yield "event: end\ndata: logged out\n\n"
+                return
+            generation = waker.generation()
+            lines = await live.run(session.cl.jobs.logs, ident, after=after, limit=500)
             for item in lines:
                 html = line.render(line=item).strip()
                 data = "".join(f"data: {part}\n" for part in html.splitlines())
                 yield f"id: {item.id}\nevent: line\n{data}\n"
                 after = item.id
-            now = await asyncio.to_thread(session.cl.jobs.get, ident)
+            now = await live.run(session.cl.jobs.get, ident)
             state = (now.state, now.progress, now.progress_text, now.attempt)
             if state != seen:
                 seen = state
@@ -161,7 +176,7 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
                 return
             if len(lines) < 500:
                 # Log lines write no event; state changes do. Poll the log at 0.5 s.
-                await asyncio.to_thread(store.wait, "events", generation, 0.5)
+                await waker.wait(generation, 0.5)
 
     return StreamingResponse(
         stream(),

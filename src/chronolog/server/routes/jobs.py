@@ -386,9 +386,11 @@ async def claim_jobs(
     generation = waker.generation()
     completed, jobs = await run_in_threadpool(complete_and_claim)
     if not jobs and deadline > time.monotonic():
+        # A waiting claim holds one of its token's slots (429 beyond the cap).
+        held = ctx.state.live.open(ctx.principal)
         waker.waiting += 1
         try:
-            while not jobs:
+            while not jobs and not held.revoked.is_set():
                 budget = deadline - time.monotonic()
                 if budget <= 0 or await request.is_disconnected():
                     break
@@ -399,6 +401,7 @@ async def claim_jobs(
                 jobs = await run_in_threadpool(claim)
         finally:
             waker.waiting -= 1
+            held.close()
     return {"jobs": [job_json(j) for j in jobs], "completed": completed}
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "token_list",
     "token_revoke",
     "token_touch",
+    "token_valid_ids",
     "user_by_name",
     "user_insert",
 ]
@@ -199,6 +200,30 @@ def token_revoke(conn: Connection, project_id: int, token_id: int, at: int) -> i
         .values(revoked_at=at)
     )
     return 1 if token_get(conn, project_id, token_id) is not None else 0
+
+
+def token_valid_ids(conn: Connection, token_ids: Sequence[int], now: int) -> set[int]:
+    """token_valid_ids: which of ``token_ids`` still authenticate: not revoked, not
+    expired, and (for a member's token) the member still belongs to the project."""
+    if not token_ids:
+        return set()
+    member = (
+        select(project_members.c.user_id)
+        .where(
+            project_members.c.project_id == api_tokens.c.project_id,
+            project_members.c.user_id == api_tokens.c.user_id,
+        )
+        .exists()
+    )
+    rows = conn.execute(
+        select(api_tokens.c.id).where(
+            api_tokens.c.id.in_(list(token_ids)),
+            api_tokens.c.revoked_at.is_(None),
+            or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now),
+            or_(api_tokens.c.user_id.is_(None), member),
+        )
+    )
+    return {int(r[0]) for r in rows}
 
 
 def token_touch(conn: Connection, token_id: int, at: int, older_than: int) -> None:
