@@ -193,6 +193,40 @@ class Client:
         key and body: the server answers a repeat with the first answer, so a
         write whose answer was lost is not made twice.
         """
+        response = self._send(
+            method, path, json=json, params=params, timeout=timeout, idempotent=idempotent
+        )
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def paged(
+        self, path: str, params: Mapping[str, Any], after: str, limit: int | None
+    ) -> builtins.list[Any]:
+        """``GET`` a list that may come cut short (by bytes) with a ``Link: rel="next"``
+        header, following it until ``limit`` items (``None``: all) or the end."""
+        items: builtins.list[Any] = []
+        query = dict(params)
+        while True:
+            wanted = None if limit is None else limit - len(items)
+            response = self._send("GET", path, params={**query, "limit": wanted})
+            page = response.json()
+            items.extend(page)
+            nxt = response.links.get("next", {}).get("url")
+            if not page or (limit is not None and len(items) >= limit) or not nxt:
+                return items
+            query[after] = httpx.URL(nxt).params[after]
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        idempotent: bool = False,
+    ) -> httpx.Response:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         content = None if json is None else orjson.dumps(json, default=_plain)
         headers = self._headers if json is None else self._json_headers
@@ -221,9 +255,7 @@ class Client:
                     break
             time.sleep(min(0.25 * 2**attempt, 2.0))
         _raise_for(response)
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+        return response
 
     @contextmanager
     def stream(
@@ -622,7 +654,7 @@ class RemoteStates:
     ) -> list[Transition]:
         """An entity's moves by ``sort_key`` ascending, from ``after + 1``."""
         path = _entity_path(kind, id) + "/transitions"
-        rows = self._client.request("GET", path, params={"after": after, "limit": limit})
+        rows = self._client.paged(path, {"after": after}, "after", limit)
         return [transition_from_json(r) for r in rows]
 
     def _entities(self, **params: Any) -> Page[Entity]:
@@ -951,9 +983,7 @@ class RemoteJobs:
 
     def logs(self, job_id: int, *, after: int = 0, limit: int = 1000) -> builtins.list[JobLog]:
         """A job's log lines after line ``after``, oldest first."""
-        rows = self._client.request(
-            "GET", f"/jobs/{int(job_id)}/logs", params={"after": after, "limit": limit}
-        )
+        rows = self._client.paged(f"/jobs/{int(job_id)}/logs", {"after": after}, "after", limit)
         return [job_log_from_json(r) for r in rows]
 
     def retry(self, job_id: int) -> Job:

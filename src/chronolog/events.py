@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row
 
 from . import _json
 from ._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
+from ._pages import fitting
 from ._rollups import rollup_rows
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
@@ -661,9 +662,11 @@ class Events:
             )
             total = count_events(conn, dialect, flt, search_indexed=indexed) if with_total else None
         items = [event_from_row(r, scope.project) for r in rows[:limit]]
+        kept = fitting(items, scope.limits.page_bytes)
         next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
+        if len(rows) > limit or kept < len(items):
+            items = items[:kept]
+            last = rows[kept - 1]
             window = {"w": lower} if relative else {}
             next_cursor = encode_cursor(
                 scope.store, "events", fp, t=last.occurred_at, i=last.id, p=page + 1, **window

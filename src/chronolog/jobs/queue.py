@@ -30,7 +30,7 @@ from ..store.sql import jobs as sql
 from .models import Job, NewJob
 from .reading import JobReading, _check_id, subject_key
 
-__all__ = ["DEFAULT_LEASE", "LOG_LEVELS", "Jobs", "backoff"]
+__all__ = ["DEFAULT_LEASE", "LOG_LEVELS", "Jobs", "backoff", "cut_log_line"]
 
 log = logging.getLogger("chronolog.jobs")
 
@@ -52,6 +52,14 @@ _STATUS = {
     "rescued": "error",
 }
 _WORD = 64
+
+
+def cut_log_line(message: str, cap: int) -> str:
+    """A log message of at most ``cap`` characters: a longer one keeps its start and
+    says how much was cut (a worker's output is never refused for one long line)."""
+    if len(message) <= cap:
+        return message
+    return f"{message[:cap]} … [{len(message) - cap} more characters cut]"
 
 
 def backoff(attempt: int) -> float:
@@ -453,10 +461,7 @@ class Jobs(JobReading):
                 )
             if not isinstance(message, str):
                 raise ValidationError("a log message must be text", field="message")
-            if len(message) > scope.limits.text_chars:
-                raise ValidationError(
-                    f"a log message is longer than {scope.limits.text_chars} characters"
-                )
+            message = cut_log_line(message, scope.limits.log_line_chars)
             _, text = _json.check_object(fields, name="fields", limit=scope.limits.metadata_bytes)
             at = to_micros(require_aware(line[3], "at")) if len(line) > 3 else now
             rows.append([scope.project_id, job_id, 0, at, level, message, text])

@@ -39,8 +39,11 @@ log = logging.getLogger("chronolog")
 
 API_PREFIX = "/api/v1"
 
-DEFAULT_LIMITS = Limits(batch_size=1000, page_size=100, metadata_bytes=64 * 1024)
-"""The server's caps: 1000 events per batch, 100 items per page, 64 KiB of metadata."""
+DEFAULT_LIMITS = Limits(
+    batch_size=1000, page_size=100, metadata_bytes=64 * 1024, page_bytes=1024 * 1024
+)
+"""The server's caps: 1000 events per batch, 100 items and 1 MiB per page, 64 KiB of
+metadata."""
 
 ROUTERS: Sequence[APIRouter] = (
     events.router,

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import orjson
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -39,6 +40,7 @@ __all__ = [
     "PageDep",
     "PageParams",
     "ServerState",
+    "bounded_list",
     "check_json",
     "comma_list",
     "json_body",
@@ -164,6 +166,36 @@ def page_body(page: Page[Any], item: Callable[[Any], Any]) -> dict[str, Any]:
         "limit": page.limit,
         "next_cursor": page.next_cursor,
     }
+
+
+def bounded_list(
+    request: Request,
+    items: Sequence[Any],
+    to_json: Callable[[Any], Any],
+    *,
+    after: str,
+    key: Callable[[Any], Any],
+    limit: int | None,
+) -> Response:
+    """A list answer of at most ``limits.page_bytes`` of JSON (at least one item). When it
+    is cut, or holds ``limit`` items, a ``Link: <…?after=K>; rel="next"`` header says
+    where the rest starts (``K``: ``key`` of the last item)."""
+    budget = state_of(request).limits.page_bytes
+    parts: list[bytes] = []
+    size = 0
+    for item in items:
+        data = orjson.dumps(to_json(item))
+        size += len(data)
+        if parts and size > budget:
+            break
+        parts.append(data)
+    body = b"[" + b",".join(parts) + b"]"
+    response = Response(body, media_type="application/json")
+    if parts and (len(parts) < len(items) or (limit is not None and len(items) >= limit)):
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != after]
+        query.append((after, str(key(items[len(parts) - 1]))))
+        response.headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
+    return response
 
 
 def comma_list(value: str | None) -> list[str] | None:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 
 from .._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
+from .._pages import fitting
 from .._scope import Scope
 from .._time import require_aware, to_micros
 from ..errors import NotFound, ValidationError
@@ -64,14 +65,17 @@ class Queries:
             before, page = keyset_position(decode_cursor(self._scope.store, cursor, "entities", fp))
         with self._scope.store.read() as conn:
             rows = sql.entity_page(conn, flt, limit=limit + 1, before=before)
+        items = [entity_from_row(r) for r in rows[:limit]]
+        kept = fitting(items, self._scope.limits.page_bytes)
         next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
+        if len(rows) > limit or kept < len(items):
+            items = items[:kept]
+            last = rows[kept - 1]
             next_cursor = encode_cursor(
                 self._scope.store, "entities", fp, t=last.state_since, i=last.pk, p=page + 1
             )
         return Page(
-            items=[entity_from_row(r) for r in rows[:limit]],
+            items=items,
             total=None,
             page=page,
             limit=limit,
@@ -204,14 +208,17 @@ class Queries:
                 raise ValidationError(
                     "the window is too close to year 1 or 9999 to count its days", field="until"
                 ) from None
+        moves = [transition_from_row(r) for r in rows[:limit]]
+        kept = fitting(moves, self._scope.limits.page_bytes)
         next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
+        if len(rows) > limit or kept < len(moves):
+            moves = moves[:kept]
+            last = rows[kept - 1]
             next_cursor = encode_cursor(
                 store, "timeline", fp, t=last.occurred_at, i=last.id, p=page + 1, w=lower, u=upper
             )
         items = Page(
-            items=[transition_from_row(r) for r in rows[:limit]],
+            items=moves,
             total=None,
             page=page,
             limit=limit,

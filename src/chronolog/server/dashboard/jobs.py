@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -11,6 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from ...errors import ChronologError, NotFound, TooManyRequests, ValidationError
+from ...jobs import JobLog
+from ...jobs.queue import cut_log_line
 from ...models import Actor, Page
 from ...store.schema.jobs import JOB_STATES
 from ..deps import state_of
@@ -88,9 +91,13 @@ def jobs(request: Request) -> Response:
 def job(request: Request, job_id: str) -> Response:
     """One job: state, progress, payload, attempts and their errors, history, its log."""
     session = session_of(request)
+    raw = request.query_params.get("log_before", "")
+    before = int(raw) if raw.isdigit() and 0 < len(raw) <= 18 else None
     try:
         found = session.cl.jobs.get(_job_id(job_id))
-        logs = session.cl.jobs.logs(found.id, limit=1000)
+        # The end of the log (or the lines before ``log_before``), bounded by bytes:
+        # a page never carries a long log whole.
+        logs = _shown(session.cl.jobs.log_tail(found.id, before=before, limit=LOG_PAGE_LINES))
         history = session.cl.jobs.history(found.id)
     except NotFound as exc:
         return page(
@@ -109,12 +116,47 @@ def job(request: Request, job_id: str) -> Response:
             "job": found,
             "logs": logs,
             "history": history,
-            "finished": found.state in FINISHED,
+            # An earlier page of the log does not follow it live.
+            "finished": found.state in FINISHED or before is not None,
             "last_line": logs[-1].id if logs else 0,
+            "earlier": logs[0].id if logs and _has_earlier(session, found.id, logs[0].id) else None,
             "notice": request.query_params.get("done", "")[:40],
         },
         nav="jobs",
     )
+
+
+LOG_PAGE_LINES = 500
+"""Log lines a job's page shows at most (the newest, unless it pages back)."""
+LOG_PAGE_BYTES = 512 * 1024
+"""…and at most this much of their text."""
+
+
+def _display(line: JobLog) -> JobLog:
+    """The line cut to the longest a log line may be (older lines predate that cap)."""
+    if len(line.message) <= LOG_LINE_DISPLAY:
+        return line
+    return replace(line, message=cut_log_line(line.message, LOG_LINE_DISPLAY))
+
+
+def _shown(lines: list[JobLog]) -> list[JobLog]:
+    """The newest of ``lines`` that fit in :data:`LOG_PAGE_BYTES`, each :func:`_display`ed."""
+    kept: list[JobLog] = []
+    size = 0
+    for line in reversed(lines):
+        line = _display(line)
+        size += len(line.message) + 100
+        if kept and size > LOG_PAGE_BYTES:
+            break
+        kept.append(line)
+    return kept[::-1]
+
+
+LOG_LINE_DISPLAY = 8 * 1024
+
+
+def _has_earlier(session: Session, job_id: int, first: int) -> bool:
+    return bool(session.cl.jobs.log_tail(job_id, before=first, limit=1))
 
 
 @router.get("/jobs/{job_id}/log", include_in_schema=False)
@@ -156,7 +198,7 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
                 return
             generation = waker.generation()
             lines = await live.run(session.cl.jobs.logs, ident, after=after, limit=500)
-            for item in lines:
+            for item in map(_display, lines):
                 html = line.render(line=item).strip()
                 data = "".join(f"data: {part}\n" for part in html.splitlines())
                 yield f"id: {item.id}\nevent: line\n{data}\n"

@@ -21,7 +21,15 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import ChronologError, TooLarge, ValidationError
 from ...jobs import Job, JobLog
 from ...models import Actor
-from ..deps import Context, ServerState, check_json, comma_list, page_body, require
+from ..deps import (
+    Context,
+    ServerState,
+    bounded_list,
+    check_json,
+    comma_list,
+    page_body,
+    require,
+)
 from ..schemas import ERROR_RESPONSES, Strict
 from ..waker import Waker
 
@@ -334,13 +342,18 @@ def get_job(job_id: JobId, ctx: Annotated[Context, Depends(require("read"))]) ->
 
 @router.get("/{job_id}/logs", response_model=list[JobLogOut])
 def job_logs(
+    request: Request,
     job_id: JobId,
     ctx: Annotated[Context, Depends(require("read"))],
     after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Lines after this id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> list[dict[str, Any]]:
-    """A job's log lines after line ``after``, oldest first (tail with the last id)."""
-    return [log_json(line) for line in ctx.cl.jobs.logs(job_id, after=after, limit=limit)]
+) -> Response:
+    """A job's log lines after line ``after``, oldest first (tail with the last id).
+
+    At most about a MiB of lines: when there may be more, a ``Link: rel="next"``
+    header gives the ``after`` to continue from."""
+    lines = ctx.cl.jobs.logs(job_id, after=after, limit=limit)
+    return bounded_list(request, lines, log_json, after="after", key=lambda x: x.id, limit=limit)
 
 
 @router.post("/{job_id}/retry", response_model=JobOut)

@@ -12,13 +12,13 @@ from datetime import date, datetime, tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from ...errors import NotFound, ValidationError
 from ...models import Page
 from ...states import Entity, Machine, Transition
-from ..deps import Context, check_json, comma_list, page_body, require
+from ..deps import Context, bounded_list, check_json, comma_list, page_body, require
 from ..schemas import ERROR_RESPONSES, Strict
 from .events import ActorIn, ActorOut
 
@@ -240,15 +240,24 @@ def move_entity(
 
 @router.get("/entities/{kind}/{entity_id:path}/transitions", response_model=list[TransitionOut])
 def entity_history(
+    request: Request,
     kind: Kind,
     entity_id: EntityId,
     ctx: Annotated[Context, Depends(require("read"))],
     after: Annotated[int, Query(ge=0, le=2**31 - 1, description="Moves after this sort_key.")] = 0,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
-) -> list[dict[str, Any]]:
-    """An entity's moves by ``sort_key`` ascending (jobs too, under kind ``job``)."""
-    history = ctx.cl.states.history(kind, entity_id, after=after, limit=limit)
-    return [transition_json(t) for t in history]
+) -> Response:
+    """An entity's moves by ``sort_key`` ascending (jobs too, under kind ``job``); at most
+    ``limit`` (default 1000) and about a MiB: a ``Link: rel="next"`` header gives the
+    ``after`` to continue from when there may be more."""
+    wanted = limit or _HISTORY_PAGE
+    history = ctx.cl.states.history(kind, entity_id, after=after, limit=wanted)
+    return bounded_list(
+        request, history, transition_json, after="after", key=lambda t: t.sort_key, limit=wanted
+    )
+
+
+_HISTORY_PAGE = 1000
 
 
 @router.get("/entities/{kind}/{entity_id:path}/children", response_model=list[EntityOut])
