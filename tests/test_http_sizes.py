@@ -153,3 +153,29 @@ def test_the_job_page_shows_the_end_of_a_long_log(big: Api) -> None:
     shown = re.findall(r"line (\d{4})", older.text)
     assert shown
     assert max(int(n) for n in shown) < min(int(n) for n in re.findall(r"line (\d{4})", page.text))
+
+
+def test_admin_lists_and_children_are_bounded_and_continue(big: Api) -> None:
+    cl = big.cl
+    for i in range(12):
+        cl.auth.create_token(f"t{i}", "read")
+        cl.auth.set_member(f"user{i:02d}", "read")
+    cl.states.define("season", ["new"], {}, initial="new")
+    cl.states.upsert("season", "s1")
+    for i in range(12):
+        cl.states.upsert("disc", f"d{i:02d}", parent=("season", "s1"))
+    for path, field in (
+        ("/tokens", "id"),
+        ("/members", "user"),
+        ("/entities/season/s1/children", "id"),
+    ):
+        response = big.call("GET", path, params={"limit": 5})
+        assert response.status_code == 200, response.text
+        seen = [x[field] for x in response.json()]
+        assert len(seen) == 5
+        while "next" in response.links:
+            response = big.http.get(
+                response.links["next"]["url"], headers={"Authorization": f"Bearer {big.admin}"}
+            )
+            seen += [x[field] for x in response.json()]
+        assert len(seen) == len(set(seen)) >= 12, path

@@ -168,6 +168,10 @@ def page_body(page: Page[Any], item: Callable[[Any], Any]) -> dict[str, Any]:
     }
 
 
+ListLimit = Annotated[int, Query(ge=1, le=10_000, description="Items at most.")]
+"""The ``limit`` of a list answer (also cut at about a MiB)."""
+
+
 def bounded_list(
     request: Request,
     items: Sequence[Any],

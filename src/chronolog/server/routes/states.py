@@ -18,7 +18,15 @@ from pydantic import AwareDatetime, BaseModel, Field
 from ...errors import NotFound, ValidationError
 from ...models import Page
 from ...states import Entity, Machine, Transition
-from ..deps import Context, bounded_list, check_json, comma_list, page_body, require
+from ..deps import (
+    Context,
+    ListLimit,
+    bounded_list,
+    check_json,
+    comma_list,
+    page_body,
+    require,
+)
 from ..schemas import ERROR_RESPONSES, Strict
 from .events import ActorIn, ActorOut
 
@@ -193,9 +201,17 @@ def define_machine(
 
 
 @router.get("/machines", response_model=list[MachineOut])
-def list_machines(ctx: Annotated[Context, Depends(require("read"))]) -> list[dict[str, Any]]:
-    """Every state machine of the project, by kind."""
-    return [machine_json(m) for m in ctx.cl.states.machines()]
+def list_machines(
+    request: Request,
+    ctx: Annotated[Context, Depends(require("read"))],
+    after: Annotated[str | None, Query(max_length=64, description="Kinds after this one.")] = None,
+    limit: ListLimit = 1000,
+) -> Response:
+    """The project's state machines, by kind; a ``Link: rel="next"`` continues a long list."""
+    machines = [m for m in ctx.cl.states.machines() if after is None or m.kind > after][:limit]
+    return bounded_list(
+        request, machines, machine_json, after="after", key=lambda m: m.kind, limit=limit
+    )
 
 
 @router.get("/machines/{kind}", response_model=MachineOut)
@@ -262,16 +278,29 @@ _HISTORY_PAGE = 1000
 
 @router.get("/entities/{kind}/{entity_id:path}/children", response_model=list[EntityOut])
 def entity_children(
+    request: Request,
     kind: Kind,
     entity_id: EntityId,
     ctx: Annotated[Context, Depends(require("read"))],
     child_kind: Annotated[
         str | None, Query(alias="kind", max_length=64, description="Only children of this kind.")
     ] = None,
-) -> list[dict[str, Any]]:
+    after: Annotated[
+        str | None, Query(max_length=320, description="`kind/id` of the child to continue after.")
+    ] = None,
+    limit: ListLimit = 1000,
+) -> Response:
     """The entities whose parent is this one (a season's discs), oldest first (404 if
-    the entity does not exist)."""
-    return [entity_json(e) for e in ctx.cl.states.children(kind, entity_id, child_kind)]
+    the entity does not exist); a ``Link: rel="next"`` continues a long list."""
+    children = ctx.cl.states.children(kind, entity_id, child_kind)
+    if after is not None:
+        ids = [(c.kind, c.id) for c in children]
+        key = tuple(after.split("/", 1)) if "/" in after else None
+        children = children[ids.index(key) + 1 :] if key in ids else []
+    children = children[:limit]
+    return bounded_list(
+        request, children, entity_json, after="after", key=lambda c: f"{c.kind}/{c.id}", limit=limit
+    )
 
 
 @router.put("/entities/{kind}/{entity_id:path}", response_model=EntityOut)
