@@ -77,6 +77,13 @@ def serve(
             help="Where the first admin token is written (mode 600), on an empty store.",
         ),
     ] = Path(TOKEN_FILE),
+    max_streams_per_token: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Open feed streams and waiting long-polls one token may hold (429 beyond).",
+        ),
+    ] = 100,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the HTTP API (/api/v1, /docs, /metrics, /health, /ready) and the dashboard.
@@ -90,7 +97,8 @@ def serve(
     from ..server import create_app
 
     with open_store(db, project) as cl:
-        app = create_app(cl)  # checks first: a wrong secrets key issues nothing
+        # Checks first: a wrong secrets key issues nothing.
+        app = create_app(cl, max_streams_per_token=max_streams_per_token)
         _bootstrap(cl, token_file)
         if host not in {"127.0.0.1", "localhost", "::1"}:
             err_console.print(
