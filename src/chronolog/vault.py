@@ -15,14 +15,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import orjson
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from ._scope import Scope
 from ._time import from_micros, to_micros
 from .errors import ChronologError, NotConfigured, NotFound, ValidationError
 from .store.sql import auth as sql
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 __all__ = ["KEY_ENV", "SECRET_NAME", "SecretInfo", "Secrets", "generate_key"]
 
@@ -33,6 +36,8 @@ _VALUE_LIMIT = 64 * 1024
 
 def generate_key() -> str:
     """A new random key for ``$CHRONOLOG_SECRET_KEY``."""
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode()
 
 
@@ -67,6 +72,9 @@ class Secrets:
         self._key = key  # a callable, so a key set after opening the store is seen
 
     def _fernet(self) -> MultiFernet:
+        # cryptography loads on the first use of a secret: `import chronolog` stays light.
+        from cryptography.fernet import Fernet, MultiFernet
+
         raw = self._key()
         if not raw:
             raise NotConfigured(
@@ -103,6 +111,8 @@ class Secrets:
     def get(self, name: str) -> str:
         """A secret's value (``NotFound`` if this project has none by that name)."""
         _check_name(name)
+        from cryptography.fernet import InvalidToken
+
         fernet = self._fernet()
         scope = self._scope
         with scope.store.read() as conn:
