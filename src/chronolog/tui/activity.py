@@ -172,7 +172,7 @@ def _cells(event: Event) -> tuple[Text, ...]:
     else:
         what = target.title or f"{target.type}/{target.id}"
     actor = event.actor
-    who = "-" if actor is None else (actor.name or actor.id or actor.type)
+    who = "-" if actor is None else actor.label
     style = "bold red" if event.status == "error" or event.error else state_style(event.action)
     return (
         Text(clock(event.occurred_at), style="dim"),

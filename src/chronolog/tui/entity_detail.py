@@ -196,7 +196,7 @@ class EntityDetailScreen(LiveScreen[_Read]):
         for t in reversed(moves):
             step = Text(f"{t.from_state or '∅'} → ")
             step.append_text(state_text(t.to_state, self.machine))
-            by = (t.actor.name or t.actor.id or t.actor.type) if t.actor is not None else None
+            by = t.actor.label if t.actor is not None else None
             table.add_row(
                 Text(str(t.sort_key)),
                 Text(clock(t.occurred_at)),

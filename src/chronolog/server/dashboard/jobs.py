@@ -12,8 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from ...errors import ChronologError, NotFound, ValidationError
-from ...models import Actor, Page
+from ...models import Page
 from ...store.schema.jobs import JOB_STATES
+from ..deps import principal_actor
 from .render import page, templates
 from .session import Session, session_of
 
@@ -183,7 +184,7 @@ def _act(request: Request, job_id: str, verb: str) -> Response:
             status_code=403,
             nav="jobs",
         )
-    actor = Actor("user", session.principal.user or f"token {session.principal.token_id}")
+    actor = principal_actor(session.principal)  # as the HTTP API records this token
     try:
         ident = _job_id(job_id)
         if verb == "retry":

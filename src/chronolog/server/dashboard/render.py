@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from ...models import Actor
 from .session import Session
 
 __all__ = ["TZ_COOKIE", "page", "pick_zone", "query_words", "templates", "with_query"]
@@ -128,10 +129,22 @@ def tone(status: str | None) -> str:
     return "neutral"
 
 
+def actor_label(actor: Actor | tuple[str | None, str | None, str | None] | None) -> str:
+    """An actor as every interface shows it (:attr:`chronolog.Actor.label`): ``ana``,
+    ``token #3``, ``worker:ripper-01`` …; a job history's (type, id, name) tuple too."""
+    if actor is None:
+        return ""
+    if isinstance(actor, tuple):
+        kind, ident, name = actor
+        return "" if kind is None else Actor(kind, ident, name).label
+    return actor.label
+
+
 templates.env.filters["when"] = _when
 templates.env.filters["iso"] = _iso
 templates.env.filters["pretty_json"] = _pretty_json
 templates.env.globals["tone"] = tone
+templates.env.globals["actor_label"] = actor_label
 templates.env.globals["with_query"] = with_query
 
 
