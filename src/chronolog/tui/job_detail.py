@@ -154,7 +154,13 @@ def _meta(job: Job, now: datetime) -> Text:
     text.append("\nState ")
     text.append_text(state_text(job.state))
     text.append(f"  attempt {job.attempt}/{job.max_attempts}")
-    if job.progress is not None:
+    # As the dashboard: a completed job is done whatever its last heartbeat said; a failed
+    # or cancelled one says where it stopped, if it said.
+    if job.state == "completed":
+        text.append("  100%")
+    elif job.progress is not None and job.state in _DONE:
+        text.append(f"  stopped at {round(job.progress * 100)}%")
+    elif job.progress is not None:
         text.append(f"  {round(job.progress * 100)}%")
     if job.progress_text:
         text.append(f" {job.progress_text}")

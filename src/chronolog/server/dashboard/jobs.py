@@ -12,10 +12,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from ...errors import ChronologError, NotFound, ValidationError
+from ...jobs import Job
 from ...models import Page
 from ...store.schema.jobs import JOB_STATES
 from ..deps import principal_actor
-from .render import page, templates
+from .render import liveness, page, pick_zone, templates
 from .session import Session, session_of
 
 __all__ = ["LOG_STREAM_SECONDS", "job_counts", "router"]
@@ -131,6 +132,7 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
     except NotFound as exc:
         return Response(exc.message, status_code=404, media_type="text/plain")
     line = templates.env.get_template("_log_line.html")
+    zone, _ = pick_zone(request)
     store = session.cl.store
     store.listen("events")
     deadline = time.monotonic() + LOG_STREAM_SECONDS
@@ -138,7 +140,7 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
     async def stream() -> AsyncIterator[str]:
         nonlocal after
         yield "retry: 1000\n\n"
-        seen = (job.state, job.progress, job.progress_text, job.attempt)
+        seen = _looks(job)
         while time.monotonic() < deadline:
             generation = store.notifier.generation("events")
             lines = await asyncio.to_thread(session.cl.jobs.logs, ident, after=after, limit=500)
@@ -148,14 +150,11 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
                 yield f"id: {item.id}\nevent: line\n{data}\n"
                 after = item.id
             now = await asyncio.to_thread(session.cl.jobs.get, ident)
-            state = (now.state, now.progress, now.progress_text, now.attempt)
+            state = _looks(now)
             if state != seen:
                 seen = state
-                body = {
-                    "state": now.state,
-                    "percent": None if now.progress is None else round(now.progress * 100),
-                    "text": now.progress_text or "",
-                }
+                history = await asyncio.to_thread(session.cl.jobs.history, ident)
+                body = {"state": now.state, **_fragments(now, history, session, zone)}
                 yield f"event: state\ndata: {orjson.dumps(body).decode()}\n\n"
             if now.state in FINISHED and not lines:
                 yield "event: end\ndata: end\n\n"
@@ -169,6 +168,31 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _looks(job: Job) -> tuple[Any, ...]:
+    """What the job page shows of a job: a change of any of it redraws the page's parts."""
+    live = liveness(job)
+    return (
+        job.state,
+        job.attempt,
+        job.progress,
+        job.progress_text,
+        job.worker,
+        job.heartbeat_at,
+        live.stale if live else None,
+        len(job.errors),
+    )
+
+
+def _fragments(job: Job, history: list[Any], session: Session, zone: Any) -> dict[str, str]:
+    """The job page's live parts, rendered as the page renders them: the state badge with
+    its buttons, the facts line (attempt, heartbeat, progress), the attempts and history."""
+    context = {"job": job, "history": history, "session": session, "zone": zone}
+    return {
+        part: templates.env.get_template(f"_job_{part}.html").render(context)
+        for part in ("status", "facts", "side")
+    }
 
 
 def _act(request: Request, job_id: str, verb: str) -> Response:
