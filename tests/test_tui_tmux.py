@@ -132,6 +132,8 @@ def test_tui_in_tmux(terminal):
     assert "transcode" in detail
     assert "failed" in detail
     term.keys("3")
+    term.wait_for(lambda s: "to transcoding?" in s)  # a move asks first
+    term.keys("y")
     term.wait_for(lambda s: "State transcoding" in s)
     with Chronolog(url) as cl:
         assert cl.states.get("movie", "amelie").state == "transcoding"
@@ -215,6 +217,8 @@ def test_remote_tui_in_tmux(remote_terminal):
     term.keys("Enter")
     term.wait_for(lambda s: "movie/amelie" in s and "[3] transcoding" in s)
     term.keys("3")
+    term.wait_for(lambda s: "to transcoding?" in s)  # a move asks first
+    term.keys("y")
     term.wait_for(lambda s: "State transcoding" in s)
     with Chronolog(url) as cl:
         amelie = cl.states.get("movie", "amelie")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -303,16 +303,55 @@ class Events:
         with self._scope.store.write() as conn:
             return idem_sql.idempotency_expire(conn, cutoff)
 
+    def record_all(
+        self,
+        items: Iterable[NewEvent | Mapping[str, Any]],
+        *,
+        chunk: int = 5000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[int]:
+        """Record any number of events in one transaction, all or nothing: an import.
+
+        Unlike :meth:`record_many` there is no batch limit. Every item is
+        checked before the first is written (an error names the item's index);
+        the rows are then written ``chunk`` at a time, and ``progress(written,
+        total)`` is called after each chunk. Returns the ids in input order.
+        """
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise ValidationError("chunk must be a positive number of events", field="chunk")
+        batch = min(chunk, self._scope.limits.batch_size)
+        rows: list[tuple[Any, ...]] = []
+        pending: list[NewEvent | Mapping[str, Any]] = []
+        for item in items:
+            pending.append(item)
+            if len(pending) == batch:
+                rows += self._prepare(pending, start=len(rows))
+                pending = []
+        rows += self._prepare(pending, start=len(rows))
+        ids: list[int] = []
+        with self._scope.store.write() as conn:
+            for offset in range(0, len(rows), batch):
+                ids += self.write_prepared(conn, rows[offset : offset + batch])
+                if progress is not None:
+                    progress(len(ids), len(rows))
+        self._scope.store.notifier.publish("events")
+        return ids
+
     def prepare(self, items: Iterable[NewEvent | Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         """Validate events and turn them into insert tuples (no database access).
 
         Used by other parts (states, jobs) that append events inside their own
         transaction through :meth:`write_prepared`.
         """
+        return self._prepare(items)
+
+    def _prepare(
+        self, items: Iterable[NewEvent | Mapping[str, Any]], *, start: int = 0
+    ) -> list[tuple[Any, ...]]:
         scope = self._scope
         now = to_micros(scope.clock())
         rows: list[tuple[Any, ...]] = []
-        for index, item in enumerate(items):
+        for index, item in enumerate(items, start):
             if len(rows) >= scope.limits.batch_size:
                 raise ValidationError(
                     f"a batch holds at most {scope.limits.batch_size} events", field="events"
@@ -722,9 +761,16 @@ class Events:
     # -- purging -------------------------------------------------------------------
 
     def delete_older_than(
-        self, age: str | timedelta | int | float, *, batch_size: int = 5000
+        self,
+        age: str | timedelta | int | float,
+        *,
+        batch_size: int = 5000,
+        progress: Callable[[int], None] | None = None,
     ) -> int:
-        """Delete events older than ``age`` in bounded batches; counts stay. Returns how many."""
+        """Delete events older than ``age`` in bounded batches; counts stay. Returns how many.
+
+        ``progress(removed)`` is called after each batch with the total so far.
+        """
         span = parse_duration(age, "age")
         if not 1 <= batch_size <= 100_000:
             raise ValidationError("batch_size must be between 1 and 100000", field="batch_size")
@@ -735,6 +781,8 @@ class Events:
             with self._scope.store.write() as conn:
                 n = sql.event_delete_batch(conn, self._scope.project_id, cutoff, batch_size)
             removed += n
+            if progress is not None:
+                progress(removed)
             if n < batch_size:
                 return removed
 

@@ -25,16 +25,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import orjson
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Connection
 
 from ._scope import Scope
 from ._time import from_micros, to_micros
 from .errors import Conflict, NotConfigured, NotFound, ValidationError
 from .store.sql import auth as sql
 from .store.sql import keys as key_sql
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+    from sqlalchemy import Connection
 
 __all__ = ["KEY_ENV", "SECRET_NAME", "SecretInfo", "Secrets", "generate_key", "key_fingerprint"]
 
@@ -54,6 +57,8 @@ def key_fingerprint(key: str) -> str:
 
 def generate_key() -> str:
     """A new random key for ``$CHRONOLOG_SECRET_KEY``."""
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode()
 
 
@@ -88,6 +93,9 @@ class Secrets:
         self._key = key  # a callable, so a key set after opening the store is seen
 
     def _keys(self) -> list[str]:
+        # cryptography loads on the first use of a secret: `import chronolog` stays light.
+        from cryptography.fernet import Fernet
+
         raw = self._key()
         if not raw:
             raise NotConfigured(
@@ -107,6 +115,8 @@ class Secrets:
         return keys
 
     def _fernet(self) -> MultiFernet:
+        from cryptography.fernet import Fernet, MultiFernet
+
         return MultiFernet([Fernet(k) for k in self._keys()])
 
     def check_key(self) -> None:
@@ -132,6 +142,8 @@ class Secrets:
         sample = sql.secret_sample(conn)
         if sample is None:
             return None
+        from cryptography.fernet import Fernet, InvalidToken
+
         for key, fp in zip(keys, prints, strict=True):
             try:
                 Fernet(key).decrypt(bytes(sample.ciphertext))
@@ -179,6 +191,8 @@ class Secrets:
     def get(self, name: str) -> str:
         """A secret's value (``NotFound`` if this project has none by that name)."""
         _check_name(name)
+        from cryptography.fernet import InvalidToken
+
         fernet = self._fernet()
         scope = self._scope
         with scope.store.read() as conn:

@@ -29,7 +29,7 @@ from .._scope import Limits
 from ..auth import Principal, Role
 from ..core import Chronolog
 from ..errors import ChronologError, Unauthorized, ValidationError
-from ..models import Page
+from ..models import Actor, Page
 from .live import Live
 from .metrics import Metrics
 from .middleware import PRINCIPAL
@@ -46,6 +46,7 @@ __all__ = [
     "json_body",
     "optional_principal",
     "page_body",
+    "principal_actor",
     "require",
     "state_of",
 ]
@@ -94,6 +95,19 @@ class Context:
     principal: Principal
     cl: Chronolog
     state: ServerState
+
+    @property
+    def actor(self) -> Actor:
+        """Who a write is recorded as when the request names no actor: the token's
+        member (``user``), else the token itself (``token``, shown as ``token #3``)."""
+        return principal_actor(self.principal)
+
+
+def principal_actor(principal: Principal) -> Actor:
+    """The actor of a token's writes: its member (``user``), else the token (``token``)."""
+    if principal.user is not None:
+        return Actor("user", principal.user)
+    return Actor("token", str(principal.token_id))
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer chl_…`")

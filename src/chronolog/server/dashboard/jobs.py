@@ -12,12 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from ...errors import ChronologError, NotFound, TooManyRequests, ValidationError
-from ...jobs import JobLog
+from ...jobs import Job, JobLog
 from ...jobs.queue import cut_log_line
-from ...models import Actor, Page
+from ...models import Page
 from ...store.schema.jobs import JOB_STATES
-from ..deps import state_of
-from .render import page, templates
+from ..deps import principal_actor, state_of
+from .render import liveness, page, pick_zone, templates
 from .session import Session, session_of
 
 __all__ = ["LOG_STREAM_SECONDS", "job_counts", "router"]
@@ -130,6 +130,8 @@ LOG_PAGE_LINES = 500
 """Log lines a job's page shows at most (the newest, unless it pages back)."""
 LOG_PAGE_BYTES = 512 * 1024
 """…and at most this much of their text."""
+LOG_LINE_DISPLAY = 8 * 1024
+"""Characters of one line shown (lines written before the cap may be longer)."""
 
 
 def _display(line: JobLog) -> JobLog:
@@ -150,9 +152,6 @@ def _shown(lines: list[JobLog]) -> list[JobLog]:
             break
         kept.append(line)
     return kept[::-1]
-
-
-LOG_LINE_DISPLAY = 8 * 1024
 
 
 def _has_earlier(session: Session, job_id: int, first: int) -> bool:
@@ -179,6 +178,7 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
     except TooManyRequests as exc:
         return Response(exc.message, status_code=429, media_type="text/plain")
     line = templates.env.get_template("_log_line.html")
+    zone, _ = pick_zone(request)
     waker = request.app.state.feed_waker
     deadline = time.monotonic() + LOG_STREAM_SECONDS
 
@@ -189,9 +189,9 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
         finally:
             held.close()
 
-    async def _log_events(job: Any, after: int) -> AsyncIterator[str]:
+    async def _log_events(job: Job, after: int) -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
-        seen = (job.state, job.progress, job.progress_text, job.attempt)
+        seen = _looks(job)
         while time.monotonic() < deadline:
             if held.revoked.is_set():
                 yield "event: end\ndata: logged out\n\n"
@@ -204,14 +204,11 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
                 yield f"id: {item.id}\nevent: line\n{data}\n"
                 after = item.id
             now = await live.run(session.cl.jobs.get, ident)
-            state = (now.state, now.progress, now.progress_text, now.attempt)
+            state = _looks(now)
             if state != seen:
                 seen = state
-                body = {
-                    "state": now.state,
-                    "percent": None if now.progress is None else round(now.progress * 100),
-                    "text": now.progress_text or "",
-                }
+                history = await live.run(session.cl.jobs.history, ident)
+                body = {"state": now.state, **_fragments(now, history, session, zone)}
                 yield f"event: state\ndata: {orjson.dumps(body).decode()}\n\n"
             if now.state in FINISHED and not lines:
                 yield "event: end\ndata: end\n\n"
@@ -227,6 +224,31 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
     )
 
 
+def _looks(job: Job) -> tuple[Any, ...]:
+    """What the job page shows of a job: a change of any of it redraws the page's parts."""
+    live = liveness(job)
+    return (
+        job.state,
+        job.attempt,
+        job.progress,
+        job.progress_text,
+        job.worker,
+        job.heartbeat_at,
+        live.stale if live else None,
+        len(job.errors),
+    )
+
+
+def _fragments(job: Job, history: list[Any], session: Session, zone: Any) -> dict[str, str]:
+    """The job page's live parts, rendered as the page renders them: the state badge with
+    its buttons, the facts line (attempt, heartbeat, progress), the attempts and history."""
+    context = {"job": job, "history": history, "session": session, "zone": zone}
+    return {
+        part: templates.env.get_template(f"_job_{part}.html").render(context)
+        for part in ("status", "facts", "side")
+    }
+
+
 def _act(request: Request, job_id: str, verb: str) -> Response:
     from .pages import same_origin
 
@@ -240,7 +262,7 @@ def _act(request: Request, job_id: str, verb: str) -> Response:
             status_code=403,
             nav="jobs",
         )
-    actor = Actor("user", session.principal.user or f"token {session.principal.token_id}")
+    actor = principal_actor(session.principal)  # as the HTTP API records this token
     try:
         ident = _job_id(job_id)
         if verb == "retry":

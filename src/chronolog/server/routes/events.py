@@ -180,6 +180,14 @@ async def record_events(
     (pydantic would validate it a second time): this is the ingest hot path.
     """
     items, batch = _events_in(body)
+    # An event that names no actor was written by the token's member (or the token).
+    who: dict[str, Any] | None = None
+    for item in items:
+        if item.get("actor") is None:
+            if who is None:
+                actor = ctx.actor
+                who = {"type": actor.type, "id": actor.id, "name": actor.name}
+            item["actor"] = who
     cap = ctx.state.limits.batch_size
     if len(items) > cap:
         raise TooLarge(f"a batch holds at most {cap} events, got {len(items)}", limit=cap)

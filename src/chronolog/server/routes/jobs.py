@@ -237,10 +237,7 @@ def log_json(line: JobLog) -> dict[str, Any]:
 
 def _actor(ctx: Context) -> Actor:
     """Who an operator call acts as: the token's user, or the (service) token itself."""
-    principal = ctx.principal
-    if principal.user is not None:
-        return Actor("user", principal.user)
-    return Actor("token", str(principal.token_id))
+    return ctx.actor
 
 
 # -- the jobs-by-state gauge -----------------------------------------------------------

@@ -244,7 +244,7 @@ def move_entity(
         kind,
         entity_id,
         body.to,
-        actor=None if body.actor is None else body.actor.model_dump(),
+        actor=ctx.actor if body.actor is None else body.actor.model_dump(),
         metadata=body.metadata,
         title=body.title,
         parent=_pair(body.parent, "parent"),
