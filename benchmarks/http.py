@@ -87,6 +87,8 @@ def fresh_store(backend: str, tag: str) -> tuple[str, Any]:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
 
+        with Chronolog(f"sqlite:///{path}"):
+            pass  # `chronolog serve` opens stores, it does not create them
         return f"sqlite:///{path}", drop_file
     name = f"chronolog_bench_http_{tag}_{os.getpid()}"
     admin_info = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
