@@ -101,7 +101,10 @@ def fresh_store(backend: str, tag: str) -> tuple[str, Any]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     url = make_url(PG_URL).set(database=name).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False), drop_db
+    rendered = url.render_as_string(hide_password=False)
+    with Chronolog(rendered):
+        pass  # `chronolog serve` opens stores, it does not create them
+    return rendered, drop_db
 
 
 def run_library(url: str, work: list[list[NewEvent]]) -> float:
