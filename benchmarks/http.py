@@ -370,6 +370,8 @@ class _Held:
 
 
 def run_streams(backend: str, count: int, requests: int) -> list[str]:
+    if count <= 0:
+        return []
     """p50 of a cheap request idle, with ``count`` open streams, and with long-polls."""
     url, drop = fresh_store(backend, "streams")
     out = []
@@ -458,6 +460,7 @@ def run_bodies(backend: str, connections: int, sent_mb: int) -> list[str]:
             time.sleep(2)
             during = _rss_mb(proc.pid)
             for sock in socks:
+                sock.settimeout(0.2)  # a fixed server has answered long ago
                 with contextlib.suppress(OSError):
                     answered += sock.recv(12).startswith(b"HTTP/1.1 401")
                 sock.close()
