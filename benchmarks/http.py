@@ -11,6 +11,12 @@ serve`` (uvicorn, one process) on a fresh store.
 
     python benchmarks/http.py --events 20000 --batch 500 --clients 1,4
     python benchmarks/http.py --parts jobs,sse --jobs 1000 --latency 100
+    python benchmarks/http.py --parts load --streams 1000 --requests 200 --floods 60
+
+``load`` (issue 14): the p50 of a cheap request (``GET /events?limit=1``) with
+nothing open, with ``--streams`` open SSE streams (idle, then right after ten
+events went to each), and with 100 waiting claim or feed long-polls; and the
+server's memory while ``--floods`` strangers hold unfinished 8 MiB bodies.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
     sys.path.pop(0)
 
 import argparse
+import asyncio
+import contextlib
 import platform
 import queue
 import re
@@ -43,6 +51,10 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from chronolog import Actor, Chronolog, Client, NewEvent, Target
+
+BASELINE = os.environ.get("CHRONOLOG_BENCH_BASELINE") == "1"
+"""Measuring a server from before issue 14 (``PYTHONPATH=<old checkout>/src``): it has
+no stream cap option."""
 
 PG_URL = os.environ.get("CHRONOLOG_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -75,6 +87,8 @@ def fresh_store(backend: str, tag: str) -> tuple[str, Any]:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
 
+        with Chronolog(f"sqlite:///{path}"):
+            pass  # `chronolog serve` opens stores, it does not create them
         return f"sqlite:///{path}", drop_file
     name = f"chronolog_bench_http_{tag}_{os.getpid()}"
     admin_info = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -87,7 +101,10 @@ def fresh_store(backend: str, tag: str) -> tuple[str, Any]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     url = make_url(PG_URL).set(database=name).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False), drop_db
+    rendered = url.render_as_string(hide_password=False)
+    with Chronolog(rendered):
+        pass  # `chronolog serve` opens stores, it does not create them
+    return rendered, drop_db
 
 
 def run_library(url: str, work: list[list[NewEvent]]) -> float:
@@ -100,11 +117,12 @@ def run_library(url: str, work: list[list[NewEvent]]) -> float:
     return sum(map(len, work)) / elapsed
 
 
-def serve(url: str) -> tuple[subprocess.Popen[bytes], str, str, Path]:
+def serve(url: str, *extra: str) -> tuple[subprocess.Popen[bytes], str, str, Path]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = Path(tempfile.mkstemp(prefix="chronolog-serve-", suffix=".log")[1])
+    token_file = log.with_suffix(".token")
     code = "from chronolog.cli import main; main()"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
@@ -119,10 +137,11 @@ def serve(url: str) -> tuple[subprocess.Popen[bytes], str, str, Path]:
                 str(port),
                 "--log-level",
                 "warning",
+                *extra,
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "CHRONOLOG_TOKEN_FILE": str(token_file)},
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -135,8 +154,11 @@ def serve(url: str) -> tuple[subprocess.Popen[bytes], str, str, Path]:
         if proc.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"server did not start:\n{log.read_text()}")
         time.sleep(0.1)
-    match = re.search(r"chl_[A-Za-z0-9_-]{43}", log.read_text())
+    # The first admin token is in the token file (an older server printed it instead).
+    written = token_file.read_text() if token_file.exists() else log.read_text()
+    match = re.search(r"chl_[A-Za-z0-9_-]{43}", written)
     assert match, log.read_text()
+    token_file.unlink(missing_ok=True)
     return proc, base, match.group(0), log
 
 
@@ -268,6 +290,196 @@ def run_sse(backend: str, count: int) -> tuple[list[float], list[float], list[fl
         drop()
 
 
+# -- load: open streams, long-polls, body floods (issue 14) ------------------------------
+
+
+def _p50_cheap(base: str, token: str, count: int) -> float:
+    """Median milliseconds of ``GET /api/v1/events?limit=1`` over ``count`` requests."""
+    times = []
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+        http.get(f"{base}/api/v1/events", params={"limit": 1})
+        for _ in range(count):
+            started = time.perf_counter()
+            response = http.get(f"{base}/api/v1/events", params={"limit": 1})
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.text
+    return statistics.median(times)
+
+
+class _Held:
+    """``count`` open SSE streams (or long-polls) held by an asyncio loop in a thread."""
+
+    def __init__(self, base: str, token: str, count: int, kind: str) -> None:
+        self.opened = 0
+        self.received = 0
+        self.refused = 0
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._run(base, token, count, kind)), daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(300):
+            raise SystemExit(f"only {self.opened} of {count} {kind} opened")
+
+    async def _one(self, http: httpx.AsyncClient, base: str, kind: str) -> None:
+        while not self._stop.is_set():
+            if kind == "streams":
+                async with http.stream("GET", f"{base}/api/v1/feed/stream?heartbeat=15") as r:
+                    if r.status_code != 200:
+                        self.refused += 1
+                        return
+                    self.opened += 1
+                    async for line in r.aiter_lines():
+                        if line.startswith("data:"):
+                            self.received += 1
+                        if self._stop.is_set():
+                            return
+            elif kind == "claims":
+                self.opened += 1
+                r = await http.post(
+                    f"{base}/api/v1/jobs/claim", json={"queues": ["none"], "wait_seconds": 30}
+                )
+                self.refused += r.status_code == 429
+            else:  # feed long-polls
+                self.opened += 1
+                r = await http.get(f"{base}/api/v1/feed/end")
+                cursor = r.json()["cursor"]
+                r = await http.get(f"{base}/api/v1/feed", params={"after": cursor, "wait": 30})
+                self.refused += r.status_code == 429
+
+    async def _run(self, base: str, token: str, count: int, kind: str) -> None:
+        limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=count + 10)
+        timeout = httpx.Timeout(60, read=None)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(limits=limits, timeout=timeout, headers=headers) as http:
+            tasks = [asyncio.create_task(self._one(http, base, kind)) for _ in range(count)]
+            while self.opened < count and not any(t.done() for t in tasks):
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.0)
+            self._ready.set()
+            while not self._stop.is_set():
+                await asyncio.sleep(0.1)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+def run_streams(backend: str, count: int, requests: int) -> list[str]:
+    if count <= 0:
+        return []
+    """p50 of a cheap request idle, with ``count`` open streams, and with long-polls."""
+    url, drop = fresh_store(backend, "streams")
+    out = []
+    try:
+        cap = () if BASELINE else ("--max-streams-per-token", str(count + 10))
+        proc, base, token, log = serve(url, *cap)
+        try:
+            with Chronolog(url) as cl:
+                cl.events.record_many([NewEvent("seed", "x")] * 100)
+            idle = _p50_cheap(base, token, requests)
+            held = _Held(base, token, count, "streams")
+            try:
+                loaded = _p50_cheap(base, token, requests)
+                # Deliveries too: ten events, each to every open stream.
+                with Client(base, token) as writer:
+                    before = held.received
+                    for i in range(10):
+                        writer.events.record("tick", str(i))
+                    deadline = time.monotonic() + 60
+                    while held.received - before < 10 * count and time.monotonic() < deadline:
+                        time.sleep(0.1)
+                    delivered = held.received - before
+                    busy = _p50_cheap(base, token, requests // 2)
+            finally:
+                held.close()
+            out.append(f"{backend:<11} {'no open streams':<34} {idle:7.1f} ms {1.0:7.2f}")
+            out.append(
+                f"{backend:<11} {f'{held.opened} open SSE streams':<34} {loaded:7.1f} ms "
+                f"{loaded / idle:7.2f}"
+            )
+            out.append(
+                f"{backend:<11} {'  … right after 10 events to each':<34} {busy:7.1f} ms "
+                f"{busy / idle:7.2f}   ({delivered}/{10 * count} delivered)"
+            )
+            for kind, n in (("claims", 100), ("polls", 100)):
+                waiting = _Held(base, token, n, kind)
+                try:
+                    polled = _p50_cheap(base, token, requests)
+                finally:
+                    waiting.close()
+                label = f"{n} waiting {'claim' if kind == 'claims' else 'feed'} long-polls"
+                out.append(f"{backend:<11} {label:<34} {polled:7.1f} ms {polled / idle:7.2f}")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.unlink(missing_ok=True)
+    finally:
+        drop()
+    return out
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_bodies(backend: str, connections: int, sent_mb: int) -> list[str]:
+    """Server memory while ``connections`` strangers each announce an 8 MiB body and
+    send ``sent_mb`` MiB of it, then hold the connection."""
+    url, drop = fresh_store(backend, "bodies")
+    out = []
+    try:
+        proc, base, _token, log = serve(url)
+        try:
+            host, port = base.removeprefix("http://").split(":")
+            before = _rss_mb(proc.pid)
+            head = (
+                "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {8 * 1024 * 1024 - 1}\r\n\r\n"
+            ).encode()
+            chunk = b" " * (1024 * 1024)
+            socks = []
+            answered = 0
+            for _ in range(connections):
+                sock = socket.create_connection((host, int(port)))
+                sock.settimeout(5)
+                sock.sendall(head)
+                try:
+                    for _ in range(sent_mb):
+                        sock.sendall(chunk)
+                except OSError:
+                    pass  # the server answered and closed: the rest is not read
+                socks.append(sock)
+            time.sleep(2)
+            during = _rss_mb(proc.pid)
+            for sock in socks:
+                sock.settimeout(0.2)  # a fixed server has answered long ago
+                with contextlib.suppress(OSError):
+                    answered += sock.recv(12).startswith(b"HTTP/1.1 401")
+                sock.close()
+            time.sleep(2)
+            after = _rss_mb(proc.pid)
+            out.append(
+                f"{backend:<11} {connections} strangers x {sent_mb} MiB of 8 MiB bodies: RSS "
+                f"{before:.0f} MB before, {during:.0f} MB during ({during / before:.2f}x), "
+                f"{after:.0f} MB after; {answered} answered 401 at once"
+            )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.unlink(missing_ok=True)
+    finally:
+        drop()
+    return out
+
+
 def _summary(values: list[float]) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
@@ -290,9 +502,24 @@ def main() -> None:
     parser.add_argument("--parts", default="ingest,jobs,sse", help="which figures to measure")
     parser.add_argument("--jobs", type=int, default=500, help="claim → complete round trips")
     parser.add_argument("--latency", type=int, default=50, help="events timed per SSE run")
+    parser.add_argument("--streams", type=int, default=1000, help="open SSE streams (load)")
+    parser.add_argument("--requests", type=int, default=200, help="cheap requests timed (load)")
+    parser.add_argument("--floods", type=int, default=60, help="connections with bodies (load)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
+    if "load" in parts:
+        print(
+            f"# p50 of GET /api/v1/events?limit=1 ({args.requests} requests) and its ratio to "
+            "the same server with nothing open (target: within 2x)"
+        )
+        for backend in args.backends.split(","):
+            for line in run_streams(backend, args.streams, args.requests):
+                print(line, flush=True)
+        print("# body floods: strangers holding unfinished 8 MiB bodies")
+        for backend in args.backends.split(","):
+            for line in run_bodies(backend, args.floods, 1):
+                print(line, flush=True)
     if "jobs" in parts:
         print(
             f"# claim → complete, one job at a time, {args.jobs} round trips, best of {args.repeat}"

@@ -50,7 +50,7 @@ class Api:
             headers["Authorization"] = f"Bearer {secret}"
         url = (
             path
-            if path.startswith(("/health", "/metrics", "/openapi", "/docs"))
+            if path.startswith(("/health", "/ready", "/metrics", "/openapi", "/docs"))
             else f"/api/v1{path}"
         )
         return self.http.request(method, url, headers=headers, **kwargs)
@@ -63,7 +63,8 @@ def make_api(cl: Chronolog, **options: Any) -> Iterator[Api]:
     app = create_app(cl, **options)
     with (
         SyncASGITransport(app) as transport,
-        httpx.Client(transport=transport, base_url=BASE) as http,
+        # A browser's form posts carry Origin; the dashboard refuses those without one.
+        httpx.Client(transport=transport, base_url=BASE, headers={"Origin": BASE}) as http,
     ):
         admin = cl.auth.create_token("test admin", "admin").secret
         yield Api(cl, http, admin, app)

@@ -55,9 +55,9 @@ def test_move_show_and_ls(db_url: str) -> None:
     listed = runner.invoke(
         app, ["entities", "ls", "--kind", "movie", "--state", "downloading", "--json", *db]
     )
-    assert [orjson.loads(line)["id"] for line in listed.output.splitlines()] == ["603"]
+    assert [e["id"] for e in orjson.loads(listed.output)["items"]] == ["603"]
     active = runner.invoke(app, ["entities", "ls", "--active", "--json", *db])
-    assert len(active.output.splitlines()) == 1
+    assert len(orjson.loads(active.output)["items"]) == 1
     missing = runner.invoke(app, ["entities", "show", "movie", "nope", *db])
     assert missing.exit_code == 1
     assert "not found" in missing.output

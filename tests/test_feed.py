@@ -234,3 +234,24 @@ def test_follow_wakes_on_notify_from_another_process(db_url: str, backend: str) 
         assert got
         if backend == "postgresql":
             assert got[0] - committed < 1.0  # LISTEN/NOTIFY, not the 3 s poll
+
+
+def test_follow_returns_promptly_once_stop_is_set(cl: Chronolog) -> None:
+    """Issue 15.9: a quiet follower with a long poll notices ``stop`` at once, on both
+    databases (SQLite once waited out its whole poll)."""
+    stop = threading.Event()
+    ended: list[float] = []
+
+    def run() -> None:
+        for _ in cl.feed.follow(cl.feed.end_cursor(), poll=5.0, stop=stop):
+            pass
+        ended.append(time.monotonic())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.3)  # the follower is waiting, with nothing to read
+    stopped = time.monotonic()
+    stop.set()
+    thread.join(10)
+    assert ended
+    assert ended[0] - stopped < 0.5, ended[0] - stopped

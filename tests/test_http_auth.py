@@ -403,3 +403,59 @@ def test_token_expiry_input_is_checked(api: Api) -> None:
     assert [t.name for t in api.cl.auth.tokens()] == ["test admin"]
     ok = api.call("POST", "/tokens", json={"name": "x", "expires_in": "30d"}).json()["token"]
     assert ok["expires_at"] is not None
+
+
+# -- crafted cursors and extreme dates across projects and roles (issue 14.6) ---------
+
+
+def test_a_cursor_never_crosses_projects_or_leaks(api: Api) -> None:
+    """Every cursor route, with a real cursor of ``default`` and a token of another
+    project (and every role of ``default`` with edited cursors): 422, nothing read."""
+    cl = api.cl
+    cl.events.record_many([{"event_type": "secret", "action": f"a{i}"} for i in range(4)])
+    cl.jobs.enqueue_many([{"kind": "secret-job"} for _ in range(3)])
+    cl.states.define("movie", ["new", "done"], {"new": ["done"]}, initial="new")
+    for i in range(3):
+        cl.states.transition("movie", i, "done", title="Secret Movie")
+    other = api.token("admin", project="other")
+    api.cl.using("other").events.record("mine", "x")
+    routes = {
+        "/events": ("cursor", {"limit": 1}),
+        "/jobs": ("cursor", {"limit": 1}),
+        "/entities": ("cursor", {"limit": 1}),
+        "/timeline": ("cursor", {"limit": 1}),
+        "/feed": ("after", {"limit": 1}),
+    }
+    for path, (param, params) in routes.items():
+        page = api.call("GET", path, params=params).json()
+        cursor = page["next_cursor"]
+        assert cursor, path
+        stolen = api.call("GET", path, params={**params, param: cursor}, token=other)
+        assert stolen.status_code == 422, (path, stolen.text)
+        assert "secret" not in stolen.text.lower()
+        for role in ("read", "write", "admin"):
+            body, _, tag = cursor.rpartition(".")
+            for edited in (body, f"{body}.{tag[::-1]}", f"{body[:-2]}AA.{tag}"):
+                response = api.call(
+                    "GET", path, params={**params, param: edited}, token=api.token(role)
+                )
+                assert response.status_code == 422, (path, role, response.text)
+    assert (
+        api.call("GET", "/feed/stream", headers={"Last-Event-ID": "x.y"}, token=other).status_code
+        == 422
+    )
+
+
+def test_extreme_dates_for_every_role_are_never_a_5xx(api: Api) -> None:
+    api.cl.events.record("a", "b")
+    for role in ("read", "write", "admin"):
+        token = api.token(role)
+        for path, params in (
+            ("/stats", {"since": "0001-01-01T00:00:00Z", "bucket": "1000d"}),
+            ("/stats", {"since": "0001-01-01T00:00:00Z"}),
+            ("/timeline", {"until": "0001-01-02T00:00:00Z"}),
+            ("/events", {"since": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59Z"}),
+            ("/jobs", {"since": "0001-01-01T00:00:00Z"}),
+        ):
+            response = api.call("GET", path, params=params, token=token)
+            assert response.status_code in (200, 422), (role, path, response.text)

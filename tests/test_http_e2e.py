@@ -25,9 +25,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def token_file(out: Path) -> Path:
+    """Where a server started with output ``out`` writes its first admin token."""
+    return out.with_suffix(".token")
+
+
 def _start(db_url: str, port: int, out: Path) -> subprocess.Popen[bytes]:
     """``chronolog serve`` on ``port``, up and answering ``/health``."""
-    env = {**os.environ, "CHRONOLOG_DB": db_url, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "CHRONOLOG_DB": db_url,
+        "PYTHONUNBUFFERED": "1",
+        "CHRONOLOG_TOKEN_FILE": str(token_file(out)),
+    }
     with out.open("wb") as sink:
         proc = subprocess.Popen(
             [
@@ -78,7 +88,7 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     proc = _start(db_url, port, out)
     base = f"http://127.0.0.1:{port}"
     try:
-        match = re.search(r"chl_[A-Za-z0-9_-]{43}", out.read_text())
+        match = re.search(r"chl_[A-Za-z0-9_-]{43}", token_file(out).read_text())
         assert match, out.read_text()
         yield base, match.group(0)
     finally:
@@ -113,7 +123,7 @@ def test_record_and_query_through_a_real_server(server: tuple[str, str], db_url:
     # What the server wrote is in the store, for the library to read.
     with Chronolog(db_url) as cl:
         assert cl.events.query(limit=1).total == 200
-    metrics = httpx.get(f"{base}/metrics").text
+    metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}).text
     assert "chronolog_events_recorded_total 200.0" in metrics
     assert 'route="/api/v1/events"' in metrics
 
@@ -124,7 +134,7 @@ def test_an_sse_follower_crosses_a_server_restart_with_no_gap(db_url: str, tmp_p
     out = tmp_path / "serve.out"
     proc = _start(db_url, port, out)
     try:
-        match = re.search(r"chl_[A-Za-z0-9_-]{43}", out.read_text())
+        match = re.search(r"chl_[A-Za-z0-9_-]{43}", token_file(out).read_text())
         assert match, out.read_text()
         token = match.group(0)
         got: list[int] = []
@@ -223,5 +233,5 @@ def test_remote_exec_workers_drain_jobs(server: tuple[str, str], tmp_path: Path)
         assert "ripping disc 3" in [line.message for line in client.jobs.logs(ids[3])]
     made = sorted(p.name for p in out.iterdir())
     assert made == sorted(f"disc-{i}-{job_id}" for i, job_id in enumerate(ids))  # each once
-    metrics = httpx.get(f"{base}/metrics").text
+    metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}).text
     assert 'chronolog_jobs{project="default",queue="rip",state="completed"} 20.0' in metrics

@@ -212,7 +212,7 @@ def test_sse_heartbeats_and_the_followers_gauge(api: Api) -> None:
     def until(blocks: list[dict[str, str]]) -> bool:
         beats = [b for b in blocks if "" in b]
         if beats and not seen:
-            seen.append(api.call("GET", "/metrics", token=None).text)
+            seen.append(api.call("GET", "/metrics").text)
         return len(beats) >= 2
 
     started = time.monotonic()
@@ -227,7 +227,7 @@ def test_sse_heartbeats_and_the_followers_gauge(api: Api) -> None:
     after = api.call("GET", "/feed", params={"after": beats[0]["id"]}).json()
     assert after["items"] == []
     assert "chronolog_feed_followers 1.0" in seen[0]
-    assert "chronolog_feed_followers 0.0" in api.call("GET", "/metrics", token=None).text
+    assert "chronolog_feed_followers 0.0" in api.call("GET", "/metrics").text
 
 
 def test_sse_refuses_bad_input_before_streaming(api: Api) -> None:

@@ -163,7 +163,7 @@ def test_claim_long_polls_until_an_enqueue(api: Api) -> None:
         timer.join()
     assert [j["kind"] for j in woken["jobs"]] == ["x"]
     assert elapsed < 5, elapsed
-    assert "chronolog_jobs{" in api.call("GET", "/metrics", token=None).text
+    assert "chronolog_jobs{" in api.call("GET", "/metrics").text
 
 
 def test_client_jobs_mirror_the_library(api: Api) -> None:

@@ -86,3 +86,61 @@ def test_openapi_contract(case: schemathesis.Case, served: Api) -> None:
     except Unauthorized:  # a generated DELETE /tokens/{id} revoked it: issue another
         api.admin = api.cl.auth.create_token("schema admin", "admin").secret
     case.call_and_validate(headers={"Authorization": f"Bearer {api.admin}"}, checks=CHECKS)
+
+
+# -- crafted cursors and extreme dates, through the same checks (issue 14.6) -----------
+
+CRAFTED_CURSORS = [
+    "eyJrIjoiZXZlbnRzIiwiZiI6IjAwIiwidCI6MTg0NDY3NDQwNzM3MDk1NTE2MTYsImkiOjEsInAiOjJ9",
+    "eyJrIjoiZmVlZCIsImYiOiIwMCIsInQiOjE4NDQ2NzQ0MDczNzA5NTUxNjE2LCJpIjoxfQ",
+    "eyJrIjoiam9icyIsImYiOiIwMCIsImkiOi0xLCJwIjowfQ.AAAAAAAAAAAAAAAAAAAAAA",
+    "A" * 512,
+    "..",
+    "x.y",
+]
+"""Unsigned cursors with positions of 2**64 (the issue's 500), negative ones, a forged
+tag, garbage."""
+
+EXTREME_DATES = ["0001-01-01T00:00:00Z", "0001-01-02T00:00:00+00:00", "9999-12-31T23:59:59Z"]
+
+_CURSOR_CASES = [
+    ("/api/v1/events", "cursor"),
+    ("/api/v1/jobs", "cursor"),
+    ("/api/v1/entities", "cursor"),
+    ("/api/v1/timeline", "cursor"),
+    ("/api/v1/feed", "after"),
+    ("/api/v1/feed/stream", "after"),
+]
+_DATE_CASES = [
+    ("/api/v1/events", {"since": None}),
+    ("/api/v1/events", {"until": None}),
+    ("/api/v1/stats", {"since": None, "bucket": "1000d"}),
+    ("/api/v1/stats", {"since": None}),
+    ("/api/v1/stats", {"since": None, "until": "9999-12-31T23:59:59Z", "bucket": "7d"}),
+    ("/api/v1/timeline", {"until": None}),
+    ("/api/v1/timeline", {"until": None, "days": 1000, "tz": "Asia/Tokyo"}),
+    ("/api/v1/jobs", {"since": None}),
+]
+
+
+@pytest.mark.parametrize(("path", "param"), _CURSOR_CASES)
+def test_crafted_cursors_are_a_4xx(served: Api, path: str, param: str) -> None:
+    operation = schema[path]["GET"]
+    for cursor in CRAFTED_CURSORS:
+        case = operation.Case(query={param: cursor})
+        response = case.call_and_validate(
+            headers={"Authorization": f"Bearer {served.admin}"}, checks=CHECKS
+        )
+        assert response.status_code == 422, (path, cursor, response.text)
+
+
+@pytest.mark.parametrize(("path", "params"), _DATE_CASES)
+def test_extreme_dates_are_never_a_5xx(served: Api, path: str, params: dict[str, Any]) -> None:
+    operation = schema[path]["GET"]
+    for date in EXTREME_DATES:
+        query = {k: (date if v is None else v) for k, v in params.items()}
+        case = operation.Case(query=query)
+        response = case.call_and_validate(
+            headers={"Authorization": f"Bearer {served.admin}"}, checks=CHECKS
+        )
+        assert response.status_code in (200, 422), (path, query, response.text)

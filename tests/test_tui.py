@@ -29,16 +29,17 @@ from chronolog.tui import (
     RemoteSource,
 )
 from chronolog.tui.activity import ActivityScreen, parse_filters
+from chronolog.tui.confirm import ConfirmScreen
 from chronolog.tui.create import CreateScreen
 from chronolog.tui.entity_detail import EntityDetailScreen
 from chronolog.tui.entity_list import EntityListScreen, entity_key
 from chronolog.tui.help import HelpScreen
 from chronolog.tui.job_detail import JobDetailScreen
-from chronolog.tui.render import main_path, progress
+from chronolog.tui.render import age, main_path, progress
 from chronolog.tui.source import USER
 
 from ._http import serving
-from .tui_pipeline import fill, fixed
+from .tui_pipeline import NOW, fill, fixed
 
 SIZE = (80, 24)
 
@@ -142,6 +143,9 @@ async def test_list_detail_job_log_retry(pipeline, source):
         assert job.state == "pending"
         assert job.max_attempts == 2
         assert "pending" in text_of(pilot, "#meta")
+        # Sent back to pending, its new attempt has not started: no "took" of the old one.
+        assert "took" not in text_of(pilot, "#meta")
+        assert "running for" not in text_of(pilot, "#meta")
         await pilot.press("escape", "escape")
         assert isinstance(app.screen, EntityListScreen)
 
@@ -154,6 +158,9 @@ async def test_move_and_enqueue_from_detail(pipeline, source):
     async with app.run_test(size=SIZE) as pilot:
         await open_row(pilot, "#entities", entity_key("movie", "amelie"))
         await pilot.press("3")  # failed → transcoding (retry the stage by hand)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert cl.states.get("movie", "amelie").state == "failed"  # not before "y"
+        await pilot.press("y")
         amelie = cl.states.get("movie", "amelie")
         assert amelie.state == "transcoding"
         assert amelie.current is not None
@@ -171,7 +178,7 @@ async def test_move_and_enqueue_from_detail(pipeline, source):
         # Moved behind the screen's back: the key still shows the old choice, and the
         # store refuses it (expected_from) instead of making a move nobody saw.
         cl.states.transition("movie", "amelie", "failed")
-        await pilot.press("1")  # was "transcoded"
+        await pilot.press("1", "y")  # was "transcoded"
         assert cl.states.get("movie", "amelie").state == "failed"
         assert "[1] ripping" in text_of(pilot, "#actions")  # and the screen caught up
 
@@ -190,6 +197,12 @@ async def test_create_movie_season_and_disc(pipeline, source):
         alien = cl.states.get("movie", "alien")
         assert (alien.title, alien.state) == ("Alien", "created")
         assert entity_key("movie", "alien") in rows(pilot, "#entities")
+        # The cursor is on the new entity: the next keys act on it, not the previous row.
+        assert app.screen.selected_key() == entity_key("movie", "alien")
+        await pilot.press("enter")
+        assert isinstance(app.screen, EntityDetailScreen)
+        assert app.screen.entity_id == "alien"
+        await pilot.press("escape")
 
         await pilot.press("n")
         app.screen.query_one("#kind", Select).value = "season"
@@ -219,6 +232,81 @@ async def test_create_movie_season_and_disc(pipeline, source):
         assert sorted(d.id for d in discs) == [f"dark/s01/d{n}" for n in (1, 2, 3, 4)]
         assert cl.states.get("disc", "dark/s01/d4").state == "pending"
         assert "disc 4: pending" in text_of(pilot, "#children")
+
+
+@driven
+async def test_a_move_asks_first(pipeline, source):
+    """``1``-``9`` ask before moving: ``n`` (or Esc) leaves the entity where it was."""
+    cl, _ = pipeline
+    app = ChronologApp(source, live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_row(pilot, "#entities", entity_key("movie", "amelie"))
+        before = cl.states.history("movie", "amelie")
+        await pilot.press("1")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "from failed to ripping?" in str(app.screen.query_one("#question").render())
+        await pilot.press("r")  # no other key acts while the question is open
+        await pilot.press("n")
+        assert isinstance(app.screen, EntityDetailScreen)
+        await pilot.press("2", "escape")
+        assert isinstance(app.screen, EntityDetailScreen)
+        assert cl.states.history("movie", "amelie") == before
+        assert list(cl.jobs.list(subject=("movie", "amelie"), states="pending").items) == []
+
+
+@driven
+async def test_list_age_is_time_in_state(pipeline, source):
+    """The list's column is time in the current state, as the detail view says it."""
+    cl, _ = pipeline
+    cl.states.upsert("movie", "amelie", attributes={"year": 2001})  # touched now, not moved
+    amelie = cl.states.get("movie", "amelie")
+    in_state = age(amelie.state_since, NOW)
+    assert in_state != age(amelie.updated_at, NOW)
+    app = ChronologApp(source, live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#entities", DataTable)
+        cell = table.get_cell(entity_key("movie", "amelie"), "age")
+        assert str(cell) == in_state
+        await open_row(pilot, "#entities", entity_key("movie", "amelie"))
+        assert f"for {in_state}" in text_of(pilot, "#summary")
+
+
+@driven
+async def test_stage_keys_only_where_the_machine_has_the_stage(pipeline, source):
+    cl, _ = pipeline
+    cl.states.define(
+        "series", ["continuing", "ended"], {"continuing": ["ended"]}, initial="continuing"
+    )
+    cl.states.transition("series", "dark", "continuing", title="Dark")
+    app = ChronologApp(source, live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_row(pilot, "#entities", entity_key("series", "dark"))
+        actions = text_of(pilot, "#actions")
+        assert "rip" not in actions
+        assert "transcode" not in actions
+        await pilot.press("r", "m", "t")
+        assert list(cl.jobs.list(subject=("series", "dark")).items) == []
+        await pilot.press("escape")
+        await open_row(pilot, "#entities", entity_key("movie", "amelie"))
+        assert "[r] rip  [m] remux  [t] transcode" in text_of(pilot, "#actions")
+
+
+@driven
+async def test_a_refused_filter_keeps_the_focus_in_the_box(pipeline, source):
+    app = ChronologApp(source, live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e", "slash")
+        box = app.screen.query_one("#query", Input)
+        box.value = "range:2x"  # parses; the store refuses it
+        await pilot.press("enter")
+        assert "date_range" in text_of(pilot, "#status") or "range" in text_of(pilot, "#status")
+        assert app.focused is box
+        await pilot.press("q")  # typed into the box: does not quit
+        assert app.is_running
+        assert box.value == "range:2xq"
+        box.value = "type:movie"
+        await pilot.press("enter")
+        assert app.focused is app.screen.query_one("#events", DataTable)
 
 
 @driven
@@ -308,7 +396,7 @@ async def test_a_read_token_browses_but_writes_nothing(pipeline, api):
         async with app.run_test(size=SIZE) as pilot:
             await open_row(pilot, "#entities", entity_key("movie", "amelie"))
             before = cl.states.history("movie", "amelie")
-            await pilot.press("3", "t")
+            await pilot.press("3", "y", "t")
             await pilot.pause()
             assert cl.states.history("movie", "amelie") == before
             assert [j.id for j in cl.jobs.list(subject=("movie", "amelie")).items] == [

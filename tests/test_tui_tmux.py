@@ -132,6 +132,8 @@ def test_tui_in_tmux(terminal):
     assert "transcode" in detail
     assert "failed" in detail
     term.keys("3")
+    term.wait_for(lambda s: "to transcoding?" in s)  # a move asks first
+    term.keys("y")
     term.wait_for(lambda s: "State transcoding" in s)
     with Chronolog(url) as cl:
         assert cl.states.get("movie", "amelie").state == "transcoding"
@@ -155,7 +157,7 @@ def remote_terminal(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Ter
     port = _free_port()
     server = _start(url, port, out)
     try:
-        match = re.search(r"chl_[A-Za-z0-9_-]{43}", out.read_text())  # the first admin token
+        match = re.search(r"chl_[A-Za-z0-9_-]{43}", out.with_suffix(".token").read_text())
         assert match, out.read_text()
         base = f"http://127.0.0.1:{port}"
         launch = "import sys; from chronolog.cli import main; sys.argv[0] = 'chronolog'; main()"
@@ -215,6 +217,8 @@ def test_remote_tui_in_tmux(remote_terminal):
     term.keys("Enter")
     term.wait_for(lambda s: "movie/amelie" in s and "[3] transcoding" in s)
     term.keys("3")
+    term.wait_for(lambda s: "to transcoding?" in s)  # a move asks first
+    term.keys("y")
     term.wait_for(lambda s: "State transcoding" in s)
     with Chronolog(url) as cl:
         amelie = cl.states.get("movie", "amelie")

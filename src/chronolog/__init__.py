@@ -4,9 +4,10 @@ An activity log, state history, jobs, time-bucketed stats and a gap-free feed,
 on an embedded SQLite file or on PostgreSQL. Start with :class:`Chronolog`.
 """
 
+import typing
+
 from ._scope import Limits
 from .auth import ApiToken, IssuedToken, Member, Principal
-from .client import Client
 from .core import Chronolog
 from .errors import (
     ChronologError,
@@ -18,6 +19,7 @@ from .errors import (
     NotFound,
     StoreUnavailable,
     TooLarge,
+    TooManyRequests,
     Unauthorized,
     ValidationError,
 )
@@ -28,6 +30,9 @@ from .retention import RetentionReport, register_purger
 from .states import DayCount, Entity, Machine, States, Timeline, Transition
 from .stats import Bucket, Series
 from .vault import SecretInfo
+
+if typing.TYPE_CHECKING:
+    from .client import Client
 
 __all__ = [
     "Actor",
@@ -66,9 +71,25 @@ __all__ = [
     "Target",
     "Timeline",
     "TooLarge",
+    "TooManyRequests",
     "Transition",
     "Unauthorized",
     "ValidationError",
     "register_purger",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> typing.Any:
+    # The HTTP client needs httpx: it loads on first use, so that `import chronolog`
+    # (and every local command) stays light.
+    if name == "Client":
+        from .client import Client
+
+        globals()["Client"] = Client
+        return Client
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"Client"})

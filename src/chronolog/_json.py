@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json as stdlib_json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,7 +11,25 @@ import orjson
 
 from .errors import ValidationError
 
-__all__ = ["check_object", "dumps", "loads"]
+__all__ = [
+    "INT_MAX",
+    "INT_MIN",
+    "WideInteger",
+    "check_object",
+    "dumps",
+    "loads",
+    "loads_checked",
+    "wide_integer",
+]
+
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+"""Integers in JSON documents (metadata, payloads, results, attributes) must fit in a
+signed 64-bit integer, on both databases: beyond it JSON parsers (orjson, JavaScript)
+turn them into floats and lose digits silently. Send larger numbers as strings."""
+
+_LONG_DIGITS = re.compile(rb"\d{19}")
+"""Any integer outside the signed 64-bit range has at least 19 digits."""
 
 
 def dumps(value: Any) -> str:
@@ -39,6 +59,60 @@ def _has_nul(raw: bytes, value: Any) -> bool:
     return walk(value)
 
 
+class WideInteger(ValueError):
+    """JSON text holds an integer literal outside [INT_MIN, INT_MAX] (``number`` is it)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"integer {number} is outside the signed 64-bit range")
+        self.number = number
+
+
+def _exact_int(text: str) -> int:
+    number = int(text)
+    if not INT_MIN <= number <= INT_MAX:
+        raise WideInteger(number)
+    return number
+
+
+def loads_checked(text: str | bytes) -> Any:
+    """Parse JSON text strictly (orjson), refusing integer literals outside 64 bits.
+
+    orjson reads such a literal as a float, silently dropping digits; a long run
+    of digits sends the text through the standard library's parser once more,
+    which sees each integer literal exactly. Raises ``orjson.JSONDecodeError``
+    or :class:`WideInteger`.
+    """
+    data = orjson.loads(text)
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if _LONG_DIGITS.search(raw):
+        stdlib_json.loads(raw, parse_int=_exact_int)
+    return data
+
+
+def wide_integer(value: Any) -> int | None:
+    """The first integer in ``value`` (walked in full) outside [INT_MIN, INT_MAX], if any."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, int) and not isinstance(node, bool):
+            if not INT_MIN <= node <= INT_MAX:
+                return node
+        elif isinstance(node, Mapping):
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+    return None
+
+
+def _refuse_wide(name: str, number: int) -> ValidationError:
+    shown = str(number) if len(str(number)) <= 40 else f"{str(number)[:37]}..."
+    return ValidationError(
+        f"{name} holds the integer {shown}, outside the signed 64-bit range "
+        f"({INT_MIN} to {INT_MAX}); send it as a string",
+        field=name,
+    )
+
+
 def check_object(
     value: Any, *, name: str, limit: int | None = None, allow_none: bool = True
 ) -> tuple[dict[str, Any] | None, str | None]:
@@ -55,7 +129,11 @@ def check_object(
         except TypeError:
             pass
         else:
-            if (limit is None or len(raw) <= limit) and not _has_nul(raw, value):
+            if (
+                (limit is None or len(raw) <= limit)
+                and not _has_nul(raw, value)
+                and not _LONG_DIGITS.search(raw)
+            ):
                 return value, raw.decode()
     if value is None:
         if allow_none:
@@ -63,9 +141,11 @@ def check_object(
         raise ValidationError(f"{name} is required", field=name)
     if isinstance(value, str | bytes):
         try:
-            value = orjson.loads(value)
+            value = loads_checked(value)
         except orjson.JSONDecodeError as exc:
             raise ValidationError(f"{name} is not valid JSON: {exc}", field=name) from None
+        except WideInteger as exc:
+            raise _refuse_wide(name, exc.number) from None
     if not isinstance(value, Mapping):
         raise ValidationError(
             f"{name} must be a JSON object, got {type(value).__name__}", field=name
@@ -75,7 +155,14 @@ def check_object(
     try:
         text = orjson.dumps(value)
     except TypeError as exc:
+        wide = wide_integer(value)
+        if wide is not None:
+            raise _refuse_wide(name, wide) from None
         raise ValidationError(f"{name} cannot be stored as JSON: {exc}", field=name) from None
+    if _LONG_DIGITS.search(text):
+        wide = wide_integer(value)
+        if wide is not None:
+            raise _refuse_wide(name, wide)
     if _has_nul(text, value):
         # PostgreSQL's jsonb cannot hold U+0000; refuse it on both databases alike.
         raise ValidationError(f"{name} must not contain NUL characters (\\u0000)", field=name)

@@ -22,6 +22,11 @@ class Limits:
     """Most items in one ``*_many`` call."""
     page_size: int = 100
     """Largest ``limit`` of a page."""
+    page_bytes: int = 8 * 1024 * 1024
+    """A page stops adding items past this many bytes of JSON (it always holds one):
+    its ``next_cursor`` continues after the last item it holds."""
+    log_line_chars: int = 8 * 1024
+    """A job log line longer than this is cut to it (and says how much was cut)."""
 
 
 @dataclass(frozen=True, slots=True)

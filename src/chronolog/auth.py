@@ -11,15 +11,17 @@ role, so removing a member disables their tokens at once.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
-from .errors import Forbidden, NotFound, Unauthorized, ValidationError
+from .errors import Forbidden, NotFound, StoreUnavailable, Unauthorized, ValidationError
 from .store.sql import AnyRow
 from .store.sql import auth as sql
 
@@ -39,6 +41,8 @@ Role = Literal["read", "write", "admin"]
 ROLES: tuple[Role, ...] = ("read", "write", "admin")
 """Roles from least to most: ``read`` reads; ``write`` also records and runs jobs; ``admin``
 also manages tokens, members and secrets."""
+
+log = logging.getLogger("chronolog")
 
 TOKEN_PREFIX = "chl_"
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,254}$")
@@ -318,9 +322,20 @@ class Auth:
             if not role_allows(row.member_role, role):
                 role = row.member_role
         if row.last_used_at is None or row.last_used_at < now - _TOUCH_EVERY:
-            with scope.store.write() as conn:
-                sql.token_touch(conn, row.id, now, now - _TOUCH_EVERY)
+            try:
+                with scope.store.write() as conn:
+                    sql.token_touch(conn, row.id, now, now - _TOUCH_EVERY)
+            except StoreUnavailable as exc:
+                # Bookkeeping only: a read-only (or full, or locked) store still serves reads.
+                log.debug("chronolog: token %s last use not recorded: %s", row.id, exc.message)
         return Principal(row.project, row.project_id, role, row.id, row.user)
+
+    def still_valid(self, token_ids: Iterable[int]) -> set[int]:
+        """Which of ``token_ids`` (of any project) would still authenticate now: one read
+        for all of them (a server re-checks the tokens of its open streams with it)."""
+        ids = sorted({int(i) for i in token_ids})
+        with self._scope.store.read() as conn:
+            return sql.token_valid_ids(conn, ids, to_micros(self._scope.clock()))
 
     def check(self, principal: Principal, needed: Role) -> None:
         """Raise ``Forbidden`` unless ``principal`` holds at least ``needed``."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime, timedelta, tzinfo
@@ -46,6 +47,10 @@ _ERRORS: dict[str, type[ChronologError]] = {
     if isinstance(cls, type) and issubclass(cls, ChronologError)
 }
 _ERRORS.update({"invalid_json": errors.ValidationError, "bad_request": errors.ValidationError})
+
+
+_RETRY_STATUSES = frozenset({502, 503, 504})
+"""Answers after which an idempotent write is retried (the server or a proxy was away)."""
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -157,6 +162,9 @@ class Client:
         http: httpx.Client | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.retries = 3
+        """How many times an idempotent write is retried (with its key) when its answer
+        is lost or the server is unavailable."""
         self._owns = http is None
         self._http = http or httpx.Client(timeout=timeout)
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
@@ -175,29 +183,79 @@ class Client:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
+        idempotent: bool = False,
     ) -> Any:
         """Send one request to ``/api/v1{path}``; return the JSON body or raise chronolog's error.
 
         ``timeout``: seconds for this request (a long-poll), instead of the client's.
+        ``idempotent``: send an ``Idempotency-Key`` and retry a lost or refused
+        attempt (no answer, 502/503/504) up to :attr:`retries` times with the same
+        key and body: the server answers a repeat with the first answer, so a
+        write whose answer was lost is not made twice.
         """
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = self._http.request(
-                method,
-                f"{self.base_url}/api/v1{path}",
-                content=None if json is None else orjson.dumps(json, default=_plain),
-                params=query,
-                headers=self._headers if json is None else self._json_headers,
-                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-            )
-        except httpx.TransportError as exc:
-            raise StoreUnavailable(
-                f"chronolog server unreachable at {self.base_url}: {exc}"
-            ) from exc
-        _raise_for(response)
+        response = self._send(
+            method, path, json=json, params=params, timeout=timeout, idempotent=idempotent
+        )
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+    def paged(
+        self, path: str, params: Mapping[str, Any], after: str, limit: int | None
+    ) -> builtins.list[Any]:
+        """``GET`` a list that may come cut short (by bytes) with a ``Link: rel="next"``
+        header, following it until ``limit`` items (``None``: all) or the end."""
+        items: builtins.list[Any] = []
+        query = dict(params)
+        while True:
+            wanted = None if limit is None else limit - len(items)
+            response = self._send("GET", path, params={**query, "limit": wanted})
+            page = response.json()
+            items.extend(page)
+            nxt = response.links.get("next", {}).get("url")
+            if not page or (limit is not None and len(items) >= limit) or not nxt:
+                return items
+            query[after] = httpx.URL(nxt).params[after]
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        idempotent: bool = False,
+    ) -> httpx.Response:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        content = None if json is None else orjson.dumps(json, default=_plain)
+        headers = self._headers if json is None else self._json_headers
+        attempts = 1
+        if idempotent:
+            headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
+            attempts += self.retries
+        for attempt in range(attempts):
+            last = attempt + 1 == attempts
+            try:
+                response = self._http.request(
+                    method,
+                    f"{self.base_url}/api/v1{path}",
+                    content=content,
+                    params=query,
+                    headers=headers,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                )
+            except httpx.TransportError as exc:
+                if last:
+                    raise StoreUnavailable(
+                        f"chronolog server unreachable at {self.base_url}: {exc}"
+                    ) from exc
+            else:
+                if last or response.status_code not in _RETRY_STATUSES:
+                    break
+            time.sleep(min(0.25 * 2**attempt, 2.0))
+        _raise_for(response)
+        return response
 
     @contextmanager
     def stream(
@@ -279,18 +337,23 @@ class RemoteEvents:
                 "metadata": metadata,
             }
         )
-        return int(self._client.request("POST", "/events", json=body)["id"])
+        return int(self._client.request("POST", "/events", json=body, idempotent=True)["id"])
 
     def record_many(self, items: Iterable[NewEvent | Mapping[str, Any]]) -> list[int]:
         """Record a batch in one transaction, all or nothing; returns ids in input order.
 
         The server caps a batch (1000 events by default); a larger one is
         refused with ``TooLarge`` rather than split, so the call stays atomic.
+        The request carries an ``Idempotency-Key``: when its answer is lost (the
+        connection drops, the server restarts) it is retried and the server
+        replays the first answer instead of recording the batch twice.
         """
         # NewEvent, Actor, Target and datetimes serialise natively in orjson (fast);
         # naive datetimes go out without a zone and are refused by the server.
         body = {"events": [i if isinstance(i, NewEvent) else _event_body(i) for i in items]}
-        return [int(i) for i in self._client.request("POST", "/events", json=body)["ids"]]
+        # With an Idempotency-Key: retried when the answer is lost, written once.
+        answer = self._client.request("POST", "/events", json=body, idempotent=True)
+        return [int(i) for i in answer["ids"]]
 
     def get(self, event_id: int) -> Event:
         """One event by id (``NotFound`` if it is not in the token's project)."""
@@ -591,7 +654,7 @@ class RemoteStates:
     ) -> list[Transition]:
         """An entity's moves by ``sort_key`` ascending, from ``after + 1``."""
         path = _entity_path(kind, id) + "/transitions"
-        rows = self._client.request("GET", path, params={"after": after, "limit": limit})
+        rows = self._client.paged(path, {"after": after}, "after", limit)
         return [transition_from_json(r) for r in rows]
 
     def _entities(self, **params: Any) -> Page[Entity]:
@@ -920,9 +983,7 @@ class RemoteJobs:
 
     def logs(self, job_id: int, *, after: int = 0, limit: int = 1000) -> builtins.list[JobLog]:
         """A job's log lines after line ``after``, oldest first."""
-        rows = self._client.request(
-            "GET", f"/jobs/{int(job_id)}/logs", params={"after": after, "limit": limit}
-        )
+        rows = self._client.paged(f"/jobs/{int(job_id)}/logs", {"after": after}, "after", limit)
         return [job_log_from_json(r) for r in rows]
 
     def retry(self, job_id: int) -> Job:

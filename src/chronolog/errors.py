@@ -18,6 +18,7 @@ __all__ = [
     "NotFound",
     "StoreUnavailable",
     "TooLarge",
+    "TooManyRequests",
     "Unauthorized",
     "ValidationError",
 ]
@@ -78,6 +79,13 @@ class TooLarge(ValidationError):
     """The input is over a configured size limit (body, batch, page, metadata)."""
 
     code = "too_large"
+
+
+class TooManyRequests(ChronologError):
+    """A cap on concurrent use was reached (open streams and long-polls per token);
+    nothing was done: retry later, or close something first."""
+
+    code = "too_many_requests"
 
 
 class Unauthorized(ChronologError):

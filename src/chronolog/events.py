@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row
 
 from . import _json
-from ._cursor import decode_cursor, encode_cursor, fingerprint
+from ._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
+from ._pages import fitting
 from ._rollups import rollup_rows
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
@@ -17,6 +18,7 @@ from ._totals import count_events
 from .errors import NotFound, ValidationError
 from .models import Actor, Event, NewEvent, Page, Target
 from .store.sql import events as sql
+from .store.sql import idempotency as idem_sql
 from .store.sql import projects as project_sql
 
 __all__ = ["BUILTIN_STATUSES", "DATE_RANGES", "Events", "event_counter_rows", "event_from_row"]
@@ -171,6 +173,20 @@ def _party(
     return kind, ident, third
 
 
+def check_idempotency_key(key: object) -> str:
+    """An idempotency key: 1 to 200 printable ASCII characters (``ValidationError`` else)."""
+    if (
+        not isinstance(key, str)
+        or not 1 <= len(key) <= 200
+        or not key.isascii()
+        or not key.isprintable()
+    ):
+        raise ValidationError(
+            "an idempotency key is 1 to 200 printable ASCII characters", field="idempotency_key"
+        )
+    return key
+
+
 def _words(value: Any, name: str) -> tuple[str, ...] | None:
     """A filter list: None, one string (comma-separated allowed) or an iterable of strings."""
     if value is None:
@@ -224,11 +240,100 @@ class Events:
             ]
         )[0]
 
-    def record_many(self, items: Iterable[NewEvent | Mapping[str, Any]]) -> list[int]:
-        """Record a batch in one transaction, all or nothing; returns ids in input order."""
+    def record_many(
+        self,
+        items: Iterable[NewEvent | Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> list[int]:
+        """Record a batch in one transaction, all or nothing; returns ids in input order.
+
+        With ``idempotency_key``, a second call with the same key (within a day)
+        records nothing and returns the first call's ids, so a caller that lost
+        the answer (a crash, a dropped connection) can retry without writing the
+        batch twice. ``request_hash`` identifies what the first call sent: a key
+        reused with another hash is refused (``ValidationError``); without one,
+        the key alone decides.
+        """
+        if idempotency_key is not None:
+            return self.record_once(items, idempotency_key, request_hash=request_hash)[0]
         rows = self.prepare(items)
         with self._scope.store.write() as conn:
             ids = self.write_prepared(conn, rows)
+        self._scope.store.notifier.publish("events")
+        return ids
+
+    def record_once(
+        self,
+        items: Iterable[NewEvent | Mapping[str, Any]],
+        idempotency_key: str,
+        *,
+        request_hash: str | None = None,
+    ) -> tuple[list[int], bool]:
+        """:meth:`record_many` with an idempotency key: ``(ids, replayed)``, where
+        ``replayed`` says the key had been used and nothing was recorded this time."""
+        rows = self.prepare(items)
+        key = check_idempotency_key(idempotency_key)
+        wanted = request_hash or ""
+        scope = self._scope
+        with scope.store.write() as conn:
+            claimed = idem_sql.idempotency_claim(
+                conn, scope.store.dialect, scope.project_id, key, wanted, to_micros(scope.clock())
+            )
+            if claimed:
+                ids = self.write_prepared(conn, rows)
+                idem_sql.idempotency_set(conn, scope.project_id, key, {"ids": ids})
+            else:
+                first = idem_sql.idempotency_get(conn, scope.project_id, key)
+        if claimed:
+            scope.store.notifier.publish("events")
+            return ids, False
+        assert first is not None
+        if request_hash is not None and first.request_hash not in ("", request_hash):
+            raise ValidationError(
+                f"Idempotency-Key {key!r} was used for another request; use a new key",
+                field="idempotency_key",
+            )
+        return [int(i) for i in first.response["ids"]], True
+
+    def expire_idempotency_keys(self, older_than: str | timedelta | int = "1d") -> int:
+        """Forget idempotency keys older than ``older_than`` (every project). Returns how many."""
+        cutoff = to_micros(self._scope.clock() - parse_duration(older_than, "older_than"))
+        with self._scope.store.write() as conn:
+            return idem_sql.idempotency_expire(conn, cutoff)
+
+    def record_all(
+        self,
+        items: Iterable[NewEvent | Mapping[str, Any]],
+        *,
+        chunk: int = 5000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[int]:
+        """Record any number of events in one transaction, all or nothing: an import.
+
+        Unlike :meth:`record_many` there is no batch limit. Every item is
+        checked before the first is written (an error names the item's index);
+        the rows are then written ``chunk`` at a time, and ``progress(written,
+        total)`` is called after each chunk. Returns the ids in input order.
+        """
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise ValidationError("chunk must be a positive number of events", field="chunk")
+        batch = min(chunk, self._scope.limits.batch_size)
+        rows: list[tuple[Any, ...]] = []
+        pending: list[NewEvent | Mapping[str, Any]] = []
+        for item in items:
+            pending.append(item)
+            if len(pending) == batch:
+                rows += self._prepare(pending, start=len(rows))
+                pending = []
+        rows += self._prepare(pending, start=len(rows))
+        ids: list[int] = []
+        with self._scope.store.write() as conn:
+            for offset in range(0, len(rows), batch):
+                ids += self.write_prepared(conn, rows[offset : offset + batch])
+                if progress is not None:
+                    progress(len(ids), len(rows))
         self._scope.store.notifier.publish("events")
         return ids
 
@@ -238,10 +343,15 @@ class Events:
         Used by other parts (states, jobs) that append events inside their own
         transaction through :meth:`write_prepared`.
         """
+        return self._prepare(items)
+
+    def _prepare(
+        self, items: Iterable[NewEvent | Mapping[str, Any]], *, start: int = 0
+    ) -> list[tuple[Any, ...]]:
         scope = self._scope
         now = to_micros(scope.clock())
         rows: list[tuple[Any, ...]] = []
-        for index, item in enumerate(items):
+        for index, item in enumerate(items, start):
             if len(rows) >= scope.limits.batch_size:
                 raise ValidationError(
                     f"a batch holds at most {scope.limits.batch_size} events", field="events"
@@ -529,6 +639,31 @@ class Events:
             if value is not None and not isinstance(value, str):
                 raise ValidationError(f"{name} must be text", field=name)
         lower, upper = self._window(date_range, since, until)
+        relative = date_range is not None and DATE_RANGES[date_range] is not None
+        # The fingerprint names the range ("7d"), not its instant: page 2 is asked
+        # later, when now - 7d has moved. The cursor carries page 1's window instead.
+        fp = fingerprint(
+            "events",
+            scope.project_id,
+            _words(event_types, "event_types"),
+            _words(actions, "actions"),
+            _words(actor_types, "actor_types"),
+            actor_id,
+            target_type,
+            None if target_id is None else str(target_id),
+            _words(statuses, "statuses"),
+            search,
+            date_range,
+            None if since is None else to_micros(since),
+            upper,
+        )
+        before: tuple[int, int] | None = None
+        if cursor is not None:
+            position = decode_cursor(scope.store, cursor, "events", fp)
+            before = (cursor_int(position, "t"), cursor_int(position, "i", 0))
+            page = cursor_int(position, "p", 1)
+            if relative:
+                lower = cursor_int(position, "w")
         flt = sql.EventFilter(
             project_id=scope.project_id,
             event_types=_words(event_types, "event_types"),
@@ -542,15 +677,6 @@ class Events:
             since=lower,
             until=upper,
         )
-        fp = fingerprint("events", scope.project_id, *(getattr(flt, f) for f in flt.__slots__))
-        before: tuple[int, int] | None = None
-        if cursor is not None:
-            position = decode_cursor(cursor, "events", fp)
-            try:
-                before = (int(position["t"]), int(position["i"]))
-                page = int(position.get("p", 1))
-            except (KeyError, TypeError, ValueError):
-                raise ValidationError("cursor is not valid", field="cursor") from None
         dialect = scope.store.dialect
         with scope.store.read() as conn:
             indexed = sql.event_search_indexed(conn, dialect, flt)
@@ -575,10 +701,15 @@ class Events:
             )
             total = count_events(conn, dialect, flt, search_indexed=indexed) if with_total else None
         items = [event_from_row(r, scope.project) for r in rows[:limit]]
+        kept = fitting(items, scope.limits.page_bytes)
         next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor("events", fp, t=last.occurred_at, i=last.id, p=page + 1)
+        if len(rows) > limit or kept < len(items):
+            items = items[:kept]
+            last = rows[kept - 1]
+            window = {"w": lower} if relative else {}
+            next_cursor = encode_cursor(
+                scope.store, "events", fp, t=last.occurred_at, i=last.id, p=page + 1, **window
+            )
         return Page(items=items, total=total, page=page, limit=limit, next_cursor=next_cursor)
 
     def _window(
@@ -630,9 +761,16 @@ class Events:
     # -- purging -------------------------------------------------------------------
 
     def delete_older_than(
-        self, age: str | timedelta | int | float, *, batch_size: int = 5000
+        self,
+        age: str | timedelta | int | float,
+        *,
+        batch_size: int = 5000,
+        progress: Callable[[int], None] | None = None,
     ) -> int:
-        """Delete events older than ``age`` in bounded batches; counts stay. Returns how many."""
+        """Delete events older than ``age`` in bounded batches; counts stay. Returns how many.
+
+        ``progress(removed)`` is called after each batch with the total so far.
+        """
         span = parse_duration(age, "age")
         if not 1 <= batch_size <= 100_000:
             raise ValidationError("batch_size must be between 1 and 100000", field="batch_size")
@@ -643,6 +781,8 @@ class Events:
             with self._scope.store.write() as conn:
                 n = sql.event_delete_batch(conn, self._scope.project_id, cutoff, batch_size)
             removed += n
+            if progress is not None:
+                progress(removed)
             if n < batch_size:
                 return removed
 

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ._cursor import decode_cursor, encode_cursor, fingerprint
+from ._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
 from ._scope import Scope
 from .errors import ValidationError
 from .events import _words, event_from_row
 from .models import Event
+from .store.engine import Store
 from .store.sql import events as event_sql
 from .store.sql import feed as sql
 
@@ -33,6 +35,8 @@ __all__ = ["Feed", "FeedItem", "FeedPage"]
 _START = (-1, -1)
 _MAX_ID = 2**63 - 1
 _HELD_BACK_POLL = 0.01
+_STOP_SLICE = 0.05
+"""Longest a follower keeps waiting after its ``stop`` event is set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +69,20 @@ class Feed:
     # -- cursors -------------------------------------------------------------------
 
     def _encode(self, position: tuple[int, int]) -> str:
-        return encode_cursor("feed", self._fp, t=position[0], i=position[1])
+        return encode_cursor(self._scope.store, "feed", self._fp, t=position[0], i=position[1])
 
     def _decode(self, cursor: str | None) -> tuple[int, int]:
         if cursor is None:
             return _START
-        data = decode_cursor(cursor, "feed", self._fp)
-        tx, ident = data.get("t"), data.get("i")
-        if (
-            not isinstance(tx, int)
-            or not isinstance(ident, int)
-            or isinstance(tx, bool)
-            or isinstance(ident, bool)
-        ):
-            raise ValidationError("cursor is not valid", field="cursor")
-        return tx, ident
+        data = decode_cursor(self._scope.store, cursor, "feed", self._fp)
+        return cursor_int(data, "t", -1), cursor_int(data, "i", -1)
+
+    def position(self, cursor: str | None) -> tuple[int, int]:
+        """The (transaction, id) position a cursor of this feed stands for (``None``: the
+        start); positions order like the feed, so cursors can be compared (a fan-out
+        serving many followers from one reader does). ``ValidationError`` for a cursor
+        that is not one of this project's feed cursors."""
+        return self._decode(cursor)
 
     def end_cursor(self) -> str:
         """A cursor after every event committed so far (to follow only what comes next)."""
@@ -112,6 +115,45 @@ class Feed:
         """
         flt = self._filter(event_types, actions, statuses, actor_types, target_type, target_id)
         return self._read(self._decode(after), self._limit(limit), flt)
+
+    def matcher(
+        self,
+        *,
+        event_types: Iterable[str] | str | None = None,
+        actions: Iterable[str] | str | None = None,
+        statuses: Iterable[str] | str | None = None,
+        actor_types: Iterable[str] | str | None = None,
+        target_type: str | None = None,
+        target_id: str | int | None = None,
+    ) -> Callable[[Event], bool]:
+        """A test that keeps exactly the events :meth:`read` with these filters returns
+        (checked as :meth:`read` checks them): for serving many filtered followers
+        from one unfiltered read."""
+        flt = self._filter(event_types, actions, statuses, actor_types, target_type, target_id)
+        kinds = None if flt.event_types is None else frozenset(flt.event_types)
+        verbs = None if flt.actions is None else frozenset(flt.actions)
+        states = None if flt.statuses is None else frozenset(flt.statuses)
+        actors = None if flt.actor_types is None else frozenset(flt.actor_types)
+
+        def matches(event: Event) -> bool:
+            # The same terms as ``event_where``: a missing actor or target matches no list.
+            if kinds is not None and event.event_type not in kinds:
+                return False
+            if verbs is not None and event.action not in verbs:
+                return False
+            if states is not None and event.status not in states:
+                return False
+            if actors is not None and (event.actor is None or event.actor.type not in actors):
+                return False
+            if flt.target_type is not None and (
+                event.target is None or event.target.type != flt.target_type
+            ):
+                return False
+            return flt.target_id is None or (
+                event.target is not None and event.target.id == flt.target_id
+            )
+
+        return matches
 
     def _limit(self, limit: int) -> int:
         cap = max(self._scope.limits.page_size, 1000)
@@ -193,7 +235,7 @@ class Feed:
                 yield FeedItem(event, cursor)
             timeout = follower.timeout(page)
             if timeout:
-                self._scope.store.wait("events", generation, timeout)
+                _wait(self._scope.store, generation, timeout, stop)
 
     async def afollow(
         self,
@@ -262,6 +304,20 @@ class _Follower:
             return delay
         self.backoff = _HELD_BACK_POLL
         return self.poll
+
+
+def _wait(store: Store, generation: int, timeout: float, stop: threading.Event | None) -> None:
+    """Wait for a commit past ``generation`` for up to ``timeout`` seconds, and return
+    within :data:`_STOP_SLICE` once ``stop`` is set (a condition variable cannot also
+    wait on an event, so the wait is cut in slices while a ``stop`` is given)."""
+    if stop is None:
+        store.wait("events", generation, timeout)
+        return
+    deadline = time.monotonic() + timeout
+    while not stop.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or store.wait("events", generation, min(remaining, _STOP_SLICE)):
+            return
 
 
 _FILTER_NAMES = ("event_types", "actions", "statuses", "actor_types", "target_type", "target_id")

@@ -30,6 +30,18 @@ class Actor:
     id: str | None = None
     name: str | None = None
 
+    @property
+    def label(self) -> str:
+        """How every chronolog interface shows this actor: its name if it has one; an
+        API token as ``token #3``; a user by id; else ``type:id``, or the type alone."""
+        if self.name:
+            return self.name
+        if self.type == "token":
+            return f"token #{self.id}" if self.id else "token"
+        if self.id:
+            return self.id if self.type == "user" else f"{self.type}:{self.id}"
+        return self.type
+
 
 @dataclass(frozen=True, slots=True)
 class Target:

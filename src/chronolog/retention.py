@@ -167,12 +167,14 @@ class Retention:
         now: datetime | None = None,
         batch_size: int = 5000,
         max_batches: int = 1000,
+        progress: Callable[[str, int], None] | None = None,
     ) -> RetentionReport:
         """Apply every policy: purge in batches of ``batch_size`` rows, one transaction each.
 
         Stops a kind after ``max_batches`` (the report says ``complete=False``;
         the next run goes on). Records a ``retention``/``purge`` event when
-        anything was removed.
+        anything was removed. ``progress(kind, removed)`` is called after each
+        batch with the rows of that kind removed so far.
         """
         if isinstance(batch_size, bool) or not 1 <= batch_size <= 100_000:
             raise ValidationError("batch_size must be between 1 and 100000", field="batch_size")
@@ -197,6 +199,8 @@ class Retention:
                 with store.write() as conn:
                     n = purger(conn, store.dialect, scope.project_id, cutoff, batch_size)
                 total += n
+                if progress is not None:
+                    progress(kind, total)
                 if n == 0:
                     break
             else:

@@ -238,7 +238,18 @@ class Stats:
         zone = _zone(tz)
         current = self._scope.clock() if now is None else require_aware(now, "now")
         now_s = _seconds(current)
-        edges = self._edges(window, zone, current, now_s, since, until, bucket)
+        try:
+            edges = self._edges(window, zone, current, now_s, since, until, bucket)
+            # Each edge converted once: a bucket's end is the next one's start.
+            times = [datetime.fromtimestamp(edge, UTC).astimezone(zone) for edge in edges]
+        except (OverflowError, ValueError) as exc:
+            if isinstance(exc, ValidationError):
+                raise
+            # Bucket edges aligned outwards past year 1 or 9999 (since=0001-01-01, 1000d).
+            raise ValidationError(
+                "the range is too close to year 1 or 9999 to be cut into these buckets",
+                field="since",
+            ) from None
         flt = sql.CountFilter(
             project_id=self._scope.project_id,
             event_types=_words(event_types, "event_types"),
@@ -264,8 +275,6 @@ class Stats:
                 groups.append(grp)
         if not asked:
             groups.sort()
-        # Each edge converted once: a bucket's end is the next one's start.
-        times = [datetime.fromtimestamp(edge, UTC).astimezone(zone) for edge in edges]
         out = []
         for i, cell in enumerate(cells):
             counts = {g: cell.get(g, 0) for g in groups} if group_by is not None else {}

@@ -14,10 +14,11 @@ import typer
 from rich.table import Table
 
 from ..core import Chronolog
-from ..errors import Conflict
+from ..errors import ChronologError, Conflict
 from ..examples import agent_platform, jetstream, library_cleanup, media_manager, rip_pipeline
-from ..store.engine import normalise_url
-from ._common import console, fail
+from ..store import migrate
+from ..store.engine import Store, normalise_url
+from ._common import QuietOption, console, fail, print_table, progress
 from .events import event_table
 
 __all__ = ["DEMO_URL", "SCENARIOS", "build_scenarios", "register"]
@@ -41,6 +42,39 @@ def _reset(url: str) -> None:
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             os.remove(parsed.database + suffix)
+
+
+def holdings(url: str) -> str | None:
+    """What the database at ``url`` already holds (``None``: nothing, the demo may fill it).
+
+    Never creates anything: a missing SQLite file holds nothing.
+    """
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or not os.path.exists(database):
+            return None
+    store = Store(url)
+    try:
+        with store.read() as conn:
+            revision = migrate.current_revision(conn)
+            tables = migrate.table_names(conn)
+    finally:
+        store.close()
+    if revision is None:
+        return f"{len(tables)} tables of another application" if tables else None
+    found: list[str] = []
+    with Chronolog(url) as cl:
+        for project in cl.projects.list():
+            view = cl.using(project.name)
+            events = view.events.query(limit=1).total or 0
+            entities = len(view.states.entities(limit=1).items)
+            jobs = sum(sum(states.values()) for states in view.jobs.counts().values())
+            if events or entities or jobs:
+                found.append(f"{project.name} ({events} events, {jobs} jobs)")
+    if not found:
+        return None
+    return "a chronolog store with data in project " + ", ".join(found)
 
 
 def _jetstream_lines(now: datetime, count: int = 1500, seed: int = 7) -> list[str]:
@@ -136,37 +170,68 @@ SCENARIOS: dict[str, Callable[[Chronolog], int]] = {
 """Project name → the example that fills it (``default`` is the library-cleanup tool)."""
 
 
-def build_scenarios(cl: Chronolog) -> dict[str, int]:
-    """Fill one project per example scenario; returns how many events each holds."""
+def build_scenarios(cl: Chronolog, *, quiet: bool = True) -> dict[str, int]:
+    """Fill one project per example scenario; returns how many events each holds.
+
+    With ``quiet=False`` a progress bar on a terminal shows the scenarios.
+    """
     built = {}
-    for project, fill in SCENARIOS.items():
-        if project != "default":
-            with contextlib.suppress(Conflict):
-                cl.projects.create(project)
-        view = cl if project == "default" else cl.using(project)
-        with console.status(f"recording the {project} scenario…"):
+    with progress(quiet=quiet) as bar:
+        task = bar.add_task("building the demo", total=len(SCENARIOS))
+        for project, fill in SCENARIOS.items():
+            bar.update(task, description=f"recording the {project} scenario")
+            if project != "default":
+                with contextlib.suppress(Conflict):
+                    cl.projects.create(project)
+            view = cl if project == "default" else cl.using(project)
             fill(view)
-        built[project] = view.events.query(limit=1).total or 0
+            built[project] = view.events.query(limit=1).total or 0
+            bar.advance(task)
     return built
 
 
 def demo(
-    db: Annotated[str, typer.Option("--db", help="Where to build the demo store.")] = DEMO_URL,
-    fresh: Annotated[bool, typer.Option(help="Start from an empty file.")] = True,
+    db: Annotated[
+        str, typer.Option("--db", metavar="URL", help="Where to build the demo store.")
+    ] = DEMO_URL,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Delete the SQLite file first, whatever it holds. Without it, a store "
+            "that holds data is refused.",
+        ),
+    ] = False,
     serve: Annotated[
         bool, typer.Option(help="Serve the dashboard afterwards (--no-serve prints tables).")
     ] = True,
     host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to serve on.")] = 8000,
+    quiet: QuietOption = False,
 ) -> None:
-    """Build a SQLite store from every example scenario, then open it on the dashboard."""
+    """Build a store from every example scenario, then open it on the dashboard.
+
+    The store must be new or empty: one that holds data is never replaced
+    unless --fresh is given (which deletes the SQLite file first).
+    """
     if fresh:
         _reset(db)
+    else:
+        try:
+            held = holdings(db)
+        except ChronologError as exc:
+            fail(exc.message)
+        if held is not None:
+            fail(
+                f"{db} already holds {held}. The demo never writes into a store with data: "
+                "pass --fresh to delete the file and build it anew, or choose another --db."
+            )
     with Chronolog(db) as cl:
-        built = build_scenarios(cl)
-        for project, count in built.items():
-            console.print(f"[bold green]✓[/] {project}: {count} events")
-        console.print(f"into {db}\n")
+        built = build_scenarios(cl, quiet=quiet)
+        if not quiet:
+            for project, count in built.items():
+                console.print(f"[bold green]✓[/] {project}: {count} events")
+            console.print(f"into {db}\n")
         if not serve:
             _tables(cl, db)
             return
@@ -188,7 +253,7 @@ def demo(
 
 def _tables(cl: Chronolog, db: str) -> None:
     """The text summary of the library-cleanup scenario (``--no-serve``)."""
-    console.print(event_table(cl.events.recent(15), title="Newest activity"))
+    print_table(event_table(cl.events.recent(15), title="Newest activity"))
     summary = Table(title="Summary of the last 24 hours", header_style="bold")
     summary.add_column("event type")
     for column in ("events", "by rules", "by users", "errors"):
@@ -216,7 +281,7 @@ def _tables(cl: Chronolog, db: str) -> None:
             str(total(actor_types=["user"])),
             str(total(statuses=["error"])),
         )
-    console.print(summary)
+    print_table(summary)
     console.print(
         f"\nExplore: [bold]chronolog events ls --db {db} --type deletion[/] "
         f"or [bold]--search alien[/] or [bold]--json[/]"

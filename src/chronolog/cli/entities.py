@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from datetime import tzinfo
 from typing import Annotated
 
 import typer
@@ -16,29 +16,36 @@ from ._common import (
     ProjectOption,
     console,
     fail,
+    local_user,
     open_store,
-    print_json_lines,
+    print_json,
+    print_page_json,
+    print_table,
 )
+from ._when import TzOption, show_time, zone, zone_label
 
 __all__ = ["app", "entity_table", "history_table"]
 
 app = typer.Typer(help="Entities with a lifecycle and their state history.", no_args_is_help=True)
 
 
-def _when(entity_or_move: Entity | Transition) -> str:
+def _when(entity_or_move: Entity | Transition, tz: tzinfo) -> str:
     at = (
         entity_or_move.state_since
         if isinstance(entity_or_move, Entity)
         else entity_or_move.occurred_at
     )
-    return "" if at is None else at.strftime("%Y-%m-%d %H:%M:%S")
+    return show_time(at, tz)
 
 
-def entity_table(items: list[Entity], title: str | None = None) -> Table:
+def entity_table(items: list[Entity], title: str | None = None, tz: tzinfo | None = None) -> Table:
     """A Rich table of entities with their current state and its metadata."""
+    zone_ = tz or zone(None)
     table = Table(title=title, header_style="bold")
-    for column in ("kind", "id", "title", "state", "since (UTC)", "parent", "metadata"):
-        table.add_column(column, overflow="fold")
+    for column in ("kind", "id", "title", "state", f"since ({zone_label(zone_)})"):
+        table.add_column(column, no_wrap=column not in ("title", "id"))
+    table.add_column("parent")
+    table.add_column("metadata")
     for e in items:
         metadata = e.current.metadata if e.current is not None else None
         table.add_row(
@@ -46,23 +53,28 @@ def entity_table(items: list[Entity], title: str | None = None) -> Table:
             e.id,
             e.title or "",
             f"[cyan]{e.state or '—'}[/]",
-            _when(e),
+            _when(e, zone_),
             "" if e.parent is None else f"{e.parent[0]}/{e.parent[1]}",
             "" if not metadata else ", ".join(f"{k}={v}" for k, v in metadata.items()),
         )
     return table
 
 
-def history_table(moves: list[Transition], title: str | None = None) -> Table:
+def history_table(
+    moves: list[Transition], title: str | None = None, tz: tzinfo | None = None
+) -> Table:
     """A Rich table of one entity's transitions, oldest first."""
+    zone_ = tz or zone(None)
     table = Table(title=title, header_style="bold")
-    for column in ("#", "when (UTC)", "from", "to", "actor", "metadata"):
-        table.add_column(column, overflow="fold")
+    for column in ("#", f"when ({zone_label(zone_)})", "from", "to"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("actor")
+    table.add_column("metadata")
     for t in moves:
-        actor = "" if t.actor is None else (t.actor.name or f"{t.actor.type}:{t.actor.id or ''}")
+        actor = "" if t.actor is None else t.actor.label
         table.add_row(
             str(t.sort_key),
-            _when(t),
+            _when(t, zone_),
             t.from_state or "—",
             f"[cyan]{t.to_state}[/]",
             actor,
@@ -81,8 +93,9 @@ def ls(
         bool, typer.Option("--active", help="Only entities not in a terminal state.")
     ] = False,
     limit: Annotated[int, typer.Option(help="Entities per page (1..100).")] = 20,
-    cursor: Annotated[str | None, typer.Option(help="next_cursor of a previous page.")] = None,
+    cursor: Annotated[str | None, typer.Option(help="The next_cursor of a previous page.")] = None,
     as_json: JsonOption = False,
+    tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
@@ -99,14 +112,15 @@ def ls(
         else:
             page = cl.states.entities(kind, limit=limit, cursor=cursor)
     if as_json:
-        print_json_lines([e.to_dict() for e in page.items])
+        print_page_json(page, Entity.to_dict)
         return
-    console.print(entity_table(list(page.items)))
+    print_table(entity_table(list(page.items), tz=zone(tz)))
     console.print(
         f"{len(page.items)} entities"
         + (f" · next: --cursor {page.next_cursor}" if page.next_cursor else ""),
         style="dim",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -114,7 +128,10 @@ def ls(
 def show(
     kind: Annotated[str, typer.Argument(help="Entity kind, e.g. movie.")],
     entity_id: Annotated[str, typer.Argument(metavar="ID", help="Entity id.")],
-    as_json: JsonOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the entity and its history as JSON.")
+    ] = False,
+    tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
@@ -124,12 +141,19 @@ def show(
         moves = cl.states.history(kind, entity_id)
         children = cl.states.children(kind, entity_id)
     if as_json:
-        print_json_lines([{**entity.to_dict(), "history": [t.to_dict() for t in moves]}])
+        print_json(
+            {
+                **entity.to_dict(),
+                "history": [t.to_dict() for t in moves],
+                "children": [c.to_dict() for c in children],
+            }
+        )
         return
-    console.print(entity_table([entity], title=f"{kind}/{entity_id}"))
-    console.print(history_table(moves, title="history"))
+    zone_ = zone(tz)
+    print_table(entity_table([entity], title=f"{kind}/{entity_id}", tz=zone_))
+    print_table(history_table(moves, title="history", tz=zone_))
     if children:
-        console.print(entity_table(children, title="children"))
+        print_table(entity_table(children, title="children", tz=zone_))
 
 
 @app.command("move")
@@ -141,20 +165,22 @@ def move(
         str | None, typer.Option("--expect", help="Refuse unless the entity is in this state.")
     ] = None,
     title: Annotated[str | None, typer.Option(help="Set the entity's title.")] = None,
-    metadata: Annotated[str | None, typer.Option(help="A JSON object kept with the move.")] = None,
+    metadata: Annotated[
+        str | None, typer.Option(metavar="JSON", help="A JSON object kept with the move.")
+    ] = None,
     actor_type: Annotated[str, typer.Option(help="Who moves it.")] = "user",
-    actor_id: Annotated[str | None, typer.Option()] = None,
-    actor_name: Annotated[str | None, typer.Option()] = None,
+    actor_id: Annotated[str | None, typer.Option(help="Default: your user name.")] = None,
+    actor_name: Annotated[str | None, typer.Option(help="Display name of the actor.")] = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
     """Move an entity to STATE (creating it on its first move); its machine must allow it."""
-    with open_store(db, project) as cl:
+    with open_store(db, project, create=True) as cl:
         done = cl.states.transition(
             kind,
             entity_id,
             state,
-            actor=Actor(actor_type, actor_id or os.environ.get("USER"), actor_name),
+            actor=Actor(actor_type, actor_id or local_user(), actor_name),
             metadata=metadata,
             title=title,
             expected_from=expect,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import datetime, tzinfo
 from typing import Annotated, Any
 
 import orjson
@@ -15,63 +16,81 @@ from ._common import (
     DbOption,
     JsonOption,
     ProjectOption,
+    QuietOption,
     console,
     fail,
     open_store,
-    print_json_lines,
+    print_page_json,
+    print_table,
+    progress,
 )
+from ._when import TIME_HELP, TzOption, parse_time, show_time, zone, zone_label
 
-__all__ = ["app", "event_table"]
+__all__ = ["actor_label", "app", "event_table"]
 
 app = typer.Typer(help="Record and list events of the activity log.", no_args_is_help=True)
 
 STATUS_STYLE = {"success": "green", "error": "red", "processing": "yellow"}
 
 
-def _when(value: str | None, name: str) -> datetime | None:
+def actor_label(actor: Actor | None) -> str:
+    """Who, as every table shows it (see :meth:`chronolog.Actor.label`)."""
+    return "" if actor is None else actor.label
+
+
+def _when(value: str | None, name: str, tz: tzinfo) -> datetime | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"{name} {value!r} is not an ISO 8601 time")
-    if parsed.tzinfo is None:
-        fail(f"{name} {value!r} has no time zone; add Z or an offset")
-    return parsed
+        return parse_time(value, tz)
+    except typer.BadParameter as exc:
+        fail(f"{name}: {exc.message}")
 
 
 @app.command("log")
 def log(
-    event_type: Annotated[str | None, typer.Argument(help="Event type, e.g. scan.")] = None,
+    event_type: Annotated[
+        str | None, typer.Argument(metavar="TYPE", help="Event type, e.g. scan.")
+    ] = None,
     action: Annotated[str | None, typer.Argument(help="Action, e.g. started.")] = None,
     status: Annotated[
         str, typer.Option(help="processing, success, error or a custom word.")
     ] = "success",
     actor_type: Annotated[str | None, typer.Option(help="Who: user, rule, scheduler …")] = None,
-    actor_id: Annotated[str | None, typer.Option()] = None,
-    actor_name: Annotated[str | None, typer.Option()] = None,
+    actor_id: Annotated[str | None, typer.Option(help="The actor's id.")] = None,
+    actor_name: Annotated[str | None, typer.Option(help="The actor's display name.")] = None,
     target_type: Annotated[str | None, typer.Option(help="What: media_item, job …")] = None,
-    target_id: Annotated[str | None, typer.Option()] = None,
-    target_title: Annotated[str | None, typer.Option()] = None,
+    target_id: Annotated[str | None, typer.Option(help="The target's id.")] = None,
+    target_title: Annotated[str | None, typer.Option(help="The target's display title.")] = None,
     error: Annotated[str | None, typer.Option(help="Error text.")] = None,
-    metadata: Annotated[str | None, typer.Option(help="A JSON object.")] = None,
+    metadata: Annotated[str | None, typer.Option(metavar="JSON", help="A JSON object.")] = None,
     at: Annotated[
-        str | None, typer.Option(help="When it happened (ISO 8601); default now.")
+        str | None,
+        typer.Option(metavar="WHEN", help=f"When it happened: {TIME_HELP}. Default: now."),
     ] = None,
+    tz: TzOption = None,
+    quiet: QuietOption = False,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
     """Record one event from flags, or JSON lines from stdin when no event type is given.
 
-    Each stdin line is an object with the fields of an event
-    (event_type, action, status, actor, target, occurred_at, error, metadata).
+    Each stdin line is an object with the fields of an event (event_type,
+    action, status, actor, target, occurred_at, error, metadata). Every line
+    is checked before any is written, and they are written in one
+    transaction: all of them, or none. The new ids are printed one a line.
     """
-    with open_store(db, project) as cl:
+    zone_ = zone(tz)
+    with open_store(db, project, create=True) as cl:
         if event_type is None:
-            items = [_from_json(line) for line in sys.stdin if line.strip()]
-            if not items:
+            if sys.stdin.isatty():
+                fail("give an event type and action, or pipe JSON lines to stdin")
+            with progress(quiet=quiet, total=False) as bar:
+                reading = bar.add_task("reading events from stdin", total=None)
+                items = _from_stdin(zone_, lambda n: bar.update(reading, completed=n))
+                ids = cl.events.record_all(items, progress=_writing(bar, reading))
+            if not ids:
                 fail("no event type given and nothing on stdin")
-            ids = cl.events.record_many(items)
         else:
             if action is None:
                 fail("give an ACTION after the event type")
@@ -84,45 +103,70 @@ def log(
                     status=status,
                     actor=actor,
                     target=target,
-                    occurred_at=_when(at, "--at"),
+                    occurred_at=_when(at, "--at", zone_),
                     error=error,
                     metadata=metadata,
                 )
             ]
-    for event_id in ids:
-        console.print(event_id, highlight=False)
+    sys.stdout.write("".join(f"{event_id}\n" for event_id in ids))
+    sys.stdout.flush()
 
 
-def _from_json(line: str) -> dict[str, Any]:
+def _writing(bar: Any, reading: Any) -> Any:
+    """The progress callback of the writing phase (a bar of its own once reading is done)."""
+    task: list[Any] = []
+
+    def written(done: int, total: int) -> None:
+        if not task:
+            bar.update(reading, visible=False)
+            task.append(bar.add_task("recording events", total=total))
+        bar.update(task[0], completed=done)
+
+    return written
+
+
+def _from_stdin(tz: tzinfo, counted: Any) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(sys.stdin, 1):
+        if line.strip():
+            yield _from_json(line, number, tz)
+        if number % 1000 == 0:
+            counted(number)
+
+
+def _from_json(line: str, number: int, tz: tzinfo) -> dict[str, Any]:
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        fail(f"stdin line is not JSON: {exc}")
+        fail(f"stdin line {number} is not JSON: {exc}")
     if not isinstance(data, dict):
-        fail("each stdin line must be a JSON object")
+        fail(f"stdin line {number} is not a JSON object")
     if isinstance(data.get("occurred_at"), str):
-        data["occurred_at"] = _when(data["occurred_at"], "occurred_at")
+        data["occurred_at"] = _when(data["occurred_at"], f"stdin line {number}: occurred_at", tz)
     return data
 
 
-def event_table(events: list[Event], title: str | None = None) -> Table:
-    """A Rich table of events, newest first."""
+def event_table(events: list[Event], title: str | None = None, tz: tzinfo | None = None) -> Table:
+    """A Rich table of events, newest first (times in ``tz``, default UTC)."""
+    zone_ = tz or zone(None)
     table = Table(title=title, header_style="bold", expand=False)
-    for column in ("id", "when (UTC)", "type", "action", "status", "actor", "target"):
-        table.add_column(column, overflow="fold")
+    table.add_column("id", no_wrap=True)
+    table.add_column(f"when ({zone_label(zone_)})", no_wrap=True)
+    for column in ("type", "action", "status"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("actor")
+    table.add_column("target")
     for e in events:
         style = STATUS_STYLE.get(e.status, "cyan")
-        actor = "" if e.actor is None else (e.actor.name or f"{e.actor.type}:{e.actor.id or ''}")
         target = ""
         if e.target is not None:
             target = e.target.title or f"{e.target.type}:{e.target.id or ''}"
         table.add_row(
             str(e.id),
-            e.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+            show_time(e.occurred_at, zone_),
             e.event_type,
             e.action,
             f"[{style}]{e.status}[/]",
-            actor,
+            actor_label(e.actor),
             target,
         )
     return table
@@ -137,26 +181,34 @@ def ls(
         list[str] | None, typer.Option("--action", "-a", help="Action (repeatable).")
     ] = None,
     actor_type: Annotated[list[str] | None, typer.Option(help="Actor type (repeatable).")] = None,
-    actor_id: Annotated[str | None, typer.Option()] = None,
-    target_type: Annotated[str | None, typer.Option()] = None,
-    target_id: Annotated[str | None, typer.Option(help="Needs --target-type.")] = None,
+    actor_id: Annotated[str | None, typer.Option(help="Actor id.")] = None,
+    target_type: Annotated[str | None, typer.Option(help="Target type.")] = None,
+    target_id: Annotated[str | None, typer.Option(help="Target id (needs --target-type).")] = None,
     status: Annotated[
         list[str] | None, typer.Option("--status", "-s", help="Status (repeatable).")
     ] = None,
     search: Annotated[
-        str | None, typer.Option("--search", "-q", help="Text in target title or action.")
+        str | None, typer.Option("--search", help="Text in the target's title or the action.")
     ] = None,
-    date_range: Annotated[str | None, typer.Option("--range", help="24h, 7d, 30d or all.")] = None,
-    since: Annotated[str | None, typer.Option(help="ISO 8601 lower bound.")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO 8601 upper bound (exclusive).")] = None,
+    date_range: Annotated[
+        str | None, typer.Option("--range", metavar="RANGE", help="24h, 7d, 30d or all.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="WHEN", help=f"Lower bound: {TIME_HELP}.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(metavar="WHEN", help="Upper bound (exclusive), as --since.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Events per page (1..100).")] = 20,
     page: Annotated[int, typer.Option(help="Page number.")] = 1,
-    cursor: Annotated[str | None, typer.Option(help="next_cursor of a previous page.")] = None,
+    cursor: Annotated[str | None, typer.Option(help="The next_cursor of a previous page.")] = None,
     as_json: JsonOption = False,
+    tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
     """List events newest first, with filters."""
+    zone_ = zone(tz)
     with open_store(db, project) as cl:
         result = cl.events.query(
             event_types=event_type or None,
@@ -168,21 +220,22 @@ def ls(
             statuses=status or None,
             search=search,
             date_range=date_range,
-            since=_when(since, "--since"),
-            until=_when(until, "--until"),
+            since=_when(since, "--since", zone_),
+            until=_when(until, "--until", zone_),
             limit=limit,
             page=page,
             cursor=cursor,
         )
     if as_json:
-        print_json_lines([e.to_dict() for e in result.items])
+        print_page_json(result, Event.to_dict)
         return
-    console.print(event_table(list(result.items)))
+    print_table(event_table(list(result.items), tz=zone_))
     console.print(
         f"page {result.page} · {len(result.items)} of {result.total} events"
         + (f" · next: --cursor {result.next_cursor}" if result.next_cursor else ""),
         style="dim",
         highlight=False,
+        soft_wrap=True,  # a cursor is copied whole, never broken across lines
     )
 
 
@@ -190,18 +243,21 @@ def ls(
 def search_index(
     switch: Annotated[
         str | None,
-        typer.Argument(help="on: build the index; off: drop it; nothing: say whether it is on."),
+        typer.Argument(
+            metavar="on|off",
+            help="on: build the index; off: drop it; nothing: say whether it is on.",
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """The opt-in trigram index behind ``events ls --search`` (every project of the store).
+    """The opt-in trigram index behind events ls --search (every project of the store).
 
     Searches then cost what their matches cost, not a read of every event;
     writes of events get slower (see benchmarks/README.md).
     """
     if switch not in (None, "on", "off"):
         fail(f"expected on or off, got {switch!r}")
-    with open_store(db) as cl:
+    with open_store(db, create=switch is not None) as cl:
         if switch == "on":
             cl.events.enable_search_index()
         elif switch == "off":

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import sys
+from datetime import tzinfo
 from typing import Annotated
 
 import orjson
 import typer
+from rich.markup import escape
 
 from ..models import Event
-from ._common import DbOption, JsonOption, ProjectOption, console, open_store
+from ._common import DbOption, ProjectOption, console, open_store
+from ._when import TzOption, show_time, zone
 from .events import STATUS_STYLE
 
 __all__ = ["register"]
 
 
-def _line(event: Event) -> str:
+def _line(event: Event, tz: tzinfo) -> str:
     style = STATUS_STYLE.get(event.status, "cyan")
     target = ""
     if event.target is not None:
         target = event.target.title or f"{event.target.type}:{event.target.id or ''}"
     return (
-        f"[dim]{event.occurred_at:%Y-%m-%d %H:%M:%S}[/] #{event.id} {event.event_type} "
-        f"{event.action} [{style}]{event.status}[/] {target}"
+        f"[dim]{show_time(event.occurred_at, tz)}[/] #{event.id} {escape(event.event_type)} "
+        f"{escape(event.action)} [{style}]{escape(event.status)}[/] {escape(target)}"
     )
 
 
@@ -31,19 +34,28 @@ def tail(
         bool, typer.Option("--follow", "-f", help="Keep printing new events.")
     ] = False,
     after: Annotated[
-        str | None, typer.Option(help="Start after this cursor (default: the last --lines).")
+        str | None,
+        typer.Option(metavar="CURSOR", help="Start after this cursor (default: the last --lines)."),
     ] = None,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Events to show first.")] = 10,
     event_type: Annotated[
-        list[str] | None, typer.Option("--type", "-t", help="Event type.")
+        list[str] | None, typer.Option("--type", "-t", help="Event type (repeatable).")
     ] = None,
-    action: Annotated[list[str] | None, typer.Option(help="Action.")] = None,
-    status: Annotated[list[str] | None, typer.Option(help="Status.")] = None,
-    json: JsonOption = False,
+    action: Annotated[
+        list[str] | None, typer.Option("--action", "-a", help="Action (repeatable).")
+    ] = None,
+    status: Annotated[
+        list[str] | None, typer.Option("--status", "-s", help="Status (repeatable).")
+    ] = None,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print JSON lines (one event a line), a stream.")
+    ] = False,
+    tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
     """Print the newest events in commit order; with --follow, wait for new ones."""
+    zone_ = zone(tz)
     with open_store(db, project) as cl:
         try:
             if after is None:
@@ -67,25 +79,25 @@ def tail(
                 )
                 shown, cursor = page.items, page.next_cursor
             for event in shown:
-                _print(event, json)
+                _print(event, json, zone_)
             if not follow:
                 if not json:
-                    console.print(f"[dim]cursor: {cursor}[/]")
+                    console.print(f"[dim]cursor: {cursor}[/]", soft_wrap=True)
                 return
             for item in cl.feed.follow(
                 cursor, event_types=event_type, actions=action, statuses=status
             ):
-                _print(item.event, json)
+                _print(item.event, json, zone_)
         except KeyboardInterrupt:
             return
 
 
-def _print(event: Event, json: bool) -> None:
+def _print(event: Event, json: bool, tz: tzinfo) -> None:
     if json:
         sys.stdout.write(orjson.dumps(event.to_dict()).decode() + "\n")
         sys.stdout.flush()
     else:
-        console.print(_line(event), highlight=False)
+        console.print(_line(event, tz), highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

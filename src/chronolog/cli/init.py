@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import typer
+from sqlalchemy.engine import make_url
 
 from ..store import migrate as migrations
-from ._common import DbOption, console, open_store
+from ._common import DbOption, console, open_store, store_url
 
 __all__ = ["register"]
 
@@ -18,13 +19,17 @@ def register(app: typer.Typer) -> None:
 
 def init(db: DbOption = None) -> None:
     """Create the store (or bring its schema up to date) and print where it is."""
-    with open_store(db) as cl:
-        url = cl.store.url.render_as_string(hide_password=True)
+    with open_store(db, create=True):
+        url = make_url(store_url(db)).render_as_string(hide_password=True)
         console.print(
             f"chronolog store ready at [bold]{url}[/] (schema {migrations.head_revision()})"
         )
 
 
 def migrate(db: DbOption = None) -> None:
-    """Upgrade the store's schema to the newest revision."""
-    init(db)
+    """Upgrade an existing store's schema to the newest revision."""
+    with open_store(db):
+        url = make_url(store_url(db)).render_as_string(hide_password=True)
+        console.print(
+            f"chronolog store ready at [bold]{url}[/] (schema {migrations.head_revision()})"
+        )

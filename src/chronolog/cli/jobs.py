@@ -6,23 +6,43 @@ import importlib
 import os
 import sys
 import time
+from datetime import timedelta, tzinfo
 from typing import Annotated, Any
 
+import orjson
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import ChronologError
 from ..jobs import Job
 from ..jobs.exec import command_handler
 from ..jobs.worker import Handler, Worker
+from ..models import Actor
 from ._common import (
     DbOption,
     JsonOption,
     ProjectOption,
     console,
     fail,
+    local_actor,
+    local_or_remote,
     open_store,
+    print_json,
     print_json_lines,
+    print_page_json,
+    print_table,
+)
+from ._when import (
+    TIME_HELP,
+    TzOption,
+    duration_option,
+    parse_time,
+    seconds,
+    show_time,
+    zone,
+    zone_label,
 )
 
 __all__ = ["app", "register"]
@@ -46,7 +66,7 @@ LEVEL_STYLE = {
 
 QueueOption = Annotated[
     list[str] | None,
-    typer.Option("--queue", "-q", help="Queue to work on (repeatable; default all)."),
+    typer.Option("--queue", "-Q", help="Queue to work on (repeatable; default all)."),
 ]
 
 
@@ -57,10 +77,13 @@ def register(app_: typer.Typer) -> None:
     app_.command("exec", context_settings={"allow_interspersed_args": False})(exec_command)
 
 
-def _table(jobs: list[Job]) -> Table:
+def _table(jobs: list[Job], tz: tzinfo) -> Table:
     table = Table(header_style="bold")
-    for column in ("id", "queue", "kind", "state", "attempt", "subject", "worker", "created (UTC)"):
-        table.add_column(column, overflow="fold")
+    for column in ("id", "queue", "kind", "state", "attempt"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("subject")
+    table.add_column("worker")
+    table.add_column(f"created ({zone_label(tz)})", no_wrap=True)
     for j in jobs:
         table.add_row(
             str(j.id),
@@ -70,7 +93,7 @@ def _table(jobs: list[Job]) -> Table:
             f"{j.attempt}/{j.max_attempts}",
             "" if j.subject is None else f"{j.subject[0]}:{j.subject[1]}",
             j.worker or "",
-            j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            show_time(j.created_at, tz),
         )
     return table
 
@@ -81,14 +104,15 @@ def ls(
         list[str] | None, typer.Option("--state", "-s", help="State (repeatable).")
     ] = None,
     queue: Annotated[
-        list[str] | None, typer.Option("--queue", "-q", help="Queue (repeatable).")
+        list[str] | None, typer.Option("--queue", "-Q", help="Queue (repeatable).")
     ] = None,
     kind: Annotated[
         list[str] | None, typer.Option("--kind", "-k", help="Kind (repeatable).")
     ] = None,
     limit: Annotated[int, typer.Option(help="Jobs per page (1..100).")] = 20,
-    cursor: Annotated[str | None, typer.Option(help="next_cursor of a previous page.")] = None,
+    cursor: Annotated[str | None, typer.Option(help="The next_cursor of a previous page.")] = None,
     as_json: JsonOption = False,
+    tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
@@ -97,63 +121,104 @@ def ls(
         page = cl.jobs.list(states=state, queue=queue, kind=kind, limit=limit, cursor=cursor)
         counts = cl.jobs.counts()
     if as_json:
-        print_json_lines([j.to_dict() for j in page.items])
+        print_page_json(page, Job.to_dict, counts=counts)
         return
-    console.print(_table(list(page.items)))
+    print_table(_table(list(page.items), zone(tz)))
     summary = " · ".join(
         f"{q}: " + ", ".join(f"{n} {s}" for s, n in states.items()) for q, states in counts.items()
     )
     console.print(summary or "no jobs", style="dim", highlight=False)
     if page.next_cursor:
-        console.print(f"next: --cursor {page.next_cursor}", style="dim", highlight=False)
+        console.print(
+            f"next: --cursor {page.next_cursor}", style="dim", highlight=False, soft_wrap=True
+        )
+
+
+def _who(actor: tuple[str | None, str | None, str | None]) -> str | None:
+    """A history entry's actor as every interface shows it."""
+    kind, ident, name = actor
+    return None if kind is None else Actor(kind, ident, name).label
 
 
 @app.command("show")
 def show(
-    job_id: Annotated[int, typer.Argument(help="Job id.")],
-    as_json: JsonOption = False,
+    job_id: Annotated[int, typer.Argument(metavar="ID", help="Job id.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the job and its history as JSON.")
+    ] = False,
+    tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
-    """Show one job: its fields, errors of past attempts and history."""
+    """Show one job: its fields, the error of each failed attempt (whole), its history."""
     with open_store(db, project) as cl:
         job = cl.jobs.get(job_id)
         history = cl.jobs.history(job_id)
     if as_json:
         data = job.to_dict()
         data["history"] = [
-            {"from": m.from_state, "to": m.to_state, "at": m.at.isoformat(), "actor": m.actor}
+            {
+                "from": m.from_state,
+                "to": m.to_state,
+                "at": m.at.isoformat().replace("+00:00", "Z"),
+                "actor": _who(m.actor),
+            }
             for m in history
         ]
-        print_json_lines([data])
+        print_json(data)
         return
+    zone_ = zone(tz)
+    times = {"run_at", "heartbeat_at", "lease_expires_at", "created_at", "started_at"}
+    times |= {"finished_at"}
     for key, value in job.to_dict().items():
-        if key not in ("errors", "project") and value is not None:
-            console.print(f"[bold]{key:>16}[/] {value}", highlight=False)
+        if key in ("errors", "project") or value is None:
+            continue
+        if key in times:
+            value = show_time(getattr(job, key), zone_) + f" {zone_label(zone_)}"
+        if key == "progress":
+            value = f"{round(job.progress * 100)}%" if job.progress is not None else ""
+        if isinstance(value, dict | list):
+            value = orjson.dumps(value).decode()
+        # Values are data, not markup: "[error]" in a payload stays as written.
+        console.print(Text.assemble((f"{key:>16}", "bold"), " ", str(value)))
     for e in job.errors:
         console.print(
-            f"[red]attempt {e.attempt} failed[/] {e.at:%H:%M:%S}: {e.error}", highlight=False
-        )
-    for m in history:
-        who = m.actor[1] or m.actor[0] or ""
-        console.print(
-            f"  {m.at:%Y-%m-%d %H:%M:%S}  {m.from_state or '·'} → {m.to_state}  {who}",
+            f"[red]attempt {e.attempt} failed[/] {show_time(e.at, zone_)}"
+            + (f" on {escape(e.worker)}" if e.worker else "")
+            + ":",
             highlight=False,
+        )
+        # The whole error, every line of it (a traceback), indented under its heading.
+        console.print(
+            Text("\n".join("    " + line for line in e.error.splitlines()) or "    (no message)"),
+            soft_wrap=True,
+        )
+    if history:
+        console.print(Text("history", style="bold"))
+    for m in history:
+        who = _who(m.actor) or ""
+        console.print(
+            Text(
+                f"  {show_time(m.at, zone_)}  {m.from_state or '·'} → {m.to_state}  {who}".rstrip()
+            ),
+            soft_wrap=True,
         )
 
 
 @app.command("logs")
 def logs(
-    job_id: Annotated[int, typer.Argument(help="Job id.")],
+    job_id: Annotated[int, typer.Argument(metavar="ID", help="Job id.")],
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
     after: Annotated[int, typer.Option(help="Start after this line id.")] = 0,
-    as_json: JsonOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
     """Print a job's log; with --follow, until the job finishes."""
+    zone_ = zone(tz)
     with open_store(db, project) as cl:
         try:
             while True:
@@ -162,13 +227,12 @@ def logs(
                     if as_json:
                         print_json_lines([line.to_dict()])
                     else:
-                        style = LEVEL_STYLE.get(line.level, "")
-                        text = f"{line.at:%H:%M:%S} {line.level:<7} {line.message}"
-                        console.print(
-                            f"[{style}]{text}[/]" if style else text,
-                            highlight=False,
-                            markup=bool(style),
+                        text = Text(
+                            f"{show_time(line.at, zone_, '%H:%M:%S')} {line.level:<7} "
+                            f"{line.message}",
+                            style=LEVEL_STYLE.get(line.level, ""),
                         )
+                        console.print(text, highlight=False, soft_wrap=True)
                     after = line.id
                 if not follow:
                     return
@@ -182,62 +246,79 @@ def logs(
 
 @app.command("retry")
 def retry(
-    job_id: Annotated[int, typer.Argument(help="Job id.")],
+    job_id: Annotated[int, typer.Argument(metavar="ID", help="Job id.")],
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
-    """Send a failed or cancelled job back to pending."""
+    """Send a failed or cancelled job back to pending (recorded as done by you)."""
     with open_store(db, project) as cl:
-        job = cl.jobs.retry(job_id)
+        job = cl.jobs.retry(job_id, actor=local_actor())
     console.print(f"job {job.id} is {job.state}", highlight=False)
 
 
 @app.command("cancel")
 def cancel(
-    job_id: Annotated[int, typer.Argument(help="Job id.")],
+    job_id: Annotated[int, typer.Argument(metavar="ID", help="Job id.")],
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
     """Cancel a pending job, or a running one (its worker stops at its next heartbeat)."""
     with open_store(db, project) as cl:
-        job = cl.jobs.cancel(job_id)
+        job = cl.jobs.cancel(job_id, actor=local_actor())
     console.print(f"job {job.id} is {job.state}", highlight=False)
 
 
 @app.command("enqueue")
 def enqueue(
     kind: Annotated[str, typer.Argument(help="Job kind, e.g. rip.")],
-    payload: Annotated[str | None, typer.Option(help="A JSON object.")] = None,
-    queue: Annotated[str, typer.Option("--queue", "-q", help="Queue.")] = "default",
+    payload: Annotated[str | None, typer.Option(metavar="JSON", help="A JSON object.")] = None,
+    queue: Annotated[str, typer.Option("--queue", "-Q", help="Queue.")] = "default",
     priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
-    delay: Annotated[float | None, typer.Option(help="Seconds to wait before it may run.")] = None,
+    delay: Annotated[
+        timedelta | None, duration_option("Wait this long before it may run", "--delay")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", metavar="WHEN", help=f"Not before this time: {TIME_HELP}."),
+    ] = None,
     max_attempts: Annotated[
         int | None, typer.Option(help="Attempts before it fails for good.")
     ] = None,
     unique_key: Annotated[
-        str | None, typer.Option(help="At most one pending/running job with it.")
+        str | None, typer.Option(help="At most one pending or running job holds it.")
     ] = None,
-    subject: Annotated[str | None, typer.Option(help="KIND:ID of the entity it works on.")] = None,
+    subject: Annotated[
+        str | None, typer.Option(metavar="KIND:ID", help="The entity it works on.")
+    ] = None,
+    tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
-    """Add a job and print its id."""
+    """Add a job (recorded as enqueued by you) and print its id."""
     subject_key: tuple[str, str] | None = None
     if subject is not None:
         kind_part, sep, id_part = subject.partition(":")
         if not sep:
             fail("--subject must be KIND:ID")
         subject_key = (kind_part, id_part)
-    with open_store(db, project) as cl:
+    if delay is not None and at is not None:
+        fail("give --delay or --at, not both")
+    try:
+        run_at = None if at is None else parse_time(at, zone(tz))
+    except typer.BadParameter as exc:
+        fail(f"--at: {exc.message}")
+    with open_store(db, project, create=True) as cl:
         job = cl.jobs.enqueue(
             kind,
             payload,
             queue=queue,
             priority=priority,
+            run_at=run_at,
             delay=delay,
             max_attempts=max_attempts,
             unique_key=unique_key,
             subject=subject_key,
+            actor=local_actor(),
         )
     console.print(job.id, highlight=False)
 
@@ -274,7 +355,7 @@ def _run(
     if server is not None:
         _run_remote(handlers, queue, concurrency, lease, timeout, grace, burst, name, server, token)
         return
-    with open_store(db, project) as cl:
+    with open_store(db, project, create=True) as cl:
         w = Worker(
             cl.jobs,
             handlers,
@@ -363,22 +444,32 @@ TokenOption = Annotated[
 ConcurrencyOption = Annotated[
     int, typer.Option("--concurrency", "-c", min=1, help="Jobs at a time.")
 ]
-LeaseOption = Annotated[float, typer.Option(help="Lease seconds (renewed by heartbeats).")]
-TimeoutOption = Annotated[float | None, typer.Option(help="Per-job time limit in seconds.")]
-GraceOption = Annotated[float, typer.Option(help="Seconds running jobs get on SIGTERM/SIGINT.")]
+LeaseOption = Annotated[
+    timedelta | None,
+    duration_option("How long a claim holds, renewed by heartbeats; default 30s", "--lease"),
+]
+TimeoutOption = Annotated[
+    timedelta | None, duration_option("Time limit of one job; default none", "--timeout")
+]
+GraceOption = Annotated[
+    timedelta | None,
+    duration_option("Time running jobs get on SIGTERM/SIGINT; default 30s", "--grace"),
+]
 BurstOption = Annotated[bool, typer.Option("--burst", help="Exit when no job is due.")]
 NameOption = Annotated[str | None, typer.Option("--name", help="Worker name (default host:pid).")]
 
 
 def worker(
+    ctx: typer.Context,
     target: Annotated[
-        str, typer.Argument(help="MODULE:OBJECT: a dict of kind → handler, or one handler.")
+        str,
+        typer.Argument(metavar="MODULE:OBJECT", help="A dict of kind → handler, or one handler."),
     ],
     queue: QueueOption = None,
     concurrency: ConcurrencyOption = 1,
-    lease: LeaseOption = 30.0,
+    lease: LeaseOption = None,
     timeout: TimeoutOption = None,
-    grace: GraceOption = 30.0,
+    grace: GraceOption = None,
     burst: BurstOption = False,
     name: NameOption = None,
     db: DbOption = None,
@@ -386,33 +477,81 @@ def worker(
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Run Python job handlers until SIGTERM/SIGINT (from --db, or --server with --token)."""
+    """Run Python job handlers until SIGTERM/SIGINT.
+
+    Jobs come from the store (--db), or from a chronolog server (--server with --token).
+    """
+    local_or_remote(ctx, server)
+    server = ctx.params.get("server", server)
     handlers: Any = _load(target)
     if not callable(handlers) and not isinstance(handlers, dict):
         fail(f"{target} is neither a dict of handlers nor a callable")
     _run(
-        handlers, queue, concurrency, lease, timeout, grace, burst, name, db, project, server, token
+        handlers,
+        queue,
+        concurrency,
+        seconds(lease) or 30.0,
+        seconds(timeout),
+        seconds(grace) or 30.0,
+        burst,
+        name,
+        db,
+        project,
+        server,
+        token,
     )
 
 
 def exec_command(
+    ctx: typer.Context,
     command: Annotated[list[str], typer.Argument(help="The command and its arguments, after --.")],
     queue: QueueOption = None,
     concurrency: ConcurrencyOption = 1,
-    lease: LeaseOption = 30.0,
+    lease: LeaseOption = None,
     timeout: TimeoutOption = None,
-    grace: GraceOption = 30.0,
+    grace: GraceOption = None,
     burst: BurstOption = False,
     name: NameOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
     server: ServerOption = None,
     token: TokenOption = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env",
+            help="Pass this variable of the worker's environment to the command (NAME), "
+            "or set one (NAME=VALUE). Repeatable. Without it the command sees only PATH, "
+            "HOME, USER, SHELL, the locale, TZ and TMPDIR: never CHRONOLOG_TOKEN or "
+            "CHRONOLOG_SECRET_KEY, since its output lands in job logs.",
+        ),
+    ] = None,
 ) -> None:
-    """Run COMMAND once per job: payload in the environment and in {placeholders},
-    output streamed into the job log, exit 0 completes, anything else fails.
-    Jobs come from --db, or from a chronolog server with --server URL --token T."""
-    handler: Handler = command_handler(command)
+    """Run COMMAND once per job: exit 0 completes it, anything else fails it.
+
+    The job's payload is in the environment and in {placeholders} of the
+    command; its output is streamed into the job log. Jobs come from the
+    store (--db), or from a chronolog server (--server URL --token T). The
+    command sees only PATH, HOME, the locale, TZ and TMPDIR of the worker's
+    environment, and what --env names.
+    """
+    local_or_remote(ctx, server)
+    server = ctx.params.get("server", server)
+    try:
+        handler: Handler = command_handler(command, env=env or ())
+    except ValueError as exc:
+        fail(str(exc))
     _run(
-        handler, queue, concurrency, lease, timeout, grace, burst, name, db, project, server, token
+        handler,
+        queue,
+        concurrency,
+        seconds(lease) or 30.0,
+        seconds(timeout),
+        seconds(grace) or 30.0,
+        burst,
+        name,
+        db,
+        project,
+        server,
+        token,
     )

@@ -9,14 +9,8 @@ import typer
 from rich.table import Table
 
 from ..stats import Series
-from ._common import (
-    DbOption,
-    JsonOption,
-    ProjectOption,
-    console,
-    open_store,
-    print_json_lines,
-)
+from ._common import DbOption, ProjectOption, console, open_store, print_json
+from ._when import TzOption
 
 __all__ = ["chart", "register"]
 
@@ -54,7 +48,9 @@ def chart(series: Series) -> Table:
 
 
 def stats(
-    window: Annotated[str, typer.Argument(help="1h, 3h, 6h, 1d, 7d or 30d.")] = "1d",
+    window: Annotated[
+        str, typer.Argument(metavar="WINDOW", help="1h, 3h, 6h, 1d, 7d or 30d.")
+    ] = "1d",
     group_by: Annotated[
         str | None,
         typer.Option(
@@ -62,14 +58,18 @@ def stats(
         ),
     ] = None,
     event_type: Annotated[
-        list[str] | None, typer.Option("--type", "-t", help="Event type.")
+        list[str] | None, typer.Option("--type", "-t", help="Event type (repeatable).")
     ] = None,
-    action: Annotated[list[str] | None, typer.Option(help="Action.")] = None,
-    status: Annotated[list[str] | None, typer.Option(help="Status.")] = None,
-    tz: Annotated[
-        str | None, typer.Option(help="Time zone for day buckets, e.g. Europe/Paris.")
+    action: Annotated[
+        list[str] | None, typer.Option("--action", "-a", help="Action (repeatable).")
     ] = None,
-    json: JsonOption = False,
+    status: Annotated[
+        list[str] | None, typer.Option("--status", "-s", help="Status (repeatable).")
+    ] = None,
+    tz: TzOption = None,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print the series as JSON: one object with its buckets.")
+    ] = False,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
@@ -84,7 +84,7 @@ def stats(
             tz=tz,
         )
     if json:
-        print_json_lines([b.to_dict() for b in series.buckets])
+        print_json(series.to_dict())
         return
     console.print(chart(series))
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from ..auth import ROLES
+from ..auth import ROLES, ApiToken
 from ._common import (
     DbOption,
-    JsonOption,
     ProjectOption,
     console,
     fail,
     open_store,
-    print_json_lines,
+    print_json,
+    print_table,
 )
+from ._when import TzOption, duration_option, show_time, zone, zone_label
 
 __all__ = ["app"]
 
@@ -31,7 +33,7 @@ def create(
         str | None, typer.Option(help="Tie it to a member (capped by their role).")
     ] = None,
     expires_in: Annotated[
-        str | None, typer.Option(help="Lifetime such as 30d or 12h; default: no expiry.")
+        timedelta | None, duration_option("Lifetime; default: no expiry", "--expires-in")
     ] = None,
     db: DbOption = None,
     project: ProjectOption = "default",
@@ -39,7 +41,7 @@ def create(
     """Issue a token and print it once (only its hash is stored)."""
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}")
-    with open_store(db, project) as cl:
+    with open_store(db, project, create=True) as cl:
         issued = cl.auth.create_token(name, role, user=user, expires_in=expires_in)
     console.print(issued.secret, highlight=False, soft_wrap=True)
 
@@ -47,7 +49,10 @@ def create(
 @app.command("ls")
 def ls(
     all_: Annotated[bool, typer.Option("--all", help="Include revoked tokens.")] = False,
-    json: JsonOption = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: one object with items.")
+    ] = False,
+    tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
@@ -55,9 +60,10 @@ def ls(
     with open_store(db, project) as cl:
         tokens = cl.auth.tokens(include_revoked=all_)
     if json:
-        print_json_lines([t.to_dict() for t in tokens])
+        print_json({"items": [ApiToken.to_dict(t) for t in tokens]})
         return
-    table = Table(header_style="bold")
+    zone_ = zone(tz)
+    table = Table(header_style="bold", caption=f"times in {zone_label(zone_)}")
     for column in (
         "id",
         "name",
@@ -69,7 +75,7 @@ def ls(
         "last used",
         "revoked",
     ):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "name")
     when = "%Y-%m-%d %H:%M"
     for t in tokens:
         table.add_row(
@@ -78,17 +84,17 @@ def ls(
             t.prefix + "…",
             t.role,
             t.user or "",
-            t.created_at.strftime(when),
-            t.expires_at.strftime(when) if t.expires_at else "never",
-            t.last_used_at.strftime(when) if t.last_used_at else "",
-            t.revoked_at.strftime(when) if t.revoked_at else "",
+            show_time(t.created_at, zone_, when),
+            show_time(t.expires_at, zone_, when) if t.expires_at else "never",
+            show_time(t.last_used_at, zone_, when),
+            show_time(t.revoked_at, zone_, when),
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("revoke")
 def revoke(
-    token_id: Annotated[int, typer.Argument(help="The token's id (see `token ls`).")],
+    token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id (see token ls).")],
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:

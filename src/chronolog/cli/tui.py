@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..client import Client
 from ..errors import ChronologError
-from ._common import DbOption, ProjectOption, fail, open_store
+from ._common import DbOption, ProjectOption, fail, local_or_remote, open_store
 
 __all__ = ["parse_stages", "register"]
 
@@ -32,6 +31,7 @@ def parse_stages(specs: list[str]) -> dict[str, dict[str, str]]:
 
 
 def tui(
+    ctx: typer.Context,
     db: DbOption = None,
     project: ProjectOption = "default",
     server: Annotated[
@@ -55,13 +55,18 @@ def tui(
         list[str] | None,
         typer.Option(
             "--stage",
-            help="KIND:KEY=JOB: the key enqueues a JOB job for KIND (repeatable; replaces "
+            metavar="KIND:KEY=JOB",
+            help="The key enqueues a JOB job on entities of KIND (repeatable; replaces "
             "the kind's default r/m/t keys).",
         ),
     ] = None,
 ) -> None:
-    """Browse entities, their jobs and logs, and the activity, in a terminal UI
-    (of a database with --db, or of a chronolog server with --server URL --token T)."""
+    """Browse entities, their jobs and logs, and the activity, in a terminal UI.
+
+    It shows a store (--db), or a chronolog server (--server URL --token T).
+    """
+    local_or_remote(ctx, server)
+    server = ctx.params.get("server", server)
     from ..tui import (  # Textual loads only for this command
         DEFAULT_PROFILES,
         KindProfile,
@@ -77,6 +82,8 @@ def tui(
     for kind, keys in stages.items():
         profiles[kind] = dataclasses.replace(profiles.get(kind) or KindProfile(), stages=keys)
     if server is not None:
+        from ..client import Client  # httpx loads only for a server
+
         if not token:
             fail("--server needs --token (or $CHRONOLOG_TOKEN): a token with the read role")
         with Client(server, token) as client:

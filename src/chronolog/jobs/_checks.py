@@ -28,6 +28,7 @@ __all__ = [
     "check_text",
     "check_word",
     "completions",
+    "cut_log_line",
     "prepare_job",
     "seconds",
     "subject_key",
@@ -211,6 +212,14 @@ def completions(
     return checked
 
 
+def cut_log_line(message: str, cap: int) -> str:
+    """A log message of at most ``cap`` characters: a longer one keeps its start and
+    says how much was cut (a worker's output is never refused for one long line)."""
+    if len(message) <= cap:
+        return message
+    return f"{message[:cap]} … [{len(message) - cap} more characters cut]"
+
+
 def check_log_lines(
     scope: Scope,
     job_id: int,
@@ -229,8 +238,7 @@ def check_log_lines(
             )
         if not isinstance(message, str):
             raise ValidationError("a log message must be text", field="message")
-        if len(message) > limits.text_chars:
-            raise ValidationError(f"a log message is longer than {limits.text_chars} characters")
+        message = cut_log_line(message, limits.log_line_chars)
         _, text = _json.check_object(fields, name="fields", limit=limits.metadata_bytes)
         at = to_micros(require_aware(line[3], "at")) if len(line) > 3 else now
         rows.append([scope.project_id, job_id, 0, at, level, message, text])

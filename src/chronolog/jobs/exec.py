@@ -2,7 +2,11 @@
 
 The command gets the payload in its environment (``CHRONOLOG_PAYLOAD`` as
 JSON, each top-level scalar as ``JOB_<KEY>``) and in its arguments
-(``{key}`` placeholders). Its stdout and stderr lines go to the job log as
+(``{key}`` placeholders). It does not inherit the worker's environment, whose
+``CHRONOLOG_TOKEN``, ``CHRONOLOG_SECRET_KEY`` or database URL would end up in
+job logs that read tokens can see: only :data:`BASE_ENV` (``PATH``, ``HOME``,
+the locale …) passes, plus what the operator names (``env=``: ``NAME`` passes
+the worker's value, ``NAME=VALUE`` sets one). Its stdout and stderr lines go to the job log as
 they come; exit status 0 completes the job, anything else fails it with the
 status and the last lines. A cancelled job (or a timeout, or a shutdown past
 the grace period) stops the child: SIGTERM to its process group, SIGKILL
@@ -24,9 +28,12 @@ from typing import IO, Any
 from .. import _json
 from .worker import Handler, JobContext
 
-__all__ = ["CommandFailed", "command_handler", "render_args"]
+__all__ = ["BASE_ENV", "CommandFailed", "command_environment", "command_handler", "render_args"]
 
 _TAIL = 20
+
+BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR")
+"""What a command inherits from the worker's environment by default (and ``LC_*``)."""
 
 
 class CommandFailed(Exception):
@@ -58,8 +65,27 @@ def render_args(argv: Sequence[str], payload: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _environment(ctx: JobContext) -> dict[str, str]:
-    env = dict(os.environ)
+def command_environment(
+    allowed: Sequence[str] = (), source: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment a command starts from: :data:`BASE_ENV` and ``LC_*`` of ``source``
+    (default ``os.environ``), and ``allowed``: ``NAME`` copies the variable from
+    ``source`` (if set), ``NAME=VALUE`` sets it."""
+    source = os.environ if source is None else source
+    env = {k: v for k, v in source.items() if k in BASE_ENV or k.startswith("LC_")}
+    for item in allowed:
+        name, sep, value = item.partition("=")
+        if not name or not (name.replace("_", "").isalnum()) or name[0].isdigit():
+            raise ValueError(f"not an environment variable name: {name!r}")
+        if sep:
+            env[name] = value
+        elif name in source:
+            env[name] = source[name]
+    return env
+
+
+def _environment(ctx: JobContext, base: Mapping[str, str]) -> dict[str, str]:
+    env = dict(base)
     payload = ctx.payload
     env.update(
         CHRONOLOG_JOB_ID=str(ctx.id),
@@ -97,12 +123,21 @@ def _kill(proc: subprocess.Popen[str], grace: float) -> None:
 
 
 def command_handler(
-    argv: Sequence[str], *, kill_grace: float = 5.0, cwd: str | None = None
+    argv: Sequence[str],
+    *,
+    kill_grace: float = 5.0,
+    cwd: str | None = None,
+    env: Sequence[str] = (),
 ) -> Handler:
-    """A handler running ``argv`` for each job (see the module docstring)."""
+    """A handler running ``argv`` for each job (see the module docstring).
+
+    ``env`` names what the command may see of the worker's environment beyond
+    :data:`BASE_ENV` (``NAME``) or sets variables (``NAME=VALUE``); read once, here.
+    """
     if not argv:
         raise ValueError("give a command to run")
     command = list(argv)
+    base = command_environment(env)
 
     def run_command(ctx: JobContext) -> dict[str, Any]:
         args = render_args(command, ctx.payload)
@@ -116,7 +151,7 @@ def command_handler(
             text=True,
             errors="replace",
             bufsize=1,
-            env=_environment(ctx),
+            env=_environment(ctx, base),
             cwd=cwd,
             start_new_session=True,  # its own process group: a stop reaches its children too
         )

@@ -34,6 +34,7 @@ from ._checks import (
     check_int,
     check_queues,
     completions,
+    cut_log_line,
     prepare_job,
     seconds,
 )
@@ -43,7 +44,7 @@ from ._trail import Move, bulk_move, record
 from .models import Job, NewJob
 from .reading import job_from_row
 
-__all__ = ["DEFAULT_LEASE", "LOG_LEVELS", "Jobs", "backoff", "default_worker_name"]
+__all__ = ["DEFAULT_LEASE", "LOG_LEVELS", "Jobs", "backoff", "cut_log_line", "default_worker_name"]
 
 RESCUE_EVERY = 1.0
 """Seconds between the rescues a process's claims run (no cron needed)."""

@@ -11,12 +11,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .. import _json
-from .._cursor import decode_cursor, encode_cursor, fingerprint
+from .._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
+from .._pages import fitting
 from .._scope import Scope
 from .._time import from_micros, require_aware, to_micros
 from ..errors import NotFound, ValidationError
 from ..models import Page
 from ..store.schema.jobs import JOB_ACTIONS, JOB_STATES
+from ..store.sql import job_logs as log_sql
 from ..store.sql import job_moves
 from ..store.sql import jobs as sql
 from ._checks import check_id, subject_key
@@ -229,16 +231,15 @@ class JobReading:
             before = None
             page = 1
             if cursor is not None:
-                position = decode_cursor(cursor, "jobs", fp)
-                try:
-                    before, page = int(position["i"]), int(position.get("p", 1))
-                except (KeyError, TypeError, ValueError):
-                    raise ValidationError("cursor is not valid", field="cursor") from None
+                position = decode_cursor(scope.store, cursor, "jobs", fp)
+                before, page = cursor_int(position, "i", 0), cursor_int(position, "p", 1)
             rows = sql.job_page(conn, sql.job_where(flt), limit=limit + 1, before=before)
             items = self._jobs(conn, rows[:limit])
+        kept = fitting(items, scope.limits.page_bytes)
         next_cursor = None
-        if len(rows) > limit:
-            next_cursor = encode_cursor("jobs", fp, i=items[-1].id, p=page + 1)
+        if len(rows) > limit or kept < len(items):
+            items = items[:kept]
+            next_cursor = encode_cursor(scope.store, "jobs", fp, i=items[-1].id, p=page + 1)
         return Page(items=items, total=None, page=page, limit=limit, next_cursor=next_cursor)
 
     def failed(
@@ -272,6 +273,25 @@ class JobReading:
         with scope.store.read() as conn:
             rows = sql.job_log_page(conn, scope.project_id, job_id, after, limit)
             if not rows and after == 0:
+                self._get(conn, job_id)  # NotFound for a job that does not exist
+        return [_log_line(r) for r in rows]
+
+    def log_tail(
+        self, job_id: int, *, before: int | None = None, limit: int = 500
+    ) -> builtins.list[JobLog]:
+        """A job's last ``limit`` log lines (before line ``before``, if given), oldest
+        first: the end of a long log without reading it all."""
+        check_id(job_id)
+        if before is not None and (
+            isinstance(before, bool) or not isinstance(before, int) or not 0 < before < 2**63
+        ):
+            raise ValidationError("before must be a line id", field="before")
+        if not 1 <= limit <= 10_000:
+            raise ValidationError("limit must be between 1 and 10000", field="limit")
+        scope = self._scope
+        with scope.store.read() as conn:
+            rows = log_sql.job_log_tail(conn, scope.project_id, job_id, before, limit)
+            if not rows:
                 self._get(conn, job_id)  # NotFound for a job that does not exist
         return [_log_line(r) for r in rows]
 

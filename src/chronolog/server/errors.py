@@ -22,6 +22,7 @@ from ..errors import (
     NotFound,
     StoreUnavailable,
     TooLarge,
+    TooManyRequests,
     Unauthorized,
     ValidationError,
 )
@@ -38,6 +39,7 @@ _STATUS: tuple[tuple[type[ChronologError], int], ...] = (
     (Conflict, 409),
     (Unauthorized, 401),
     (Forbidden, 403),
+    (TooManyRequests, 429),
     (StoreUnavailable, 503),
     (NotConfigured, 503),
 )
@@ -79,6 +81,8 @@ def error_response(
 ) -> JSONResponse:
     """A response in the one error shape."""
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429:
+        headers = {"Retry-After": "5"}
     return JSONResponse(
         {"error": {"code": code, "message": message, "details": _jsonable(details or {})}},
         status_code=status,

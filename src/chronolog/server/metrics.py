@@ -8,11 +8,12 @@ bounded.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 __all__ = ["GaugeSample", "Metrics"]
@@ -93,6 +94,27 @@ class Metrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
-    def render(self) -> bytes:
-        """The Prometheus text exposition."""
-        return generate_latest(self.registry)
+    def render(self, *, project: str | None = None) -> bytes:
+        """The Prometheus text exposition; with ``project``, series labelled with another
+        project are left out (a token sees its own project's jobs, not the others')."""
+        if project is None:
+            return generate_latest(self.registry)
+        return generate_latest(_OneProject(self.registry, project))
+
+
+class _OneProject(Collector):
+    """The families of a registry with only the samples of one project (or of none)."""
+
+    def __init__(self, registry: CollectorRegistry, project: str) -> None:
+        self._registry = registry
+        self._project = project
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self._registry.collect():
+            kept = [
+                s for s in family.samples if s.labels.get("project", self._project) == self._project
+            ]
+            if len(kept) != len(family.samples):
+                family = copy.copy(family)
+                family.samples = kept
+            yield family

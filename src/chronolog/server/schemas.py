@@ -49,6 +49,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "Conflict (a lost race, a stale lease)."),
         (413, "Over a size limit (body, batch)."),
         (422, "Invalid input; nothing was changed."),
+        (429, "Too many open streams or long-polls for this token."),
         (503, "The database is unavailable, or a feature is not configured."),
     )
 }

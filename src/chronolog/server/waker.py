@@ -16,6 +16,9 @@ from ..core import Chronolog
 
 __all__ = ["Waker"]
 
+_IDLE_CHECK = 5.0
+"""Seconds between the thread's checks that its loop still runs (while nothing happens)."""
+
 
 class Waker:
     """One thread turning one topic of the store's notifier into asyncio wake-ups.
@@ -63,7 +66,10 @@ class Waker:
         store = self._cl.store
         seen = store.notifier.generation(self.topic)
         while not self._stopping.is_set() and not loop.is_closed() and self._loop is loop:
-            if store.wait("events", seen, 0.5):
+            # Its own topic: waiting on another one while comparing this one's
+            # generation returns at once, forever (a core burnt per idle server).
+            # The timeout only notices a closed loop; stop() wakes it at once.
+            if store.wait(self.topic, seen, _IDLE_CHECK):
                 seen = store.notifier.generation(self.topic)
                 try:
                     loop.call_soon_threadsafe(self._fire)
@@ -87,6 +93,7 @@ class Waker:
     def stop(self) -> None:
         """Stop the thread (at app shutdown)."""
         self._stopping.set()
+        self._cl.store.notifier.publish(self.topic)  # wake the thread out of its wait
         thread = self._thread
         if thread is not None:
             thread.join(timeout=2)

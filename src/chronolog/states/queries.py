@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import Connection
 
-from .._cursor import decode_cursor, encode_cursor, fingerprint
+from .._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
+from .._pages import fitting
 from .._scope import Scope
 from .._time import require_aware, to_micros
 from ..errors import NotFound, ValidationError
@@ -36,6 +37,15 @@ def _names(value: Iterable[str] | str | None, name: str, check: object) -> tuple
     return tuple(dict.fromkeys(check(v) for v in items))  # type: ignore[operator]
 
 
+def _window_start(end: datetime, days: int) -> int:
+    try:
+        return to_micros(end - timedelta(days=days))
+    except OverflowError:
+        raise ValidationError(
+            f"until is too close to year 1 for a window of {days} days", field="until"
+        ) from None
+
+
 class Queries:
     """Pages of entities and transitions; the base of :class:`~chronolog.states.States`."""
 
@@ -56,15 +66,20 @@ class Queries:
         before: tuple[int, int] | None = None
         page = 1
         if cursor is not None:
-            before, page = keyset_position(decode_cursor(cursor, "entities", fp))
+            before, page = keyset_position(decode_cursor(self._scope.store, cursor, "entities", fp))
         with self._scope.store.read() as conn:
             rows = sql.entity_page(conn, flt, limit=limit + 1, before=before)
+        items = [entity_from_row(r) for r in rows[:limit]]
+        kept = fitting(items, self._scope.limits.page_bytes)
         next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor("entities", fp, t=last.state_since, i=last.pk, p=page + 1)
+        if len(rows) > limit or kept < len(items):
+            items = items[:kept]
+            last = rows[kept - 1]
+            next_cursor = encode_cursor(
+                self._scope.store, "entities", fp, t=last.state_since, i=last.pk, p=page + 1
+            )
         return Page(
-            items=[entity_from_row(r) for r in rows[:limit]],
+            items=items,
             total=None,
             page=page,
             limit=limit,
@@ -162,40 +177,68 @@ class Queries:
         if tz is not None and not isinstance(tz, tzinfo):
             raise ValidationError("tz must be a tzinfo (e.g. ZoneInfo('Europe/Paris'))", field="tz")
         limit = self._limit(limit)
-        end = self._scope.clock() if until is None else require_aware(until, "until")
-        upper = to_micros(end) + 1  # include a move made at this very instant
-        lower = to_micros(end - timedelta(days=days))
+        kind_names = _names(kinds, "kinds", check_kind)
+        state_names = _names(to_states, "to_states", check_state)
+        store = self._scope.store
+        given = None if until is None else to_micros(require_aware(until, "until"))
+        # The fingerprint holds the window's length and its given end, not "now":
+        # page 2 is asked later. The cursor carries page 1's window instead.
+        fp = fingerprint("timeline", self._scope.project_id, kind_names, state_names, days, given)
+        before: tuple[int, int] | None = None
+        page = 1
+        after_job = False
+        if cursor is None:
+            end = self._scope.clock() if until is None else require_aware(until, "until")
+            upper = to_micros(end) + 1  # include a move made at this very instant
+            lower = _window_start(end, days)
+        else:
+            position = decode_cursor(store, cursor, "timeline", fp)
+            before, page = keyset_position(position)
+            lower, upper = cursor_int(position, "w"), cursor_int(position, "u")
+            # The cursor's row: a job's move (1) or another kind's (0).
+            after_job = position.get("j", 0) == 1
         flt = tsql.TransitionFilter(
             self._scope.project_id,
-            kinds=_names(kinds, "kinds", check_kind),
-            to_states=_names(to_states, "to_states", check_state),
+            kinds=kind_names,
+            to_states=state_names,
             since=lower,
             until=upper,
         )
-        fp = fingerprint("timeline", *(getattr(flt, f) for f in flt.__slots__))
-        before: tuple[int, int] | None = None
-        page = 1
-        job_first = False  # the cursor's row: a job's move (1) or another kind's (0)
-        if cursor is not None:
-            position = decode_cursor(cursor, "timeline", fp)
-            before, page = keyset_position(position)
-            job_first = position.get("j") == 1
-        with self._scope.store.read() as conn:
-            moves = self._timeline_page(conn, flt, limit + 1, before, job_first)
-            counts = day_counts(conn, flt, tz, lower, upper) if with_counts else []
+        with store.read() as conn:
+            moves = self._timeline_page(conn, flt, limit + 1, before, after_job)
+            try:
+                counts = day_counts(conn, flt, tz, lower, upper) if with_counts else []
+            except (OverflowError, ValueError) as exc:
+                if isinstance(exc, ValidationError):
+                    raise
+                raise ValidationError(
+                    "the window is too close to year 1 or 9999 to count its days", field="until"
+                ) from None
+        more = len(moves) > limit
+        moves = moves[:limit]
+        kept = fitting(moves, self._scope.limits.page_bytes)
         next_cursor = None
-        if len(moves) > limit:
-            last = moves[limit - 1]
+        if more or kept < len(moves):
+            moves = moves[:kept]
+            last = moves[-1]
             next_cursor = encode_cursor(
+                store,
                 "timeline",
                 fp,
                 t=to_micros(last.occurred_at),
                 i=last.id,
                 p=page + 1,
+                w=lower,
+                u=upper,
+                # Which table the row came from: their ids are not comparable.
                 j=1 if last.kind == JOB_KIND else 0,
             )
         items = Page(
-            items=moves[:limit], total=None, page=page, limit=limit, next_cursor=next_cursor
+            items=moves,
+            total=None,
+            page=page,
+            limit=limit,
+            next_cursor=next_cursor,
         )
         rows_by_day = sorted(
             (DayCount(day_of(d), k, s, n) for d, k, s, n in counts),

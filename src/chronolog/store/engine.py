@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from .._json import dumps, loads
-from ..errors import ChronologError, ValidationError
+from ..errors import ChronologError, StoreUnavailable, ValidationError
 from ._sqlite_driver import DRIVER
 from .dialect import Dialect
 from .notify import Notifier, PgListener
@@ -58,6 +60,9 @@ NETWORK_FILESYSTEMS = frozenset(
         "virtiofs",
     }
 )
+_DRIVER_ERRORS = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
+"""What a transaction may raise from the database: SQLAlchemy's errors, and the
+drivers' own from statements run on the raw connection."""
 _BUSY_TIMEOUT_MS = 30_000
 _SQLITE_SYNC_MODES = {"off", "normal", "full", "extra"}
 
@@ -106,6 +111,14 @@ def network_filesystem(path: str, mounts_file: str = "/proc/mounts") -> str | No
     return best_type if best_type.lower() in NETWORK_FILESYSTEMS else None
 
 
+def _reason(message: str) -> str:
+    """The useful end of a driver's message: ``connection to server at "h", port 5
+    failed: Connection refused`` → ``Connection refused``; first line only."""
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    reason = first.rsplit(" failed: ", 1)[-1].strip()
+    return reason.removeprefix("FATAL:").strip()[:300] or first[:300]
+
+
 class Store:
     """An open database: engine, dialect seam, notifier and transaction helpers."""
 
@@ -113,6 +126,8 @@ class Store:
         self.url = normalise_url(url)
         self.dialect: Dialect
         self.notifier = Notifier()
+        self.read_only = False
+        """Opened read-only on purpose (SQLite ``?mode=ro``)."""
         self._listener: PgListener | None = None
         self._wrote = False
         # A memory database is one connection shared by all threads: take turns on it.
@@ -145,6 +160,10 @@ class Store:
             raise ValidationError(
                 f"synchronous={sync!r} is not one of {sorted(_SQLITE_SYNC_MODES)}"
             )
+        mode = str(query.pop("mode", "rw")).lower()
+        if mode not in ("rw", "ro"):
+            raise ValidationError(f"mode={mode!r} is not 'ro' (read-only) or 'rw'")
+        self.read_only = mode == "ro"
         url = self.url.set(query=query, drivername=DRIVER)
         in_memory = database == ":memory:" or database.startswith("file::memory:")
         kwargs: dict[str, Any] = {
@@ -170,6 +189,11 @@ class Store:
                     database,
                     fstype,
                 )
+        if self.read_only and not in_memory:
+            # Opened read-only (sqlite:///file.db?mode=ro): reads work, every write is
+            # refused by SQLite itself (StoreUnavailable), as on a file we may not write.
+            path = os.path.abspath(database)
+            url = url.set(database=f"file:{path}", query={**query, "mode": "ro", "uri": "true"})
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -177,7 +201,7 @@ class Store:
             # Take transaction control from the driver so BEGIN is ours to spell.
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
-            if not in_memory:
+            if not in_memory and not self.read_only:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={sync.upper()}")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -194,6 +218,31 @@ class Store:
                 conn.exec_driver_sql("BEGIN")
 
         return engine
+
+    # -- errors ------------------------------------------------------------------
+
+    def where(self) -> str:
+        """Where the store is, for messages: never its password."""
+        if self.is_sqlite:
+            return f"SQLite file {self.url.database or ':memory:'}"
+        host = self.url.host or "localhost"
+        port = self.url.port or 5432
+        return f"PostgreSQL at {host}:{port}, database {self.url.database!r}"
+
+    def translate(self, exc: Exception) -> ChronologError:
+        """A driver error as chronolog's own; "unavailable" says which store, in one line.
+
+        Hot statements run on the raw driver connection (``executemany``, ``COPY``),
+        whose errors SQLAlchemy never wrapped: they are wrapped here the way it would.
+        """
+        if not isinstance(exc, SQLAlchemyError):
+            base = sqlite3.Error if self.is_sqlite else psycopg.Error
+            exc = DBAPIError.instance(None, None, exc, base)
+        error = self.dialect.translate(exc)
+        if isinstance(error, StoreUnavailable):
+            reason = _reason(str(getattr(exc, "orig", None) or exc))
+            error = StoreUnavailable(f"{self.where()} is unavailable: {reason}")
+        return error
 
     # -- transactions ------------------------------------------------------------
 
@@ -214,8 +263,8 @@ class Store:
                 conn.execution_options(chronolog_write=True)
                 with conn.begin():
                     yield conn
-        except SQLAlchemyError as exc:
-            raise self.dialect.translate(exc) from exc
+        except _DRIVER_ERRORS as exc:
+            raise self.translate(exc) from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -223,8 +272,8 @@ class Store:
         try:
             with self._turn(), self.engine.connect() as conn, conn.begin():
                 yield conn
-        except SQLAlchemyError as exc:
-            raise self.dialect.translate(exc) from exc
+        except _DRIVER_ERRORS as exc:
+            raise self.translate(exc) from exc
 
     @contextmanager
     def read_single(self) -> Iterator[Connection]:
@@ -238,8 +287,8 @@ class Store:
         try:
             with self._turn(), self.engine.connect() as conn:
                 yield conn
-        except SQLAlchemyError as exc:
-            raise self.dialect.translate(exc) from exc
+        except _DRIVER_ERRORS as exc:
+            raise self.translate(exc) from exc
 
     @contextmanager
     def autocommit(self) -> Iterator[Connection]:
@@ -268,12 +317,15 @@ class Store:
                     conn.execution_options(chronolog_write=True)
                     with conn.begin():
                         return work(conn)
-            except SQLAlchemyError as exc:
+            except _DRIVER_ERRORS as exc:
+                if not isinstance(exc, SQLAlchemyError):
+                    base = sqlite3.Error if self.is_sqlite else psycopg.Error
+                    exc = DBAPIError.instance(None, None, exc, base)
                 if attempt + 1 < attempts and self.dialect.is_retryable(exc):
                     time.sleep(delay)
                     delay = min(delay * 2, 0.2)
                     continue
-                raise self.dialect.translate(exc) from exc
+                raise self.translate(exc) from exc
         raise ChronologError("transaction kept failing")  # pragma: no cover - loop returns
 
     def listen(self, *topics: str) -> None:
@@ -315,7 +367,7 @@ class Store:
         A SQLite store that wrote refreshes the planner's statistics first
         (best effort: skipped if another writer holds the file).
         """
-        if self._wrote and self.is_sqlite and self._serial is None:
+        if self._wrote and self.is_sqlite and self._serial is None and not self.read_only:
             try:
                 with self.engine.connect() as conn:
                     conn.exec_driver_sql("PRAGMA busy_timeout=200")

@@ -16,8 +16,10 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["Notifier", "PgListener", "channel_for"]
 
@@ -95,6 +97,8 @@ class PgListener:
         self._ready.wait(10)
 
     def _run(self) -> None:
+        import psycopg  # loads with the first PostgreSQL listener: `import chronolog` stays light
+
         delay = 0.1
         while not self._stop.is_set():
             try:

@@ -34,7 +34,22 @@ from .sql.postgresql.states import PostgreSQLStates
 
 __all__ = ["PostgreSQLDialect"]
 
-_UNAVAILABLE = {"08000", "08001", "08003", "08004", "08006", "57P01", "57P03", "53300"}
+_UNAVAILABLE = {
+    "08000",  # connection exceptions
+    "08001",
+    "08003",
+    "08004",
+    "08006",
+    "57P01",  # admin shutdown
+    "57P03",  # cannot connect now (starting up)
+    "53300",  # too many connections
+    "53100",  # disk full
+    "53200",  # out of memory
+    "25006",  # read-only transaction (a read-only database or a standby)
+    "28000",  # authorisation: the URL's user cannot connect
+    "28P01",
+    "3D000",  # the URL's database does not exist
+}
 _RETRYABLE = {"40001", "40P01"}
 _COUNTER_SHARDS = 8
 _SEARCH_INDEXES = {

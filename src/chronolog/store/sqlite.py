@@ -70,7 +70,17 @@ class SQLiteDialect(Dialect):
 
     def is_unavailable(self, exc: SQLAlchemyError) -> bool:
         text = str(exc).lower()
-        return "database is locked" in text or "unable to open" in text or "busy" in text
+        return any(
+            sign in text
+            for sign in (
+                "database is locked",
+                "unable to open",
+                "busy",
+                "readonly database",  # a read-only file: reads still work
+                "disk is full",
+                "disk i/o error",
+            )
+        )
 
     def is_retryable(self, exc: SQLAlchemyError) -> bool:
         # The busy timeout already waited; a locked database is not retried again here.

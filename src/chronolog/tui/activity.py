@@ -145,12 +145,18 @@ class ActivityScreen(LiveScreen[list[Event]]):
 
     @on(Input.Submitted, "#query")
     def _apply(self, event: Input.Submitted) -> None:
+        # A filter the parser or the store refuses keeps the focus in the box, so the
+        # next keys edit it instead of firing the screen's shortcuts.
         try:
-            self.filters = parse_filters(event.value)
+            filters = parse_filters(event.value)
+            events = self.chrono.source.events(filters, self.LIMIT)
         except ChronologError as exc:
             self.query_one("#status", Static).update(Text(exc.message, style="red"))
+            self.query_one("#query", Input).focus()
             return
-        self.reload()
+        self.filters = filters
+        self._generation += 1  # a background read of the old filter must not paint over
+        self.show(events)
         self.query_one("#events", DataTable).focus()
 
     def action_filter(self) -> None:
@@ -172,7 +178,7 @@ def _cells(event: Event) -> tuple[Text, ...]:
     else:
         what = target.title or f"{target.type}/{target.id}"
     actor = event.actor
-    who = "-" if actor is None else (actor.name or actor.id or actor.type)
+    who = "-" if actor is None else actor.label
     style = "bold red" if event.status == "error" or event.error else state_style(event.action)
     return (
         Text(clock(event.occurred_at), style="dim"),

@@ -15,7 +15,9 @@ from textual.widgets import DataTable, Footer, Header, Static
 from ..errors import ChronologError, NotFound
 from ..jobs import Job
 from ..states import Entity, Machine, Transition
+from .confirm import ConfirmScreen
 from .live import LiveScreen
+from .profiles import stage_keys
 from .render import age, bar, clock, progress, state_style, state_text
 
 __all__ = ["EntityDetailScreen"]
@@ -34,8 +36,9 @@ class _Read(NamedTuple):
 
 
 class EntityDetailScreen(LiveScreen[_Read]):
-    """``1``-``9`` move to an allowed next state, stage keys (``r``/``m``/``t``) enqueue a
-    job, ``a`` adds a child, ``Enter`` on a job opens it, ``Esc`` goes back."""
+    """``1``-``9`` move to an allowed next state (after a ``y`` to confirm), stage keys
+    (``r``/``m``/``t``, where the kind's machine has those stages) enqueue a job, ``a``
+    adds a child, ``Enter`` on a job opens it, ``Esc`` goes back."""
 
     BINDINGS = [  # noqa: RUF012
         Binding("escape", "back", "Back"),
@@ -49,6 +52,7 @@ class EntityDetailScreen(LiveScreen[_Read]):
         self.entity: Entity | None = None
         self.machine: Machine | None = None
         self.next_states: tuple[str, ...] = ()
+        self.stages: dict[str, str] = {}
         self.jobs: list[Job] = []
 
     def compose(self) -> ComposeResult:
@@ -112,6 +116,7 @@ class EntityDetailScreen(LiveScreen[_Read]):
         machine = machines.get(self.kind)
         self.entity, self.machine, self.jobs = entity, machine, jobs
         self.next_states = machine.allowed(entity.state)[:9] if machine is not None else ()
+        self.stages = stage_keys(self.chrono.profile(self.kind), machine)
         self.sub_title = f"{entity.kind}/{entity.id}"
         self._summary(entity, machine, jobs, now)
         self._actions()
@@ -145,8 +150,9 @@ class EntityDetailScreen(LiveScreen[_Read]):
                 text.append(f"[{n}]", style="bold")
                 text.append(f" {state}  ", style=state_style(state, self.machine))
             text.append("\n")
-        text.append("Jobs: ")
-        for key, stage in self.chrono.profile(self.kind).stages.items():
+        if self.stages:
+            text.append("Jobs: ")
+        for key, stage in self.stages.items():
             text.append(f"[{key}]", style="bold")
             text.append(f" {stage}  ")
         child = self.chrono.profile(self.kind).child_kind
@@ -175,7 +181,7 @@ class EntityDetailScreen(LiveScreen[_Read]):
         keep = table.cursor_row
         table.clear()
         # By stage (in the profile's order, then the rest), newest first within a stage.
-        order = {k: i for i, k in enumerate(self.chrono.profile(self.kind).stages.values())}
+        order = {k: i for i, k in enumerate(self.stages.values())}
         for job in sorted(jobs, key=lambda j: (order.get(j.kind, len(order)), j.kind, -j.id)):
             table.add_row(
                 Text(_stage(job, self.kind, self.entity_id), overflow="ellipsis", no_wrap=True),
@@ -196,7 +202,7 @@ class EntityDetailScreen(LiveScreen[_Read]):
         for t in reversed(moves):
             step = Text(f"{t.from_state or '∅'} → ")
             step.append_text(state_text(t.to_state, self.machine))
-            by = (t.actor.name or t.actor.id or t.actor.type) if t.actor is not None else None
+            by = t.actor.label if t.actor is not None else None
             table.add_row(
                 Text(str(t.sort_key)),
                 Text(clock(t.occurred_at)),
@@ -212,19 +218,38 @@ class EntityDetailScreen(LiveScreen[_Read]):
             index = int(key) - 1
             if index < len(self.next_states):
                 event.stop()
-                self.move_to(self.next_states[index])
+                self.confirm_move(self.next_states[index])
             return
-        stage = self.chrono.profile(self.kind).stages.get(key)
+        stage = self.stages.get(key)
         if stage is not None:
             event.stop()
             self.enqueue(stage)
 
-    def move_to(self, state: str) -> None:
+    def confirm_move(self, state: str) -> None:
+        """Ask before moving the entity to ``state`` (a digit is easy to press by mistake)."""
+        if self.entity is None:
+            return
+        entity = self.entity
+        question = Text("Move ")
+        question.append(entity.title or entity.id, style="bold")
+        question.append(" from ")
+        question.append_text(state_text(entity.state, self.machine))
+        question.append(" to ")
+        question.append_text(state_text(state, self.machine))
+        question.append("?")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.move_to(state, expected=entity.state)
+
+        self.app.push_screen(ConfirmScreen(question), answered)
+
+    def move_to(self, state: str, expected: str | None = None) -> None:
         """Move the entity to ``state`` (refused if it moved meanwhile)."""
         if self.entity is None:
             return
         try:
-            self.chrono.source.move(self.kind, self.entity_id, state, self.entity.state)
+            self.chrono.source.move(self.kind, self.entity_id, state, expected or self.entity.state)
         except ChronologError as exc:
             self.chrono.report(exc)
         else:

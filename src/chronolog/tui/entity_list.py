@@ -69,6 +69,8 @@ class EntityListScreen(LiveScreen[_Read]):
         self.machines: dict[str, Machine] = {}
         self.entities: list[Entity] = []
         self.now = datetime.now(UTC)
+        self.select: str | None = None
+        """The row to put the cursor on at the next draw (an entity just created)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -78,7 +80,7 @@ class EntityListScreen(LiveScreen[_Read]):
         table.add_column("Title", key="title", width=28)
         table.add_column("State", key="state", width=11)
         table.add_column("Progress", key="progress", width=17)
-        table.add_column("Age", key="age", width=5)
+        table.add_column("In state", key="age", width=8)
         yield table
         yield Footer()
 
@@ -126,10 +128,15 @@ class EntityListScreen(LiveScreen[_Read]):
                     Text("  " + (e.title or e.id), overflow="ellipsis", no_wrap=True),
                     state_text(e.state, machine),
                     bar(progress(e, machine), 10, failed=e.state == "failed"),
-                    Text(age(max(e.updated_at, e.state_since), now), style="dim"),
+                    # Time in the current state: what the detail view says too.
+                    Text(age(e.state_since, now), style="dim"),
                     key=entity_key(e.kind, e.id),
                 )
         rows = [str(k.value) for k in table.rows]
+        if self.select is not None:
+            if self.select in rows:
+                current = self.select
+            self.select = None
         if current in rows:
             table.move_cursor(row=rows.index(current), animate=False)
         elif groups:  # first time, or the row went (filtered out, or finished)
@@ -199,4 +206,13 @@ class EntityListScreen(LiveScreen[_Read]):
     def action_new(self) -> None:
         from .create import CreateScreen
 
-        self.app.push_screen(CreateScreen(kinds=sorted(self.machines)))
+        self.app.push_screen(CreateScreen(kinds=sorted(self.machines)), self._created)
+
+    def _created(self, entity: Entity | None) -> None:
+        """Put the cursor on the entity just created, so the next keys act on it."""
+        if entity is None:
+            return
+        self.select = entity_key(entity.kind, entity.id)
+        if self.search and fold(self.search.strip()) not in fold(entity.title or entity.id):
+            self.action_clear_filter()  # a filter that hides it would hide the cursor too
+        self.reload()

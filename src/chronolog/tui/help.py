@@ -30,8 +30,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Entity",
         (
-            ("1-9", "move to the next state shown"),
-            ("r m t", "enqueue a rip/remux/transcode job"),
+            ("1-9", "move to the next state shown (y confirms)"),
+            ("r m t", "enqueue a rip/remux/transcode job (kinds with those stages)"),
             ("a", "add a child (a disc to a season)"),
             ("Enter", "open the job under the cursor"),
         ),

@@ -20,6 +20,7 @@ from .render import age, clock, state_text
 __all__ = ["JobDetailScreen"]
 
 _LIVE = ("pending", "running")
+_DONE = ("completed", "failed", "cancelled")
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
 
 
@@ -153,7 +154,13 @@ def _meta(job: Job, now: datetime) -> Text:
     text.append("\nState ")
     text.append_text(state_text(job.state))
     text.append(f"  attempt {job.attempt}/{job.max_attempts}")
-    if job.progress is not None:
+    # As the dashboard: a completed job is done whatever its last heartbeat said; a failed
+    # or cancelled one says where it stopped, if it said.
+    if job.state == "completed":
+        text.append("  100%")
+    elif job.progress is not None and job.state in _DONE:
+        text.append(f"  stopped at {round(job.progress * 100)}%")
+    elif job.progress is not None:
         text.append(f"  {round(job.progress * 100)}%")
     if job.progress_text:
         text.append(f" {job.progress_text}")
@@ -162,9 +169,12 @@ def _meta(job: Job, now: datetime) -> Text:
         text.append(f"  heartbeat {age(job.heartbeat_at, now)} ago")
     text.append(f"\nCreated  {clock(job.created_at)}   started {clock(job.started_at)}")
     text.append(f"\nFinished {clock(job.finished_at)}")
-    if job.started_at is not None:
-        took = (job.finished_at or now) - job.started_at
-        text.append(f"   took {age(job.started_at, job.started_at + took)}")
+    # How long the current attempt ran: while running, and once finished; a job sent
+    # back to pending by a retry has not started its new attempt yet.
+    if job.started_at is not None and job.state == "running":
+        text.append(f"   running for {age(job.started_at, now)}")
+    elif job.started_at is not None and job.finished_at is not None and job.state in _DONE:
+        text.append(f"   took {age(job.started_at, job.finished_at)}")
     for err in job.errors[-3:]:
         text.append(f"\nattempt {err.attempt}: ", style="bold red")
         text.append(err.error.splitlines()[0] if err.error else "", style="red")

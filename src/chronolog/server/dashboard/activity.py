@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,8 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from ...errors import ValidationError
+from ...errors import TooManyRequests, ValidationError
 from ...models import Event
+from ..deps import state_of
 from .render import page, pick_zone, query_words, templates
 from .session import Session, session_of
 
@@ -217,55 +217,70 @@ async def activity_stream(request: Request) -> Response:
     """New events as Server-Sent Events: ``event: row`` with a rendered table row.
 
     Starts after ``?after=`` (or ``Last-Event-ID`` on a reconnect); each
-    message's id is the feed cursor after its event.
+    message's id is the feed cursor after its event. Served by the app's feed
+    hub (one reader per project, however many tabs are open), with its reads on
+    the live views' own executor; it holds one of the token's stream slots and
+    ends once the token stops working.
     """
-    session = session_of(request)
+    live = state_of(request).live
+    session = await live.run(session_of, request)
     zone, _ = pick_zone(request)
     flt = parse_filter(request)
     after = request.headers.get("last-event-id") or request.query_params.get("after") or None
     try:
         if after is not None and len(after) > 512:
             raise ValidationError("cursor is not valid", field="after")
-        session.cl.feed.read(after, limit=1, **flt.feed_filters())
+        # Checks the cursor and the filters before the stream starts (a 400, not a
+        # broken stream), and gives the position to follow from.
+        first = await live.run(session.cl.feed.read, after, limit=1, **flt.feed_filters())
         args = query_args(flt, zone)
     except ValidationError as exc:
         return Response(exc.message, status_code=400, media_type="text/plain")
-    kinds = entity_kinds(session)
+    kinds = await live.run(entity_kinds, session)
     row = templates.env.get_template("_event_row.html")
-    store = session.cl.store
-    store.listen("events")
-    filters = flt.feed_filters()
+    hub = request.app.state.feed_waker.hub
+    try:
+        held = live.open(session.principal)
+    except TooManyRequests as exc:
+        return Response(exc.message, status_code=429, media_type="text/plain")
+    # The first page's cursor, moved back before its one event: follow from ``after``.
+    start = after if first.items else first.next_cursor
+    try:
+        follower = await hub.follower(
+            session.cl, start or session.cl.feed.end_cursor(), flt.feed_filters(), 100
+        )
+    except BaseException:
+        held.close()
+        raise
     deadline = time.monotonic() + STREAM_SECONDS
 
     async def stream() -> AsyncIterator[str]:
-        yield "retry: 1000\n\n"
-        position = after
-        quiet = time.monotonic()
-        while (remaining := deadline - time.monotonic()) > 0:
-            # The generation is read before the page: a commit between the two
-            # still ends the wait below at once.
-            generation = store.notifier.generation("events")
-            feed_page = await asyncio.to_thread(
-                session.cl.feed.read, position, limit=100, **filters
-            )
-            for event, cursor in zip(feed_page.items, feed_page.cursors, strict=True):
-                if _matches(event, flt, args.get("since")):
-                    html = row.render(event=event, zone=zone, kinds=kinds, fresh=True)
-                    data = "".join(f"data: {line}\n" for line in html.strip().splitlines())
-                    yield f"id: {cursor}\nevent: row\n{data}\n"
-            if feed_page.cursors:
-                yield f"id: {feed_page.next_cursor}\n: moved\n\n"
-            position = feed_page.next_cursor
-            if len(feed_page.items) < 100:
-                woke = await asyncio.to_thread(
-                    store.wait,
-                    "events",
-                    generation,
-                    min(remaining, 0.5 if feed_page.held_back else 1.0),
-                )
-                if not woke and time.monotonic() - quiet > 15:
+        try:
+            yield "retry: 1000\n\n"
+            quiet = time.monotonic()
+            sent = start
+            while (remaining := deadline - time.monotonic()) > 0:
+                if held.revoked.is_set():
+                    yield "event: end\ndata: logged out\n\n"
+                    return
+                step = await follower.step(min(remaining, 15.0), held.revoked)
+                for entry in step.entries:
+                    if _matches(entry.event, flt, args.get("since")):
+                        html = row.render(event=entry.event, zone=zone, kinds=kinds, fresh=True)
+                        data = "".join(f"data: {line}\n" for line in html.strip().splitlines())
+                        yield f"id: {entry.cursor}\nevent: row\n{data}\n"
+                if step.next_cursor != sent:
+                    # Past events the search or time filter dropped: a reconnect skips them.
+                    sent = step.next_cursor
+                    yield f"id: {sent}\n: moved\n\n"
+                if not step.entries and time.monotonic() - quiet > 15:
                     quiet = time.monotonic()
                     yield ": keep-alive\n\n"
+                elif step.entries:
+                    quiet = time.monotonic()
+        finally:
+            follower.close()
+            held.close()
 
     return StreamingResponse(
         stream(),

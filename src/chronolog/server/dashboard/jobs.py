@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from ...errors import ChronologError, NotFound, ValidationError
-from ...models import Actor, Page
+from ...errors import ChronologError, NotFound, TooManyRequests, ValidationError
+from ...jobs import Job, JobLog
+from ...jobs.queue import cut_log_line
+from ...models import Page
 from ...store.schema.jobs import JOB_STATES
-from .render import page, templates
+from ..deps import principal_actor, state_of
+from .render import liveness, page, pick_zone, templates
 from .session import Session, session_of
 
 __all__ = ["LOG_STREAM_SECONDS", "job_counts", "router"]
@@ -88,9 +91,13 @@ def jobs(request: Request) -> Response:
 def job(request: Request, job_id: str) -> Response:
     """One job: state, progress, payload, attempts and their errors, history, its log."""
     session = session_of(request)
+    raw = request.query_params.get("log_before", "")
+    before = int(raw) if raw.isdigit() and 0 < len(raw) <= 18 else None
     try:
         found = session.cl.jobs.get(_job_id(job_id))
-        logs = session.cl.jobs.logs(found.id, limit=1000)
+        # The end of the log (or the lines before ``log_before``), bounded by bytes:
+        # a page never carries a long log whole.
+        logs = _shown(session.cl.jobs.log_tail(found.id, before=before, limit=LOG_PAGE_LINES))
         history = session.cl.jobs.history(found.id)
     except NotFound as exc:
         return page(
@@ -109,65 +116,137 @@ def job(request: Request, job_id: str) -> Response:
             "job": found,
             "logs": logs,
             "history": history,
-            "finished": found.state in FINISHED,
+            # An earlier page of the log does not follow it live.
+            "finished": found.state in FINISHED or before is not None,
             "last_line": logs[-1].id if logs else 0,
+            "earlier": logs[0].id if logs and _has_earlier(session, found.id, logs[0].id) else None,
             "notice": request.query_params.get("done", "")[:40],
         },
         nav="jobs",
     )
 
 
+LOG_PAGE_LINES = 500
+"""Log lines a job's page shows at most (the newest, unless it pages back)."""
+LOG_PAGE_BYTES = 512 * 1024
+"""…and at most this much of their text."""
+LOG_LINE_DISPLAY = 8 * 1024
+"""Characters of one line shown (lines written before the cap may be longer)."""
+
+
+def _display(line: JobLog) -> JobLog:
+    """The line cut to the longest a log line may be (older lines predate that cap)."""
+    if len(line.message) <= LOG_LINE_DISPLAY:
+        return line
+    return replace(line, message=cut_log_line(line.message, LOG_LINE_DISPLAY))
+
+
+def _shown(lines: list[JobLog]) -> list[JobLog]:
+    """The newest of ``lines`` that fit in :data:`LOG_PAGE_BYTES`, each :func:`_display`ed."""
+    kept: list[JobLog] = []
+    size = 0
+    for line in reversed(lines):
+        line = _display(line)
+        size += len(line.message) + 100
+        if kept and size > LOG_PAGE_BYTES:
+            break
+        kept.append(line)
+    return kept[::-1]
+
+
+def _has_earlier(session: Session, job_id: int, first: int) -> bool:
+    return bool(session.cl.jobs.log_tail(job_id, before=first, limit=1))
+
+
 @router.get("/jobs/{job_id}/log", include_in_schema=False)
 async def job_log_stream(request: Request, job_id: str) -> Response:
     """The job's new log lines as Server-Sent Events (``event: line``; id = line id);
     ``event: state`` when the job's state or progress changes."""
-    session = session_of(request)
+    # The live views read on their own executor (never the loop's default one), wait on
+    # the app's waker (no thread per tab), and hold one of the token's stream slots.
+    live = state_of(request).live
+    session = await live.run(session_of, request)
     try:
         ident = _job_id(job_id)
         raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
         after = int(raw) if raw.isdigit() and len(raw) <= 18 else 0
-        job = session.cl.jobs.get(ident)
+        job = await live.run(session.cl.jobs.get, ident)
     except NotFound as exc:
         return Response(exc.message, status_code=404, media_type="text/plain")
+    try:
+        held = live.open(session.principal)
+    except TooManyRequests as exc:
+        return Response(exc.message, status_code=429, media_type="text/plain")
     line = templates.env.get_template("_log_line.html")
-    store = session.cl.store
-    store.listen("events")
+    zone, _ = pick_zone(request)
+    waker = request.app.state.feed_waker
     deadline = time.monotonic() + LOG_STREAM_SECONDS
 
     async def stream() -> AsyncIterator[str]:
-        nonlocal after
+        try:
+            async for part in _log_events(job, after):
+                yield part
+        finally:
+            held.close()
+
+    async def _log_events(job: Job, after: int) -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
-        seen = (job.state, job.progress, job.progress_text, job.attempt)
+        seen = _looks(job)
         while time.monotonic() < deadline:
-            generation = store.notifier.generation("events")
-            lines = await asyncio.to_thread(session.cl.jobs.logs, ident, after=after, limit=500)
-            for item in lines:
+            if held.revoked.is_set():
+                yield "event: end\ndata: logged out\n\n"
+                return
+            generation = waker.generation()
+            lines = await live.run(session.cl.jobs.logs, ident, after=after, limit=500)
+            for item in map(_display, lines):
                 html = line.render(line=item).strip()
                 data = "".join(f"data: {part}\n" for part in html.splitlines())
                 yield f"id: {item.id}\nevent: line\n{data}\n"
                 after = item.id
-            now = await asyncio.to_thread(session.cl.jobs.get, ident)
-            state = (now.state, now.progress, now.progress_text, now.attempt)
+            now = await live.run(session.cl.jobs.get, ident)
+            state = _looks(now)
             if state != seen:
                 seen = state
-                body = {
-                    "state": now.state,
-                    "percent": None if now.progress is None else round(now.progress * 100),
-                    "text": now.progress_text or "",
-                }
+                history = await live.run(session.cl.jobs.history, ident)
+                body = {"state": now.state, **_fragments(now, history, session, zone)}
                 yield f"event: state\ndata: {orjson.dumps(body).decode()}\n\n"
             if now.state in FINISHED and not lines:
                 yield "event: end\ndata: end\n\n"
                 return
             if len(lines) < 500:
                 # Log lines write no event; state changes do. Poll the log at 0.5 s.
-                await asyncio.to_thread(store.wait, "events", generation, 0.5)
+                await waker.wait(generation, 0.5)
 
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _looks(job: Job) -> tuple[Any, ...]:
+    """What the job page shows of a job: a change of any of it redraws the page's parts."""
+    live = liveness(job)
+    return (
+        job.state,
+        job.attempt,
+        job.progress,
+        job.progress_text,
+        job.worker,
+        job.heartbeat_at,
+        live.stale if live else None,
+        len(job.errors),
+    )
+
+
+def _fragments(job: Job, history: list[Any], session: Session, zone: Any) -> dict[str, str]:
+    """The job page's live parts, rendered as the page renders them: the state badge with
+    its buttons, the facts line (attempt, heartbeat, progress), the attempts and history."""
+    context = {"job": job, "history": history, "session": session, "zone": zone}
+    return {
+        part: templates.env.get_template(f"_job_{part}.html").render(context)
+        for part in ("status", "facts", "side")
+    }
 
 
 def _act(request: Request, job_id: str, verb: str) -> Response:
@@ -183,7 +262,7 @@ def _act(request: Request, job_id: str, verb: str) -> Response:
             status_code=403,
             nav="jobs",
         )
-    actor = Actor("user", session.principal.user or f"token {session.principal.token_id}")
+    actor = principal_actor(session.principal)  # as the HTTP API records this token
     try:
         ident = _job_id(job_id)
         if verb == "retry":

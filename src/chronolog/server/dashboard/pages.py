@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from ...errors import Unauthorized
 from ...stats import GROUP_BY
 from .activity import entity_kinds
 from .jobs import job_counts
-from .render import page, pick_zone, with_query
+from .render import HERE, error_statuses, page, pick_zone, with_query
 from .session import (
     MAX_TOKENS,
     session_of,
@@ -26,6 +26,7 @@ from .svgchart import build_chart
 __all__ = ["WINDOWS", "router"]
 
 router = APIRouter()
+STATIC = HERE / "static"
 
 WINDOWS = ("1h", "3h", "6h", "1d", "7d", "30d")
 CHART_GROUPS = ("action", "event_type", "status", "actor_type")
@@ -59,8 +60,11 @@ def overview(request: Request) -> Response:
     # Every count comes from the stats rollups: constant cost whatever the log's size.
     midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     today = cl.stats.buckets(since=midnight, bucket="1d", tz=zone).total
-    errors_24h = cl.stats.buckets("1d", statuses=["error", "failed"], tz=zone).total
     series = cl.stats.buckets("1d", group_by="status", tz=zone)
+    # Every status that reads as an error counts (validation_error too), as the chart
+    # colours it: one definition, error_statuses().
+    errors = error_statuses(series.groups)
+    errors_24h = sum(b.counts.get(s, 0) for b in series.buckets for s in errors)
     chart = build_chart(series, zone, bucket_link)
     return page(
         request,
@@ -70,6 +74,9 @@ def overview(request: Request) -> Response:
             "today": today,
             "last_day": series.total,
             "errors_24h": errors_24h,
+            "error_link": with_query(
+                "/activity", {"range": "24h", "statuses": errors or ["error", "failed"]}
+            ),
             "kinds": kind_counts(session),
             "recent": cl.events.recent(12),
             "entity_kinds": entity_kinds(session),
@@ -114,6 +121,16 @@ def _zones() -> list[str]:
     return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """The dashboard's icon (browsers ask for it on every site, logged in or not)."""
+    return FileResponse(
+        STATIC / "favicon.ico",
+        media_type="image/vnd.microsoft.icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 @router.get("/login", include_in_schema=False)
 def login_form(request: Request) -> Response:
     """The login form (with the projects already logged in, to add another)."""
@@ -145,12 +162,19 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def same_origin(request: Request) -> bool:
-    """A form post from our own pages (the cookie is SameSite=Strict as well)."""
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
+    """A form post from our own pages: its ``Origin`` (else its ``Referer``) names this
+    host. A post with neither is refused too: browsers send at least one on a form
+    post, so only a forged or stripped request lacks both (the cookie is
+    SameSite=Strict as well)."""
     host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin != "null" and origin.split("://", 1)[-1] == host
+    referer = request.headers.get("referer")
+    if referer is None:
+        return False
+    parts = urlsplit(referer)
+    return parts.scheme in ("http", "https") and parts.netloc == host
 
 
 @router.post("/login", include_in_schema=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,25 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from ...models import Actor
 from .session import Session
 
-__all__ = ["TZ_COOKIE", "page", "pick_zone", "query_words", "templates", "with_query"]
+__all__ = [
+    "TZ_COOKIE",
+    "actor_label",
+    "ago",
+    "error_statuses",
+    "event_tone",
+    "is_error",
+    "job_progress",
+    "liveness",
+    "page",
+    "pick_zone",
+    "query_words",
+    "templates",
+    "tone",
+    "with_query",
+]
 
 HERE = Path(__file__).parent
 TZ_COOKIE = "chronolog_tz"
@@ -118,20 +135,130 @@ STATUS_TONES = {
 }
 
 
+ERROR_WORDS = frozenset({"error", "failed", "failure", "discarded", "crashed", "lost"})
+
+
+def is_error(status: str | None) -> bool:
+    """Whether a status (or state) word means something went wrong: ``error``,
+    ``failed`` …, and any word ending so (``validation_error``, ``upload_failed``)."""
+    word = (status or "").lower()
+    return word in ERROR_WORDS or word.endswith(("_error", "-error", "_failed", "-failed"))
+
+
+def error_statuses(statuses: Iterable[str]) -> list[str]:
+    """The statuses among ``statuses`` that :func:`is_error` counts as errors."""
+    return [s for s in statuses if s and is_error(s)]
+
+
 def tone(status: str | None) -> str:
-    """The badge colour family of a status or state word (``…ing`` reads as busy)."""
+    """The badge colour family of a status or state word (``…ing`` reads as busy,
+    every error word as bad)."""
     word = (status or "").lower()
     if word in STATUS_TONES:
         return STATUS_TONES[word]
+    if is_error(word):
+        return "bad"
     if word.endswith("ing") and len(word) > 4:
         return "busy"
     return "neutral"
+
+
+def actor_label(actor: Actor | tuple[str | None, str | None, str | None] | None) -> str:
+    """An actor as every interface shows it (:attr:`chronolog.Actor.label`): ``ana``,
+    ``token #3``, ``worker:ripper-01`` …; a job history's (type, id, name) tuple too."""
+    if actor is None:
+        return ""
+    if isinstance(actor, tuple):
+        kind, ident, name = actor
+        return "" if kind is None else Actor(kind, ident, name).label
+    return actor.label
+
+
+def event_tone(event: Any) -> str:
+    """An event's badge colour: its status's, except that a ``success`` of an action that
+    reads as cancelled or failed is not shown green (a job's ``cancelled`` event)."""
+    shown = tone(event.status)
+    if event.status == "success":
+        acted = tone(event.action)
+        if acted in ("muted", "bad"):
+            return acted
+    return shown
+
+
+def ago(then: datetime | None, now: datetime | None = None) -> str:
+    """How long ago, in the largest unit: ``42s``, ``5m``, ``3h``, ``2d``."""
+    if then is None:
+        return ""
+    seconds = int(((now or datetime.now(UTC)) - then).total_seconds())
+    if seconds < 0:
+        return "0s"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """How a running job's worker is doing: its last heartbeat, and whether its lease
+    expired (the worker is gone or stuck: the job waits for a rescue)."""
+
+    heartbeat: str
+    stale: bool
+    expired_for: str
+
+
+def liveness(job: Any, now: datetime | None = None) -> Liveness | None:
+    """The :class:`Liveness` of a running job (``None`` for any other state)."""
+    if job.state != "running":
+        return None
+    current = now or datetime.now(UTC)
+    beat = job.heartbeat_at or job.started_at
+    expires = job.lease_expires_at
+    stale = expires is not None and expires < current
+    return Liveness(
+        heartbeat=ago(beat, current) if beat is not None else "",
+        stale=stale,
+        expired_for=ago(expires, current) if stale else "",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What a job's progress bar shows: a percentage and a word, by the job's state."""
+
+    percent: int
+    label: str
+    tone: str
+
+
+def job_progress(job: Any) -> Progress | None:
+    """A completed job is 100 % done whatever its last heartbeat said; a failed or
+    cancelled one shows where it stopped, if it said (never a made-up 0 %); a pending or
+    running one shows its last report."""
+    reported = None if job.progress is None else round(job.progress * 100)
+    if job.state == "completed":
+        return Progress(100, "done", "ok")
+    if job.state in ("failed", "cancelled"):
+        if not reported:
+            return None
+        return Progress(
+            reported, f"stopped at {reported}%", "bad" if job.state == "failed" else "muted"
+        )
+    if reported is None:
+        return None
+    return Progress(reported, f"{reported}%", "busy")
 
 
 templates.env.filters["when"] = _when
 templates.env.filters["iso"] = _iso
 templates.env.filters["pretty_json"] = _pretty_json
 templates.env.globals["tone"] = tone
+templates.env.globals["event_tone"] = event_tone
+templates.env.globals["liveness"] = liveness
+templates.env.globals["job_progress"] = job_progress
+templates.env.filters["ago"] = ago
+templates.env.globals["actor_label"] = actor_label
 templates.env.globals["with_query"] = with_query
 
 

@@ -20,7 +20,10 @@ HEIGHT = 220
 LEFT = 36
 BOTTOM = 24
 TOP = 8
-PALETTE_SIZE = 8
+PALETTE = (0, 1, 2, 3, 4, 5, 6, 8, 9)
+"""The colours (CSS classes ``c0`` … ``c9``) a chart gives its groups, each at most once."""
+OTHER = 7
+"""The grey of the "other" segment, where more groups than colours are merged."""
 STATUS_COLOURS = {
     "success": 1,
     "succeeded": 1,
@@ -33,6 +36,7 @@ STATUS_COLOURS = {
     "pending": 6,
     "cancelled": 7,
 }
+"""A status keeps its meaning's colour across charts (the first of synonyms gets it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class Bar:
     href: str
     title: str
     label: str | None
+    minor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +91,40 @@ def _nice(n: int) -> int:
     return n
 
 
+def _shown_groups(series: Series) -> tuple[list[str], list[str]]:
+    """The groups drawn on their own (in the series' order) and those merged into "other":
+    beyond as many groups as there are colours, the smallest go together."""
+    groups = list(series.groups) or ["events"]
+    if len(groups) <= len(PALETTE) + 1:  # "other"'s grey is free for a tenth group
+        return groups, []
+    totals = {g: sum(b.counts.get(g, 0) for b in series.buckets) for g in groups}
+    keep = set(sorted(groups, key=lambda g: (-totals[g], g))[: len(PALETTE)])
+    return [g for g in groups if g in keep], [g for g in groups if g not in keep]
+
+
+def _colours(groups: list[str], *, status: bool, other: bool) -> dict[str, int]:
+    """One colour per group, never two groups in one: statuses first take their meaning's
+    colour (green success, red error), the others the free colours in order."""
+    free = [*PALETTE] + ([] if other else [OTHER])
+    colour: dict[str, int] = {}
+    if status:
+        for group in groups:
+            fixed = STATUS_COLOURS.get(group)
+            if fixed is not None and fixed in free:
+                colour[group] = fixed
+                free.remove(fixed)
+    for group in groups:
+        if group not in colour:
+            colour[group] = free.pop(0)
+    return colour
+
+
 def build_chart(series: Series, zone: tzinfo, href: Callable[[str, str], str]) -> Chart:
     """Lay out ``series``; ``href(since_iso, until_iso)`` links a bucket to the log."""
     buckets = series.buckets
-    groups = list(series.groups) or ["events"]
-    colour = {g: i % PALETTE_SIZE for i, g in enumerate(groups)}
-    if series.group_by == "status":
-        # Statuses keep their meaning across charts: green for success, red for errors.
-        colour.update({g: STATUS_COLOURS[g] for g in groups if g in STATUS_COLOURS})
+    groups, merged = _shown_groups(series)
+    colour = _colours(groups, status=series.group_by == "status", other=bool(merged))
+    other = f"other ({len(merged)})" if merged else None
     maximum = _nice(max((b.total for b in buckets), default=0))
     plot_h = HEIGHT - TOP - BOTTOM
     n = max(len(buckets), 1)
@@ -109,18 +140,21 @@ def build_chart(series: Series, zone: tzinfo, href: Callable[[str, str], str]) -
         counts = bucket.counts if series.group_by else {"events": bucket.total}
         y = float(TOP + plot_h)
         segments = []
-        for group in groups:
-            count = counts.get(group, 0)
+        parts = [(g or "(none)", counts.get(g, 0), colour[g]) for g in groups]
+        if other is not None:
+            parts.append((other, sum(counts.get(g, 0) for g in merged), OTHER))
+        for name, count, shade in parts:
             if not count:
                 continue
             h = plot_h * count / maximum
             y -= h
-            segments.append(Segment(group or "(none)", count, y, h, colour[group]))
+            segments.append(Segment(name, count, y, h, shade))
         fmt = "%a %b %d" if days else "%H:%M"
         span = f"{start.strftime(fmt)} to {end.strftime(fmt)}"
         lines = [f"{span}: {bucket.total} events"]
         lines += [f"{s.group}: {s.count}" for s in reversed(segments)]
         label = start.strftime("%b %d" if days else "%H:%M") if i % every == 0 else None
+        minor = (i // every) % 2 == 1  # hidden at phone width, where labels are larger
         bars.append(
             Bar(
                 x=LEFT + i * slot + gap / 2,
@@ -130,9 +164,14 @@ def build_chart(series: Series, zone: tzinfo, href: Callable[[str, str], str]) -
                 href=href(start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds")),
                 title="\n".join(lines),
                 label=label,
+                minor=minor,
             )
         )
-    legend = tuple((g or "(none)", colour[g]) for g in groups) if series.group_by else ()
+    legend: tuple[tuple[str, int], ...] = ()
+    if series.group_by:
+        legend = tuple((g or "(none)", colour[g]) for g in groups)
+        if other is not None:
+            legend += ((f"{other}: {', '.join(g or '(none)' for g in merged)}", OTHER),)
     return Chart(
         width=WIDTH,
         height=HEIGHT,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from ...auth import ApiToken, Role
-from ..deps import Context, check_json, require
+from ..deps import Context, ListLimit, bounded_list, check_json, require
 from ..schemas import ERROR_RESPONSES, Strict
 
 __all__ = ["router"]
@@ -90,10 +90,18 @@ def whoami(ctx: Annotated[Context, Depends(require("read"))]) -> dict[str, Any]:
 
 @router.get("/tokens", response_model=list[TokenOut])
 def list_tokens(
-    ctx: Annotated[Context, Depends(require("admin"))], include_revoked: bool = False
-) -> list[dict[str, Any]]:
-    """This project's tokens."""
-    return [_token(t) for t in ctx.cl.auth.tokens(include_revoked=include_revoked)]
+    request: Request,
+    ctx: Annotated[Context, Depends(require("admin"))],
+    include_revoked: bool = False,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="Tokens after this id.")
+    ] = None,
+    limit: ListLimit = 1000,
+) -> Response:
+    """This project's tokens by id; a ``Link: rel="next"`` header continues a long list."""
+    tokens = ctx.cl.auth.tokens(include_revoked=include_revoked)
+    tokens = [t for t in tokens if after is None or t.id > after][:limit]
+    return bounded_list(request, tokens, _token, after="after", key=lambda t: t.id, limit=limit)
 
 
 @router.post("/tokens", status_code=201, response_model=NewTokenOut)
@@ -117,12 +125,29 @@ def revoke_token(
 
 
 @router.get("/members", response_model=list[MemberOut])
-def list_members(ctx: Annotated[Context, Depends(require("admin"))]) -> list[dict[str, Any]]:
-    """This project's members."""
-    return [
-        {"user": m.user, "display_name": m.display_name, "role": m.role, "since": m.since}
-        for m in ctx.cl.auth.members()
-    ]
+def list_members(
+    request: Request,
+    ctx: Annotated[Context, Depends(require("admin"))],
+    after: Annotated[
+        str | None, Query(max_length=255, description="Members after this user.")
+    ] = None,
+    limit: ListLimit = 1000,
+) -> Response:
+    """This project's members by user name; a ``Link: rel="next"`` continues a long list."""
+    members = [m for m in ctx.cl.auth.members() if after is None or m.user > after][:limit]
+    return bounded_list(
+        request,
+        members,
+        lambda m: {
+            "user": m.user,
+            "display_name": m.display_name,
+            "role": m.role,
+            "since": m.since,
+        },
+        after="after",
+        key=lambda m: m.user,
+        limit=limit,
+    )
 
 
 @router.put("/members/{user}", response_model=MemberOut)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from ...errors import TooLarge, ValidationError
 from ...models import Event
@@ -156,8 +158,21 @@ def _rfc3339(value: Any, where: str) -> datetime:
     response_model=Recorded | RecordedBatch,
     openapi_extra=documented_body(EventIn, EventBatchIn),
 )
-def record_events(
-    body: JsonBody, ctx: Annotated[Context, Depends(require("write"))]
+async def record_events(
+    request: Request,
+    response: Response,
+    body: JsonBody,
+    ctx: Annotated[Context, Depends(require("write"))],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=200,
+            description="Retry safely: a repeat of this request with the same key (within a "
+            "day) records nothing and gets the first answer (`Idempotent-Replayed: true`). "
+            "Reusing a key for another body is a 422.",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Record one event, or ``{"events": [...]}`` in one transaction (all or nothing).
 
@@ -165,11 +180,29 @@ def record_events(
     (pydantic would validate it a second time): this is the ingest hot path.
     """
     items, batch = _events_in(body)
+    # An event that names no actor was written by the token's member (or the token).
+    who: dict[str, Any] | None = None
+    for item in items:
+        if item.get("actor") is None:
+            if who is None:
+                actor = ctx.actor
+                who = {"type": actor.type, "id": actor.id, "name": actor.name}
+            item["actor"] = who
     cap = ctx.state.limits.batch_size
     if len(items) > cap:
         raise TooLarge(f"a batch holds at most {cap} events, got {len(items)}", limit=cap)
-    ids = ctx.cl.events.record_many(items)
-    ctx.state.metrics.events_recorded.inc(len(ids))
+    if idempotency_key is None:
+        ids = await run_in_threadpool(ctx.cl.events.record_many, items)
+        ctx.state.metrics.events_recorded.inc(len(ids))
+        return {"ids": ids} if batch else {"id": ids[0]}
+    digest = hashlib.sha256(await request.body()).hexdigest()
+    ids, replayed = await run_in_threadpool(
+        lambda: ctx.cl.events.record_once(items, idempotency_key, request_hash=digest)
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        ctx.state.metrics.events_recorded.inc(len(ids))
     return {"ids": ids} if batch else {"id": ids[0]}
 
 

@@ -1,12 +1,17 @@
 """Routes of the feed: ``GET /api/v1/feed`` (long-poll), ``GET /api/v1/feed/stream`` (SSE),
 and ``GET /api/v1/feed/end`` (where to start following only what comes next).
 
-Waiting never holds a thread per follower and never busy-polls: one thread
-per app (:class:`FeedWaker`) waits on the store's notifier (which, on
-PostgreSQL, ``LISTEN`` feeds from other processes) and wakes every waiting
-request on the event loop. Reads run in the threadpool like any sync route.
-A wait is sliced to ``POLL`` seconds so SQLite writers in other processes
-(which cannot signal) are seen within that time.
+Waiting never holds a thread per follower, never busy-polls, and never reads the
+store per follower: one thread per app (the :class:`FeedWaker`) turns the
+store's notifier (which, on PostgreSQL, ``LISTEN`` feeds from other processes)
+into wake-ups on the event loop, and one reader per project (:mod:`..fanout`)
+reads each commit once for every stream and long-poll of that project. A wait
+is sliced to ``POLL`` seconds so SQLite writers in other processes (which cannot
+signal) are seen within that time.
+
+Each stream and waiting long-poll holds one of its token's slots (429 beyond the
+cap) and ends within seconds once its token is revoked or expires, or its
+member is removed.
 """
 
 from __future__ import annotations
@@ -17,25 +22,26 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from ...core import Chronolog
 from ...feed import FeedPage
 from ..deps import Context, ServerState, comma_list, require
+from ..fanout import POLL, Entry, FeedHub, Follower, Step
+from ..live import Held
 from ..schemas import ERROR_RESPONSES
 from ..waker import Waker
 from .events import EventOut, event_json
 
-__all__ = ["FeedWaker", "install", "router"]
+__all__ = ["POLL", "FeedWaker", "install", "router"]
 
 router = APIRouter(prefix="/feed", tags=["feed"], responses=ERROR_RESPONSES)
 
-POLL = 1.0
-"""Longest single wait: the fallback for commits nobody signals (SQLite, other processes)."""
-_HELD_BACK = 0.01
-"""First re-check of rows held back behind an older, still-running transaction."""
+PAGE_BYTES = 1024 * 1024
+"""A feed page (long-poll) stops adding events past this many bytes of JSON (at least
+one event): the next cursor continues after the last one it holds."""
 
 
 class FeedWaker(Waker):
@@ -48,22 +54,24 @@ class FeedWaker(Waker):
         self.stream_seconds = stream_seconds
         """Close an SSE stream after this long (``None``: never); clients reconnect
         with ``Last-Event-ID``, which spreads followers over servers behind a balancer."""
+        self.hub: FeedHub | None = None
 
     @property
     def followers(self) -> int:
         """Open SSE streams and waiting long-polls (the feed-followers gauge)."""
-        return self.waiting
+        return 0 if self.hub is None else self.hub.followers
 
-    @followers.setter
-    def followers(self, value: int) -> None:
-        self.waiting = value
+
+def _encode(event: Any) -> bytes:
+    return orjson.dumps(event_json(event))
 
 
 def install(
     state: ServerState, *, max_wait: float = 60.0, stream_seconds: float | None = None
 ) -> FeedWaker:
-    """Create the app's waker and its feed-followers gauge."""
+    """Create the app's waker, its fan-out hub and the feed-followers gauge."""
     waker = FeedWaker(state.root, max_wait=max_wait, stream_seconds=stream_seconds)
+    waker.hub = FeedHub(waker, state.live.run, _encode)
     state.metrics.add_gauge(
         "chronolog_feed_followers",
         "Open feed streams (SSE) and waiting long-polls on this server.",
@@ -76,6 +84,12 @@ def install(
 def _waker(request: Request) -> FeedWaker:
     waker: FeedWaker = request.app.state.feed_waker
     return waker
+
+
+def _hub(request: Request) -> FeedHub:
+    hub = _waker(request).hub
+    assert hub is not None
+    return hub
 
 
 class FeedPageOut(BaseModel):
@@ -126,32 +140,40 @@ After = Annotated[
 ]
 
 
-class _Reader:
-    """Reads pages after a moving cursor and waits for commits between them."""
+def _bounded(page: FeedPage) -> dict[str, Any]:
+    """A feed page as the route returns it, cut at :data:`PAGE_BYTES` of events."""
+    items: list[dict[str, Any]] = []
+    size = 0
+    for event in page.items:
+        item = event_json(event)
+        size += len(orjson.dumps(item))
+        if items and size > PAGE_BYTES:
+            break
+        items.append(item)
+    cut = len(items) < len(page.items)
+    return {
+        "items": items,
+        "cursors": page.cursors[: len(items)],
+        "next_cursor": page.cursors[len(items) - 1] if cut else page.next_cursor,
+        "held_back": page.held_back,
+    }
 
-    def __init__(
-        self, cl: Chronolog, waker: FeedWaker, after: str | None, limit: int, filters: _Filters
-    ) -> None:
-        self.cl, self.waker, self.after, self.limit = cl, waker, after, limit
-        self.filters = filters.values
-        self.backoff = _HELD_BACK
 
-    async def read(self) -> tuple[int, FeedPage]:
-        # The generation is taken before the read: a commit in between still wakes the wait.
-        generation = self.waker.generation()
-        page = await run_in_threadpool(
-            self.cl.feed.read, self.after, limit=self.limit, **self.filters
-        )
-        self.after = page.next_cursor
-        return generation, page
-
-    async def wait(self, generation: int, page: FeedPage, budget: float) -> None:
-        if page.held_back:
-            # Rows wait behind a transaction that may not signal when it ends.
-            delay, self.backoff = self.backoff, min(self.backoff * 2, POLL)
-        else:
-            delay, self.backoff = POLL, _HELD_BACK
-        await self.waker.wait(generation, min(delay, budget))
+def _step_json(step: Step) -> dict[str, Any]:
+    items: list[Any] = []
+    size = 0
+    for entry in step.entries:
+        size += len(entry.data)
+        if items and size > PAGE_BYTES:
+            break
+        items.append(orjson.Fragment(entry.data))
+    cut = len(items) < len(step.entries)
+    return {
+        "items": items,
+        "cursors": [e.cursor for e in step.entries[: len(items)]],
+        "next_cursor": step.entries[len(items) - 1].cursor if cut else step.next_cursor,
+        "held_back": step.held_back,
+    }
 
 
 @router.get("", response_model=FeedPageOut)
@@ -170,26 +192,38 @@ async def read_feed(
             description="Seconds to wait for a first event (long-poll).",
         ),
     ] = 0,
-) -> dict[str, Any]:
+) -> Any:
     """Events after ``after`` in commit order; with ``wait``, hold the request until at
-    least one arrives or ``wait`` seconds pass (then an empty page, cursor advanced)."""
-    reader = _Reader(ctx.cl, _waker(request), after, limit, filters)
-    wait = min(wait, reader.waker.max_wait)
-    deadline = time.monotonic() + wait
-    generation, page = await reader.read()
+    least one arrives or ``wait`` seconds pass (then an empty page, cursor advanced).
+
+    A page holds at most ``limit`` events and about a MiB of them: continue from
+    ``next_cursor`` either way."""
+    waker = _waker(request)
+    wait = min(wait, waker.max_wait)
+    page: FeedPage = await run_in_threadpool(ctx.cl.feed.read, after, limit=limit, **filters.values)
     if page.items or wait <= 0:
-        return page_json(page)
-    reader.waker.followers += 1
+        return _bounded(page)
+    held: Held = ctx.state.live.open(ctx.principal)
+    follower: Follower | None = None
     try:
-        while not page.items:
+        follower = await _hub(request).follower(ctx.cl, page.next_cursor, filters.values, limit)
+        deadline = time.monotonic() + wait
+        step = Step([], page.next_cursor, page.held_back)
+        while not step.entries and not held.revoked.is_set():
             budget = deadline - time.monotonic()
             if budget <= 0 or await request.is_disconnected():
                 break
-            await reader.wait(generation, page, budget)
-            generation, page = await reader.read()
+            step = await follower.step(min(budget, POLL), held.revoked)
+        return _orjson_response(_step_json(step))
     finally:
-        reader.waker.followers -= 1
-    return page_json(page)
+        if follower is not None:
+            follower.close()
+        held.close()
+
+
+def _orjson_response(body: dict[str, Any]) -> Response:
+    # The events are JSON already (encoded once per event by the hub).
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 class EndCursorOut(BaseModel):
@@ -251,48 +285,75 @@ async def stream_feed(
     """Follow the feed as Server-Sent Events, resuming from ``Last-Event-ID`` with no gap.
 
     The first page is read before the response starts, so a bad cursor or
-    filter is a JSON error (422), not a broken stream.
+    filter is a JSON error (422), not a broken stream; so is a token that holds
+    as many streams as it may (429). A stream whose token is revoked or expires
+    gets an ``event: error`` (``unauthorized``) and ends within seconds.
     """
-    reader = _Reader(ctx.cl, _waker(request), last_event_id or after, limit, filters)
-    first = await reader.read()
+    cursor = last_event_id or after
+    first: FeedPage = await run_in_threadpool(
+        ctx.cl.feed.read, cursor, limit=limit, **filters.values
+    )
+    held: Held = ctx.state.live.open(ctx.principal)
+    try:
+        follower = await _hub(request).follower(ctx.cl, first.next_cursor, filters.values, limit)
+    except BaseException:
+        held.close()
+        raise
     return StreamingResponse(
-        _events(reader, first, heartbeat),
+        _events(_waker(request), follower, held, first, heartbeat),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
+def _sse(entry: Entry) -> bytes:
+    return b"id: %s\ndata: %s\n\n" % (entry.cursor.encode(), entry.data)
+
+
 async def _events(
-    reader: _Reader, first: tuple[int, FeedPage], heartbeat: float
+    waker: FeedWaker, follower: Follower, held: Held, first: FeedPage, heartbeat: float
 ) -> AsyncIterator[bytes]:
-    """The SSE body; cancelled by Starlette when the client goes away."""
-    reader.waker.followers += 1
-    lifetime = reader.waker.stream_seconds
+    """The SSE body; cancelled by Starlette when the client goes away. One event per
+    chunk, so a page of large events is never one large piece of memory."""
+    lifetime = waker.stream_seconds
     ends = None if lifetime is None else time.monotonic() + lifetime
     try:
         yield b"retry: 1000\n\n"
-        generation, page = first
+        for event, cursor in zip(first.items, first.cursors, strict=True):
+            yield b"id: %s\ndata: %s\n\n" % (cursor.encode(), _encode(event))
         quiet_since = time.monotonic()
         while True:
-            if page.items:
-                yield b"".join(
-                    b"id: %s\ndata: %s\n\n" % (cursor.encode(), orjson.dumps(event_json(event)))
-                    for event, cursor in zip(page.items, page.cursors, strict=True)
-                )
-                quiet_since = time.monotonic()
+            if held.revoked.is_set():
+                yield _REVOKED
+                return
             now = time.monotonic()
             if ends is not None and now >= ends:
                 return
-            if len(page.items) < reader.limit:
-                if now - quiet_since >= heartbeat:
-                    # An id-only block moves the client's Last-Event-ID past events the
-                    # filters skipped, so a reconnect does not rescan them.
-                    yield b": heartbeat\nid: %s\n\n" % page.next_cursor.encode()
-                    quiet_since = now
-                timeout = heartbeat - (now - quiet_since)
-                if ends is not None:
-                    timeout = min(timeout, ends - now)
-                await reader.wait(generation, page, timeout)
-            generation, page = await reader.read()
+            if now - quiet_since >= heartbeat:
+                # An id-only block moves the client's Last-Event-ID past events the
+                # filters skipped, so a reconnect does not rescan them.
+                yield b": heartbeat\nid: %s\n\n" % follower.cursor.encode()
+                quiet_since = now
+            timeout = heartbeat - (now - quiet_since)
+            if ends is not None:
+                timeout = min(timeout, ends - now)
+            step = await follower.step(max(timeout, 0.0), held.revoked)
+            for entry in step.entries:
+                yield _sse(entry)
+            if step.entries:
+                quiet_since = time.monotonic()
     finally:
-        reader.waker.followers -= 1
+        follower.close()
+        held.close()
+
+
+_REVOKED = (
+    b"event: error\ndata: "
+    + orjson.dumps(
+        {
+            "code": "unauthorized",
+            "message": "the stream's API token was revoked or expired, or its member removed",
+        }
+    )
+    + b"\n\n"
+)

@@ -21,7 +21,15 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import ChronologError, TooLarge, ValidationError
 from ...jobs import Job, JobLog
 from ...models import Actor
-from ..deps import Context, ServerState, check_json, comma_list, page_body, require
+from ..deps import (
+    Context,
+    ServerState,
+    bounded_list,
+    check_json,
+    comma_list,
+    page_body,
+    require,
+)
 from ..schemas import ERROR_RESPONSES, Strict
 from ..waker import Waker
 
@@ -229,10 +237,7 @@ def log_json(line: JobLog) -> dict[str, Any]:
 
 def _actor(ctx: Context) -> Actor:
     """Who an operator call acts as: the token's user, or the (service) token itself."""
-    principal = ctx.principal
-    if principal.user is not None:
-        return Actor("user", principal.user)
-    return Actor("token", str(principal.token_id))
+    return ctx.actor
 
 
 # -- the jobs-by-state gauge -----------------------------------------------------------
@@ -334,13 +339,18 @@ def get_job(job_id: JobId, ctx: Annotated[Context, Depends(require("read"))]) ->
 
 @router.get("/{job_id}/logs", response_model=list[JobLogOut])
 def job_logs(
+    request: Request,
     job_id: JobId,
     ctx: Annotated[Context, Depends(require("read"))],
     after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Lines after this id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> list[dict[str, Any]]:
-    """A job's log lines after line ``after``, oldest first (tail with the last id)."""
-    return [log_json(line) for line in ctx.cl.jobs.logs(job_id, after=after, limit=limit)]
+) -> Response:
+    """A job's log lines after line ``after``, oldest first (tail with the last id).
+
+    At most about a MiB of lines: when there may be more, a ``Link: rel="next"``
+    header gives the ``after`` to continue from."""
+    lines = ctx.cl.jobs.logs(job_id, after=after, limit=limit)
+    return bounded_list(request, lines, log_json, after="after", key=lambda x: x.id, limit=limit)
 
 
 @router.post("/{job_id}/retry", response_model=JobOut)
@@ -386,9 +396,11 @@ async def claim_jobs(
     generation = waker.generation()
     completed, jobs = await run_in_threadpool(complete_and_claim)
     if not jobs and deadline > time.monotonic():
+        # A waiting claim holds one of its token's slots (429 beyond the cap).
+        held = ctx.state.live.open(ctx.principal)
         waker.waiting += 1
         try:
-            while not jobs:
+            while not jobs and not held.revoked.is_set():
                 budget = deadline - time.monotonic()
                 if budget <= 0 or await request.is_disconnected():
                     break
@@ -399,6 +411,7 @@ async def claim_jobs(
                 jobs = await run_in_threadpool(claim)
         finally:
             waker.waiting -= 1
+            held.close()
     return {"jobs": [job_json(j) for j in jobs], "completed": completed}
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from ...vault import SecretInfo
-from ..deps import Context, check_json, require
+from ..deps import Context, ListLimit, bounded_list, check_json, require
 from ..schemas import ERROR_RESPONSES, Strict
 
 __all__ = ["router"]
@@ -52,9 +52,16 @@ def _info(info: SecretInfo) -> dict[str, Any]:
 
 
 @router.get("", response_model=list[SecretInfoOut])
-def list_secrets(ctx: Annotated[Context, Depends(require("admin"))]) -> list[dict[str, Any]]:
-    """This project's secret names (values are never listed)."""
-    return [_info(s) for s in ctx.cl.secrets.list()]
+def list_secrets(
+    request: Request,
+    ctx: Annotated[Context, Depends(require("admin"))],
+    after: Annotated[str | None, Query(max_length=128, description="Names after this one.")] = None,
+    limit: ListLimit = 1000,
+) -> Response:
+    """This project's secret names (values are never listed); a ``Link: rel="next"``
+    header continues a long list."""
+    found = [s for s in ctx.cl.secrets.list() if after is None or s.name > after][:limit]
+    return bounded_list(request, found, _info, after="after", key=lambda s: s.name, limit=limit)
 
 
 @router.put("/{name}", response_model=SecretInfoOut)

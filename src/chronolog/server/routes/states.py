@@ -12,13 +12,21 @@ from datetime import date, datetime, tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from ...errors import NotFound, ValidationError
 from ...models import Page
 from ...states import Entity, Machine, Transition
-from ..deps import Context, check_json, comma_list, page_body, require
+from ..deps import (
+    Context,
+    ListLimit,
+    bounded_list,
+    check_json,
+    comma_list,
+    page_body,
+    require,
+)
 from ..schemas import ERROR_RESPONSES, Strict
 from .events import ActorIn, ActorOut
 
@@ -193,9 +201,17 @@ def define_machine(
 
 
 @router.get("/machines", response_model=list[MachineOut])
-def list_machines(ctx: Annotated[Context, Depends(require("read"))]) -> list[dict[str, Any]]:
-    """Every state machine of the project, by kind."""
-    return [machine_json(m) for m in ctx.cl.states.machines()]
+def list_machines(
+    request: Request,
+    ctx: Annotated[Context, Depends(require("read"))],
+    after: Annotated[str | None, Query(max_length=64, description="Kinds after this one.")] = None,
+    limit: ListLimit = 1000,
+) -> Response:
+    """The project's state machines, by kind; a ``Link: rel="next"`` continues a long list."""
+    machines = [m for m in ctx.cl.states.machines() if after is None or m.kind > after][:limit]
+    return bounded_list(
+        request, machines, machine_json, after="after", key=lambda m: m.kind, limit=limit
+    )
 
 
 @router.get("/machines/{kind}", response_model=MachineOut)
@@ -228,7 +244,7 @@ def move_entity(
         kind,
         entity_id,
         body.to,
-        actor=None if body.actor is None else body.actor.model_dump(),
+        actor=ctx.actor if body.actor is None else body.actor.model_dump(),
         metadata=body.metadata,
         title=body.title,
         parent=_pair(body.parent, "parent"),
@@ -240,29 +256,51 @@ def move_entity(
 
 @router.get("/entities/{kind}/{entity_id:path}/transitions", response_model=list[TransitionOut])
 def entity_history(
+    request: Request,
     kind: Kind,
     entity_id: EntityId,
     ctx: Annotated[Context, Depends(require("read"))],
     after: Annotated[int, Query(ge=0, le=2**31 - 1, description="Moves after this sort_key.")] = 0,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
-) -> list[dict[str, Any]]:
-    """An entity's moves by ``sort_key`` ascending (jobs too, under kind ``job``)."""
-    history = ctx.cl.states.history(kind, entity_id, after=after, limit=limit)
-    return [transition_json(t) for t in history]
+) -> Response:
+    """An entity's moves by ``sort_key`` ascending (jobs too, under kind ``job``); at most
+    ``limit`` (default 1000) and about a MiB: a ``Link: rel="next"`` header gives the
+    ``after`` to continue from when there may be more."""
+    wanted = limit or _HISTORY_PAGE
+    history = ctx.cl.states.history(kind, entity_id, after=after, limit=wanted)
+    return bounded_list(
+        request, history, transition_json, after="after", key=lambda t: t.sort_key, limit=wanted
+    )
+
+
+_HISTORY_PAGE = 1000
 
 
 @router.get("/entities/{kind}/{entity_id:path}/children", response_model=list[EntityOut])
 def entity_children(
+    request: Request,
     kind: Kind,
     entity_id: EntityId,
     ctx: Annotated[Context, Depends(require("read"))],
     child_kind: Annotated[
         str | None, Query(alias="kind", max_length=64, description="Only children of this kind.")
     ] = None,
-) -> list[dict[str, Any]]:
+    after: Annotated[
+        str | None, Query(max_length=320, description="`kind/id` of the child to continue after.")
+    ] = None,
+    limit: ListLimit = 1000,
+) -> Response:
     """The entities whose parent is this one (a season's discs), oldest first (404 if
-    the entity does not exist)."""
-    return [entity_json(e) for e in ctx.cl.states.children(kind, entity_id, child_kind)]
+    the entity does not exist); a ``Link: rel="next"`` continues a long list."""
+    children = ctx.cl.states.children(kind, entity_id, child_kind)
+    if after is not None:
+        ids = [(c.kind, c.id) for c in children]
+        key = tuple(after.split("/", 1)) if "/" in after else None
+        children = children[ids.index(key) + 1 :] if key in ids else []
+    children = children[:limit]
+    return bounded_list(
+        request, children, entity_json, after="after", key=lambda c: f"{c.kind}/{c.id}", limit=limit
+    )
 
 
 @router.put("/entities/{kind}/{entity_id:path}", response_model=EntityOut)

@@ -5,6 +5,7 @@ from .auth import api_tokens, project_members, project_secrets, users
 from .events import event_counts, events, project_vocab, projects
 from .jobs import job_logs, jobs
 from .retention import retention_policies, retention_runs
+from .service import idempotency_keys, secret_key_fingerprints, store_keys
 from .states import entities, machines, transition_slots, transitions
 
 PG_UNENFORCED_PROJECT_KEYS = ("events", "transitions", "jobs")
@@ -21,6 +22,7 @@ __all__ = [
     "entities",
     "event_counts",
     "events",
+    "idempotency_keys",
     "job_logs",
     "jobs",
     "machines",
@@ -31,6 +33,8 @@ __all__ = [
     "projects",
     "retention_policies",
     "retention_runs",
+    "secret_key_fingerprints",
+    "store_keys",
     "transition_slots",
     "transitions",
     "users",

@@ -22,6 +22,7 @@ __all__ = [
     "secret_get",
     "secret_insert",
     "secret_list",
+    "secret_sample",
     "secret_update",
     "token_by_hash",
     "token_count",
@@ -30,6 +31,7 @@ __all__ = [
     "token_list",
     "token_revoke",
     "token_touch",
+    "token_valid_ids",
     "user_by_name",
     "user_insert",
 ]
@@ -200,6 +202,30 @@ def token_revoke(conn: Connection, project_id: int, token_id: int, at: int) -> i
     return 1 if token_get(conn, project_id, token_id) is not None else 0
 
 
+def token_valid_ids(conn: Connection, token_ids: Sequence[int], now: int) -> set[int]:
+    """token_valid_ids: which of ``token_ids`` still authenticate: not revoked, not
+    expired, and (for a member's token) the member still belongs to the project."""
+    if not token_ids:
+        return set()
+    member = (
+        select(project_members.c.user_id)
+        .where(
+            project_members.c.project_id == api_tokens.c.project_id,
+            project_members.c.user_id == api_tokens.c.user_id,
+        )
+        .exists()
+    )
+    rows = conn.execute(
+        select(api_tokens.c.id).where(
+            api_tokens.c.id.in_(list(token_ids)),
+            api_tokens.c.revoked_at.is_(None),
+            or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now),
+            or_(api_tokens.c.user_id.is_(None), member),
+        )
+    )
+    return {int(r[0]) for r in rows}
+
+
 def token_touch(conn: Connection, token_id: int, at: int, older_than: int) -> None:
     """token_touch: set last_used_at, unless it was set after ``older_than`` (fewer writes)."""
     conn.execute(
@@ -261,3 +287,12 @@ def secret_delete(conn: Connection, project_id: int, name: str) -> int:
             project_secrets.c.project_id == project_id, project_secrets.c.name == name
         )
     ).rowcount
+
+
+def secret_sample(conn: Connection) -> AnyRow | None:
+    """secret_sample: any one secret of the store (project, name, ciphertext), or None."""
+    return conn.execute(
+        select(project_secrets.c.project_id, project_secrets.c.name, project_secrets.c.ciphertext)
+        .order_by(project_secrets.c.project_id, project_secrets.c.name)
+        .limit(1)
+    ).first()

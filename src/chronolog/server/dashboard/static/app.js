@@ -39,16 +39,15 @@
       if (near) log.scrollTop = log.scrollHeight;
     });
     logSource.addEventListener("state", function (ev) {
+      // The server renders the page's live parts as the page itself does: the badge
+      // (colour and buttons), the facts line (attempt, heartbeat, progress), the history.
       var st = JSON.parse(ev.data);
-      var badge = document.getElementById("job-state");
-      if (badge) { badge.textContent = st.state; }
-      // The retry / cancel button of the old state no longer applies.
-      document.querySelectorAll("h1 form.inline").forEach(function (f) { f.hidden = true; });
-      if (st.percent !== null) {
-        document.getElementById("progress").hidden = false;
-        document.getElementById("progress-bar").value = st.percent;
-        document.getElementById("progress-text").textContent = st.percent + "% " + st.text;
-      }
+      [["job-status", st.status], ["job-facts", st.facts], ["job-side", st.side]].forEach(function (part) {
+        var el = document.getElementById(part[0]);
+        if (el && typeof part[1] === "string") el.innerHTML = part[1];
+      });
+      var notice = document.getElementById("notice");
+      if (notice) notice.remove();
     });
     logSource.addEventListener("end", function () {
       logSource.close();
