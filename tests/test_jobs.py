@@ -724,3 +724,15 @@ def test_claims_of_every_size_take_what_they_ask_for(q: Chronolog) -> None:
     assert len(q.jobs.claim(None, "w", limit=300)) == 300
     assert len(q.jobs.claim(None, "w", limit=5)) == 5
     assert len(q.jobs.claim(None, "w", limit=1000)) == len(ids) - 306
+
+
+def test_a_bulk_enqueue_writes_its_events_in_job_order(q: Chronolog) -> None:
+    # The feed shows a batch's events in the order of its jobs (ids as numbers:
+    # job 10 after job 9, not after job 1).
+    ids = q.jobs.enqueue_many([NewJob("k") for _ in range(12)])  # one statement
+    ids += q.jobs.enqueue_many([NewJob("k") for _ in range(250)])  # COPY
+    with q.store.read() as conn:
+        targets = conn.execute(
+            select(events.c.target_id).where(events.c.event_type == "job").order_by(events.c.id)
+        ).scalars()
+        assert [int(t) for t in targets] == ids

@@ -91,6 +91,8 @@ _EVENT_COLUMNS = (
 
 
 def _event_select(source: str, move: str, actor: str) -> str:
+    # An ORDER BY after it must name the source (``jobs.id``): a bare ``id`` is the
+    # output column ``id::text`` and would sort the events by their ids as text.
     return (
         f"SELECT project_id, :now, 'job', :{move}_action, :{move}_status, {actor}, 'job', "
         f"id::text, kind, NULL, jsonb_build_object('queue', queue, 'attempt', attempt, "
@@ -233,7 +235,7 @@ WITH ins AS (
     RETURNING {_INSERTED}
 ), ev AS (
     INSERT INTO events ({_EVENT_COLUMNS})
-    {_event_select("ins", "new", ":actor_type, :actor_id, :actor_name")} ORDER BY id
+    {_event_select("ins", "new", ":actor_type, :actor_id, :actor_name")} ORDER BY ins.id
 ), counted AS (
     INSERT INTO event_counts ({_COUNT_COLUMNS})
     SELECT * FROM unnest({_COUNT_ARRAYS}) {_CONFLICT}
@@ -249,7 +251,7 @@ _ENQUEUE_TRAIL_SQL = f"""
 WITH ev AS (
     INSERT INTO events ({_EVENT_COLUMNS})
     {_event_select("jobs", "new", ":actor_type, :actor_id, :actor_name")}
-    WHERE {{new_rows}} ORDER BY id
+    WHERE {{new_rows}} ORDER BY jobs.id
 ), counted AS (
     INSERT INTO event_counts ({_COUNT_COLUMNS})
     SELECT * FROM unnest({_COUNT_ARRAYS}) {_CONFLICT}

@@ -78,13 +78,13 @@ _BATCH_EVENTS = (
     "json_object('queue', queue, 'attempt', attempt, "
     "'from', CASE state WHEN 'completed' THEN ? ELSE ? END, "
     "'state', state, 'sort_key', history) "
-    "FROM jobs WHERE id IN ({ids}) ORDER BY state = 'running', id"
+    "FROM jobs WHERE id IN ({ids}) ORDER BY jobs.state = 'running', jobs.id"
 )
 _NEW_EVENTS = (
     f"INSERT INTO events ({_EVENT_COLUMNS}) "
     "SELECT project_id, ?, 'job', ?, ?, ?, ?, ?, 'job', CAST(id AS TEXT), kind, NULL, "
     "json_object('queue', queue, 'attempt', attempt, 'from', ?, 'state', state, "
-    "'sort_key', history) FROM jobs WHERE id BETWEEN ? AND ? ORDER BY id"
+    "'sort_key', history) FROM jobs WHERE id BETWEEN ? AND ? ORDER BY jobs.id"
 )
 _INSERT_JOBS = (
     f"INSERT INTO jobs ({', '.join(JOB_INSERT_COLUMNS)}) "
