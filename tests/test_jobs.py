@@ -513,6 +513,8 @@ def test_cancel_and_retry(q: Chronolog) -> None:
     cancel_event = q.events.query(event_types=["job"], actions=["cancelled"], limit=5).items[-1]
     assert cancel_event.actor is not None
     assert cancel_event.actor.id == "ana"
+    # a cancel is neither a success nor an error: charts and error counts never read it as one
+    assert cancel_event.status == "cancelled"
     with pytest.raises(NotFound):
         q.jobs.cancel(424242)
 

@@ -23,8 +23,11 @@ from .store.sql import projects as project_sql
 
 __all__ = ["BUILTIN_STATUSES", "DATE_RANGES", "Events", "event_counter_rows", "event_from_row"]
 
-BUILTIN_STATUSES = ("processing", "success", "error")
-"""Statuses every project accepts; strict projects accept registered ones besides."""
+BUILTIN_STATUSES = ("processing", "success", "error", "cancelled")
+"""Statuses every project accepts; strict projects accept registered ones besides.
+
+``cancelled`` is neither a success nor an error: a job cancelled by an operator (or by a
+failed dependency) ends with it, so charts and error counts never read it as either."""
 
 DATE_RANGES: dict[str, timedelta | None] = {
     "24h": timedelta(hours=24),

@@ -30,7 +30,7 @@ __all__ = ["actor_label", "app", "event_table"]
 
 app = typer.Typer(help="Record and list events of the activity log.", no_args_is_help=True)
 
-STATUS_STYLE = {"success": "green", "error": "red", "processing": "yellow"}
+STATUS_STYLE = {"success": "green", "error": "red", "processing": "yellow", "cancelled": "dim"}
 
 
 def actor_label(actor: Actor | None) -> str:
@@ -54,7 +54,7 @@ def log(
     ] = None,
     action: Annotated[str | None, typer.Argument(help="Action, e.g. started.")] = None,
     status: Annotated[
-        str, typer.Option(help="processing, success, error or a custom word.")
+        str, typer.Option(help="processing, success, error, cancelled or a custom word.")
     ] = "success",
     actor_type: Annotated[str | None, typer.Option(help="Who: user, rule, scheduler …")] = None,
     actor_id: Annotated[str | None, typer.Option(help="The actor's id.")] = None,

@@ -43,7 +43,7 @@ STATUS = {
     "released": "processing",
     "retried": "processing",
     "completed": "success",
-    "cancelled": "success",
+    "cancelled": "cancelled",
     "failed": "error",
     "retrying": "error",
     "rescued": "error",
