@@ -76,7 +76,7 @@ def test_events_log_from_stdin_json_lines(db_url: str) -> None:
         (["events", "log", "scan", "x", "--metadata", "[1]"], "JSON object"),
         (["events", "log", "scan", "x", "--at", "last tuesday"], "is not a time"),
         (["events", "ls", "--limit", "0"], "limit"),
-        (["events", "ls", "--target-id", "4"], "target_type"),
+        (["events", "ls", "--target-id", "4"], "target_types"),
         (["events", "ls", "--cursor", "nonsense"], "cursor"),
     ],
 )

@@ -87,7 +87,10 @@ def test_cursor_of_another_project_or_query_kind_is_refused(cl: Chronolog) -> No
     for bad in ({"limit": 0}, {"limit": True}, {"limit": 10**6}):
         with pytest.raises(ValidationError, match="limit"):
             cl.feed.read(**bad)  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="unknown feed filters"):
+    with pytest.raises(ValidationError, match="unknown event filter"):
+        next(iter(cl.feed.follow(colour="x")))
+    # An EventQuery field the feed cannot answer is refused by name, not ignored.
+    with pytest.raises(ValidationError, match="the feed cannot filter on search"):
         next(iter(cl.feed.follow(search="x")))
 
 

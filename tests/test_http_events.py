@@ -239,7 +239,10 @@ def test_query_filters_paging_and_cursor(api: Api) -> None:
         ),
         ("actor_types=rule&actions=done", {"actor_types": ["rule"], "actions": ["done"]}),
         ("actor_id=3", {"actor_id": "3"}),
-        ("target_type=media_item&target_id=4", {"target_type": "media_item", "target_id": "4"}),
+        (
+            "target_types=media_item&target_id=4",
+            {"target_types": ["media_item"], "target_id": "4"},
+        ),
         ("search=title%201", {"search": "title 1"}),
         (
             "since=2026-11-01T00:10:00Z&until=2026-11-01T00:20:00%2B00:00",

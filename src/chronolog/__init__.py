@@ -4,11 +4,9 @@ An activity log, state history, jobs, time-bucketed stats and a gap-free feed,
 on an embedded SQLite file or on PostgreSQL. Start with :class:`Chronolog`.
 """
 
+import importlib
 import typing
 
-from ._scope import Limits
-from .auth import ApiToken, IssuedToken, Member, Principal
-from .core import Chronolog
 from .errors import (
     ChronologError,
     Conflict,
@@ -23,16 +21,47 @@ from .errors import (
     Unauthorized,
     ValidationError,
 )
-from .feed import FeedItem, FeedPage
-from .jobs import Job, JobLog, NewJob
-from .models import Actor, Event, NewEvent, Page, Project, Target
-from .retention import RetentionReport, register_purger
-from .states import DayCount, Entity, Machine, States, Timeline, Transition
-from .stats import Bucket, Series
-from .vault import SecretInfo
+from .jobs.models import Job, JobLog, NewJob
+from .models import (
+    Actor,
+    Bucket,
+    Event,
+    FeedItem,
+    FeedPage,
+    NewEvent,
+    Page,
+    Project,
+    Series,
+    Target,
+)
+from .query import EventQuery
+from .states.models import DayCount, Entity, Machine, Timeline, Transition
 
 if typing.TYPE_CHECKING:
+    from ._scope import Limits
+    from .auth import ApiToken, IssuedToken, Member, Principal
     from .client import Client
+    from .core import Chronolog
+    from .retention import RetentionReport, register_purger
+    from .states.part import States
+    from .vault import SecretInfo
+
+_LAZY = {
+    "ApiToken": ".auth",
+    "Chronolog": ".core",
+    "Client": ".client",
+    "IssuedToken": ".auth",
+    "Limits": "._scope",
+    "Member": ".auth",
+    "Principal": ".auth",
+    "RetentionReport": ".retention",
+    "SecretInfo": ".vault",
+    "States": ".states.part",
+    "register_purger": ".retention",
+}
+"""Names whose modules need the store (SQLAlchemy) or httpx: they load on first use, so
+that ``import chronolog.client`` works with ``chronolog[client]`` alone (httpx, no
+SQLAlchemy) and ``import chronolog`` loads no HTTP client."""
 
 __all__ = [
     "Actor",
@@ -45,6 +74,7 @@ __all__ = [
     "DayCount",
     "Entity",
     "Event",
+    "EventQuery",
     "FeedItem",
     "FeedPage",
     "Forbidden",
@@ -81,15 +111,13 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> typing.Any:
-    # The HTTP client needs httpx: it loads on first use, so that `import chronolog`
-    # (and every local command) stays light.
-    if name == "Client":
-        from .client import Client
-
-        globals()["Client"] = Client
-        return Client
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"Client"})
+    return sorted(set(globals()) | set(_LAZY))

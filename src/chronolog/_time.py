@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from .errors import ValidationError
 
 __all__ = [
+    "DURATION_HELP",
+    "TIME_HELP",
     "Clock",
     "from_micros",
     "parse_duration",
+    "parse_when",
     "require_aware",
     "system_clock",
     "to_micros",
@@ -28,7 +31,14 @@ Clock = Callable[[], datetime]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?\s*[smhdw]\s*)+$")
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+
+DURATION_HELP = "90s, 5m, 2h, 7d, 1h30m or seconds"
+"""What a duration may be written as (:func:`parse_duration`)."""
+TIME_HELP = "ISO 8601 (no offset: the zone in use), now, today, yesterday, or 2h / 7d ago"
+"""What a time may be written as (:func:`parse_when` with ``relative=True``)."""
 
 
 def utcnow() -> datetime:
@@ -80,14 +90,17 @@ def parse_duration(value: str | timedelta | int | float, name: str = "duration")
                 f"{name} {value!r} is not a usable duration", field=name
             ) from None
     elif isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
+        text = value.strip().lower()
+        if _NUMBER.match(text):
+            total = float(text)
+        elif _WHOLE.match(text):
+            total = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+        else:
             raise ValidationError(
-                f"{name} {value!r} is not a duration: use a number and a unit (s, m, h, d, w), e.g. '24h'",
-                field=name,
+                f"{name} {value!r} is not a duration: use {DURATION_HELP}", field=name
             )
         try:
-            result = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+            result = timedelta(seconds=total)
         except OverflowError:
             raise ValidationError(f"{name} {value!r} is too long", field=name) from None
     else:
@@ -95,3 +108,56 @@ def parse_duration(value: str | timedelta | int | float, name: str = "duration")
     if result <= timedelta(0):
         raise ValidationError(f"{name} must be positive, got {value!r}", field=name)
     return result
+
+
+def parse_when(
+    value: str,
+    name: str,
+    *,
+    tz: tzinfo | None = None,
+    now: datetime | None = None,
+    relative: bool = False,
+) -> datetime:
+    """A time written by a person or sent as text: the one parser of the CLI, the HTTP
+    routes, the dashboard and the TUI.
+
+    ISO 8601 / RFC 3339 (``Z`` allowed). A time without an offset is read in ``tz``;
+    with ``tz=None`` it is refused (the HTTP API). With ``relative``, also ``now``,
+    ``today``, ``yesterday`` (midnight in ``tz``) and a duration meaning that long
+    ago (``2h``, ``7d ago``). ``ValidationError`` naming ``name`` otherwise.
+    """
+    if not isinstance(value, str) or len(value) > 64:
+        raise ValidationError(f"{name} must be a time written as text", field=name)
+    text = value.strip()
+    low = text.lower()
+    if relative:
+        current = now or utcnow()
+        zone = tz or UTC
+        if low == "now":
+            return current
+        if low in {"today", "yesterday"}:
+            day = current.astimezone(zone).date() - timedelta(days=1 if low == "yesterday" else 0)
+            return datetime.combine(day, time(), tzinfo=zone)
+        ago = low.removesuffix("ago").strip()
+        if ago and _WHOLE.match(ago):
+            try:
+                return current - parse_duration(ago, name)
+            except OverflowError:
+                raise ValidationError(f"{name} {value!r} is too long ago", field=name) from None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        accepted = TIME_HELP if relative else "an ISO 8601 time, e.g. 2026-11-21T09:30:00Z"
+        raise ValidationError(
+            f"{name}: {value!r} is not a time: use {accepted}", field=name
+        ) from None
+    if parsed.tzinfo is None:
+        if tz is None:
+            raise ValidationError(
+                f"{name} must be an RFC 3339 time with a zone, e.g. 2026-11-21T09:30:00Z",
+                field=name,
+            )
+        parsed = parsed.replace(tzinfo=tz)
+    if not 1 <= parsed.year <= 9998:
+        raise ValidationError(f"{name} is out of range", field=name)
+    return parsed

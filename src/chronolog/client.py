@@ -25,12 +25,10 @@ import orjson
 
 from . import errors
 from .errors import ChronologError, StoreUnavailable
-from .feed import FeedItem, FeedPage
-from .jobs import Job, JobError, JobLog, NewJob
-from .jobs.queue import DEFAULT_LEASE
-from .models import Actor, Event, NewEvent, Page, Target
-from .states import DayCount, Entity, Machine, Timeline, Transition
-from .stats import Bucket, Series
+from .jobs.models import DEFAULT_LEASE, Job, JobError, JobLog, NewJob
+from .models import Actor, Event, FeedItem, FeedPage, NewEvent, Page, Series, Target
+from .query import EventQuery
+from .states.models import DayCount, Entity, Machine, Timeline, Transition
 
 __all__ = [
     "Client",
@@ -121,23 +119,6 @@ def _event_body(item: NewEvent | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(data.get("metadata"), Mapping):
         data["metadata"] = dict(data["metadata"])
     return {k: v for k, v in data.items() if v is not None}
-
-
-def event_from_json(data: Mapping[str, Any]) -> Event:
-    """Rebuild an :class:`Event` from its JSON form."""
-    actor, target = data.get("actor"), data.get("target")
-    return Event(
-        id=int(data["id"]),
-        project=data["project"],
-        occurred_at=datetime.fromisoformat(data["occurred_at"]),
-        event_type=data["event_type"],
-        action=data["action"],
-        status=data["status"],
-        actor=Actor(actor["type"], actor.get("id"), actor.get("name")) if actor else None,
-        target=Target(target["type"], target.get("id"), target.get("title")) if target else None,
-        error=data.get("error"),
-        metadata=data.get("metadata"),
-    )
 
 
 def _csv(value: Iterable[str] | str | None) -> str | None:
@@ -357,63 +338,38 @@ class RemoteEvents:
 
     def get(self, event_id: int) -> Event:
         """One event by id (``NotFound`` if it is not in the token's project)."""
-        return event_from_json(self._client.request("GET", f"/events/{int(event_id)}"))
+        return Event.from_dict(self._client.request("GET", f"/events/{int(event_id)}"))
 
     def recent(self, limit: int = 20) -> list[Event]:
         """The newest events, newest first."""
         rows = self._client.request("GET", "/events/recent", params={"limit": limit})
-        return [event_from_json(r) for r in rows]
+        return [Event.from_dict(r) for r in rows]
 
     def set_status(self, event_id: int, status: str, error: str | None = None) -> Event:
         """Move an event along its lifecycle."""
         body = {"status": status, "error": error}
-        return event_from_json(self._client.request("PATCH", f"/events/{int(event_id)}", json=body))
+        return Event.from_dict(self._client.request("PATCH", f"/events/{int(event_id)}", json=body))
 
     def query(
         self,
+        query: EventQuery | None = None,
         *,
-        event_types: Iterable[str] | str | None = None,
-        actions: Iterable[str] | str | None = None,
-        actor_types: Iterable[str] | str | None = None,
-        actor_id: str | None = None,
-        target_type: str | None = None,
-        target_id: str | int | None = None,
-        statuses: Iterable[str] | str | None = None,
-        search: str | None = None,
-        date_range: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
         page: int = 1,
         limit: int = 50,
         cursor: str | None = None,
         with_total: bool = True,
+        **filters: Any,
     ) -> Page[Event]:
-        """Events newest first, every filter of ``cl.events.query``."""
-        params = {
-            "event_types": _csv(event_types),
-            "actions": _csv(actions),
-            "actor_types": _csv(actor_types),
-            "actor_id": actor_id,
-            "target_type": target_type,
-            "target_id": None if target_id is None else str(target_id),
-            "statuses": _csv(statuses),
-            "search": search,
-            "date_range": date_range,
-            "since": _time(since),
-            "until": _time(until),
+        """Events newest first, matching ``query`` (see :meth:`chronolog.events.Events.query`)."""
+        params: dict[str, Any] = {
+            **EventQuery.build(query, filters).to_params(),
             "page": page,
             "limit": limit,
             "cursor": cursor,
             "with_total": "true" if with_total else "false",
         }
         body = self._client.request("GET", "/events", params=params)
-        return Page(
-            items=[event_from_json(r) for r in body["items"]],
-            total=body["total"],
-            page=body["page"],
-            limit=body["limit"],
-            next_cursor=body["next_cursor"],
-        )
+        return _page(body, Event.from_dict)
 
 
 def _duration(value: str | timedelta | int | None) -> str | None:
@@ -433,55 +389,24 @@ class RemoteStats:
         self,
         window: str | None = None,
         *,
+        query: EventQuery | None = None,
         group_by: str | None = None,
-        event_types: Iterable[str] | str | None = None,
-        statuses: Iterable[str] | str | None = None,
-        actions: Iterable[str] | str | None = None,
-        actor_types: Iterable[str] | str | None = None,
-        target_types: Iterable[str] | str | None = None,
         tz: str | tzinfo | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
         bucket: str | timedelta | int | None = None,
+        **filters: Any,
     ) -> Series:
         """Counts per bucket, oldest first (see :meth:`chronolog.stats.Stats.buckets`).
 
         ``now`` is the server's clock (the library's ``now=`` has no remote twin).
         """
         params = {
+            **EventQuery.build(query, filters).to_params(),
             "window": window,
             "group_by": group_by,
-            "event_types": _csv(event_types),
-            "statuses": _csv(statuses),
-            "actions": _csv(actions),
-            "actor_types": _csv(actor_types),
-            "target_types": _csv(target_types),
             "tz": None if tz is None else str(tz),
-            "since": _time(since),
-            "until": _time(until),
             "bucket": _duration(bucket),
         }
-        body = self._client.request("GET", "/stats", params=params)
-        return series_from_json(body)
-
-
-def series_from_json(data: Mapping[str, Any]) -> Series:
-    """Rebuild a :class:`Series` from its JSON form."""
-    return Series(
-        buckets=tuple(
-            Bucket(
-                start=datetime.fromisoformat(b["start"]),
-                end=datetime.fromisoformat(b["end"]),
-                total=int(b["total"]),
-                counts={str(k): int(v) for k, v in b["counts"].items()},
-            )
-            for b in data["buckets"]
-        ),
-        group_by=data.get("group_by"),
-        groups=tuple(data.get("groups") or ()),
-        tz=data["tz"],
-        window=data.get("window"),
-    )
+        return Series.from_dict(self._client.request("GET", "/stats", params=params))
 
 
 def _actor(data: Mapping[str, Any] | None) -> Actor | None:
@@ -725,23 +650,6 @@ class RemoteStates:
         )
 
 
-def _feed_params(filters: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(filters) - {
-        "event_types",
-        "actions",
-        "statuses",
-        "actor_types",
-        "target_type",
-        "target_id",
-    }
-    if unknown:
-        raise errors.ValidationError(f"unknown feed filters: {sorted(unknown)}")
-    params = {k: _csv(v) if k.endswith("s") else v for k, v in filters.items()}
-    if params.get("target_id") is not None:
-        params["target_id"] = str(params["target_id"])
-    return params
-
-
 class RemoteFeed:
     """``cl.feed`` over HTTP: pages by long-poll, following by Server-Sent Events."""
 
@@ -753,18 +661,23 @@ class RemoteFeed:
         return str(self._client.request("GET", "/feed/end")["cursor"])
 
     def read(
-        self, after: str | None = None, *, limit: int = 100, wait: float = 0, **filters: Any
+        self,
+        after: str | None = None,
+        *,
+        limit: int = 100,
+        query: EventQuery | None = None,
+        wait: float = 0,
+        **filters: Any,
     ) -> FeedPage:
         """Up to ``limit`` events after ``after``; with ``wait`` seconds, the server holds
         the request until at least one event arrives (long-poll)."""
-        params = {"after": after, "limit": limit, "wait": wait or None, **_feed_params(filters)}
-        body = self._client.request("GET", "/feed", params=params)
-        return FeedPage(
-            items=[event_from_json(e) for e in body["items"]],
-            next_cursor=body["next_cursor"],
-            cursors=list(body["cursors"]),
-            held_back=bool(body["held_back"]),
-        )
+        params = {
+            "after": after,
+            "limit": limit,
+            "wait": wait or None,
+            **EventQuery.build(query, filters).to_params(),
+        }
+        return FeedPage.from_dict(self._client.request("GET", "/feed", params=params))
 
     def follow(
         self,
@@ -773,6 +686,7 @@ class RemoteFeed:
         limit: int = 100,
         poll: float = 1.0,
         stop: threading.Event | None = None,
+        query: EventQuery | None = None,
         reconnect: float = 1.0,
         **filters: Any,
     ) -> Iterator[FeedItem]:
@@ -785,7 +699,7 @@ class RemoteFeed:
         often ``stop`` is checked while the feed is quiet.
         """
         cursor = after
-        params = {"limit": limit, "heartbeat": poll, **_feed_params(filters)}
+        params = {"limit": limit, "heartbeat": poll, **EventQuery.build(query, filters).to_params()}
         while stop is None or not stop.is_set():
             try:
                 headers = {"Last-Event-ID": cursor} if cursor else None
@@ -802,7 +716,7 @@ class RemoteFeed:
                                 cursor = ident
                             if data and ident is not None:
                                 yield FeedItem(
-                                    event_from_json(orjson.loads("\n".join(data))), ident
+                                    Event.from_dict(orjson.loads("\n".join(data))), ident
                                 )
                             ident, data = None, []
                             if stop is not None and stop.is_set():

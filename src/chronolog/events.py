@@ -15,13 +15,29 @@ from ._rollups import rollup_rows
 from ._scope import Scope
 from ._time import from_micros, parse_duration, require_aware, to_micros
 from ._totals import count_events
+from ._validate import (
+    ACTOR_LIMITS,
+    TARGET_LIMITS,
+    check_idempotency_key,
+    no_nul,
+    party,
+    word,
+)
 from .errors import NotFound, ValidationError
 from .models import Actor, Event, NewEvent, Page, Target
+from .query import DATE_RANGES, EventQuery
 from .store.sql import events as sql
 from .store.sql import idempotency as idem_sql
 from .store.sql import projects as project_sql
 
-__all__ = ["BUILTIN_STATUSES", "DATE_RANGES", "Events", "event_counter_rows", "event_from_row"]
+__all__ = [
+    "BUILTIN_STATUSES",
+    "DATE_RANGES",
+    "Events",
+    "event_counter_rows",
+    "event_filter",
+    "event_from_row",
+]
 
 BUILTIN_STATUSES = ("processing", "success", "error", "cancelled")
 """Statuses every project accepts; strict projects accept registered ones besides.
@@ -29,22 +45,11 @@ BUILTIN_STATUSES = ("processing", "success", "error", "cancelled")
 ``cancelled`` is neither a success nor an error: a job cancelled by an operator (or by a
 failed dependency) ends with it, so charts and error counts never read it as either."""
 
-DATE_RANGES: dict[str, timedelta | None] = {
-    "24h": timedelta(hours=24),
-    "7d": timedelta(days=7),
-    "30d": timedelta(days=30),
-    "all": None,
-}
-"""The named windows of :meth:`Events.query` (as in the library-cleanup seed)."""
-
 _SORT_MATCHES = 2000
 """Up to this many search-index matches, a page sorts them; beyond, it walks the time index."""
-_WORD_LIMITS = {"event_type": 64, "action": 64, "status": 32}
 _EVENT_FIELDS = frozenset(
     {"event_type", "action", "status", "actor", "target", "occurred_at", "error", "metadata"}
 )
-_ACTOR_LIMITS = {"type": 64, "id": 255, "name": 255}
-_TARGET_LIMITS = {"type": 64, "id": 255}
 
 
 def event_from_row(row: Row[Any], project: str) -> Event:
@@ -79,132 +84,6 @@ def event_from_row(row: Row[Any], project: str) -> Event:
         error=error,
         metadata=metadata,
     )
-
-
-def _word(value: Any, name: str) -> str:
-    # Fast path first: this runs for every field of every event of a bulk ingest.
-    if (
-        type(value) is str
-        and value
-        and len(value) <= _WORD_LIMITS[name]
-        and not value.isspace()
-        and "\x00" not in value
-    ):
-        return value
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{name} must be a non-empty string", field=name)
-    _no_nul(value, name)
-    limit = _WORD_LIMITS[name]
-    if len(value) > limit:
-        raise ValidationError(f"{name} is longer than {limit} characters", field=name)
-    return value
-
-
-def _no_nul(value: str, name: str) -> None:
-    # PostgreSQL cannot store NUL in text; refuse it on both databases alike.
-    if "\x00" in value:
-        raise ValidationError(f"{name} must not contain NUL characters", field=name)
-
-
-def _party(
-    value: Any, name: str, cls: type[Actor] | type[Target], limits: dict[str, int], title_cap: int
-) -> tuple[str | None, str | None, str | None]:
-    """Validate an actor / target given as the dataclass, a mapping or None."""
-    if value is None:
-        return None, None, None
-    if type(value) is cls:
-        # Fast path for well-formed dataclasses; anything odd takes the checks below.
-        f_kind, f_id = value.type, value.id
-        f_third = value.name if isinstance(value, Actor) else value.title
-        if (
-            type(f_kind) is str
-            and f_kind
-            and len(f_kind) <= limits["type"]
-            and not f_kind.isspace()
-            and "\x00" not in f_kind
-            and (
-                f_id is None
-                or (type(f_id) is str and len(f_id) <= limits["id"] and "\x00" not in f_id)
-            )
-            and (
-                f_third is None
-                or (
-                    type(f_third) is str
-                    and len(f_third) <= limits.get("name", title_cap)
-                    and "\x00" not in f_third
-                )
-            )
-        ):
-            return f_kind, f_id, f_third
-    if isinstance(value, Actor | Target):
-        if not isinstance(value, cls):
-            raise ValidationError(f"{name} must be a {cls.__name__}", field=name)
-        fields: dict[str, Any] = {"type": value.type, "id": value.id}
-        third = value.name if isinstance(value, Actor) else value.title
-    elif isinstance(value, Mapping):
-        unknown = set(value) - {"type", "id", "name" if cls is Actor else "title"}
-        if unknown:
-            raise ValidationError(f"{name} has unknown fields: {sorted(unknown)}", field=name)
-        fields = {"type": value.get("type"), "id": value.get("id")}
-        third = value.get("name" if cls is Actor else "title")
-    else:
-        raise ValidationError(
-            f"{name} must be a {cls.__name__}, a mapping or None, got {type(value).__name__}",
-            field=name,
-        )
-    kind = fields["type"]
-    if not isinstance(kind, str) or not kind.strip():
-        raise ValidationError(f"{name}.type must be a non-empty string", field=f"{name}.type")
-    if len(kind) > limits["type"]:
-        raise ValidationError(f"{name}.type is longer than {limits['type']} characters")
-    _no_nul(kind, f"{name}.type")
-    ident = fields["id"]
-    if ident is not None:
-        if isinstance(ident, bool) or not isinstance(ident, str | int):
-            raise ValidationError(f"{name}.id must be text (or an integer)", field=f"{name}.id")
-        ident = str(ident)
-        if len(ident) > limits["id"]:
-            raise ValidationError(f"{name}.id is longer than {limits['id']} characters")
-        _no_nul(ident, f"{name}.id")
-    if third is not None:
-        if not isinstance(third, str):
-            raise ValidationError(f"{name} display name must be text", field=name)
-        cap = limits.get("name", title_cap)
-        if len(third) > cap:
-            raise ValidationError(f"{name} display name is longer than {cap} characters")
-        _no_nul(third, name)
-    return kind, ident, third
-
-
-def check_idempotency_key(key: object) -> str:
-    """An idempotency key: 1 to 200 printable ASCII characters (``ValidationError`` else)."""
-    if (
-        not isinstance(key, str)
-        or not 1 <= len(key) <= 200
-        or not key.isascii()
-        or not key.isprintable()
-    ):
-        raise ValidationError(
-            "an idempotency key is 1 to 200 printable ASCII characters", field="idempotency_key"
-        )
-    return key
-
-
-def _words(value: Any, name: str) -> tuple[str, ...] | None:
-    """A filter list: None, one string (comma-separated allowed) or an iterable of strings."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [v for v in (part.strip() for part in value.split(",")) if v]
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise ValidationError(f"{name} must be a list of strings", field=name) from None
-    if not all(isinstance(v, str) for v in items):
-        raise ValidationError(f"{name} must be a list of strings", field=name)
-    if len(items) > 100:
-        raise ValidationError(f"{name} lists more than 100 values", field=name)
-    return items
 
 
 class Events:
@@ -419,11 +298,11 @@ class Events:
     ) -> tuple[Any, ...]:
         """Validate one event's fields into an insert tuple (``INSERT_COLUMNS`` order)."""
         limits = self._scope.limits
-        event_type = _word(event_type, "event_type")
-        action = _word(action, "action")
-        status = "success" if raw_status is None else _word(raw_status, "status")
-        actor = _party(actor_in, "actor", Actor, _ACTOR_LIMITS, limits.text_chars)
-        target = _party(target_in, "target", Target, _TARGET_LIMITS, limits.text_chars)
+        event_type = word(event_type, "event_type")
+        action = word(action, "action")
+        status = "success" if raw_status is None else word(raw_status, "status")
+        actor = party(actor_in, "actor", Actor, ACTOR_LIMITS, limits.text_chars)
+        target = party(target_in, "target", Target, TARGET_LIMITS, limits.text_chars)
         if occurred is None:
             occurred_at = now
         elif type(occurred) is datetime and occurred.tzinfo is UTC:
@@ -437,7 +316,7 @@ class Events:
                 raise ValidationError(
                     f"error is longer than {limits.text_chars} characters", field="error"
                 )
-            _no_nul(error, "error")
+            no_nul(error, "error")
         _, metadata_text = _json.check_object(
             metadata, name="metadata", limit=limits.metadata_bytes
         )
@@ -505,7 +384,7 @@ class Events:
 
     def set_status(self, event_id: int, status: str, error: str | None = None) -> Event:
         """Move an event along its lifecycle (``processing`` → ``success`` / ``error``)."""
-        status = _word(status, "status")
+        status = word(status, "status")
         if error is not None and (
             not isinstance(error, str) or len(error) > self._scope.limits.text_chars
         ):
@@ -545,7 +424,7 @@ class Events:
 
     def register_types(self, *names: str) -> list[str]:
         """Register allowed event types; a project with any is strict. Returns them all."""
-        words = [_word(n, "event_type") for n in names]
+        words = [word(n, "event_type") for n in names]
         scope = self._scope
         with scope.store.write() as conn:
             project_sql.vocab_add(
@@ -567,7 +446,7 @@ class Events:
 
     def register_statuses(self, *names: str) -> list[str]:
         """Register custom status words accepted by a strict project. Returns them all."""
-        words = [_word(n, "status") for n in names]
+        words = [word(n, "status") for n in names]
         scope = self._scope
         with scope.store.write() as conn:
             project_sql.vocab_add(conn, scope.project_id, "status", words, to_micros(scope.clock()))
@@ -591,29 +470,23 @@ class Events:
 
     def query(
         self,
+        query: EventQuery | None = None,
+        /,
         *,
-        event_types: Iterable[str] | str | None = None,
-        actions: Iterable[str] | str | None = None,
-        actor_types: Iterable[str] | str | None = None,
-        actor_id: str | None = None,
-        target_type: str | None = None,
-        target_id: str | int | None = None,
-        statuses: Iterable[str] | str | None = None,
-        search: str | None = None,
-        date_range: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
         page: int = 1,
         limit: int = 50,
         cursor: str | None = None,
         with_total: bool = True,
+        **filters: Any,
     ) -> Page[Event]:
-        """Events newest first, every filter optional and combinable.
+        """Events newest first, matching ``query`` (an :class:`~chronolog.EventQuery`;
+        its fields may be given as keywords too: ``query(event_types=["job"])``).
 
         Page with ``page`` (offset paging, as in the seed) or with ``cursor``
         (the ``next_cursor`` of the previous page: keyset paging whose cost
-        does not grow with depth). ``target_id`` needs ``target_type``.
+        does not grow with depth).
         """
+        q = EventQuery.build(query, filters)
         scope = self._scope
         if (
             isinstance(limit, bool)
@@ -627,37 +500,16 @@ class Events:
             raise ValidationError("page must be a positive integer", field="page")
         if page > 1_000_000:
             raise ValidationError("page is too deep; use the cursor for deep paging", field="page")
-        if target_id is not None and target_type is None:
-            raise ValidationError(
-                "target_id needs target_type: ids are only unique within a type", field="target_id"
-            )
-        if search is not None:
-            if not isinstance(search, str):
-                raise ValidationError("search must be text", field="search")
-            if len(search) > 200:
-                raise ValidationError("search is longer than 200 characters", field="search")
-            _no_nul(search, "search")
-            search = search.strip() or None
-        for name, value in (("actor_id", actor_id), ("target_type", target_type)):
-            if value is not None and not isinstance(value, str):
-                raise ValidationError(f"{name} must be text", field=name)
-        lower, upper = self._window(date_range, since, until)
-        relative = date_range is not None and DATE_RANGES[date_range] is not None
+        lower, upper = self._window(q)
+        relative = q.date_range is not None and DATE_RANGES[q.date_range] is not None
         # The fingerprint names the range ("7d"), not its instant: page 2 is asked
         # later, when now - 7d has moved. The cursor carries page 1's window instead.
         fp = fingerprint(
             "events",
             scope.project_id,
-            _words(event_types, "event_types"),
-            _words(actions, "actions"),
-            _words(actor_types, "actor_types"),
-            actor_id,
-            target_type,
-            None if target_id is None else str(target_id),
-            _words(statuses, "statuses"),
-            search,
-            date_range,
-            None if since is None else to_micros(since),
+            *(getattr(q, name) for name in q.given() if name not in ("since", "until")),
+            q.given(),
+            None if q.since is None else to_micros(q.since),
             upper,
         )
         before: tuple[int, int] | None = None
@@ -667,19 +519,7 @@ class Events:
             page = cursor_int(position, "p", 1)
             if relative:
                 lower = cursor_int(position, "w")
-        flt = sql.EventFilter(
-            project_id=scope.project_id,
-            event_types=_words(event_types, "event_types"),
-            actions=_words(actions, "actions"),
-            actor_types=_words(actor_types, "actor_types"),
-            actor_id=actor_id,
-            target_type=target_type,
-            target_id=None if target_id is None else str(target_id),
-            statuses=_words(statuses, "statuses"),
-            search=search,
-            since=lower,
-            until=upper,
-        )
+        flt = event_filter(scope.project_id, q, lower, upper)
         dialect = scope.store.dialect
         with scope.store.read() as conn:
             indexed = sql.event_search_indexed(conn, dialect, flt)
@@ -689,7 +529,7 @@ class Events:
             # row). Text search has no index of its own, so the walk is pinned:
             # newest first, it meets the matches of a common word at once.
             pin: str | None = None
-            if flt.search and not (flt.event_types or flt.actor_types or flt.target_type):
+            if flt.search and not (flt.event_types or flt.actor_types or flt.target_types):
                 pin = sql.PAGE_BY_TIME
                 if indexed and sql.event_count(conn, terms, cap=_SORT_MATCHES + 1) <= _SORT_MATCHES:
                     pin = None  # few matches: fetch them by id from the index and sort them
@@ -715,20 +555,11 @@ class Events:
             )
         return Page(items=items, total=total, page=page, limit=limit, next_cursor=next_cursor)
 
-    def _window(
-        self, date_range: str | None, since: datetime | None, until: datetime | None
-    ) -> tuple[int | None, int | None]:
-        lower = None if since is None else to_micros(require_aware(since, "since"))
-        upper = None if until is None else to_micros(require_aware(until, "until"))
-        if date_range is not None:
-            if date_range not in DATE_RANGES:
-                raise ValidationError(
-                    f"date_range must be one of {list(DATE_RANGES)}, got {date_range!r}",
-                    field="date_range",
-                )
-            if since is not None:
-                raise ValidationError("give date_range or since, not both", field="date_range")
-            span = DATE_RANGES[date_range]
+    def _window(self, q: EventQuery) -> tuple[int | None, int | None]:
+        lower = None if q.since is None else to_micros(q.since)
+        upper = None if q.until is None else to_micros(q.until)
+        if q.date_range is not None:
+            span = DATE_RANGES[q.date_range]
             if span is not None:
                 lower = to_micros(self._scope.clock() - span)
         if lower is not None and upper is not None and lower > upper:
@@ -804,3 +635,23 @@ def event_counter_rows(rows: Sequence[tuple[Any, ...]], shard: int) -> list[tupl
     statement lock counter rows in the same order (no deadlocks).
     """
     return sorted(rollup_rows(rows, shard))
+
+
+def event_filter(
+    project_id: int, query: EventQuery, since: int | None, until: int | None
+) -> sql.EventFilter:
+    """The store's filter for ``query`` in a project, its time bounds resolved to
+    microseconds by the caller (a relative ``date_range`` needs the clock)."""
+    return sql.EventFilter(
+        project_id=project_id,
+        event_types=query.event_types,
+        actions=query.actions,
+        actor_types=query.actor_types,
+        actor_id=query.actor_id,
+        target_types=query.target_types,
+        target_id=query.target_id,
+        statuses=query.statuses,
+        search=query.search,
+        since=since,
+        until=until,
+    )

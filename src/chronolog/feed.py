@@ -17,15 +17,16 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, cast
 
 from ._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
 from ._scope import Scope
+from ._time import to_micros
 from .errors import ValidationError
-from .events import _words, event_from_row
-from .models import Event
+from .events import event_filter, event_from_row
+from .models import Event, FeedItem, FeedPage
+from .query import EventQuery
 from .store.engine import Store
 from .store.sql import events as event_sql
 from .store.sql import feed as sql
@@ -37,26 +38,6 @@ _MAX_ID = 2**63 - 1
 _HELD_BACK_POLL = 0.01
 _STOP_SLICE = 0.05
 """Longest a follower keeps waiting after its ``stop`` event is set."""
-
-
-@dataclass(frozen=True, slots=True)
-class FeedItem:
-    """One event of the feed and the cursor that resumes right after it."""
-
-    event: Event
-    cursor: str
-
-
-@dataclass(frozen=True, slots=True)
-class FeedPage:
-    """Events after a cursor, and the cursor to continue from (always set)."""
-
-    items: list[Event]
-    next_cursor: str
-    cursors: list[str]
-    """The cursor after each item (same length as ``items``)."""
-    held_back: bool = False
-    """PostgreSQL: committed events wait behind an older, still-running transaction."""
 
 
 class Feed:
@@ -101,59 +82,26 @@ class Feed:
         after: str | None = None,
         *,
         limit: int = 100,
-        event_types: Iterable[str] | str | None = None,
-        actions: Iterable[str] | str | None = None,
-        statuses: Iterable[str] | str | None = None,
-        actor_types: Iterable[str] | str | None = None,
-        target_type: str | None = None,
-        target_id: str | int | None = None,
+        query: EventQuery | None = None,
+        **filters: Any,
     ) -> FeedPage:
         """Up to ``limit`` events after the cursor ``after`` (None: from the start).
 
-        Filters narrow what is returned; the cursor is a position in the
-        whole feed, so one cursor can be reused with other filters.
+        ``query`` (an :class:`~chronolog.EventQuery`, or its fields as keywords)
+        narrows what is returned; the cursor is a position in the whole feed, so
+        one cursor can be reused with other filters. The feed filters on every
+        field but ``search`` and ``date_range``.
         """
-        flt = self._filter(event_types, actions, statuses, actor_types, target_type, target_id)
+        flt = self._filter(EventQuery.build(query, filters))
         return self._read(self._decode(after), self._limit(limit), flt)
 
-    def matcher(
-        self,
-        *,
-        event_types: Iterable[str] | str | None = None,
-        actions: Iterable[str] | str | None = None,
-        statuses: Iterable[str] | str | None = None,
-        actor_types: Iterable[str] | str | None = None,
-        target_type: str | None = None,
-        target_id: str | int | None = None,
-    ) -> Callable[[Event], bool]:
-        """A test that keeps exactly the events :meth:`read` with these filters returns
-        (checked as :meth:`read` checks them): for serving many filtered followers
+    def matcher(self, query: EventQuery | None = None, **filters: Any) -> Callable[[Event], bool]:
+        """A test that keeps exactly the events :meth:`read` with this query returns
+        (checked as :meth:`read` checks it): for serving many filtered followers
         from one unfiltered read."""
-        flt = self._filter(event_types, actions, statuses, actor_types, target_type, target_id)
-        kinds = None if flt.event_types is None else frozenset(flt.event_types)
-        verbs = None if flt.actions is None else frozenset(flt.actions)
-        states = None if flt.statuses is None else frozenset(flt.statuses)
-        actors = None if flt.actor_types is None else frozenset(flt.actor_types)
-
-        def matches(event: Event) -> bool:
-            # The same terms as ``event_where``: a missing actor or target matches no list.
-            if kinds is not None and event.event_type not in kinds:
-                return False
-            if verbs is not None and event.action not in verbs:
-                return False
-            if states is not None and event.status not in states:
-                return False
-            if actors is not None and (event.actor is None or event.actor.type not in actors):
-                return False
-            if flt.target_type is not None and (
-                event.target is None or event.target.type != flt.target_type
-            ):
-                return False
-            return flt.target_id is None or (
-                event.target is not None and event.target.id == flt.target_id
-            )
-
-        return matches
+        q = EventQuery.build(query, filters)
+        self._filter(q)
+        return q.matcher()
 
     def _limit(self, limit: int) -> int:
         cap = max(self._scope.limits.page_size, 1000)
@@ -161,28 +109,13 @@ class Feed:
             raise ValidationError(f"limit must be between 1 and {cap}", field="limit")
         return limit
 
-    def _filter(
-        self,
-        event_types: Iterable[str] | str | None,
-        actions: Iterable[str] | str | None,
-        statuses: Iterable[str] | str | None,
-        actor_types: Iterable[str] | str | None,
-        target_type: str | None,
-        target_id: str | int | None,
-    ) -> event_sql.EventFilter:
-        if target_type is not None and not isinstance(target_type, str):
-            raise ValidationError("target_type must be text", field="target_type")
-        if target_id is not None and target_type is None:
-            raise ValidationError("target_id needs target_type", field="target_id")
-        return event_sql.EventFilter(
-            project_id=self._scope.project_id,
-            event_types=_words(event_types, "event_types"),
-            actions=_words(actions, "actions"),
-            statuses=_words(statuses, "statuses"),
-            actor_types=_words(actor_types, "actor_types"),
-            target_type=target_type,
-            target_id=None if target_id is None else str(target_id),
+    def _filter(self, query: EventQuery) -> event_sql.EventFilter:
+        query.refuse(
+            _NOT_FILTERED, "the feed", "it is read in commit order, not searched (use events.query)"
         )
+        since = None if query.since is None else to_micros(query.since)
+        until = None if query.until is None else to_micros(query.until)
+        return event_filter(self._scope.project_id, query, since, until)
 
     def _read(self, position: tuple[int, int], limit: int, flt: event_sql.EventFilter) -> FeedPage:
         scope = self._scope
@@ -220,6 +153,7 @@ class Feed:
         limit: int = 100,
         poll: float = 1.0,
         stop: threading.Event | None = None,
+        query: EventQuery | None = None,
         **filters: Any,
     ) -> Iterator[FeedItem]:
         """Yield events as they are committed, forever or until ``stop`` is set.
@@ -228,7 +162,7 @@ class Feed:
         from other processes; ``poll`` seconds is only the fallback (SQLite
         writers in other processes, a lost notification).
         """
-        follower = _Follower(self, after, limit, poll, filters)
+        follower = _Follower(self, after, limit, poll, query, filters)
         while stop is None or not stop.is_set():
             generation, page = follower.step()
             for event, cursor in zip(page.items, page.cursors, strict=True):
@@ -244,10 +178,11 @@ class Feed:
         limit: int = 100,
         poll: float = 1.0,
         stop: asyncio.Event | threading.Event | None = None,
+        query: EventQuery | None = None,
         **filters: Any,
     ) -> AsyncIterator[FeedItem]:
         """The async twin of :meth:`follow` (reads and waits run in a worker thread)."""
-        follower = _Follower(self, after, limit, poll, filters)
+        follower = _Follower(self, after, limit, poll, query, filters)
         while stop is None or not stop.is_set():
             generation, page = await asyncio.to_thread(follower.step)
             for event, cursor in zip(page.items, page.cursors, strict=True):
@@ -264,25 +199,21 @@ class _Follower:
     """The state of one follow loop, shared by :meth:`Feed.follow` and :meth:`Feed.afollow`."""
 
     def __init__(
-        self, feed: Feed, after: str | None, limit: int, poll: float, filters: dict[str, Any]
+        self,
+        feed: Feed,
+        after: str | None,
+        limit: int,
+        poll: float,
+        query: EventQuery | None,
+        filters: dict[str, Any],
     ) -> None:
         if isinstance(poll, bool) or not isinstance(poll, int | float) or not 0 < poll <= 60:
             raise ValidationError("poll must be between 0 and 60 seconds", field="poll")
-        unknown = set(filters) - {
-            "event_types",
-            "actions",
-            "statuses",
-            "actor_types",
-            "target_type",
-            "target_id",
-        }
-        if unknown:
-            raise ValidationError(f"unknown feed filters: {sorted(unknown)}")
         self.feed = feed
         self.position = feed._decode(after)
         self.limit = feed._limit(limit)
         self.poll = float(poll)
-        self.flt = feed._filter(**{k: filters.get(k) for k in _FILTER_NAMES})
+        self.flt = feed._filter(EventQuery.build(query, filters))
         self.backoff = _HELD_BACK_POLL
         feed._scope.store.listen("events")
 
@@ -320,4 +251,5 @@ def _wait(store: Store, generation: int, timeout: float, stop: threading.Event |
             return
 
 
-_FILTER_NAMES = ("event_types", "actions", "statuses", "actor_types", "target_type", "target_id")
+_NOT_FILTERED = ("search", "date_range")
+"""What the feed does not filter on (a search reads every row; a window ending now moves)."""

@@ -12,10 +12,14 @@ from typing import Any, Generic, TypeVar
 
 __all__ = [
     "Actor",
+    "Bucket",
     "Event",
+    "FeedItem",
+    "FeedPage",
     "NewEvent",
     "Page",
     "Project",
+    "Series",
     "Target",
 ]
 
@@ -73,6 +77,25 @@ class Event:
         data["occurred_at"] = self.occurred_at.isoformat().replace("+00:00", "Z")
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        """The event from :meth:`to_dict` (the HTTP service's JSON form)."""
+        actor, target = data.get("actor"), data.get("target")
+        return cls(
+            id=int(data["id"]),
+            project=data["project"],
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            event_type=data["event_type"],
+            action=data["action"],
+            status=data["status"],
+            actor=Actor(actor["type"], actor.get("id"), actor.get("name")) if actor else None,
+            target=Target(target["type"], target.get("id"), target.get("title"))
+            if target
+            else None,
+            error=data.get("error"),
+            metadata=data.get("metadata"),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
@@ -123,3 +146,114 @@ class Project:
     strict_statuses: bool = False
     event_types: tuple[str, ...] = field(default=())
     statuses: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One event of the feed and the cursor that resumes right after it."""
+
+    event: Event
+    cursor: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """Events after a cursor, and the cursor to continue from (always set)."""
+
+    items: list[Event]
+    next_cursor: str
+    cursors: list[str]
+    """The cursor after each item (same length as ``items``)."""
+    held_back: bool = False
+    """PostgreSQL: committed events wait behind an older, still-running transaction."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the HTTP service's JSON form of a feed page)."""
+        return {
+            "items": [e.to_dict() for e in self.items],
+            "next_cursor": self.next_cursor,
+            "cursors": list(self.cursors),
+            "held_back": self.held_back,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeedPage:
+        """The page from :meth:`to_dict`."""
+        return cls(
+            items=[Event.from_dict(e) for e in data["items"]],
+            next_cursor=data["next_cursor"],
+            cursors=list(data["cursors"]),
+            held_back=bool(data.get("held_back", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One bucket ``[start, end)``: a count per group value and the total.
+
+    ``counts`` holds every group of the series (zeros included); it is empty
+    when the series is not grouped. Events without an actor / target are
+    counted under ``""`` when grouping by ``actor_type`` / ``target_type``.
+    """
+
+    start: datetime
+    end: datetime
+    total: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (ISO 8601 times)."""
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "total": self.total,
+            "counts": dict(self.counts),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Bucket:
+        """The bucket from :meth:`to_dict`."""
+        return cls(
+            start=datetime.fromisoformat(data["start"]),
+            end=datetime.fromisoformat(data["end"]),
+            total=int(data["total"]),
+            counts={str(k): int(v) for k, v in (data.get("counts") or {}).items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A zero-filled chart: buckets oldest first, the groups seen or asked for."""
+
+    buckets: tuple[Bucket, ...]
+    group_by: str | None
+    groups: tuple[str, ...]
+    tz: str
+    window: str | None
+
+    @property
+    def total(self) -> int:
+        """Events counted over all buckets."""
+        return sum(b.total for b in self.buckets)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "window": self.window,
+            "tz": self.tz,
+            "group_by": self.group_by,
+            "groups": list(self.groups),
+            "total": self.total,
+            "buckets": [b.to_dict() for b in self.buckets],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Series:
+        """The series from :meth:`to_dict`."""
+        return cls(
+            buckets=tuple(Bucket.from_dict(b) for b in data["buckets"]),
+            group_by=data.get("group_by"),
+            groups=tuple(data.get("groups") or ()),
+            tz=data["tz"],
+            window=data.get("window"),
+        )

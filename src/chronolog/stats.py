@@ -17,8 +17,6 @@ quarter-hours from 15-minute rows, ragged edges from minute rows.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,7 +25,8 @@ from ._rollups import DAY, HOUR, MINUTE, QUARTER
 from ._scope import Scope
 from ._time import parse_duration, require_aware, to_micros
 from .errors import ValidationError
-from .events import _words
+from .models import Bucket, Series
+from .query import EventQuery
 from .store.sql import stats as sql
 
 __all__ = ["GROUP_BY", "WINDOWS", "Bucket", "Series", "Stats"]
@@ -54,57 +53,6 @@ _FILTER_OF = {
 }
 MAX_BUCKETS = 5000
 _LEVELS = (DAY, HOUR, QUARTER, MINUTE)  # coarsest first
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """One bucket ``[start, end)``: a count per group value and the total.
-
-    ``counts`` holds every group of the series (zeros included); it is empty
-    when the series is not grouped. Events without an actor / target are
-    counted under ``""`` when grouping by ``actor_type`` / ``target_type``.
-    """
-
-    start: datetime
-    end: datetime
-    total: int
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (ISO 8601 times)."""
-        return {
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "total": self.total,
-            "counts": dict(self.counts),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    """A zero-filled chart: buckets oldest first, the groups seen or asked for."""
-
-    buckets: tuple[Bucket, ...]
-    group_by: str | None
-    groups: tuple[str, ...]
-    tz: str
-    window: str | None
-
-    @property
-    def total(self) -> int:
-        """Events counted over all buckets."""
-        return sum(b.total for b in self.buckets)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "window": self.window,
-            "tz": self.tz,
-            "group_by": self.group_by,
-            "groups": list(self.groups),
-            "total": self.total,
-            "buckets": [b.to_dict() for b in self.buckets],
-        }
 
 
 def _zone(tz: str | tzinfo | None) -> tzinfo:
@@ -210,27 +158,33 @@ class Stats:
         self,
         window: str | None = None,
         *,
+        query: EventQuery | None = None,
         group_by: str | None = None,
-        event_types: Iterable[str] | str | None = None,
-        statuses: Iterable[str] | str | None = None,
-        actions: Iterable[str] | str | None = None,
-        actor_types: Iterable[str] | str | None = None,
-        target_types: Iterable[str] | str | None = None,
         tz: str | tzinfo | None = None,
         now: datetime | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
         bucket: str | timedelta | int | None = None,
+        **filters: Any,
     ) -> Series:
-        """Counts per bucket, oldest first.
+        """Counts per bucket, oldest first, of the events ``query`` matches (an
+        :class:`~chronolog.EventQuery`, or its fields as keywords).
 
         Either a named ``window`` (``1h`` 12 x 5 min, ``3h`` 12 x 15 min, ``6h``
         12 x 30 min, ``1d`` 24 x 1 h, ``7d`` 7 days with today, ``30d``), or
-        ``since`` (and optionally ``until``, exclusive) with a ``bucket`` size.
-        Edges are aligned outwards to the bucket size; the last bucket is the
+        the query's ``since`` (and optionally ``until``, exclusive) with a ``bucket``
+        size. Edges are aligned outwards to the bucket size; the last bucket is the
         one holding ``now`` (default: the clock) or ``until``, never later.
-        ``group_by`` is one of :data:`GROUP_BY`; filters take lists of values.
+        ``group_by`` is one of :data:`GROUP_BY`. Counts come from rollups, which
+        hold no actor id, target id or text: those fields (and ``date_range``:
+        use a window) are refused.
         """
+        q = EventQuery.build(query, filters)
+        q.refuse(
+            ("actor_id", "target_id", "search", "date_range"),
+            "stats",
+            "counts are kept per event type, action, status, actor type and target type "
+            "(date_range: give a window)",
+        )
+        since, until = q.since, q.until
         if group_by is not None and group_by not in GROUP_BY:
             raise ValidationError(
                 f"group_by must be one of {list(GROUP_BY)}, got {group_by!r}", field="group_by"
@@ -252,11 +206,11 @@ class Stats:
             ) from None
         flt = sql.CountFilter(
             project_id=self._scope.project_id,
-            event_types=_words(event_types, "event_types"),
-            actions=_words(actions, "actions"),
-            statuses=_words(statuses, "statuses"),
-            actor_types=_words(actor_types, "actor_types"),
-            target_types=_words(target_types, "target_types"),
+            event_types=q.event_types,
+            actions=q.actions,
+            statuses=q.statuses,
+            actor_types=q.actor_types,
+            target_types=q.target_types,
         )
         with self._scope.store.read() as conn:
             rows = sql.count_ranges(

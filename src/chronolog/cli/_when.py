@@ -12,12 +12,15 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
+
+from .. import _time
+from .._time import DURATION_HELP, TIME_HELP
+from ..errors import ValidationError
 
 __all__ = [
     "DURATION_HELP",
@@ -32,33 +35,17 @@ __all__ = [
     "zone_label",
 ]
 
-DURATION_HELP = "90s, 5m, 2h, 7d, 1h30m or seconds"
-TIME_HELP = "ISO 8601 (no offset: --tz), now, today, or 2h / 7d ago"
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?\s*[smhdw]\s*)+$")
-_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
-
 
 def parse_duration(value: str) -> timedelta:
-    """``"90s"``, ``"1h30m"``, ``"45"`` (seconds) → a positive ``timedelta``.
+    """``"90s"``, ``"1h30m"``, ``"45"`` (seconds) → a positive ``timedelta``
+    (:func:`chronolog._time.parse_duration`, the library's one reader).
 
     Raises ``typer.BadParameter`` (the flag's name is added by the caller's option).
     """
-    text = value.strip().lower()
-    if _NUMBER.match(text):
-        total = float(text)
-    elif _WHOLE.match(text):
-        total = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
-    else:
-        raise typer.BadParameter(f"{value!r} is not a duration: use {DURATION_HELP}")
-    if total <= 0:
-        raise typer.BadParameter(f"{value!r} is not a duration: it must be more than 0")
     try:
-        return timedelta(seconds=total)
-    except OverflowError:
-        raise typer.BadParameter(f"{value!r} is too long") from None
+        return _time.parse_duration(value, "duration")
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.message.removeprefix("duration ")) from None
 
 
 def seconds(value: timedelta | None) -> float | None:
@@ -84,28 +71,15 @@ def zone_label(tz: tzinfo) -> str:
 
 
 def parse_time(value: str, tz: tzinfo, *, now: datetime | None = None) -> datetime:
-    """An aware time from the command line (see the module's rules).
+    """An aware time from the command line (see the module's rules and
+    :func:`chronolog._time.parse_when`, the one time parser).
 
     Raises ``typer.BadParameter`` with what is accepted.
     """
-    text = value.strip()
-    low = text.lower()
-    current = now or datetime.now(UTC)
-    if low == "now":
-        return current
-    if low in {"today", "yesterday"}:
-        day = current.astimezone(tz).date() - timedelta(days=1 if low == "yesterday" else 0)
-        return datetime.combine(day, time(), tzinfo=tz)
-    ago = low.removesuffix("ago").strip()
-    if ago and _WHOLE.match(ago):
-        return current - parse_duration(ago)
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a time: use {TIME_HELP}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed
+        return _time.parse_when(value, "time", tz=tz, now=now, relative=True)
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.message.removeprefix("time: ")) from None
 
 
 def show_time(value: datetime | None, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

@@ -24,6 +24,20 @@ from ._common import (
     print_table,
     progress,
 )
+from ._query import (
+    ActionOption,
+    ActorIdOption,
+    ActorTypeOption,
+    RangeOption,
+    SearchOption,
+    SinceOption,
+    StatusOption,
+    TargetIdOption,
+    TargetTypeOption,
+    TypeOption,
+    UntilOption,
+    event_query,
+)
 from ._when import TIME_HELP, TzOption, parse_time, show_time, zone, zone_label
 
 __all__ = ["actor_label", "app", "event_table"]
@@ -174,31 +188,17 @@ def event_table(events: list[Event], title: str | None = None, tz: tzinfo | None
 
 @app.command("ls")
 def ls(
-    event_type: Annotated[
-        list[str] | None, typer.Option("--type", "-t", help="Event type (repeatable).")
-    ] = None,
-    action: Annotated[
-        list[str] | None, typer.Option("--action", "-a", help="Action (repeatable).")
-    ] = None,
-    actor_type: Annotated[list[str] | None, typer.Option(help="Actor type (repeatable).")] = None,
-    actor_id: Annotated[str | None, typer.Option(help="Actor id.")] = None,
-    target_type: Annotated[str | None, typer.Option(help="Target type.")] = None,
-    target_id: Annotated[str | None, typer.Option(help="Target id (needs --target-type).")] = None,
-    status: Annotated[
-        list[str] | None, typer.Option("--status", "-s", help="Status (repeatable).")
-    ] = None,
-    search: Annotated[
-        str | None, typer.Option("--search", help="Text in the target's title or the action.")
-    ] = None,
-    date_range: Annotated[
-        str | None, typer.Option("--range", metavar="RANGE", help="24h, 7d, 30d or all.")
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option(metavar="WHEN", help=f"Lower bound: {TIME_HELP}.")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(metavar="WHEN", help="Upper bound (exclusive), as --since.")
-    ] = None,
+    event_type: TypeOption = None,
+    action: ActionOption = None,
+    actor_type: ActorTypeOption = None,
+    actor_id: ActorIdOption = None,
+    target_type: TargetTypeOption = None,
+    target_id: TargetIdOption = None,
+    status: StatusOption = None,
+    search: SearchOption = None,
+    date_range: RangeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     limit: Annotated[int, typer.Option(help="Events per page (1..100).")] = 20,
     page: Annotated[int, typer.Option(help="Page number.")] = 1,
     cursor: Annotated[str | None, typer.Option(help="The next_cursor of a previous page.")] = None,
@@ -210,18 +210,22 @@ def ls(
     """List events newest first, with filters."""
     zone_ = zone(tz)
     with open_store(db, project) as cl:
-        result = cl.events.query(
-            event_types=event_type or None,
-            actions=action or None,
-            actor_types=actor_type or None,
+        query = event_query(
+            zone_,
+            event_type=event_type,
+            action=action,
+            status=status,
+            actor_type=actor_type,
             actor_id=actor_id,
             target_type=target_type,
             target_id=target_id,
-            statuses=status or None,
             search=search,
             date_range=date_range,
-            since=_when(since, "--since", zone_),
-            until=_when(until, "--until", zone_),
+            since=since,
+            until=until,
+        )
+        result = cl.events.query(
+            query,
             limit=limit,
             page=page,
             cursor=cursor,

@@ -12,6 +12,16 @@ from rich.markup import escape
 
 from ..models import Event
 from ._common import DbOption, ProjectOption, console, open_store
+from ._query import (
+    ActionOption,
+    ActorIdOption,
+    ActorTypeOption,
+    StatusOption,
+    TargetIdOption,
+    TargetTypeOption,
+    TypeOption,
+    event_query,
+)
 from ._when import TzOption, show_time, zone
 from .events import STATUS_STYLE
 
@@ -38,15 +48,13 @@ def tail(
         typer.Option(metavar="CURSOR", help="Start after this cursor (default: the last --lines)."),
     ] = None,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Events to show first.")] = 10,
-    event_type: Annotated[
-        list[str] | None, typer.Option("--type", "-t", help="Event type (repeatable).")
-    ] = None,
-    action: Annotated[
-        list[str] | None, typer.Option("--action", "-a", help="Action (repeatable).")
-    ] = None,
-    status: Annotated[
-        list[str] | None, typer.Option("--status", "-s", help="Status (repeatable).")
-    ] = None,
+    event_type: TypeOption = None,
+    action: ActionOption = None,
+    status: StatusOption = None,
+    actor_type: ActorTypeOption = None,
+    actor_id: ActorIdOption = None,
+    target_type: TargetTypeOption = None,
+    target_id: TargetIdOption = None,
     json: Annotated[
         bool, typer.Option("--json", help="Print JSON lines (one event a line), a stream.")
     ] = False,
@@ -56,15 +64,23 @@ def tail(
 ) -> None:
     """Print the newest events in commit order; with --follow, wait for new ones."""
     zone_ = zone(tz)
+    query = event_query(
+        zone_,
+        event_type=event_type,
+        action=action,
+        status=status,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        target_type=target_type,
+        target_id=target_id,
+    )
     with open_store(db, project) as cl:
         try:
             if after is None:
                 # The last N matching events: the newest page, printed oldest first.
                 recent = (
                     cl.events.query(
-                        event_types=event_type,
-                        actions=action,
-                        statuses=status,
+                        query,
                         limit=max(1, min(lines, 100)),
                         with_total=False,
                     ).items
@@ -74,9 +90,7 @@ def tail(
                 cursor = cl.feed.end_cursor()
                 shown = list(reversed(recent))
             else:
-                page = cl.feed.read(
-                    after, limit=1000, event_types=event_type, actions=action, statuses=status
-                )
+                page = cl.feed.read(after, limit=1000, query=query)
                 shown, cursor = page.items, page.next_cursor
             for event in shown:
                 _print(event, json, zone_)
@@ -84,9 +98,7 @@ def tail(
                 if not json:
                     console.print(f"[dim]cursor: {cursor}[/]", soft_wrap=True)
                 return
-            for item in cl.feed.follow(
-                cursor, event_types=event_type, actions=action, statuses=status
-            ):
+            for item in cl.feed.follow(cursor, query=query):
                 _print(item.event, json, zone_)
         except KeyboardInterrupt:
             return

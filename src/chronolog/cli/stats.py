@@ -8,9 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..stats import Series
+from ..models import Series
 from ._common import DbOption, ProjectOption, console, open_store, print_json
-from ._when import TzOption
+from ._query import (
+    ActionOption,
+    ActorTypeOption,
+    StatusOption,
+    TargetTypeOption,
+    TypeOption,
+    event_query,
+)
+from ._when import TzOption, zone
 
 __all__ = ["chart", "register"]
 
@@ -57,15 +65,11 @@ def stats(
             "--group-by", "-g", help="action, event_type, status, actor_type, target_type."
         ),
     ] = None,
-    event_type: Annotated[
-        list[str] | None, typer.Option("--type", "-t", help="Event type (repeatable).")
-    ] = None,
-    action: Annotated[
-        list[str] | None, typer.Option("--action", "-a", help="Action (repeatable).")
-    ] = None,
-    status: Annotated[
-        list[str] | None, typer.Option("--status", "-s", help="Status (repeatable).")
-    ] = None,
+    event_type: TypeOption = None,
+    action: ActionOption = None,
+    status: StatusOption = None,
+    actor_type: ActorTypeOption = None,
+    target_type: TargetTypeOption = None,
     tz: TzOption = None,
     json: Annotated[
         bool, typer.Option("--json", help="Print the series as JSON: one object with its buckets.")
@@ -74,15 +78,16 @@ def stats(
     project: ProjectOption = "default",
 ) -> None:
     """Chart event counts per time bucket (from rollups: instant at any size)."""
+    query = event_query(
+        zone(tz),
+        event_type=event_type,
+        action=action,
+        status=status,
+        actor_type=actor_type,
+        target_type=target_type,
+    )
     with open_store(db, project) as cl:
-        series = cl.stats.buckets(
-            window,
-            group_by=group_by,
-            event_types=event_type,
-            actions=action,
-            statuses=status,
-            tz=tz,
-        )
+        series = cl.stats.buckets(window, query=query, group_by=group_by, tz=tz)
     if json:
         print_json(series.to_dict())
         return

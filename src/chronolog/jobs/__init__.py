@@ -3,10 +3,18 @@
 ``cl.jobs`` is a :class:`Jobs`. Workers (:class:`Worker`) run Python handlers
 by job kind; :func:`command_handler` runs an external command per job (the
 ``chronolog exec`` dispatcher).
+
+The value types (:mod:`.models`) load with this package; the queue, which needs
+the store, loads on first use of its names, so the HTTP client can import the
+value types without SQLAlchemy (``chronolog[client]``).
 """
 
-from .models import Job, JobError, JobLog, JobMove, NewJob
-from .queue import DEFAULT_LEASE, Jobs, backoff
+from typing import TYPE_CHECKING, Any
+
+from .models import DEFAULT_LEASE, Job, JobError, JobLog, JobMove, NewJob
+
+if TYPE_CHECKING:
+    from .queue import Jobs, backoff
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -18,3 +26,13 @@ __all__ = [
     "NewJob",
     "backoff",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Jobs", "backoff"):
+        from . import queue
+
+        value = getattr(queue, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,8 +10,8 @@ from typing import Any, NamedTuple
 from .. import _json
 from .._scope import Limits, Scope
 from .._time import parse_duration, require_aware, to_micros
+from .._validate import ACTOR_LIMITS, party
 from ..errors import ValidationError
-from ..events import _ACTOR_LIMITS, _party
 from ..models import Actor
 from ..store.sql.jobs import Completion, NewJobRow
 from .models import NewJob
@@ -81,7 +81,7 @@ def check_actor(actor: Actor | None, limits: Limits) -> tuple[str | None, str | 
         return (None, None, None)
     if not isinstance(actor, Actor):
         raise ValidationError("actor must be an Actor", field="actor")
-    return _party(actor, "actor", Actor, _ACTOR_LIMITS, limits.text_chars)
+    return party(actor, "actor", Actor, ACTOR_LIMITS, limits.text_chars)
 
 
 def check_queues(queues: Sequence[str] | str | None) -> tuple[str, ...] | None:

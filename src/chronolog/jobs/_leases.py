@@ -23,7 +23,7 @@ from ..store.schema import jobs as jobs_table
 from ..store.sql import jobs as sql
 from ._checks import check_id, check_int, check_log_lines, check_text, seconds
 from ._trail import Move, record
-from .models import Job
+from .models import DEFAULT_LEASE, Job
 from .reading import JobReading
 
 __all__ = [
@@ -40,8 +40,6 @@ __all__ = [
 
 log = logging.getLogger("chronolog.jobs")
 
-DEFAULT_LEASE = timedelta(seconds=30)
-"""How long a claim holds a job without a heartbeat."""
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 3600.0
 

@@ -7,7 +7,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["Job", "JobError", "JobLog", "JobMove", "NewJob"]
+__all__ = ["DEFAULT_LEASE", "Job", "JobError", "JobLog", "JobMove", "NewJob"]
+
+DEFAULT_LEASE = timedelta(seconds=30)
+"""How long a claim holds a job without a heartbeat."""
 
 
 def _iso(value: datetime | None) -> str | None:

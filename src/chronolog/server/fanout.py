@@ -31,6 +31,7 @@ from typing import Any
 from ..core import Chronolog
 from ..feed import FeedPage
 from ..models import Event
+from ..query import EventQuery
 from .waker import Waker
 
 __all__ = ["Channel", "Entry", "FeedHub", "Follower", "Step"]
@@ -200,15 +201,15 @@ class Follower:
         hub: FeedHub,
         channel: Channel,
         cursor: str,
-        filters: dict[str, Any],
+        query: EventQuery,
         limit: int,
     ) -> None:
         self.hub = hub
         self.channel = channel
         self.cursor = cursor
         self.position = channel.cl.feed.position(cursor)
-        self.filters = filters
-        self.matches = channel.cl.feed.matcher(**filters)
+        self.query = query
+        self.matches = channel.cl.feed.matcher(query)
         self.limit = limit
         self._open = True
         channel.follow()
@@ -238,7 +239,7 @@ class Follower:
             # Behind the window: read the store (a few followers at a time) to catch up.
             async with self.hub.catch_up:
                 page: FeedPage = await self.hub.run(
-                    channel.cl.feed.read, self.cursor, limit=self.limit, **self.filters
+                    channel.cl.feed.read, self.cursor, limit=self.limit, query=self.query
                 )
             entries = [
                 Entry(channel.cl.feed.position(c), c, e, self.hub.encode(e))
@@ -294,9 +295,7 @@ class FeedHub:
         """Followers of every channel now."""
         return sum(c.followers for c in self._channels.values())
 
-    async def follower(
-        self, cl: Chronolog, cursor: str, filters: dict[str, Any], limit: int
-    ) -> Follower:
+    async def follower(self, cl: Chronolog, cursor: str, query: EventQuery, limit: int) -> Follower:
         """A follower of ``cl``'s project from ``cursor`` (valid: a page's next cursor)."""
         channel = self._channels.get(cl.project)
         if channel is None:
@@ -310,7 +309,7 @@ class FeedHub:
             )
             self._channels[cl.project] = channel
         await channel.ensure_running()
-        return Follower(self, channel, cursor, filters, limit)
+        return Follower(self, channel, cursor, query, limit)
 
     async def close(self) -> None:
         """Stop every channel's reader (at shutdown)."""

@@ -25,8 +25,9 @@ from sqlalchemy import Connection
 from .. import _json
 from .._scope import Scope
 from .._time import from_micros, require_aware, to_micros
+from .._validate import ACTOR_LIMITS, party
 from ..errors import Conflict, InvalidTransition, NotFound, ValidationError
-from ..events import _ACTOR_LIMITS, Events, _party
+from ..events import Events
 from ..models import Actor
 from ..store.sql import states as sql
 from ..store.sql import transitions as tsql
@@ -94,7 +95,7 @@ def parse_move(scope: Scope, item: Any) -> Move:
     if unknown:
         raise ValidationError(f"unknown move fields: {sorted(unknown)}")
     kind = check_kind(item.get("kind"), writing=True)
-    actor = _party(item.get("actor"), "actor", Actor, _ACTOR_LIMITS, scope.limits.text_chars)
+    actor = party(item.get("actor"), "actor", Actor, ACTOR_LIMITS, scope.limits.text_chars)
     metadata, metadata_text = _json.check_object(
         item.get("metadata"),
         name="metadata",

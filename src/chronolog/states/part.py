@@ -9,8 +9,9 @@ from typing import Any
 from .. import _json
 from .._scope import Scope
 from .._time import from_micros, to_micros
+from .._validate import ACTOR_LIMITS, party
 from ..errors import NotFound, ValidationError
-from ..events import _ACTOR_LIMITS, Events, _party
+from ..events import Events
 from ..models import Actor, Target
 from ..store.sql import job_moves
 from ..store.sql import jobs as jsql
@@ -123,7 +124,7 @@ class States(Queries):
         scope = self._scope
         dialect = scope.store.dialect
         events = Events(scope)
-        creator = _party(actor, "actor", Actor, _ACTOR_LIMITS, scope.limits.text_chars)
+        creator = party(actor, "actor", Actor, ACTOR_LIMITS, scope.limits.text_chars)
 
         def work(conn: Any) -> None:
             now = to_micros(scope.clock())

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..core import Chronolog
 from .app import ChronologApp
 from .profiles import DEFAULT_PROFILES, KindProfile
-from .source import DataSource, EventFilters, LocalSource
+from .source import DataSource, LocalSource
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -24,7 +24,6 @@ __all__ = [
     "DEFAULT_PROFILES",
     "ChronologApp",
     "DataSource",
-    "EventFilters",
     "KindProfile",
     "LocalSource",
     "RemoteSource",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import cast
 
 from rich.text import Text
@@ -12,11 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from .._time import parse_when
 from ..errors import ChronologError, ValidationError
 from ..models import Event
+from ..query import EventQuery
 from .live import LiveScreen
 from .render import clock, state_style
-from .source import EventFilters
 
 __all__ = ["FILTER_HELP", "ActivityScreen", "parse_filters"]
 
@@ -32,18 +33,12 @@ _MULTI = {
     "status": "statuses",
 }
 _SINGLE = {"actor-id": "actor_id", "target-type": "target_type", "target-id": "target_id"}
+_NONE = EventQuery()
 
 
-def _when(value: str, name: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"{name} must be an ISO 8601 time, got {value!r}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def parse_filters(text: str) -> EventFilters:
-    """``type:movie status:error heat`` → the filters of ``chronolog events ls``.
+def parse_filters(text: str) -> EventQuery:
+    """``type:movie status:error heat`` → the :class:`~chronolog.EventQuery` of
+    ``chronolog events ls`` with the same words (times read as the CLI reads them).
 
     Keys may repeat where the CLI option may (type, action, actor-type, status).
     """
@@ -72,18 +67,19 @@ def parse_filters(text: str) -> EventFilters:
         elif key == "range":
             date_range = value
         elif key == "since":
-            since = _when(value, "since")
+            since = parse_when(value, "since", tz=UTC, relative=True)
         elif key == "until":
-            until = _when(value, "until")
+            until = parse_when(value, "until", tz=UTC, relative=True)
         else:
             raise ValidationError(f"unknown filter {key!r}; filters: {FILTER_HELP}")
-    return EventFilters(
-        event_types=tuple(multi["event_types"]),
-        actions=tuple(multi["actions"]),
-        actor_types=tuple(multi["actor_types"]),
-        statuses=tuple(multi["statuses"]),
+    target_type = single.get("target_type")
+    return EventQuery(
+        event_types=tuple(multi["event_types"]) or None,
+        actions=tuple(multi["actions"]) or None,
+        actor_types=tuple(multi["actor_types"]) or None,
+        statuses=tuple(multi["statuses"]) or None,
         actor_id=single.get("actor_id"),
-        target_type=single.get("target_type"),
+        target_types=None if target_type is None else (target_type,),
         target_id=single.get("target_id"),
         search=" ".join(search) or None,
         date_range=date_range,
@@ -103,7 +99,7 @@ class ActivityScreen(LiveScreen[list[Event]]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.filters = EventFilters()
+        self.filters = _NONE
 
     def compose(self) -> ComposeResult:
         yield Header()

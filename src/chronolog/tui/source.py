@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,6 +19,7 @@ from ..errors import Conflict, InvalidTransition, NotFound
 from ..events import Events
 from ..jobs import Job, JobLog, Jobs
 from ..models import Actor, Event, Page
+from ..query import EventQuery
 from ..states import Entity, Machine, States, Transition
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = [
     "USER",
     "DataSource",
-    "EventFilters",
     "LocalSource",
     "PartsSource",
     "create_entity",
@@ -40,39 +39,6 @@ USER = Actor("user", "tui", "TUI")
 
 _LIST_PAGES = 4
 """At most this many pages of entities on the landing view (4 times the page size)."""
-
-
-@dataclass(frozen=True, slots=True)
-class EventFilters:
-    """The filters of ``chronolog events ls``, for the activity view."""
-
-    event_types: tuple[str, ...] = ()
-    actions: tuple[str, ...] = ()
-    actor_types: tuple[str, ...] = ()
-    actor_id: str | None = None
-    target_type: str | None = None
-    target_id: str | None = None
-    statuses: tuple[str, ...] = ()
-    search: str | None = None
-    date_range: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def query(self) -> dict[str, Any]:
-        """The keyword arguments of ``events.query`` (library and client alike)."""
-        return {
-            "event_types": self.event_types or None,
-            "actions": self.actions or None,
-            "actor_types": self.actor_types or None,
-            "actor_id": self.actor_id,
-            "target_type": self.target_type,
-            "target_id": self.target_id,
-            "statuses": self.statuses or None,
-            "search": self.search,
-            "date_range": self.date_range,
-            "since": self.since,
-            "until": self.until,
-        }
 
 
 class DataSource(Protocol):
@@ -142,8 +108,8 @@ class DataSource(Protocol):
         """Cancel a pending or running job."""
         ...
 
-    def events(self, filters: EventFilters, limit: int) -> list[Event]:
-        """The newest events matching ``filters``."""
+    def events(self, query: EventQuery, limit: int) -> list[Event]:
+        """The newest events matching ``query``."""
         ...
 
     def changes(self) -> int:
@@ -252,8 +218,8 @@ class PartsSource:
     def job_logs(self, job_id: int, after: int) -> list[JobLog]:
         return self._jobs.logs(job_id, after=after)
 
-    def events(self, filters: EventFilters, limit: int) -> list[Event]:
-        page = self._events.query(**filters.query(), limit=limit, with_total=False)
+    def events(self, query: EventQuery, limit: int) -> list[Event]:
+        page = self._events.query(query, limit=limit, with_total=False)
         return list(page.items)
 
     # -- writing ---------------------------------------------------------------------

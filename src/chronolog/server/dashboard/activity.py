@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from ..._time import parse_when
 from ...errors import TooManyRequests, ValidationError
 from ...models import Event
+from ...query import EventQuery
 from ..deps import state_of
 from .render import page, pick_zone, query_words, templates
 from .session import Session, session_of
 
-__all__ = ["RANGES", "STREAM_SECONDS", "ActivityFilter", "parse_filter", "router"]
+__all__ = ["RANGES", "STREAM_SECONDS", "ActivityFilter", "feed_query", "parse_filter", "router"]
 
 router = APIRouter()
 
@@ -59,19 +62,36 @@ class ActivityFilter:
             "cursor": cursor,
         }
 
-    def feed_filters(self) -> dict[str, Any]:
-        """What ``cl.feed`` can filter on (search and time are checked per event)."""
-        out: dict[str, Any] = {
-            "event_types": self.event_types or None,
-            "actions": self.actions or None,
-            "actor_types": self.actor_types or None,
-            "statuses": self.statuses or None,
-        }
-        if self.target_type:
-            out["target_type"] = self.target_type
-            if self.target_id:
-                out["target_id"] = self.target_id
-        return out
+    def query(self, zone: tzinfo) -> EventQuery:
+        """The filters as the one :class:`~chronolog.EventQuery` the page, its count and
+        its live stream use (``ValidationError`` on bad input; a custom range's
+        bounds without an offset are read in ``zone``)."""
+        since = until = date_range = None
+        if self.range == "custom":
+            since = parse_when(self.since, "since", tz=zone) if self.since else None
+            until = parse_when(self.until, "until", tz=zone) if self.until else None
+            if since and until and since >= until:
+                raise ValidationError("since must be before until", field="since")
+        elif self.range != "all":
+            date_range = self.range
+        return EventQuery(
+            event_types=tuple(self.event_types) or None,
+            actions=tuple(self.actions) or None,
+            actor_types=tuple(self.actor_types) or None,
+            statuses=tuple(self.statuses) or None,
+            target_types=(self.target_type,) if self.target_type else None,
+            target_id=(self.target_id or None) if self.target_type else None,
+            search=self.search or None,
+            date_range=date_range,
+            since=since,
+            until=until,
+        )
+
+
+def feed_query(query: EventQuery) -> EventQuery:
+    """What the feed filters for the live stream: all but the search and the window
+    (the stream checks those per event with :meth:`EventQuery.matcher`)."""
+    return dataclasses.replace(query, search=None, date_range=None, since=None, until=None)
 
 
 def _one(request: Request, name: str, cap: int = 200) -> str:
@@ -98,42 +118,6 @@ def parse_filter(request: Request) -> ActivityFilter:
     elif flt.since or flt.until:
         flt.range = "custom"
     return flt
-
-
-def _time(value: str, zone: tzinfo, name: str) -> datetime | None:
-    """A custom-range bound: RFC 3339, or a ``datetime-local`` value read in ``zone``."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"{name} is not a date and time: {value!r}", field=name) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    if not 1970 <= parsed.year <= 9998:
-        raise ValidationError(f"{name} is out of range", field=name)
-    return parsed
-
-
-def query_args(flt: ActivityFilter, zone: tzinfo) -> dict[str, Any]:
-    """Keyword arguments for ``cl.events.query`` (``ValidationError`` on bad times)."""
-    args: dict[str, Any] = {
-        "event_types": flt.event_types or None,
-        "actions": flt.actions or None,
-        "actor_types": flt.actor_types or None,
-        "statuses": flt.statuses or None,
-        "search": flt.search or None,
-        "target_type": flt.target_type or None,
-        "target_id": (flt.target_id or None) if flt.target_type else None,
-    }
-    if flt.range == "custom":
-        args["since"] = _time(flt.since, zone, "since")
-        args["until"] = _time(flt.until, zone, "until")
-        if args["since"] and args["until"] and args["since"] >= args["until"]:
-            raise ValidationError("since must be before until", field="since")
-    elif flt.range != "all":
-        args["date_range"] = flt.range
-    return args
 
 
 def filter_choices(session: Session) -> dict[str, list[str]]:
@@ -167,14 +151,14 @@ def activity(request: Request) -> Response:
     stream_cursor = ""
     status_code = 200
     try:
-        args = query_args(flt, zone)
+        query = flt.query(zone)
         # Page 1 follows the feed, unless its range ended in the past.
-        if not flt.cursor and not (flt.range == "custom" and args.get("until")):
+        if not flt.cursor and not (flt.range == "custom" and query.until):
             stream_cursor = session.cl.feed.end_cursor()
         # A title search scans the log: counting every match would cost a full
         # scan at 1M events, while the newest 50 matches usually come quickly.
         result = session.cl.events.query(
-            **args,
+            query,
             limit=50,
             cursor=flt.cursor or None,
             with_total=not flt.cursor and not flt.search,
@@ -202,16 +186,6 @@ def activity(request: Request) -> Response:
     )
 
 
-def _matches(event: Event, flt: ActivityFilter, since: datetime | None) -> bool:
-    if since is not None and event.occurred_at < since:
-        return False
-    if flt.search:
-        title = (event.target.title or "") if event.target else ""
-        if flt.search.lower() not in title.lower():
-            return False
-    return True
-
-
 @router.get("/activity/stream", include_in_schema=False)
 async def activity_stream(request: Request) -> Response:
     """New events as Server-Sent Events: ``event: row`` with a rendered table row.
@@ -232,8 +206,10 @@ async def activity_stream(request: Request) -> Response:
             raise ValidationError("cursor is not valid", field="after")
         # Checks the cursor and the filters before the stream starts (a 400, not a
         # broken stream), and gives the position to follow from.
-        first = await live.run(session.cl.feed.read, after, limit=1, **flt.feed_filters())
-        args = query_args(flt, zone)
+        query = flt.query(zone)
+        # The window ending now is not checked per live event: new events are inside it.
+        matches = dataclasses.replace(query, date_range=None).matcher()
+        first = await live.run(session.cl.feed.read, after, limit=1, query=feed_query(query))
     except ValidationError as exc:
         return Response(exc.message, status_code=400, media_type="text/plain")
     kinds = await live.run(entity_kinds, session)
@@ -247,7 +223,7 @@ async def activity_stream(request: Request) -> Response:
     start = after if first.items else first.next_cursor
     try:
         follower = await hub.follower(
-            session.cl, start or session.cl.feed.end_cursor(), flt.feed_filters(), 100
+            session.cl, start or session.cl.feed.end_cursor(), feed_query(query), 100
         )
     except BaseException:
         held.close()
@@ -265,7 +241,7 @@ async def activity_stream(request: Request) -> Response:
                     return
                 step = await follower.step(min(remaining, 15.0), held.revoked)
                 for entry in step.entries:
-                    if _matches(entry.event, flt, args.get("since")):
+                    if matches(entry.event):
                         html = row.render(event=entry.event, zone=zone, kinds=kinds, fresh=True)
                         data = "".join(f"data: {line}\n" for line in html.strip().splitlines())
                         yield f"id: {entry.cursor}\nevent: row\n{data}\n"

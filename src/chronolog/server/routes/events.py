@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ...errors import TooLarge, ValidationError
 from ...models import Event
-from ..deps import Context, JsonBody, PageDep, check_json, comma_list, page_body, require
+from ..deps import Context, JsonBody, PageDep, check_json, page_body, require
+from ..query import EventQueryDep
 from ..schemas import ERROR_RESPONSES, Strict, documented_body
 
 __all__ = ["EventOut", "router"]
@@ -210,38 +211,12 @@ async def record_events(
 def query_events(
     ctx: Annotated[Context, Depends(require("read"))],
     paging: PageDep,
-    event_types: Annotated[str | None, Query(description="Comma-separated event types.")] = None,
-    actions: Annotated[str | None, Query(description="Comma-separated actions.")] = None,
-    actor_types: Annotated[str | None, Query(description="Comma-separated actor types.")] = None,
-    actor_id: Annotated[str | None, Query(max_length=255)] = None,
-    target_type: Annotated[str | None, Query(max_length=64)] = None,
-    target_id: Annotated[
-        str | None, Query(max_length=255, description="Needs target_type.")
-    ] = None,
-    statuses: Annotated[str | None, Query(description="Comma-separated statuses.")] = None,
-    search: Annotated[
-        str | None, Query(max_length=200, description="Text in the target title or action.")
-    ] = None,
-    date_range: Annotated[str | None, Query(description="24h, 7d, 30d or all.")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="RFC 3339 lower bound.")] = None,
-    until: Annotated[
-        AwareDatetime | None, Query(description="RFC 3339 upper bound (exclusive).")
-    ] = None,
+    query: EventQueryDep,
     with_total: Annotated[bool, Query(description="Count every match.")] = True,
 ) -> dict[str, Any]:
-    """Events newest first, with every filter of ``cl.events.query``."""
+    """Events newest first, with every filter of ``cl.events.query`` (an ``EventQuery``)."""
     page = ctx.cl.events.query(
-        event_types=comma_list(event_types),
-        actions=comma_list(actions),
-        actor_types=comma_list(actor_types),
-        actor_id=actor_id,
-        target_type=target_type,
-        target_id=target_id,
-        statuses=comma_list(statuses),
-        search=search,
-        date_range=date_range,
-        since=since,
-        until=until,
+        query,
         page=paging.page,
         limit=paging.limit,
         cursor=paging.cursor,

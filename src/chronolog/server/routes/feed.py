@@ -28,9 +28,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ...core import Chronolog
 from ...feed import FeedPage
-from ..deps import Context, ServerState, comma_list, require
+from ..deps import Context, ServerState, require
 from ..fanout import POLL, Entry, FeedHub, Follower, Step
 from ..live import Held
+from ..query import EventQueryDep
 from ..schemas import ERROR_RESPONSES
 from ..waker import Waker
 from .events import EventOut, event_json
@@ -111,29 +112,6 @@ def page_json(page: FeedPage) -> dict[str, Any]:
     }
 
 
-class _Filters:
-    """The feed's filters as query parameters (comma-separated lists)."""
-
-    def __init__(
-        self,
-        event_types: Annotated[str | None, Query(description="Comma-separated.")] = None,
-        actions: Annotated[str | None, Query(description="Comma-separated.")] = None,
-        statuses: Annotated[str | None, Query(description="Comma-separated.")] = None,
-        actor_types: Annotated[str | None, Query(description="Comma-separated.")] = None,
-        target_type: Annotated[str | None, Query(max_length=64)] = None,
-        target_id: Annotated[str | None, Query(max_length=255)] = None,
-    ) -> None:
-        self.values: dict[str, Any] = {
-            "event_types": comma_list(event_types),
-            "actions": comma_list(actions),
-            "statuses": comma_list(statuses),
-            "actor_types": comma_list(actor_types),
-            "target_type": target_type,
-            "target_id": target_id,
-        }
-
-
-FiltersDep = Annotated[_Filters, Depends()]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most events per page.")]
 After = Annotated[
     str | None, Query(max_length=512, description="A feed cursor (absent: the start).")
@@ -180,7 +158,7 @@ def _step_json(step: Step) -> dict[str, Any]:
 async def read_feed(
     request: Request,
     ctx: Annotated[Context, Depends(require("read"))],
-    filters: FiltersDep,
+    query: EventQueryDep,
     after: After = None,
     limit: Limit = 100,
     wait: Annotated[
@@ -200,13 +178,13 @@ async def read_feed(
     ``next_cursor`` either way."""
     waker = _waker(request)
     wait = min(wait, waker.max_wait)
-    page: FeedPage = await run_in_threadpool(ctx.cl.feed.read, after, limit=limit, **filters.values)
+    page: FeedPage = await run_in_threadpool(ctx.cl.feed.read, after, limit=limit, query=query)
     if page.items or wait <= 0:
         return _bounded(page)
     held: Held = ctx.state.live.open(ctx.principal)
     follower: Follower | None = None
     try:
-        follower = await _hub(request).follower(ctx.cl, page.next_cursor, filters.values, limit)
+        follower = await _hub(request).follower(ctx.cl, page.next_cursor, query, limit)
         deadline = time.monotonic() + wait
         step = Step([], page.next_cursor, page.held_back)
         while not step.entries and not held.revoked.is_set():
@@ -266,7 +244,7 @@ _SSE_EVENT = {
 async def stream_feed(
     request: Request,
     ctx: Annotated[Context, Depends(require("read"))],
-    filters: FiltersDep,
+    query: EventQueryDep,
     after: After = None,
     limit: Limit = 100,
     heartbeat: Annotated[
@@ -290,12 +268,10 @@ async def stream_feed(
     gets an ``event: error`` (``unauthorized``) and ends within seconds.
     """
     cursor = last_event_id or after
-    first: FeedPage = await run_in_threadpool(
-        ctx.cl.feed.read, cursor, limit=limit, **filters.values
-    )
+    first: FeedPage = await run_in_threadpool(ctx.cl.feed.read, cursor, limit=limit, query=query)
     held: Held = ctx.state.live.open(ctx.principal)
     try:
-        follower = await _hub(request).follower(ctx.cl, first.next_cursor, filters.values, limit)
+        follower = await _hub(request).follower(ctx.cl, first.next_cursor, query, limit)
     except BaseException:
         held.close()
         raise

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from ..._time import parse_duration
 from ...stats import WINDOWS, Series
-from ..deps import Context, comma_list, require
+from ..deps import Context, require
+from ..query import EventQueryDep
 from ..schemas import ERROR_RESPONSES
 
 __all__ = ["router", "series_json"]
@@ -60,6 +61,7 @@ def series_json(series: Series, bucket_seconds: int) -> dict[str, Any]:
 @router.get("", response_model=SeriesOut)
 def stats_buckets(
     ctx: Annotated[Context, Depends(require("read"))],
+    query: EventQueryDep,
     window: Annotated[
         str | None, Query(max_length=16, description="1h, 3h, 6h, 1d, 7d or 30d.")
     ] = None,
@@ -67,19 +69,8 @@ def stats_buckets(
         str | None,
         Query(max_length=32, description="action, event_type, status, actor_type, target_type."),
     ] = None,
-    event_types: Annotated[str | None, Query(description="Comma-separated event types.")] = None,
-    actions: Annotated[str | None, Query(description="Comma-separated actions.")] = None,
-    statuses: Annotated[str | None, Query(description="Comma-separated statuses.")] = None,
-    actor_types: Annotated[str | None, Query(description="Comma-separated actor types.")] = None,
-    target_types: Annotated[str | None, Query(description="Comma-separated target types.")] = None,
     tz: Annotated[
         str | None, Query(max_length=64, description="IANA time zone, e.g. Europe/Paris.")
-    ] = None,
-    since: Annotated[
-        AwareDatetime | None, Query(description="RFC 3339 start (instead of a window).")
-    ] = None,
-    until: Annotated[
-        AwareDatetime | None, Query(description="RFC 3339 end, exclusive (default now).")
     ] = None,
     bucket: Annotated[
         str | None, Query(max_length=16, description="Bucket size with since: 15m, 1h, 1d …")
@@ -89,14 +80,8 @@ def stats_buckets(
     series = ctx.cl.stats.buckets(
         window,
         group_by=group_by,
-        event_types=comma_list(event_types),
-        actions=comma_list(actions),
-        statuses=comma_list(statuses),
-        actor_types=comma_list(actor_types),
-        target_types=comma_list(target_types),
+        query=query,
         tz=tz,
-        since=since,
-        until=until,
         bucket=bucket,
     )
     return series_json(series, _bucket_seconds(series, window, bucket))

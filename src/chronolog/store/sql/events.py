@@ -104,14 +104,16 @@ COUNT_KEYS = (  # the key of an event_counts row, in this order
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
-    """Every filter of an event query; ``None`` means "any"."""
+    """The store's form of an ``EventQuery`` (``chronolog.query``): times resolved to
+    microseconds, the project's id; ``None`` means "any". Built by the parts only
+    (``events.event_filter``), as River's ``JobListParams.toDBParams()``."""
 
     project_id: int
     event_types: tuple[str, ...] | None = None
     actions: tuple[str, ...] | None = None
     actor_types: tuple[str, ...] | None = None
     actor_id: str | None = None
-    target_type: str | None = None
+    target_types: tuple[str, ...] | None = None
     target_id: str | None = None
     statuses: tuple[str, ...] | None = None
     search: str | None = None
@@ -136,8 +138,8 @@ def event_where(
         terms.append(events.c.actor_type.in_(f.actor_types))
     if f.actor_id is not None:
         terms.append(events.c.actor_id == f.actor_id)
-    if f.target_type is not None:
-        terms.append(events.c.target_type == f.target_type)
+    if f.target_types is not None:
+        terms.append(events.c.target_type.in_(f.target_types))
     if f.target_id is not None:
         terms.append(events.c.target_id == f.target_id)
     if f.statuses is not None:
@@ -337,7 +339,7 @@ def event_counts_sum(
         terms.append(event_counts.c.status.in_(f.statuses))
     if f.actor_types is not None:
         terms.append(event_counts.c.actor_type.in_(f.actor_types))
-    if f.target_type is not None:
-        terms.append(event_counts.c.target_type == f.target_type)
+    if f.target_types is not None:
+        terms.append(event_counts.c.target_type.in_(f.target_types))
     value = conn.execute(select(func.sum(event_counts.c.count)).where(*terms)).scalar()
     return int(value or 0)
