@@ -164,7 +164,7 @@ class Client:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
-        idempotent: bool = False,
+        idempotent: bool | str = False,
     ) -> Any:
         """Send one request to ``/api/v1{path}``; return the JSON body or raise chronolog's error.
 
@@ -172,7 +172,8 @@ class Client:
         ``idempotent``: send an ``Idempotency-Key`` and retry a lost or refused
         attempt (no answer, 502/503/504) up to :attr:`retries` times with the same
         key and body: the server answers a repeat with the first answer, so a
-        write whose answer was lost is not made twice.
+        write whose answer was lost is not made twice. A string is the key itself
+        (the caller's own, kept across its retries); ``True`` makes one.
         """
         response = self._send(
             method, path, json=json, params=params, timeout=timeout, idempotent=idempotent
@@ -206,14 +207,15 @@ class Client:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
-        idempotent: bool = False,
+        idempotent: bool | str = False,
     ) -> httpx.Response:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         content = None if json is None else orjson.dumps(json, default=_plain)
         headers = self._headers if json is None else self._json_headers
         attempts = 1
         if idempotent:
-            headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
+            key = idempotent if isinstance(idempotent, str) else uuid.uuid4().hex
+            headers = {**headers, "Idempotency-Key": key}
             attempts += self.retries
         for attempt in range(attempts):
             last = attempt + 1 == attempts
@@ -320,20 +322,28 @@ class RemoteEvents:
         )
         return int(self._client.request("POST", "/events", json=body, idempotent=True)["id"])
 
-    def record_many(self, items: Iterable[NewEvent | Mapping[str, Any]]) -> list[int]:
+    def record_many(
+        self,
+        items: Iterable[NewEvent | Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[int]:
         """Record a batch in one transaction, all or nothing; returns ids in input order.
 
         The server caps a batch (1000 events by default); a larger one is
         refused with ``TooLarge`` rather than split, so the call stays atomic.
         The request carries an ``Idempotency-Key``: when its answer is lost (the
         connection drops, the server restarts) it is retried and the server
-        replays the first answer instead of recording the batch twice.
+        replays the first answer instead of recording the batch twice. With
+        ``idempotency_key`` that key is sent (a caller's retry across processes
+        replays the first answer too); otherwise the client makes one.
         """
         # NewEvent, Actor, Target and datetimes serialise natively in orjson (fast);
         # naive datetimes go out without a zone and are refused by the server.
         body = {"events": [i if isinstance(i, NewEvent) else _event_body(i) for i in items]}
         # With an Idempotency-Key: retried when the answer is lost, written once.
-        answer = self._client.request("POST", "/events", json=body, idempotent=True)
+        key: bool | str = True if idempotency_key is None else idempotency_key
+        answer = self._client.request("POST", "/events", json=body, idempotent=key)
         return [int(i) for i in answer["ids"]]
 
     def get(self, event_id: int) -> Event:
@@ -409,57 +419,6 @@ class RemoteStats:
         return Series.from_dict(self._client.request("GET", "/stats", params=params))
 
 
-def _actor(data: Mapping[str, Any] | None) -> Actor | None:
-    return None if not data else Actor(data["type"], data.get("id"), data.get("name"))
-
-
-def transition_from_json(data: Mapping[str, Any]) -> Transition:
-    """Rebuild a :class:`Transition` from its JSON form."""
-    return Transition(
-        id=int(data["id"]),
-        kind=data["kind"],
-        entity_id=data["entity_id"],
-        sort_key=int(data["sort_key"]),
-        from_state=data.get("from_state"),
-        to_state=data["to_state"],
-        most_recent=bool(data["most_recent"]),
-        occurred_at=datetime.fromisoformat(data["occurred_at"]),
-        actor=_actor(data.get("actor")),
-        metadata=data.get("metadata"),
-        event_id=data.get("event_id"),
-        title=data.get("title"),
-    )
-
-
-def entity_from_json(data: Mapping[str, Any]) -> Entity:
-    """Rebuild an :class:`Entity` from its JSON form."""
-    parent = data.get("parent")
-    current = data.get("current")
-    return Entity(
-        kind=data["kind"],
-        id=data["id"],
-        title=data.get("title"),
-        parent=None if parent is None else (parent[0], parent[1]),
-        attributes=data.get("attributes"),
-        state=data.get("state"),
-        state_since=datetime.fromisoformat(data["state_since"]),
-        created_at=datetime.fromisoformat(data["created_at"]),
-        updated_at=datetime.fromisoformat(data["updated_at"]),
-        current=None if current is None else transition_from_json(current),
-    )
-
-
-def machine_from_json(data: Mapping[str, Any]) -> Machine:
-    """Rebuild a :class:`Machine` from its JSON form."""
-    return Machine(
-        kind=data["kind"],
-        states=tuple(data["states"]),
-        transitions={k: tuple(v) for k, v in data["transitions"].items()},
-        initial=data.get("initial"),
-        terminal=frozenset(data.get("terminal") or ()),
-    )
-
-
 def _page(body: Mapping[str, Any], item: Any) -> Page[Any]:
     return Page(
         items=[item(r) for r in body["items"]],
@@ -509,20 +468,20 @@ class RemoteStates:
             "initial": initial,
             "terminal": list(terminal),
         }
-        return machine_from_json(
+        return Machine.from_dict(
             self._client.request("PUT", f"/machines/{_segment(kind)}", json=body)
         )
 
     def machine(self, kind: str) -> Machine | None:
         """The machine of ``kind``, or ``None`` if it has none."""
         try:
-            return machine_from_json(self._client.request("GET", f"/machines/{_segment(kind)}"))
+            return Machine.from_dict(self._client.request("GET", f"/machines/{_segment(kind)}"))
         except errors.NotFound:
             return None
 
     def machines(self) -> list[Machine]:
         """Every machine of the project, by kind."""
-        return [machine_from_json(m) for m in self._client.request("GET", "/machines")]
+        return [Machine.from_dict(m) for m in self._client.request("GET", "/machines")]
 
     def upsert(
         self,
@@ -532,20 +491,63 @@ class RemoteStates:
         title: str | None = None,
         parent: tuple[str, str | int] | Entity | None = None,
         attributes: Mapping[str, Any] | None = None,
+        actor: Actor | Mapping[str, Any] | None = None,
     ) -> Entity:
-        """Create an entity or change its title, parent or attributes."""
-        body = {"title": title, "parent": _parent(parent), "attributes": attributes}
-        return entity_from_json(self._client.request("PUT", _entity_path(kind, id), json=body))
+        """Create an entity or change its title, parent or attributes (``actor``: who
+        created it; default the token's member)."""
+        body = {
+            "title": title,
+            "parent": _parent(parent),
+            "attributes": attributes,
+            "actor": None if actor is None else _party(actor),
+        }
+        return Entity.from_dict(self._client.request("PUT", _entity_path(kind, id), json=body))
+
+    def delete(
+        self, kind: str, id: str | int, *, actor: Actor | Mapping[str, Any] | None = None
+    ) -> int:
+        """Delete an entity and its history; returns how many transitions went."""
+        body = {"actor": None if actor is None else _party(actor)}
+        answer = self._client.request("DELETE", _entity_path(kind, id), json=body)
+        return int(answer["removed"])
+
+    def transition_many(
+        self, moves: Iterable[Mapping[str, Any] | tuple[str, str | int, str]]
+    ) -> list[Transition]:
+        """Apply moves in order, atomically: every one or none (as the library's)."""
+        body: list[dict[str, Any]] = []
+        for move in moves:
+            if isinstance(move, tuple):
+                kind, ident, to = move
+                item: dict[str, Any] = {"kind": kind, "id": ident, "to": to}
+            else:
+                item = dict(move)
+            if item.get("id") is not None:
+                item["id"] = str(item["id"])
+            if item.get("actor") is not None:
+                item["actor"] = _party(item["actor"])
+            if item.get("parent") is not None:
+                item["parent"] = _parent(item["parent"])
+            if isinstance(item.get("occurred_at"), datetime):
+                item["occurred_at"] = _time(item["occurred_at"])
+            body.append({k: v for k, v in item.items() if v is not None})
+        rows = self._client.request("POST", "/transitions", json={"moves": body})
+        return [Transition.from_dict(r) for r in rows]
+
+    def counts(self, kind: str) -> dict[str | None, int]:
+        """How many entities of ``kind`` are in each state (``None``: not moved yet)."""
+        rows = self._client.request("GET", f"/kinds/{_segment(kind)}/counts")
+        return {r["state"]: int(r["count"]) for r in rows}
 
     def get(self, kind: str, id: str | int) -> Entity:
         """One entity with its current transition (``NotFound`` if absent)."""
-        return entity_from_json(self._client.request("GET", _entity_path(kind, id)))
+        return Entity.from_dict(self._client.request("GET", _entity_path(kind, id)))
 
     def children(self, kind: str, id: str | int, child_kind: str | None = None) -> list[Entity]:
         """The entities whose parent is this one (of ``child_kind`` only, if given)."""
         path = _entity_path(kind, id) + "/children"
         rows = self._client.request("GET", path, params={"kind": child_kind})
-        return [entity_from_json(r) for r in rows]
+        return [Entity.from_dict(r) for r in rows]
 
     def transition(
         self,
@@ -572,7 +574,7 @@ class RemoteStates:
         }
         body = {k: v for k, v in body.items() if v is not None}
         path = _entity_path(kind, id) + "/transitions"
-        return transition_from_json(self._client.request("POST", path, json=body))
+        return Transition.from_dict(self._client.request("POST", path, json=body))
 
     def history(
         self, kind: str, id: str | int, *, after: int = 0, limit: int | None = None
@@ -580,10 +582,10 @@ class RemoteStates:
         """An entity's moves by ``sort_key`` ascending, from ``after + 1``."""
         path = _entity_path(kind, id) + "/transitions"
         rows = self._client.paged(path, {"after": after}, "after", limit)
-        return [transition_from_json(r) for r in rows]
+        return [Transition.from_dict(r) for r in rows]
 
     def _entities(self, **params: Any) -> Page[Entity]:
-        return _page(self._client.request("GET", "/entities", params=params), entity_from_json)
+        return _page(self._client.request("GET", "/entities", params=params), Entity.from_dict)
 
     def in_state(
         self,
@@ -642,7 +644,7 @@ class RemoteStates:
         }
         body = self._client.request("GET", "/timeline", params=params)
         return Timeline(
-            page=_page(body, transition_from_json),
+            page=_page(body, Transition.from_dict),
             days=[
                 DayCount(date.fromisoformat(d["day"]), d["kind"], d["to_state"], int(d["count"]))
                 for d in body["days"]

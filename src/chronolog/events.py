@@ -471,7 +471,6 @@ class Events:
     def query(
         self,
         query: EventQuery | None = None,
-        /,
         *,
         page: int = 1,
         limit: int = 50,

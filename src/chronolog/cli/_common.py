@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -81,6 +82,25 @@ QuietOption = Annotated[
     bool,
     typer.Option("--quiet", "-q", help="Print no progress and no summary; errors still show."),
 ]
+
+
+EXTRAS = {
+    "client": ("httpx",),
+    "server": ("fastapi", "uvicorn", "jinja2", "prometheus_client"),
+    "tui": ("textual",),
+}
+"""The optional stacks (``pyproject.toml``'s extras) and the modules each brings."""
+
+
+def require_extra(extra: str) -> None:
+    """End the command with how to install ``chronolog[extra]`` when its modules are missing
+    (``pip install chronolog`` is the library and the CLI; the rest are extras)."""
+    missing = [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
+    if missing:
+        fail(
+            f"this needs chronolog[{extra}] ({', '.join(missing)} not installed): "
+            f"pip install 'chronolog[{extra}]'"
+        )
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

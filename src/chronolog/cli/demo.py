@@ -18,7 +18,7 @@ from ..errors import ChronologError, Conflict
 from ..examples import agent_platform, jetstream, library_cleanup, media_manager, rip_pipeline
 from ..store import migrate
 from ..store.engine import Store, normalise_url
-from ._common import QuietOption, console, fail, print_table, progress
+from ._common import QuietOption, console, fail, print_table, progress, require_extra
 from .events import event_table
 
 __all__ = ["DEMO_URL", "SCENARIOS", "build_scenarios", "register"]
@@ -238,6 +238,7 @@ def demo(
         # The media manager first: the login shows the first token's project.
         order = sorted(built, key=lambda p: p != "media-manager")
         tokens = [cl.using(p).auth.create_token("demo admin", "admin").secret for p in order]
+        require_extra("server")
         import uvicorn
 
         from ..server import create_app

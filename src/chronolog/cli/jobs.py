@@ -33,6 +33,7 @@ from ._common import (
     print_json_lines,
     print_page_json,
     print_table,
+    require_extra,
 )
 from ._when import (
     TIME_HELP,
@@ -394,6 +395,7 @@ def _run_remote(
     token: str | None,
 ) -> None:
     """The same worker, with jobs claimed from a chronolog server instead of a database."""
+    require_extra("client")
     from ..client import Client
 
     if not token:

@@ -12,7 +12,7 @@ import typer
 
 from ..auth import IssuedToken
 from ..core import Chronolog
-from ._common import DbOption, console, err_console, fail, open_store
+from ._common import DbOption, console, err_console, fail, open_store, require_extra
 
 __all__ = ["TOKEN_FILE", "register", "write_token_file"]
 
@@ -92,6 +92,7 @@ def serve(
     and written to --token-file (readable by its owner only), never printed to
     the logs: keep it, the store holds only its hash.
     """
+    require_extra("server")
     import uvicorn
 
     from ..server import create_app

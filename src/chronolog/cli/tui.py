@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ChronologError
-from ._common import DbOption, ProjectOption, fail, local_or_remote, open_store
+from ._common import DbOption, ProjectOption, fail, local_or_remote, open_store, require_extra
 
 __all__ = ["parse_stages", "register"]
 
@@ -67,6 +67,7 @@ def tui(
     """
     local_or_remote(ctx, server)
     server = ctx.params.get("server", server)
+    require_extra("tui")
     from ..tui import (  # Textual loads only for this command
         DEFAULT_PROFILES,
         KindProfile,
@@ -82,6 +83,7 @@ def tui(
     for kind, keys in stages.items():
         profiles[kind] = dataclasses.replace(profiles.get(kind) or KindProfile(), stages=keys)
     if server is not None:
+        require_extra("client")
         from ..client import Client  # httpx loads only for a server
 
         if not token:

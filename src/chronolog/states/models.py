@@ -56,6 +56,25 @@ class Transition:
             "title": self.title,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Transition:
+        """The transition from :meth:`to_dict` (the HTTP service's JSON form)."""
+        actor = data.get("actor")
+        return cls(
+            id=int(data["id"]),
+            kind=data["kind"],
+            entity_id=data["entity_id"],
+            sort_key=int(data["sort_key"]),
+            from_state=data.get("from_state"),
+            to_state=data["to_state"],
+            most_recent=bool(data["most_recent"]),
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            actor=Actor(actor["type"], actor.get("id"), actor.get("name")) if actor else None,
+            metadata=data.get("metadata"),
+            event_id=data.get("event_id"),
+            title=data.get("title"),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Entity:
@@ -94,6 +113,24 @@ class Entity:
             "current": None if self.current is None else self.current.to_dict(),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Entity:
+        """The entity from :meth:`to_dict`."""
+        parent = data.get("parent")
+        current = data.get("current")
+        return cls(
+            kind=data["kind"],
+            id=data["id"],
+            title=data.get("title"),
+            parent=None if parent is None else (parent[0], parent[1]),
+            attributes=data.get("attributes"),
+            state=data.get("state"),
+            state_since=datetime.fromisoformat(data["state_since"]),
+            created_at=datetime.fromisoformat(data["created_at"]),
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+            current=None if current is None else Transition.from_dict(current),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Machine:
@@ -129,6 +166,17 @@ class Machine:
             "initial": self.initial,
             "terminal": sorted(self.terminal),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Machine:
+        """The machine from :meth:`to_dict` with its ``kind`` (as the HTTP service sends it)."""
+        return cls(
+            kind=data["kind"],
+            states=tuple(data["states"]),
+            transitions={k: tuple(v) for k, v in data["transitions"].items()},
+            initial=data.get("initial"),
+            terminal=frozenset(data.get("terminal") or ()),
+        )
 
     def __hash__(self) -> int:
         return hash((self.kind, self.states, self.initial, self.terminal))

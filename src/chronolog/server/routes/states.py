@@ -76,6 +76,15 @@ class EntityIn(Strict):
         default=None, description="[kind, id] of the parent entity.", examples=[["season", "s1"]]
     )
     attributes: dict[str, Any] | None = None
+    actor: ActorIn | None = Field(
+        default=None, description="Who created it (default: the token's member)."
+    )
+
+
+class DeleteIn(Strict):
+    """Who deleted the entity (default: the token's member)."""
+
+    actor: ActorIn | None = None
 
 
 class TransitionIn(Strict):
@@ -88,6 +97,32 @@ class TransitionIn(Strict):
     title: str | None = None
     parent: list[str] | None = None
     occurred_at: AwareDatetime | None = None
+
+
+class MoveIn(TransitionIn):
+    """One move of a batch: the entity and its move."""
+
+    kind: str = Field(min_length=1, max_length=64)
+    id: str = Field(min_length=1, max_length=255)
+
+
+class MovesIn(Strict):
+    """Moves applied in order, atomically: every one or none."""
+
+    moves: list[MoveIn]
+
+
+class Removed(BaseModel):
+    """How many transitions went with the deleted entity."""
+
+    removed: int
+
+
+class StateCount(BaseModel):
+    """How many entities are in a state (``state`` null: not moved yet)."""
+
+    state: str | None
+    count: int
 
 
 class TransitionOut(BaseModel):
@@ -318,8 +353,44 @@ def upsert_entity(
         title=body.title,
         parent=_pair(body.parent, "parent"),
         attributes=body.attributes,
+        actor=ctx.actor if body.actor is None else body.actor.model_dump(),
     )
     return entity_json(entity)
+
+
+@router.delete("/entities/{kind}/{entity_id:path}", response_model=Removed)
+def delete_entity(
+    kind: Kind,
+    entity_id: EntityId,
+    ctx: Annotated[Context, Depends(require("write"))],
+    body: DeleteIn | None = None,
+) -> dict[str, Any]:
+    """Delete an entity and its history (its children stay, without a parent); an event
+    (action ``deleted``) records it."""
+    actor = ctx.actor if body is None or body.actor is None else body.actor.model_dump()
+    return {"removed": ctx.cl.states.delete(kind, entity_id, actor=actor)}
+
+
+@router.post("/transitions", status_code=201, response_model=list[TransitionOut])
+def move_many(body: MovesIn, ctx: Annotated[Context, Depends(require("write"))]) -> Any:
+    """Apply moves in order, atomically (``cl.states.transition_many``); one entity may
+    move several times in a batch. A move without an actor is the token's member's."""
+    check_json(body.model_dump(), "body")
+    moves = []
+    for move in body.moves:
+        item = move.model_dump(exclude_none=True)
+        item["actor"] = ctx.actor if move.actor is None else move.actor.model_dump()
+        if move.parent is not None:
+            item["parent"] = _pair(move.parent, "parent")
+        moves.append(item)
+    return [transition_json(t) for t in ctx.cl.states.transition_many(moves)]
+
+
+@router.get("/kinds/{kind}/counts", response_model=list[StateCount])
+def state_counts(kind: Kind, ctx: Annotated[Context, Depends(require("read"))]) -> Any:
+    """How many entities of ``kind`` are in each state (``cl.states.counts``)."""
+    counts = ctx.cl.states.counts(kind)
+    return [{"state": state, "count": n} for state, n in counts.items()]
 
 
 @router.get("/entities/{kind}/{entity_id:path}", response_model=EntityOut)
