@@ -168,6 +168,13 @@ def test_states_verbs(parts: Any) -> None:
     assert parts.states.get("movie", "heat").state == "downloading"
 
 
+def test_ping(parts: Any, backend: str) -> None:
+    health = parts.ping()
+    assert health.ready
+    assert health.database == backend
+    assert health.checks == {"database": None, "schema": None, "writable": None}
+
+
 # -- the signatures ---------------------------------------------------------------------
 
 INTENDED: dict[str, str] = {

@@ -40,6 +40,7 @@ from .states.models import DayCount, Entity, Machine, Timeline, Transition
 if typing.TYPE_CHECKING:
     from ._scope import Limits
     from .auth import ApiToken, IssuedToken, Member, Principal
+    from .changes import Subscription
     from .client import Client
     from .core import Chronolog
     from .retention import RetentionReport, register_purger
@@ -57,6 +58,7 @@ _LAZY = {
     "RetentionReport": ".retention",
     "SecretInfo": ".vault",
     "States": ".states.part",
+    "Subscription": ".changes",
     "register_purger": ".retention",
 }
 """Names whose modules need the store (SQLAlchemy) or httpx: they load on first use, so
@@ -78,6 +80,7 @@ __all__ = [
     "FeedItem",
     "FeedPage",
     "Forbidden",
+    "Health",
     "InvalidTransition",
     "IssuedToken",
     "Job",
@@ -98,6 +101,7 @@ __all__ = [
     "Series",
     "States",
     "StoreUnavailable",
+    "Subscription",
     "Target",
     "Timeline",
     "TooLarge",

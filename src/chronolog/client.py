@@ -26,7 +26,17 @@ import orjson
 from . import errors
 from .errors import ChronologError, StoreUnavailable
 from .jobs.models import DEFAULT_LEASE, Job, JobError, JobLog, NewJob
-from .models import Actor, Event, FeedItem, FeedPage, NewEvent, Page, Series, Target
+from .models import (
+    Actor,
+    Event,
+    FeedItem,
+    FeedPage,
+    Health,
+    NewEvent,
+    Page,
+    Series,
+    Target,
+)
 from .query import EventQuery
 from .states.models import DayCount, Entity, Machine, Timeline, Transition
 
@@ -265,6 +275,24 @@ class Client:
             raise StoreUnavailable(
                 f"chronolog server unreachable at {self.base_url}: {exc}"
             ) from exc
+
+    def ping(self) -> Health:
+        """Is the server's store ready (``GET /ready``; ``cl.ping()`` over HTTP). The
+        reasons come with a valid token; a server that cannot be reached raises
+        ``StoreUnavailable``."""
+        try:
+            response = self._http.get(f"{self.base_url}/ready", headers=self._headers)
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(
+                f"chronolog server unreachable at {self.base_url}: {exc}"
+            ) from exc
+        if response.status_code not in (200, 503):
+            _raise_for(response)
+        body = response.json()
+        checks = {k: None if v == "ok" else v for k, v in (body.get("checks") or {}).items()}
+        return Health(
+            ready=body.get("status") == "ready", database=body.get("database"), checks=checks
+        )
 
     def whoami(self) -> dict[str, Any]:
         """The token's project, role and user."""

@@ -8,16 +8,19 @@ from types import TracebackType
 from ._scope import Limits, Scope
 from ._time import Clock, system_clock
 from .auth import Auth
+from .changes import Subscription
 from .errors import NotFound
 from .events import Events
 from .feed import Feed
 from .jobs import Jobs
+from .models import Health
 from .projects import Projects, check_project_name
 from .retention import Retention
 from .states import States
 from .stats import Stats
 from .store import migrate
 from .store.engine import DEFAULT_URL, Store
+from .store.health import readiness
 from .store.sql import projects as project_sql
 from .vault import Secrets
 
@@ -98,6 +101,22 @@ class Chronolog:
             limits=self.scope.limits,
             clock=self.scope.clock,
             _store=self.store,
+        )
+
+    def subscribe(self, topic: str, *, poll: float | None = 2.0) -> Subscription:
+        """Wait for changes of ``topic`` (``events``, ``jobs``, ``jobs_done``,
+        ``job_logs:<id>``): see :class:`~chronolog.changes.Subscription`. ``poll``: on
+        SQLite, how often a quiet ``events`` subscription reads the newest event to see
+        other processes' writes (``None``: never)."""
+        return Subscription(self.scope, topic, poll=poll)
+
+    def ping(self) -> Health:
+        """Is the store ready: it answers, holds this version's schema, takes writes."""
+        checks = readiness(self.store)
+        return Health(
+            ready=all(reason is None for reason in checks.values()),
+            database=self.store.dialect.name,
+            checks=checks,
         )
 
     def close(self) -> None:

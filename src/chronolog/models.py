@@ -16,6 +16,7 @@ __all__ = [
     "Event",
     "FeedItem",
     "FeedPage",
+    "Health",
     "NewEvent",
     "Page",
     "Project",
@@ -256,4 +257,30 @@ class Series:
             groups=tuple(data.get("groups") or ()),
             tz=data["tz"],
             window=data.get("window"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Whether a store is ready (``cl.ping()``, ``client.ping()``).
+
+    ``checks`` maps ``database``, ``schema`` and ``writable`` to ``None`` when
+    fine, else what is wrong (empty from a server that did not say).
+    """
+
+    ready: bool
+    database: str | None
+    checks: dict[str, str | None] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"ready": self.ready, "database": self.database, "checks": dict(self.checks)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Health:
+        """The health from :meth:`to_dict`."""
+        return cls(
+            ready=bool(data["ready"]),
+            database=data.get("database"),
+            checks=dict(data.get("checks") or {}),
         )

@@ -23,7 +23,6 @@ from .._scope import Limits
 from ..auth import role_allows
 from ..core import Chronolog
 from ..errors import ChronologError, Unauthorized
-from ..store.health import readiness
 from . import dashboard, docs
 from .deps import ServerState, optional_principal, state_of
 from .errors import install_error_handlers
@@ -197,14 +196,15 @@ def ready(request: Request) -> JSONResponse:
     only, and to the server's log.
     """
     state = state_of(request)
-    checks = readiness(state.root.store)
+    health = state.root.ping()
+    checks = health.checks
     problems = {name: reason for name, reason in checks.items() if reason is not None}
     body: dict[str, Any] = {"status": "unavailable" if problems else "ready"}
     if problems:
         log.warning("chronolog server: not ready: %s", problems)
     if optional_principal(request) is not None:
         body["checks"] = {name: reason or "ok" for name, reason in checks.items()}
-        body["database"] = state.root.store.dialect.name
+        body["database"] = health.database
     return JSONResponse(body, status_code=503 if problems else 200)
 
 

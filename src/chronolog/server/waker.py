@@ -1,9 +1,10 @@
 """Long-polls without a thread per request: one thread per topic wakes every waiter.
 
-The store's notifier is a ``threading.Condition`` (fed on PostgreSQL by
-``LISTEN`` from other processes). Blocking on it from each waiting request
-would hold a threadpool thread per follower; instead one thread per app and
-topic waits on it and wakes every waiting request on the event loop.
+The library's :meth:`~chronolog.Chronolog.subscribe` blocks a thread until a
+topic changes (the store's notifier, ``LISTEN`` on PostgreSQL, a poll of the
+newest event on SQLite). Blocking on it from each waiting request would hold a
+threadpool thread per follower; instead one thread per app and topic waits on
+it and wakes every waiting request on the event loop.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Waker:
     """One thread turning one topic of the store's notifier into asyncio wake-ups.
 
     Every long-poll of the app on that topic awaits :meth:`wait`; the thread
-    blocks in ``store.wait`` and, when the generation moves, wakes them all on
+    blocks in its subscription's ``wait`` and, when the token moves, wakes them all on
     their loop. The thread stops with :meth:`stop`, or by itself once its loop
     is closed.
     """
@@ -34,8 +35,7 @@ class Waker:
         self.topic = topic
         self.max_wait = max_wait
         """Longest long-poll the server honours (a longer wait is cut to it)."""
-        # Commits of other processes reach the notifier (PostgreSQL LISTEN; SQLite: no-op).
-        cl.store.listen(topic)
+        self._changes = cl.subscribe(topic)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
@@ -45,8 +45,8 @@ class Waker:
         """Requests waiting now (changed on the event loop only)."""
 
     def generation(self) -> int:
-        """The current generation of the topic."""
-        return self._cl.store.notifier.generation(self.topic)
+        """The topic's current change token."""
+        return self._changes.token()
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> asyncio.Event:
         with self._lock:
@@ -63,14 +63,13 @@ class Waker:
             return self._event
 
     def _run(self, loop: asyncio.AbstractEventLoop) -> None:
-        store = self._cl.store
-        seen = store.notifier.generation(self.topic)
+        changes = self._changes
+        seen = changes.token()
         while not self._stopping.is_set() and not loop.is_closed() and self._loop is loop:
-            # Its own topic: waiting on another one while comparing this one's
-            # generation returns at once, forever (a core burnt per idle server).
             # The timeout only notices a closed loop; stop() wakes it at once.
-            if store.wait(self.topic, seen, _IDLE_CHECK):
-                seen = store.notifier.generation(self.topic)
+            token = changes.wait(seen, _IDLE_CHECK)
+            if token != seen:
+                seen = token
                 try:
                     loop.call_soon_threadsafe(self._fire)
                 except RuntimeError:  # the loop closed meanwhile
@@ -93,7 +92,7 @@ class Waker:
     def stop(self) -> None:
         """Stop the thread (at app shutdown)."""
         self._stopping.set()
-        self._cl.store.notifier.publish(self.topic)  # wake the thread out of its wait
+        self._changes.wake()  # wake the thread out of its wait
         thread = self._thread
         if thread is not None:
             thread.join(timeout=2)

@@ -8,12 +8,11 @@ HTTP service.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..changes import Subscription
 from ..core import Chronolog
 from ..errors import Conflict, InvalidTransition, NotFound
 from ..events import Events
@@ -278,51 +277,26 @@ class LocalSource(PartsSource):
         self.cl = cl
         self._states, self._jobs, self._events = cl.states, cl.jobs, cl.events
         self._page_size = cl.scope.limits.page_size
-        self._poll = poll
-        self._checked = time.monotonic()
-        self._store = cl.store
-        self._listening = False
-        self._lock = threading.Lock()
-        self._token = 0
-        self._last_event = self._newest_event()
+        # The library's one wait for changes (on SQLite it reads the newest event once
+        # per quiet ``poll`` seconds to see other processes' writes).
+        self._changes = cl.subscribe("events", poll=poll)
+        self._log_changes: dict[int, Subscription] = {}
 
     def now(self) -> datetime:
         return self.cl.scope.clock()
 
     # -- change notification ------------------------------------------------------------
 
-    def _newest_event(self) -> int:
-        newest = self.cl.events.query(limit=1, with_total=False).items
-        return newest[0].id if newest else 0
-
     def changes(self) -> int:
-        with self._lock:
-            return self._token + self._store.notifier.generation("events")
+        return self._changes.token()
 
     def wait(self, seen: int, timeout: float) -> int:
-        if not self._listening:
-            # Started here, in the waiting thread, not in the constructor: starting the
-            # LISTEN thread may block, and the screens must not wait for it.
-            self._store.listen("events")
-            self._listening = True
-            with self._lock:
-                self._token += 1  # what happened before LISTEN took hold went unheard
-            return self.changes()
-        generation = seen - self._token
-        if (
-            not self._store.wait("events", generation, timeout)
-            and self._store.is_sqlite
-            and time.monotonic() - self._checked >= self._poll
-        ):
-            self._checked = time.monotonic()
-            newest = self._newest_event()
-            if newest != self._last_event:
-                with self._lock:
-                    self._last_event = newest
-                    self._token += 1
-        return self.changes()
+        return self._changes.wait(seen, timeout)
 
     def wait_logs(self, job_id: int, timeout: float) -> bool:
         # Log appends publish only in their own process; elsewhere the tail polls.
-        topic = f"job_logs:{job_id}"
-        return self._store.wait(topic, self._store.notifier.generation(topic), timeout)
+        changes = self._log_changes.get(job_id)
+        if changes is None:
+            changes = self._log_changes[job_id] = self.cl.subscribe(f"job_logs:{job_id}")
+        seen = changes.token()
+        return changes.wait(seen, timeout) != seen
