@@ -11,6 +11,13 @@ from textual.binding import Binding
 from textual.message import Message
 
 from ..errors import ChronologError
+from .activity import ActivityScreen
+from .create import CreateScreen
+from .entity_detail import EntityDetailScreen
+from .entity_list import EntityListScreen
+from .help import HelpScreen
+from .job_detail import JobDetailScreen
+from .messages import OpenCreate, OpenEntity, OpenJob, StoreChanged
 from .profiles import DEFAULT_PROFILES, KindProfile
 from .source import DataSource
 
@@ -18,10 +25,6 @@ __all__ = ["ChronologApp", "StoreChanged"]
 
 _SLICE = 0.25
 """Longest single wait of the refresh thread, in seconds."""
-
-
-class StoreChanged(Message, bubble=False):
-    """Something in the store may have changed: the active screen re-reads what it shows."""
 
 
 class _Wakeup(Message):
@@ -76,8 +79,6 @@ class ChronologApp(App[None]):
         return self.profiles.get(kind) or KindProfile()
 
     def on_mount(self) -> None:
-        from .entity_list import EntityListScreen
-
         self.push_screen(EntityListScreen())
         if self._live:
             self._watcher = threading.Thread(
@@ -121,16 +122,27 @@ class ChronologApp(App[None]):
         self.stop_watching()
 
     def action_help(self) -> None:
-        from .help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_activity(self) -> None:
-        from .activity import ActivityScreen
-
         if not isinstance(self.screen, ActivityScreen):
             self.push_screen(ActivityScreen())
+
+    # Screens ask for other screens by message; only the app knows them all.
+
+    @on(OpenEntity)
+    def _open_entity(self, message: OpenEntity) -> None:
+        self.push_screen(EntityDetailScreen(message.kind, message.entity_id))
+
+    @on(OpenJob)
+    def _open_job(self, message: OpenJob) -> None:
+        self.push_screen(JobDetailScreen(message.job_id))
+
+    @on(OpenCreate)
+    def _open_create(self, message: OpenCreate) -> None:
+        screen = CreateScreen(kinds=message.kinds, kind=message.kind, parent=message.parent)
+        self.push_screen(screen, message.done)
 
     def report(self, exc: ChronologError) -> None:
         """Show a chronolog error as a notification (the screen stays as it was)."""

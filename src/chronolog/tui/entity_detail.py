@@ -17,6 +17,7 @@ from ..jobs import Job
 from ..states import Entity, Machine, Transition
 from .confirm import ConfirmScreen
 from .live import LiveScreen
+from .messages import OpenCreate, OpenJob
 from .profiles import stage_keys
 from .render import age, bar, clock, progress, state_style, state_text
 
@@ -272,20 +273,14 @@ class EntityDetailScreen(LiveScreen[_Read]):
         self.app.pop_screen()
 
     def action_add_child(self) -> None:
-        from .create import CreateScreen
-
         child = self.chrono.profile(self.kind).child_kind
         kinds = sorted(self.chrono.source.machines())
-        self.app.push_screen(
-            CreateScreen(kinds=kinds, kind=child, parent=(self.kind, self.entity_id))
-        )
+        self.post_message(OpenCreate(kinds, kind=child, parent=(self.kind, self.entity_id)))
 
     @on(DataTable.RowSelected, "#jobs")
     def _open_job(self, event: DataTable.RowSelected) -> None:
-        from .job_detail import JobDetailScreen
-
         if event.row_key.value is not None:
-            self.app.push_screen(JobDetailScreen(int(event.row_key.value)))
+            self.post_message(OpenJob(int(event.row_key.value)))
 
 
 def _stage(job: Job, kind: str, ident: str) -> str:

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ..states import Entity, Machine
 from .live import LiveScreen
+from .messages import OpenCreate, OpenEntity
 from .render import age, bar, progress, state_text
 
 __all__ = ["EntityListScreen", "entity_key", "fold", "group_entities"]
@@ -199,14 +200,10 @@ class EntityListScreen(LiveScreen[_Read]):
         if key is None or key.startswith("#"):
             return
         kind, _, ident = key.partition(_SEP)
-        from .entity_detail import EntityDetailScreen
-
-        self.app.push_screen(EntityDetailScreen(kind, ident))
+        self.post_message(OpenEntity(kind, ident))
 
     def action_new(self) -> None:
-        from .create import CreateScreen
-
-        self.app.push_screen(CreateScreen(kinds=sorted(self.machines)), self._created)
+        self.post_message(OpenCreate(sorted(self.machines), done=self._created))
 
     def _created(self, entity: Entity | None) -> None:
         """Put the cursor on the entity just created, so the next keys act on it."""

@@ -4,7 +4,7 @@ A screen splits its refresh in two: :meth:`LiveScreen.read` asks the source
 (it may be slow: a remote server, a busy database) and :meth:`LiveScreen.show`
 draws. A refresh the user caused (opening the screen, a key) reads in place,
 so what the key did is on screen when the key is handled. A refresh caused by
-someone else's change (:class:`~chronolog.tui.app.StoreChanged`) reads in a
+someone else's change (:class:`~chronolog.tui.messages.StoreChanged`) reads in a
 worker thread and only draws on the event loop, so keys typed meanwhile are
 never held up behind the requests. Each refresh takes a generation number;
 a result older than the newest refresh asked for is dropped, so a slow
@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from ..errors import ChronologError
-from .app import StoreChanged
+from .messages import StoreChanged
 
 if TYPE_CHECKING:
     from .app import ChronologApp

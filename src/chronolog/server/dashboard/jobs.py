@@ -18,7 +18,7 @@ from ...models import Page
 from ...store.schema.jobs import JOB_STATES
 from ..deps import principal_actor, state_of
 from .render import liveness, page, pick_zone, templates
-from .session import Session, session_of
+from .session import Session, same_origin, session_of
 
 __all__ = ["LOG_STREAM_SECONDS", "job_counts", "router"]
 
@@ -250,8 +250,6 @@ def _fragments(job: Job, history: list[Any], session: Session, zone: Any) -> dic
 
 
 def _act(request: Request, job_id: str, verb: str) -> Response:
-    from .pages import same_origin
-
     session = session_of(request)
     if not session.can_write or not same_origin(request):
         return page(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -16,6 +16,7 @@ from .jobs import job_counts
 from .render import HERE, error_statuses, page, pick_zone, with_query
 from .session import (
     MAX_TOKENS,
+    same_origin,
     session_of,
     set_project,
     set_tokens,
@@ -159,22 +160,6 @@ async def _form(request: Request) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError):
         return {}
     return {k: v[0] for k, v in parsed.items() if v}
-
-
-def same_origin(request: Request) -> bool:
-    """A form post from our own pages: its ``Origin`` (else its ``Referer``) names this
-    host. A post with neither is refused too: browsers send at least one on a form
-    post, so only a forged or stripped request lacks both (the cookie is
-    SameSite=Strict as well)."""
-    host = request.headers.get("host", "")
-    origin = request.headers.get("origin")
-    if origin is not None:
-        return origin != "null" and origin.split("://", 1)[-1] == host
-    referer = request.headers.get("referer")
-    if referer is None:
-        return False
-    parts = urlsplit(referer)
-    return parts.scheme in ("http", "https") and parts.netloc == host
 
 
 @router.post("/login", include_in_schema=False)

@@ -9,7 +9,7 @@ a demoted member takes effect at once; nothing is kept on the server.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -19,7 +19,15 @@ from ...core import Chronolog
 from ...errors import Unauthorized
 from ..deps import state_of
 
-__all__ = ["COOKIE", "MAX_TOKENS", "PROJECT_COOKIE", "LoginRequired", "Session", "session_of"]
+__all__ = [
+    "COOKIE",
+    "MAX_TOKENS",
+    "PROJECT_COOKIE",
+    "LoginRequired",
+    "Session",
+    "same_origin",
+    "session_of",
+]
 
 COOKIE = "chronolog_tokens"
 PROJECT_COOKIE = "chronolog_project"
@@ -112,3 +120,19 @@ def login_redirect(request: Request) -> RedirectResponse:
     """A redirect to the login form that comes back to this page."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+
+
+def same_origin(request: Request) -> bool:
+    """A form post from our own pages: its ``Origin`` (else its ``Referer``) names this
+    host. A post with neither is refused too: browsers send at least one on a form
+    post, so only a forged or stripped request lacks both (the cookie is
+    SameSite=Strict as well)."""
+    host = request.headers.get("host", "")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin != "null" and origin.split("://", 1)[-1] == host
+    referer = request.headers.get("referer")
+    if referer is None:
+        return False
+    parts = urlsplit(referer)
+    return parts.scheme in ("http", "https") and parts.netloc == host
