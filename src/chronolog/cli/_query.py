@@ -8,8 +8,9 @@ the library, the HTTP routes and the UIs take.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -76,36 +77,37 @@ def _when(value: str | None, name: str, tz: tzinfo) -> datetime | None:
         fail(f"{name}: {exc.message}")
 
 
-def event_query(
-    tz: tzinfo,
-    *,
-    event_type: list[str] | None = None,
-    action: list[str] | None = None,
-    status: list[str] | None = None,
-    actor_type: list[str] | None = None,
-    actor_id: str | None = None,
-    target_type: list[str] | None = None,
-    target_id: str | None = None,
-    search: str | None = None,
-    date_range: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-) -> EventQuery:
-    """The options as an :class:`~chronolog.EventQuery` (a bad one ends the command with
-    the library's message; times without an offset are read in ``tz``)."""
+_OPTIONS = {
+    # option parameter → EventQuery field
+    "event_type": "event_types",
+    "action": "actions",
+    "status": "statuses",
+    "actor_type": "actor_types",
+    "actor_id": "actor_id",
+    "target_type": "target_types",
+    "target_id": "target_id",
+    "search": "search",
+    "date_range": "date_range",
+    "since": "since",
+    "until": "until",
+}
+
+
+def event_query(tz: tzinfo, params: Mapping[str, Any]) -> EventQuery:
+    """The command's filter options (``ctx.params``: those of the options above that the
+    command offers) as an :class:`~chronolog.EventQuery`; a bad one ends the command
+    with the library's message. Times without an offset are read in ``tz``."""
+    values: dict[str, Any] = {}
+    for option, name in _OPTIONS.items():
+        value = params.get(option)
+        if value is None or (isinstance(value, list | tuple) and not value):
+            continue
+        if name in ("since", "until"):
+            value = _when(value, f"--{name}", tz)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
     try:
-        return EventQuery(
-            event_types=tuple(event_type) if event_type else None,
-            actions=tuple(action) if action else None,
-            statuses=tuple(status) if status else None,
-            actor_types=tuple(actor_type) if actor_type else None,
-            actor_id=actor_id,
-            target_types=tuple(target_type) if target_type else None,
-            target_id=target_id,
-            search=search,
-            date_range=date_range,
-            since=_when(since, "--since", tz),
-            until=_when(until, "--until", tz),
-        )
+        return EventQuery(**values)
     except ValidationError as exc:
         fail(exc.message)

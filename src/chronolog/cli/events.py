@@ -188,6 +188,7 @@ def event_table(events: list[Event], title: str | None = None, tz: tzinfo | None
 
 @app.command("ls")
 def ls(
+    ctx: typer.Context,
     event_type: TypeOption = None,
     action: ActionOption = None,
     actor_type: ActorTypeOption = None,
@@ -210,20 +211,7 @@ def ls(
     """List events newest first, with filters."""
     zone_ = zone(tz)
     with open_store(db, project) as cl:
-        query = event_query(
-            zone_,
-            event_type=event_type,
-            action=action,
-            status=status,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            target_type=target_type,
-            target_id=target_id,
-            search=search,
-            date_range=date_range,
-            since=since,
-            until=until,
-        )
+        query = event_query(zone_, ctx.params)
         result = cl.events.query(
             query,
             limit=limit,

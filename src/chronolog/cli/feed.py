@@ -40,6 +40,7 @@ def _line(event: Event, tz: tzinfo) -> str:
 
 
 def tail(
+    ctx: typer.Context,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new events.")
     ] = False,
@@ -64,16 +65,7 @@ def tail(
 ) -> None:
     """Print the newest events in commit order; with --follow, wait for new ones."""
     zone_ = zone(tz)
-    query = event_query(
-        zone_,
-        event_type=event_type,
-        action=action,
-        status=status,
-        actor_type=actor_type,
-        actor_id=actor_id,
-        target_type=target_type,
-        target_id=target_id,
-    )
+    query = event_query(zone_, ctx.params)
     with open_store(db, project) as cl:
         try:
             if after is None:

@@ -56,6 +56,7 @@ def chart(series: Series) -> Table:
 
 
 def stats(
+    ctx: typer.Context,
     window: Annotated[
         str, typer.Argument(metavar="WINDOW", help="1h, 3h, 6h, 1d, 7d or 30d.")
     ] = "1d",
@@ -78,14 +79,7 @@ def stats(
     project: ProjectOption = "default",
 ) -> None:
     """Chart event counts per time bucket (from rollups: instant at any size)."""
-    query = event_query(
-        zone(tz),
-        event_type=event_type,
-        action=action,
-        status=status,
-        actor_type=actor_type,
-        target_type=target_type,
-    )
+    query = event_query(zone(tz), ctx.params)
     with open_store(db, project) as cl:
         series = cl.stats.buckets(window, query=query, group_by=group_by, tz=tz)
     if json:

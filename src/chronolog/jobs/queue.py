@@ -27,6 +27,7 @@ from .._time import to_micros
 from ..errors import ValidationError
 from ..models import Actor
 from ..store.sql import jobs as sql
+from ..store.sql import states as entity_sql
 from ._checks import (
     LOG_LEVELS,
     check_actor,
@@ -125,7 +126,8 @@ class Jobs(LeaseHolder, Operator):
         with scope.store.write() as conn:
             wanted = sorted({p.subject for p in prepared if p.subject is not None})
             subjects = {
-                key: sql.entity_ensure(conn, dialect, scope.project_id, *key, now) for key in wanted
+                key: entity_sql.entity_ensure(conn, dialect, scope.project_id, *key, now)
+                for key in wanted
             }
             rows = [
                 p.row if p.subject is None else p.row._replace(subject_pk=subjects[p.subject])

@@ -21,6 +21,7 @@ from ..store.schema.jobs import JOB_ACTIONS, JOB_STATES
 from ..store.sql import job_logs as log_sql
 from ..store.sql import job_moves
 from ..store.sql import jobs as sql
+from ..store.sql import states as entity_sql
 from ._checks import check_id, subject_key
 from .models import Job, JobError, JobLog, JobMove
 
@@ -175,7 +176,7 @@ class JobReading:
 
     def _jobs(self, conn: Connection, rows: Sequence[Any]) -> list[Job]:
         pks = [int(r.subject_pk) for r in rows if r.subject_pk is not None]
-        subjects = sql.entity_keys(conn, pks) if pks else {}
+        subjects = entity_sql.entity_keys(conn, pks) if pks else {}
         return [job_from_row(r, self._scope.project, subjects) for r in rows]
 
     def _get(self, conn: Connection, job_id: int) -> Job:
@@ -215,7 +216,7 @@ class JobReading:
         with scope.store.read() as conn:
             subject_pk = None
             if key is not None:
-                found = sql.entity_pk(conn, scope.project_id, *key)
+                found = entity_sql.entity_pk_get(conn, scope.project_id, *key)
                 if found is None:
                     return Page(items=[], total=None, page=1, limit=limit)
                 subject_pk = found

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
+    Table,
     delete,
     func,
     or_,
@@ -121,6 +122,26 @@ class EventFilter:
     until: int | None = None
 
 
+_DIMENSIONS = (
+    ("event_types", "event_type"),
+    ("actions", "action"),
+    ("statuses", "status"),
+    ("actor_types", "actor_type"),
+    ("target_types", "target_type"),
+)
+"""The filter lists that are columns of both ``events`` and ``event_counts``."""
+
+
+def _dimension_terms(table: Table, f: EventFilter) -> list[ColumnElement[bool]]:
+    # One place for the terms events and their counters share, so a page's total
+    # summed from the counters filters exactly as the page does.
+    return [
+        table.c[column].in_(values)
+        for name, column in _DIMENSIONS
+        if (values := getattr(f, name)) is not None
+    ]
+
+
 def event_where(
     dialect: Dialect, f: EventFilter, *, search_index: bool = False
 ) -> list[ColumnElement[bool]]:
@@ -130,20 +151,11 @@ def event_where(
     :func:`event_search_indexed`); otherwise it is matched row by row.
     """
     terms: list[ColumnElement[bool]] = [events.c.project_id == f.project_id]
-    if f.event_types is not None:
-        terms.append(events.c.event_type.in_(f.event_types))
-    if f.actions is not None:
-        terms.append(events.c.action.in_(f.actions))
-    if f.actor_types is not None:
-        terms.append(events.c.actor_type.in_(f.actor_types))
+    terms += _dimension_terms(events, f)
     if f.actor_id is not None:
         terms.append(events.c.actor_id == f.actor_id)
-    if f.target_types is not None:
-        terms.append(events.c.target_type.in_(f.target_types))
     if f.target_id is not None:
         terms.append(events.c.target_id == f.target_id)
-    if f.statuses is not None:
-        terms.append(events.c.status.in_(f.statuses))
     indexed = (
         dialect.search_index_term(events.c.id, f.search) if f.search and search_index else None
     )
@@ -331,15 +343,6 @@ def event_counts_sum(
     ]
     if end is not None:
         terms.append(event_counts.c.bucket < end)
-    if f.event_types is not None:
-        terms.append(event_counts.c.event_type.in_(f.event_types))
-    if f.actions is not None:
-        terms.append(event_counts.c.action.in_(f.actions))
-    if f.statuses is not None:
-        terms.append(event_counts.c.status.in_(f.statuses))
-    if f.actor_types is not None:
-        terms.append(event_counts.c.actor_type.in_(f.actor_types))
-    if f.target_types is not None:
-        terms.append(event_counts.c.target_type.in_(f.target_types))
+    terms += _dimension_terms(event_counts, f)
     value = conn.execute(select(func.sum(event_counts.c.count)).where(*terms)).scalar()
     return int(value or 0)

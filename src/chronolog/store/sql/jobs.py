@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 from collections import namedtuple
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Connection, Row, delete, func, select, tex
 from ..._json import loads
 from ..dialect import Dialect
 from ..notify import channel_for
-from ..schema import entities, job_logs, jobs
+from ..schema import job_logs, jobs
 from ..schema.jobs import ACTIVE_STATES, ACTIVE_UNIQUE_KEY
 
 if TYPE_CHECKING:
@@ -46,9 +46,6 @@ __all__ = [
     "JobDriver",
     "JobFilter",
     "NewJobRow",
-    "entity_ensure",
-    "entity_keys",
-    "entity_pk",
     "job_count_by_queue_state",
     "job_expired",
     "job_get",
@@ -280,45 +277,6 @@ def job_id_by_unique_key(conn: Connection, project_id: int, unique_key: str) -> 
     return None if found is None else int(found)
 
 
-def entity_ensure(
-    conn: Connection, dialect: Dialect, project_id: int, kind: str, entity_id: str, now: int
-) -> int:
-    """entity_ensure: the pk of entity (kind, id), creating a bare row when it is new."""
-    where = (
-        entities.c.project_id == project_id,
-        entities.c.kind == kind,
-        entities.c.entity_id == entity_id,
-    )
-    pk = conn.execute(select(entities.c.pk).where(*where)).scalar_one_or_none()
-    if pk is not None:
-        return int(pk)
-    conn.execute(
-        dialect.insert_ignore(entities, ["project_id", "kind", "entity_id"]).values(
-            project_id=project_id,
-            kind=kind,
-            entity_id=entity_id,
-            # The states part pages entities by (state, state_since): never leave it NULL.
-            state_since=now,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    return int(conn.execute(select(entities.c.pk).where(*where)).scalar_one())
-
-
-def entity_keys(conn: Connection, pks: Iterable[int]) -> dict[int, tuple[str, str]]:
-    """entity_keys: (kind, id) of entities by pk."""
-    wanted = sorted(set(pks))
-    if not wanted:
-        return {}
-    rows = conn.execute(
-        select(entities.c.pk, entities.c.kind, entities.c.entity_id).where(
-            entities.c.pk.in_(wanted)
-        )
-    )
-    return {int(r[0]): (r[1], r[2]) for r in rows}
-
-
 def job_notify(conn: Connection, dialect: Dialect, project_id: int) -> None:
     """job_notify: wake workers in other processes at commit (PostgreSQL NOTIFY)."""
     dialect.notify(conn, channel_for("jobs"), str(project_id))
@@ -444,18 +402,6 @@ def job_count_by_queue_state(conn: Connection, project_id: int) -> Sequence[Row[
         .group_by(jobs.c.queue, jobs.c.state)
         .order_by(jobs.c.queue, jobs.c.state)
     ).all()
-
-
-def entity_pk(conn: Connection, project_id: int, kind: str, entity_id: str) -> int | None:
-    """entity_pk: the pk of entity (kind, id), or None."""
-    found = conn.execute(
-        select(entities.c.pk).where(
-            entities.c.project_id == project_id,
-            entities.c.kind == kind,
-            entities.c.entity_id == entity_id,
-        )
-    ).scalar_one_or_none()
-    return None if found is None else int(found)
 
 
 # -- retention -----------------------------------------------------------------------------

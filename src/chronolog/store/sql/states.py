@@ -46,9 +46,11 @@ __all__ = [
     "entity_counts",
     "entity_create",
     "entity_delete",
+    "entity_ensure",
     "entity_get",
     "entity_insert",
     "entity_insert_missing",
+    "entity_keys",
     "entity_lock_many",
     "entity_lock_one",
     "entity_page",
@@ -262,6 +264,45 @@ def entity_pk_get(conn: Connection, project_id: int, kind: str, entity_id: str) 
         )
     ).scalar()
     return None if value is None else int(value)
+
+
+def entity_ensure(
+    conn: Connection, dialect: Dialect, project_id: int, kind: str, entity_id: str, now: int
+) -> int:
+    """entity_ensure: the pk of entity (kind, id), creating a bare row when it is new."""
+    where = (
+        entities.c.project_id == project_id,
+        entities.c.kind == kind,
+        entities.c.entity_id == entity_id,
+    )
+    pk = conn.execute(select(entities.c.pk).where(*where)).scalar_one_or_none()
+    if pk is not None:
+        return int(pk)
+    conn.execute(
+        dialect.insert_ignore(entities, ["project_id", "kind", "entity_id"]).values(
+            project_id=project_id,
+            kind=kind,
+            entity_id=entity_id,
+            # The states part pages entities by (state, state_since): never leave it NULL.
+            state_since=now,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return int(conn.execute(select(entities.c.pk).where(*where)).scalar_one())
+
+
+def entity_keys(conn: Connection, pks: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """entity_keys: (kind, id) of entities by pk."""
+    wanted = sorted(set(pks))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(entities.c.pk, entities.c.kind, entities.c.entity_id).where(
+            entities.c.pk.in_(wanted)
+        )
+    )
+    return {int(r[0]): (r[1], r[2]) for r in rows}
 
 
 def entity_parent_of(conn: Connection, pk: int) -> int | None:
