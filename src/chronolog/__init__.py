@@ -28,6 +28,7 @@ from .models import (
     Event,
     FeedItem,
     FeedPage,
+    Health,
     NewEvent,
     Page,
     Project,
