@@ -96,6 +96,9 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("PUT", "/entities/movie/603", "write", {"title": "stolen"}),
         # "missing" is not a state of the machine the other project defined: 422 there.
         ("POST", "/entities/movie/603/transitions", "write", {"to": "missing"}),
+        ("GET", "/kinds/movie/counts", "read", None),
+        ("POST", "/transitions", "write", {"moves": [{"kind": "movie", "id": "1", "to": "x"}]}),
+        ("DELETE", "/entities/movie/603", "write", None),
         ("GET", "/timeline", "read", None),
         ("GET", "/feed", "read", None),
         ("GET", "/feed/end", "read", None),
@@ -105,6 +108,11 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("GET", f"/jobs/{job}/logs", "read", None),
         ("POST", "/jobs", "write", {"kind": "x"}),
         ("GET", "/jobs", "read", None),
+        ("GET", "/jobs/failed", "read", None),
+        ("GET", "/jobs/running", "read", None),
+        ("GET", "/jobs/counts", "read", None),
+        ("GET", f"/jobs/{job}/history", "read", None),
+        ("POST", "/jobs/rescue", "write", None),
         ("POST", f"/jobs/{stopped}/retry", "write", None),
         ("POST", "/jobs/claim", "write", {"queues": ["nothing"]}),
         ("POST", f"/jobs/{job}/heartbeat", "write", {"lease": lease}),
@@ -131,10 +139,23 @@ def _template(path: str) -> str:
         "secrets": "{name}",
         "jobs": "{job_id}",
     }
-    if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim", "complete", "end"}:
+    fixed = {
+        "recent",
+        "stream",
+        "claim",
+        "complete",
+        "end",
+        "failed",
+        "running",
+        "counts",
+        "rescue",
+    }
+    if len(parts) == 3 and parts[2] not in fixed:
         parts[2] = names.get(parts[1], "{kind}")
     if parts[1] == "jobs" and len(parts) == 4:
         parts[2] = "{job_id}"
+    if parts[1] == "kinds":
+        parts[2] = "{kind}"
     if parts[1] == "entities" and len(parts) >= 4:
         parts[2:4] = ["{kind}", "{entity_id}"]
     return "/".join(parts)
@@ -195,6 +216,12 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.status_code == 404, (method, path, response.text)
         if path == "/jobs/complete":  # another project's job is skipped, as a stale lease
             assert response.json() == {"completed": []}, response.text
+        elif path in ("/jobs/failed", "/jobs/running"):  # its own project's: none
+            assert response.json() == [], response.text
+        elif path == "/jobs/counts":  # its own project's queues only, not default's
+            assert not {"rip", "later"} & set(response.json()), response.text
+        elif path == "/jobs/rescue":
+            assert response.json() == {"rescued": 0}, response.text
         elif path.startswith("/jobs/") and path != "/jobs/claim":
             assert response.status_code == 404, (method, path, response.text)
         if path == "/machines":

@@ -40,7 +40,7 @@ def test_enqueue_list_get_logs_retry_cancel(api: Api) -> None:
     over = api.call("POST", "/jobs", json={"jobs": [{"kind": "noop"}] * 51})
     assert over.status_code == 413
     assert api.call("GET", f"/jobs/{job['id']}").json()["payload"] == {"file": "e03.mkv"}
-    listed = api.call("GET", "/jobs", params={"queue": "media"}).json()
+    listed = api.call("GET", "/jobs", params={"queues": "media"}).json()
     assert [j["id"] for j in listed["items"]] == [job["id"]]
     first = api.call("GET", "/jobs", params={"limit": 2}).json()
     rest = api.call("GET", "/jobs", params={"limit": 2, "cursor": first["next_cursor"]}).json()
@@ -172,7 +172,7 @@ def test_client_jobs_mirror_the_library(api: Api) -> None:
         assert job == api.cl.jobs.get(job.id)
         ids = client.jobs.enqueue_many([NewJob("noop"), {"kind": "noop", "priority": 3}])
         assert len(ids) == 2
-        assert client.jobs.list(queue="media") == api.cl.jobs.list(queue="media")
+        assert client.jobs.list(queues="media") == api.cl.jobs.list(queues="media")
         (claimed,) = client.jobs.claim(["media"], "remote-1", lease=10)
         assert claimed.lease == 1
         assert client.jobs.heartbeat(claimed.id, claimed.lease, progress=0.25) is True

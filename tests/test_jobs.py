@@ -575,16 +575,16 @@ def test_list_filters_and_pages(q: Chronolog) -> None:
         page = q.jobs.list(limit=4, cursor=page.next_cursor)
         seen += [j.id for j in page.items]
     assert seen == sorted(ids, reverse=True)
-    assert {j.kind for j in q.jobs.list(queue="rip").items} == {"rip"}
+    assert {j.kind for j in q.jobs.list(queues="rip").items} == {"rip"}
     assert len(q.jobs.list(subject=("disc", "D1")).items) == 5
     assert q.jobs.list(subject=("disc", "nope")).items == []
-    assert len(q.jobs.list(kind=["encode"], states="pending").items) == 4
+    assert len(q.jobs.list(kinds=["encode"], states="pending").items) == 4
     with pytest.raises(ValidationError, match="unknown states"):
         q.jobs.list(states="lost")
     with pytest.raises(ValidationError):
         q.jobs.list(limit=1000)
     with pytest.raises(ValidationError):
-        q.jobs.list(queue="rip", cursor=q.jobs.list(limit=1).next_cursor)
+        q.jobs.list(queues="rip", cursor=q.jobs.list(limit=1).next_cursor)
     (c,) = q.jobs.claim(["enc"], "w")
     assert [j.id for j in q.jobs.running()] == [c.id]
     # A claim hands out each job with its subject (or none).

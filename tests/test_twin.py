@@ -9,6 +9,7 @@ As River runs one driver test suite per driver (``riverdrivertest.Exercise``), t
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,14 +22,17 @@ from chronolog import (
     Client,
     EventQuery,
     InvalidTransition,
+    JobQuery,
     NewEvent,
+    NewJob,
     NotFound,
     Target,
     ValidationError,
 )
-from chronolog.client import RemoteEvents, RemoteFeed, RemoteStates, RemoteStats
+from chronolog.client import RemoteEvents, RemoteFeed, RemoteJobs, RemoteStates, RemoteStats
 from chronolog.events import Events
 from chronolog.feed import Feed
+from chronolog.jobs.queue import Jobs
 from chronolog.states.part import States
 from chronolog.stats import Stats
 
@@ -168,6 +172,38 @@ def test_states_verbs(parts: Any) -> None:
     assert parts.states.get("movie", "heat").state == "downloading"
 
 
+def test_jobs_verbs(parts: Any) -> None:
+    boss = Actor("user", "boss", "Boss")
+    job = parts.jobs.enqueue("rip", {"disc": 1}, queue="media", subject=("disc", 1), actor=boss)
+    ids = parts.jobs.enqueue_many(
+        [NewJob("encode", queue="media"), NewJob("scan", queue="library")], actor=boss
+    )
+    assert parts.jobs.history(job.id)[0].actor == ("user", "boss", "Boss")
+    media = parts.jobs.list(JobQuery(queues="media"))
+    assert {j.id for j in media.items} == {job.id, ids[0]}
+    assert [j.id for j in parts.jobs.list(kinds="scan").items] == [ids[1]]
+    assert [j.id for j in parts.jobs.list(subject=("disc", "1")).items] == [job.id]
+    with pytest.raises(ValidationError, match="unknown job filter"):
+        parts.jobs.list(queue="media")
+    assert parts.jobs.counts() == {"media": {"pending": 2}, "library": {"pending": 1}}
+    cancelled = parts.jobs.cancel(ids[1], actor=boss)
+    assert cancelled.state == "cancelled"
+    assert parts.jobs.retry(ids[1], actor=boss).state == "pending"
+    moves = parts.jobs.history(ids[1])
+    assert [m.to_state for m in moves] == ["pending", "cancelled", "pending"]
+    assert {m.actor for m in moves} == {("user", "boss", "Boss")}
+    # A claim whose lease runs out is rescued; one that fails for good is listed.
+    (claimed,) = parts.jobs.claim("media", "w1", lease=0.2)
+    assert [j.id for j in parts.jobs.running()] == [claimed.id]
+    time.sleep(0.4)
+    assert parts.jobs.rescue() == 1
+    assert parts.jobs.get(claimed.id).state == "pending"
+    (again,) = parts.jobs.claim("library", "w1")
+    parts.jobs.fail(again.id, again.lease, "disc unreadable", retry=False)
+    assert [j.id for j in parts.jobs.failed(timedelta(hours=1))] == [again.id]
+    assert [j.id for j in parts.jobs.failed(datetime.now(UTC) + timedelta(hours=1))] == []
+
+
 def test_ping(parts: Any, backend: str) -> None:
     health = parts.ping()
     assert health.ready
@@ -194,6 +230,8 @@ INTENDED: dict[str, str] = {
     "Events.registered_types": "project vocabulary is an admin task",
     "Events.register_statuses": "project vocabulary is an admin task",
     "Feed.afollow": "the async follower needs the store's notifier",
+    "Jobs.log_tail": "the dashboard's log pager; a remote reader pages logs with after=",
+    "RemoteJobs.release_unstarted": "gives back jobs a long-poll took for the worker",
     "Feed.matcher": "serves many followers from one read: the server's fan-out",
     "Feed.position": "compares cursors for the server's fan-out",
     # Parameters.
@@ -204,6 +242,7 @@ INTENDED: dict[str, str] = {
 }
 
 PAIRS = [
+    (Jobs, RemoteJobs),
     (Events, RemoteEvents),
     (Stats, RemoteStats),
     (Feed, RemoteFeed),

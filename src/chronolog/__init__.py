@@ -35,7 +35,7 @@ from .models import (
     Series,
     Target,
 )
-from .query import EventQuery
+from .query import EventQuery, JobQuery
 from .states.models import DayCount, Entity, Machine, Timeline, Transition
 
 if typing.TYPE_CHECKING:
@@ -86,6 +86,7 @@ __all__ = [
     "IssuedToken",
     "Job",
     "JobLog",
+    "JobQuery",
     "LeaseLost",
     "Limits",
     "Machine",

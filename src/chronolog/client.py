@@ -25,7 +25,7 @@ import orjson
 
 from . import errors
 from .errors import ChronologError, StoreUnavailable
-from .jobs.models import DEFAULT_LEASE, Job, JobError, JobLog, NewJob
+from .jobs.models import DEFAULT_LEASE, Job, JobLog, JobMove, NewJob
 from .models import (
     Actor,
     Event,
@@ -37,7 +37,7 @@ from .models import (
     Series,
     Target,
 )
-from .query import EventQuery
+from .query import EventQuery, JobQuery
 from .states.models import DayCount, Entity, Machine, Timeline, Transition
 
 __all__ = [
@@ -782,62 +782,6 @@ def _done_json(
     ]
 
 
-def _opt_time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def job_from_json(data: Mapping[str, Any]) -> Job:
-    """Rebuild a :class:`Job` from its JSON form."""
-    subject = data.get("subject")
-    return Job(
-        id=int(data["id"]),
-        project=data["project"],
-        queue=data["queue"],
-        kind=data["kind"],
-        payload=data.get("payload"),
-        state=data["state"],
-        priority=int(data["priority"]),
-        run_at=datetime.fromisoformat(data["run_at"]),
-        attempt=int(data["attempt"]),
-        max_attempts=int(data["max_attempts"]),
-        errors=tuple(
-            JobError(
-                attempt=int(e["attempt"]),
-                at=datetime.fromisoformat(e["at"]),
-                error=e["error"],
-                worker=e.get("worker"),
-            )
-            for e in data.get("errors") or ()
-        ),
-        unique_key=data.get("unique_key"),
-        subject=None if not subject else (subject[0], subject[1]),
-        worker=data.get("worker"),
-        pid=data.get("pid"),
-        lease=int(data["lease"]),
-        lease_expires_at=_opt_time(data.get("lease_expires_at")),
-        heartbeat_at=_opt_time(data.get("heartbeat_at")),
-        progress=data.get("progress"),
-        progress_text=data.get("progress_text"),
-        result=data.get("result"),
-        created_at=datetime.fromisoformat(data["created_at"]),
-        started_at=_opt_time(data.get("started_at")),
-        finished_at=_opt_time(data.get("finished_at")),
-    )
-
-
-def job_log_from_json(data: Mapping[str, Any]) -> JobLog:
-    """Rebuild a :class:`JobLog` from its JSON form."""
-    return JobLog(
-        id=int(data["id"]),
-        job_id=int(data["job_id"]),
-        attempt=int(data["attempt"]),
-        at=datetime.fromisoformat(data["at"]),
-        level=data["level"],
-        message=data["message"],
-        fields=data.get("fields"),
-    )
-
-
 def _job_body(item: NewJob | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(item, NewJob):
         data = {name: getattr(item, name) for name in NewJob.__slots__}
@@ -886,57 +830,90 @@ class RemoteJobs:
         max_attempts: int | None = None,
         unique_key: str | None = None,
         subject: tuple[str, str | int] | None = None,
+        actor: Actor | None = None,
     ) -> Job:
-        """Add one job and return it (with a held ``unique_key``, the holder)."""
+        """Add one job and return it (with a held ``unique_key``, the holder); ``actor``
+        defaults to the token's member."""
         body = _job_body(
             NewJob(kind, payload, queue, priority, run_at, delay, max_attempts, unique_key, subject)
         )
-        return job_from_json(self._client.request("POST", "/jobs", json=body))
+        if actor is not None:
+            body["actor"] = _party(actor)
+        return Job.from_dict(self._client.request("POST", "/jobs", json=body))
 
-    def enqueue_many(self, items: Iterable[NewJob | Mapping[str, Any]]) -> builtins.list[int]:
+    def enqueue_many(
+        self, items: Iterable[NewJob | Mapping[str, Any]], *, actor: Actor | None = None
+    ) -> builtins.list[int]:
         """Add jobs in one transaction, all or nothing; ids in input order."""
-        body = {"jobs": [_job_body(i) for i in items]}
+        body: dict[str, Any] = {"jobs": [_job_body(i) for i in items]}
+        if actor is not None:
+            body["actor"] = _party(actor)
         return [int(i) for i in self._client.request("POST", "/jobs", json=body)["ids"]]
 
     def get(self, job_id: int) -> Job:
         """One job by id."""
-        return job_from_json(self._client.request("GET", f"/jobs/{int(job_id)}"))
+        return Job.from_dict(self._client.request("GET", f"/jobs/{int(job_id)}"))
 
     def list(
         self,
+        query: JobQuery | None = None,
         *,
-        states: Iterable[str] | str | None = None,
-        queue: Iterable[str] | str | None = None,
-        kind: Iterable[str] | str | None = None,
-        subject: tuple[str, str | int] | None = None,
-        since: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        **filters: Any,
     ) -> Page[Job]:
-        """Jobs newest first, every filter optional; continue with ``next_cursor``."""
-        params = {
-            "states": _csv(states),
-            "queue": _csv(queue),
-            "kind": _csv(kind),
-            "subject": None if subject is None else f"{subject[0]}/{subject[1]}",
-            "since": _time(since),
-            "limit": limit,
-            "cursor": cursor,
-        }
-        return _page(self._client.request("GET", "/jobs", params=params), job_from_json)
+        """Jobs newest first, matching ``query`` (see :meth:`chronolog.jobs.Jobs.list`)."""
+        params = {**JobQuery.build(query, filters).to_params(), "limit": limit, "cursor": cursor}
+        return _page(self._client.request("GET", "/jobs", params=params), Job.from_dict)
 
     def logs(self, job_id: int, *, after: int = 0, limit: int = 1000) -> builtins.list[JobLog]:
         """A job's log lines after line ``after``, oldest first."""
         rows = self._client.paged(f"/jobs/{int(job_id)}/logs", {"after": after}, "after", limit)
-        return [job_log_from_json(r) for r in rows]
+        return [JobLog.from_dict(r) for r in rows]
 
-    def retry(self, job_id: int) -> Job:
+    def retry(self, job_id: int, *, actor: Actor | None = None) -> Job:
         """A failed or cancelled job back to pending."""
-        return job_from_json(self._client.request("POST", f"/jobs/{int(job_id)}/retry"))
+        body = None if actor is None else {"actor": _party(actor)}
+        return Job.from_dict(self._client.request("POST", f"/jobs/{int(job_id)}/retry", json=body))
 
-    def cancel(self, job_id: int) -> Job:
+    def cancel(self, job_id: int, *, actor: Actor | None = None) -> Job:
         """Cancel a pending or running job."""
-        return job_from_json(self._client.request("POST", f"/jobs/{int(job_id)}/cancel"))
+        body = None if actor is None else {"actor": _party(actor)}
+        path = f"/jobs/{int(job_id)}/cancel"
+        return Job.from_dict(self._client.request("POST", path, json=body))
+
+    def rescue(self, *, limit: int = 500) -> int:
+        """Put running jobs whose lease expired back to pending; returns how many."""
+        answer = self._client.request("POST", "/jobs/rescue", params={"limit": limit})
+        return int(answer["rescued"])
+
+    def failed(
+        self, since: datetime | timedelta | None = None, *, limit: int = 100
+    ) -> builtins.list[Job]:
+        """Jobs that failed for good, newest first; ``since`` a time or a look-back span."""
+        params: dict[str, Any] = {"limit": limit}
+        if isinstance(since, timedelta):
+            params["since_seconds"] = since.total_seconds()
+        else:
+            params["since"] = _time(since)
+        return [
+            Job.from_dict(j) for j in self._client.request("GET", "/jobs/failed", params=params)
+        ]
+
+    def running(self, *, limit: int = 100) -> builtins.list[Job]:
+        """Jobs running now, newest first."""
+        rows = self._client.request("GET", "/jobs/running", params={"limit": limit})
+        return [Job.from_dict(j) for j in rows]
+
+    def history(self, job_id: int) -> builtins.list[JobMove]:
+        """Every state change of a job, oldest first."""
+        rows = self._client.request("GET", f"/jobs/{int(job_id)}/history")
+        return [JobMove.from_dict(m) for m in rows]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """How many jobs per queue and state."""
+        answer: dict[str, dict[str, int]] = self._client.request("GET", "/jobs/counts")
+        return answer
 
     # -- the worker protocol -------------------------------------------------------------
 
@@ -967,7 +944,7 @@ class RemoteJobs:
         }
         timeout = None if not wait else wait + 30.0
         answer = self._client.request("POST", "/jobs/claim", json=body, timeout=timeout)
-        return answer["completed"], [job_from_json(r) for r in answer["jobs"]]
+        return answer["completed"], [Job.from_dict(r) for r in answer["jobs"]]
 
     def claim(
         self,
@@ -1110,11 +1087,11 @@ class RemoteJobs:
             "retry": retry,
             "retry_in": None if retry_in is None else _seconds(retry_in),
         }
-        return job_from_json(self._client.request("POST", f"/jobs/{int(job_id)}/fail", json=body))
+        return Job.from_dict(self._client.request("POST", f"/jobs/{int(job_id)}/fail", json=body))
 
     def release(self, job_id: int, lease: int, reason: str = "worker shutting down") -> Job:
         """Give a running job back (the attempt is not counted)."""
         body = {"lease": lease, "reason": reason}
-        return job_from_json(
+        return Job.from_dict(
             self._client.request("POST", f"/jobs/{int(job_id)}/release", json=body)
         )

@@ -23,14 +23,14 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from ._time import require_aware
 from ._validate import no_nul, words
 from .errors import ValidationError
 from .models import Event
 
-__all__ = ["DATE_RANGES", "EventQuery"]
+__all__ = ["DATE_RANGES", "EventQuery", "JobQuery"]
 
 DATE_RANGES: dict[str, timedelta | None] = {
     "24h": timedelta(hours=24),
@@ -44,13 +44,148 @@ _SEARCH_CHARS = 200
 _ID_CHARS = 255
 
 
-def _doc(text: str, *, many: bool = False) -> dict[str, Any]:
+def _doc(text: str, *, many: bool = False, kind: str | None = None) -> dict[str, Any]:
     # Field docs live on the fields, so the HTTP model and the docs read them from here.
-    return {"doc": text, "many": many}
+    return {"doc": text, "many": many, "kind": "many" if many else kind}
+
+
+class _Query:
+    """What every query value shares: building from keywords or HTTP parameters,
+    serialising back, and naming the fields a verb cannot answer. Field kinds come
+    from the dataclass fields' metadata (``many``: a tuple of words, ``time``: an
+    aware datetime, ``pair``: a ``kind/id`` pair)."""
+
+    __slots__ = ()
+    _noun = "query"
+
+    @classmethod
+    def _fields(cls) -> tuple[dataclasses.Field[Any], ...]:
+        return dataclasses.fields(cls)  # type: ignore[arg-type]
+
+    @classmethod
+    def build(cls, query: Self | None = None, filters: Mapping[str, Any] | None = None) -> Self:
+        """``query`` with ``filters`` (field names as keywords) laid over it.
+
+        The verbs take a query and keyword filters alike (``cl.events.query(
+        event_types=["job"])``); an unknown keyword is a ``ValidationError``.
+        """
+        filters = filters or {}
+        if query is not None and not isinstance(query, cls):
+            raise ValidationError(
+                f"query must be a {cls.__name__}, got {type(query).__name__}", field="query"
+            )
+        names = [f.name for f in cls._fields()]
+        unknown = sorted(set(filters) - set(names))
+        if unknown:
+            raise ValidationError(
+                f"unknown {cls._noun} filter(s) {unknown}; filters: {names}", field=unknown[0]
+            )
+        if query is None:
+            return cls(**filters)
+        return dataclasses.replace(query, **filters) if filters else query  # type: ignore[type-var]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Self:
+        """The query sent as :meth:`to_params` (lists comma-separated, times RFC 3339,
+        pairs ``kind/id``)."""
+        values: dict[str, Any] = {}
+        for f in cls._fields():
+            value = params.get(f.name)
+            if value is None or value == "":
+                continue
+            if f.metadata.get("kind") == "time" and isinstance(value, str):
+                try:
+                    value = datetime.fromisoformat(value)
+                except ValueError:
+                    raise ValidationError(
+                        f"{f.name} must be an RFC 3339 time with a zone", field=f.name
+                    ) from None
+            elif f.metadata.get("kind") == "pair" and isinstance(value, str):
+                first, sep, second = value.partition("/")
+                if not sep:
+                    raise ValidationError(f"{f.name} must be kind/id", field=f.name)
+                value = (first, second)
+            values[f.name] = value
+        return cls.build(None, values)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The query from :meth:`to_dict` (``ValidationError`` on an unknown field)."""
+        return (
+            cls.from_params(data)
+            if set(data) <= {f.name for f in cls._fields()}
+            else cls.build(None, data)
+        )
+
+    def to_params(self) -> dict[str, str]:
+        """The query as HTTP query parameters: set fields only, lists comma-separated."""
+        out: dict[str, str] = {}
+        for f in self._fields():
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if f.metadata.get("kind") == "pair":
+                out[f.name] = f"{value[0]}/{value[1]}"
+            elif isinstance(value, tuple):
+                out[f.name] = ",".join(value)
+            elif isinstance(value, datetime):
+                out[f.name] = value.isoformat()
+            else:
+                out[f.name] = str(value)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the set fields (lists as lists, times RFC 3339)."""
+        out: dict[str, Any] = {}
+        for f in self._fields():
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            out[f.name] = value
+        return out
+
+    def given(self) -> tuple[str, ...]:
+        """The names of the fields that are set, in field order."""
+        return tuple(f.name for f in self._fields() if getattr(self, f.name) is not None)
+
+    def refuse(self, names: Iterable[str], verb: str, why: str) -> None:
+        """Raise ``ValidationError`` if any of ``names`` is set: ``verb`` cannot answer it."""
+        for name in names:
+            if getattr(self, name) is not None:
+                raise ValidationError(f"{verb} cannot filter on {name}: {why}", field=name)
+
+    def _normalise(self) -> None:
+        put = object.__setattr__  # frozen: normalise once, here
+        for f in self._fields():
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            kind = f.metadata.get("kind")
+            if kind == "many":
+                put(self, f.name, words(value, f.name))
+            elif kind == "time":
+                # In UTC from here on (and refused when naive or out of range in UTC).
+                put(self, f.name, require_aware(value, f.name))
+            elif kind == "id":
+                put(self, f.name, _ident(value, f.name))
+
+
+def _ident(value: Any, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValidationError(f"{name} must be text", field=name)
+    text = str(value)
+    if len(text) > _ID_CHARS:
+        raise ValidationError(f"{name} is longer than {_ID_CHARS} characters", field=name)
+    no_nul(text, name)
+    return text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EventQuery:
+class EventQuery(_Query):
     """Which events: every field optional, the given ones all hold.
 
     A list field matches any of its values (give a tuple, a list, or one
@@ -75,12 +210,12 @@ class EventQuery:
     actor_types: tuple[str, ...] | None = field(
         default=None, metadata=_doc("Actor types (any of).", many=True)
     )
-    actor_id: str | None = field(default=None, metadata=_doc("The actor's id."))
+    actor_id: str | None = field(default=None, metadata=_doc("The actor's id.", kind="id"))
     target_types: tuple[str, ...] | None = field(
         default=None, metadata=_doc("Target types (any of).", many=True)
     )
     target_id: str | None = field(
-        default=None, metadata=_doc("The target's id; needs exactly one target type.")
+        default=None, metadata=_doc("The target's id; needs exactly one target type.", kind="id")
     )
     search: str | None = field(
         default=None, metadata=_doc("Text in the target's title or the action (any case).")
@@ -89,27 +224,17 @@ class EventQuery:
         default=None, metadata=_doc("24h, 7d, 30d or all: a window ending now, instead of since.")
     )
     since: datetime | None = field(
-        default=None, metadata=_doc("Lower bound (inclusive), RFC 3339 with a zone.")
+        default=None, metadata=_doc("Lower bound (inclusive), RFC 3339 with a zone.", kind="time")
     )
     until: datetime | None = field(
-        default=None, metadata=_doc("Upper bound (exclusive), RFC 3339 with a zone.")
+        default=None, metadata=_doc("Upper bound (exclusive), RFC 3339 with a zone.", kind="time")
     )
 
+    _noun = "event"
+
     def __post_init__(self) -> None:
-        put = object.__setattr__  # frozen: normalise once, here
-        for name in _MANY:
-            put(self, name, words(getattr(self, name), name))
-        for name in ("actor_id", "target_id"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, str | int):
-                raise ValidationError(f"{name} must be text", field=name)
-            value = str(value)
-            if len(value) > _ID_CHARS:
-                raise ValidationError(f"{name} is longer than {_ID_CHARS} characters", field=name)
-            no_nul(value, name)
-            put(self, name, value)
+        self._normalise()
+        put = object.__setattr__
         if self.target_id is not None and (
             self.target_types is None or len(self.target_types) != 1
         ):
@@ -136,102 +261,8 @@ class EventQuery:
                 )
             if self.since is not None:
                 raise ValidationError("give date_range or since, not both", field="date_range")
-        for name in ("since", "until"):
-            moment = getattr(self, name)
-            if moment is not None:
-                # In UTC from here on (and refused when naive or out of range in UTC).
-                put(self, name, require_aware(moment, name))
         if self.since is not None and self.until is not None and self.since > self.until:
             raise ValidationError("since must not be after until", field="since")
-
-    # -- building ----------------------------------------------------------------------
-
-    @classmethod
-    def build(cls, query: EventQuery | None = None, filters: Mapping[str, Any] = {}) -> EventQuery:
-        """``query`` with ``filters`` (field names as keywords) laid over it.
-
-        The verbs take ``query`` and keyword filters alike (``cl.events.query(
-        event_types=["job"])``); an unknown keyword is a ``ValidationError``.
-        """
-        if query is not None and not isinstance(query, EventQuery):
-            raise ValidationError(
-                f"query must be an EventQuery, got {type(query).__name__}", field="query"
-            )
-        unknown = sorted(set(filters) - set(_FIELDS))
-        if unknown:
-            raise ValidationError(
-                f"unknown event filter(s) {unknown}; filters: {list(_FIELDS)}",
-                field=unknown[0],
-            )
-        if query is None:
-            return cls(**filters)
-        return dataclasses.replace(query, **filters) if filters else query
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> EventQuery:
-        """The query sent as :meth:`to_params` (lists comma-separated, times RFC 3339)."""
-        values: dict[str, Any] = {}
-        for name in _FIELDS:
-            value = params.get(name)
-            if value is None or value == "":
-                continue
-            if name in ("since", "until") and isinstance(value, str):
-                try:
-                    value = datetime.fromisoformat(value)
-                except ValueError:
-                    raise ValidationError(
-                        f"{name} must be an RFC 3339 time with a zone", field=name
-                    ) from None
-            values[name] = value
-        return cls.build(None, values)
-
-    # -- serialising -------------------------------------------------------------------
-
-    def to_params(self) -> dict[str, str]:
-        """The query as HTTP query parameters: set fields only, lists comma-separated."""
-        out: dict[str, str] = {}
-        for name in _FIELDS:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, tuple):
-                out[name] = ",".join(value)
-            elif isinstance(value, datetime):
-                out[name] = value.isoformat()
-            else:
-                out[name] = str(value)
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the set fields (lists as lists, times RFC 3339)."""
-        out: dict[str, Any] = {}
-        for name in _FIELDS:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, tuple):
-                value = list(value)
-            elif isinstance(value, datetime):
-                value = value.isoformat()
-            out[name] = value
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EventQuery:
-        """The query from :meth:`to_dict` (``ValidationError`` on an unknown field)."""
-        return cls.from_params(dict(data)) if set(data) <= set(_FIELDS) else cls.build(None, data)
-
-    # -- reading -----------------------------------------------------------------------
-
-    def given(self) -> tuple[str, ...]:
-        """The names of the fields that are set, in field order."""
-        return tuple(name for name in _FIELDS if getattr(self, name) is not None)
-
-    def refuse(self, names: Iterable[str], verb: str, why: str) -> None:
-        """Raise ``ValidationError`` if any of ``names`` is set: ``verb`` cannot answer it."""
-        for name in names:
-            if getattr(self, name) is not None:
-                raise ValidationError(f"{verb} cannot filter on {name}: {why}", field=name)
 
     def matcher(self) -> Callable[[Event], bool]:
         """A test an event passes exactly when it matches (``date_range`` aside, which
@@ -276,5 +307,51 @@ class EventQuery:
         return matches
 
 
-_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(EventQuery))
-_MANY: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(EventQuery) if f.metadata["many"])
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobQuery(_Query):
+    """Which jobs (``cl.jobs.list``, ``client.jobs.list``, ``GET /jobs``, ``chronolog jobs
+    ls``, the dashboard's jobs page): every field optional, the given ones all hold;
+    a list field matches any of its values. ``subject`` is the (kind, id) of the
+    entity the jobs work on; ``since`` keeps jobs created at or after it. States are
+    checked against the queue's states by ``jobs.list``.
+
+    >>> JobQuery(states="failed", queues=["rip"]).states
+    ('failed',)
+    """
+
+    _noun = "job"
+
+    states: tuple[str, ...] | None = field(
+        default=None, metadata=_doc("Job states (any of).", many=True)
+    )
+    queues: tuple[str, ...] | None = field(
+        default=None, metadata=_doc("Queues (any of).", many=True)
+    )
+    kinds: tuple[str, ...] | None = field(
+        default=None, metadata=_doc("Job kinds (any of).", many=True)
+    )
+    subject: tuple[str, str] | None = field(
+        default=None, metadata=_doc("The subject entity, kind/id.", kind="pair")
+    )
+    since: datetime | None = field(
+        default=None, metadata=_doc("Created at or after, RFC 3339 with a zone.", kind="time")
+    )
+
+    def __post_init__(self) -> None:
+        self._normalise()
+        if self.subject is not None:
+            object.__setattr__(self, "subject", _pair(self.subject, "subject"))
+
+
+def _pair(value: Any, name: str) -> tuple[str, str]:
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise ValidationError(f"{name} must be a (kind, id) pair", field=name)
+    kind, ident = value
+    if not isinstance(kind, str) or not kind.strip() or len(kind) > 64:
+        raise ValidationError(
+            f"{name} kind must be non-empty text of at most 64 characters", field=name
+        )
+    ident = _ident(ident, name)
+    if not ident:
+        raise ValidationError(f"{name} id must be 1 to {_ID_CHARS} characters", field=name)
+    return kind, ident

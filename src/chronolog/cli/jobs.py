@@ -20,6 +20,7 @@ from ..jobs import Job
 from ..jobs.exec import command_handler
 from ..jobs.worker import Handler, Worker
 from ..models import Actor
+from ..query import JobQuery
 from ._common import (
     DbOption,
     JsonOption,
@@ -119,7 +120,12 @@ def ls(
 ) -> None:
     """List jobs newest first, with counts per queue and state."""
     with open_store(db, project) as cl:
-        page = cl.jobs.list(states=state, queue=queue, kind=kind, limit=limit, cursor=cursor)
+        query = JobQuery(
+            states=tuple(state) if state else None,
+            queues=tuple(queue) if queue else None,
+            kinds=tuple(kind) if kind else None,
+        )
+        page = cl.jobs.list(query, limit=limit, cursor=cursor)
         counts = cl.jobs.counts()
     if as_json:
         print_page_json(page, Job.to_dict, counts=counts)

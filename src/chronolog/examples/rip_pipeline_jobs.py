@@ -122,7 +122,7 @@ def run(url: str, timeout: float = 120.0) -> Outcome:
                     outcome.failed_job = job
                     outcome.failed_log = [line.message for line in cl.jobs.logs(job.id)]
                     cl.jobs.retry(job.id)
-                done = cl.jobs.list(kind="filebot", states="completed", limit=100).items
+                done = cl.jobs.list(kinds="filebot", states="completed", limit=100).items
                 if len(done) == sum(len(e) for e in DISCS.values()):
                     break
                 time.sleep(0.2)

@@ -17,6 +17,10 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
 @dataclass(frozen=True, slots=True)
 class JobError:
     """Why one attempt of a job failed."""
@@ -25,6 +29,16 @@ class JobError:
     at: datetime
     error: str
     worker: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobError:
+        """The error from its JSON form (within :meth:`Job.to_dict`)."""
+        return cls(
+            attempt=int(data["attempt"]),
+            at=datetime.fromisoformat(data["at"]),
+            error=data["error"],
+            worker=data.get("worker"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +92,38 @@ class Job:
         data["subject"] = list(self.subject) if self.subject else None
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Job:
+        """The job from :meth:`to_dict`: the one JSON form of a job (the routes, the
+        client and the CLI's ``--json``)."""
+        subject = data.get("subject")
+        return cls(
+            id=int(data["id"]),
+            project=data["project"],
+            queue=data["queue"],
+            kind=data["kind"],
+            payload=data.get("payload"),
+            state=data["state"],
+            priority=int(data["priority"]),
+            run_at=datetime.fromisoformat(data["run_at"]),
+            attempt=int(data["attempt"]),
+            max_attempts=int(data["max_attempts"]),
+            errors=tuple(JobError.from_dict(e) for e in data.get("errors") or ()),
+            unique_key=data.get("unique_key"),
+            subject=None if not subject else (subject[0], subject[1]),
+            worker=data.get("worker"),
+            pid=data.get("pid"),
+            lease=int(data["lease"]),
+            lease_expires_at=_time(data.get("lease_expires_at")),
+            heartbeat_at=_time(data.get("heartbeat_at")),
+            progress=data.get("progress"),
+            progress_text=data.get("progress_text"),
+            result=data.get("result"),
+            created_at=datetime.fromisoformat(data["created_at"]),
+            started_at=_time(data.get("started_at")),
+            finished_at=_time(data.get("finished_at")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class JobLog:
@@ -96,6 +142,19 @@ class JobLog:
         data = asdict(self)
         data["at"] = _iso(self.at)
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobLog:
+        """The line from :meth:`to_dict`."""
+        return cls(
+            id=int(data["id"]),
+            job_id=int(data["job_id"]),
+            attempt=int(data["attempt"]),
+            at=datetime.fromisoformat(data["at"]),
+            level=data["level"],
+            message=data["message"],
+            fields=data.get("fields"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +191,34 @@ class JobMove:
     event_id: int | None
     action: str | None = None
     error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the actor as ``{"type", "id", "name"}`` or ``null``)."""
+        kind, ident, name = self.actor
+        return {
+            "sort_key": self.sort_key,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+            "at": _iso(self.at),
+            "actor": None if kind is None else {"type": kind, "id": ident, "name": name},
+            "metadata": self.metadata,
+            "event_id": self.event_id,
+            "action": self.action,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobMove:
+        """The move from :meth:`to_dict`."""
+        actor = data.get("actor") or {}
+        return cls(
+            sort_key=int(data["sort_key"]),
+            from_state=data.get("from_state"),
+            to_state=data["to_state"],
+            at=datetime.fromisoformat(data["at"]),
+            actor=(actor.get("type"), actor.get("id"), actor.get("name")),
+            metadata=data.get("metadata"),
+            event_id=data.get("event_id"),
+            action=data.get("action"),
+            error=data.get("error"),
+        )

@@ -17,12 +17,13 @@ from .._scope import Scope
 from .._time import from_micros, require_aware, to_micros
 from ..errors import NotFound, ValidationError
 from ..models import Page
+from ..query import JobQuery
 from ..store.schema.jobs import JOB_ACTIONS, JOB_STATES
 from ..store.sql import job_logs as log_sql
 from ..store.sql import job_moves
 from ..store.sql import jobs as sql
 from ..store.sql import states as entity_sql
-from ._checks import check_id, subject_key
+from ._checks import check_id
 from .models import Job, JobError, JobLog, JobMove
 
 __all__ = ["JobReading", "job_from_row", "job_move_from_row"]
@@ -193,16 +194,16 @@ class JobReading:
 
     def list(
         self,
+        query: JobQuery | None = None,
         *,
-        states: Iterable[str] | str | None = None,
-        queue: Iterable[str] | str | None = None,
-        kind: Iterable[str] | str | None = None,
-        subject: tuple[str, str | int] | None = None,
-        since: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        **filters: Any,
     ) -> Page[Job]:
-        """Jobs newest first, every filter optional; continue with ``next_cursor``."""
+        """Jobs newest first, matching ``query`` (a :class:`~chronolog.JobQuery`, or its
+        fields as keywords: ``list(states="failed", queues=["rip"])``); continue with
+        ``next_cursor``."""
+        q = JobQuery.build(query, filters)
         scope = self._scope
         if (
             isinstance(limit, bool)
@@ -212,7 +213,7 @@ class JobReading:
             raise ValidationError(
                 f"limit must be between 1 and {scope.limits.page_size}", field="limit"
             )
-        key = subject_key(subject)
+        key = q.subject
         with scope.store.read() as conn:
             subject_pk = None
             if key is not None:
@@ -222,11 +223,11 @@ class JobReading:
                 subject_pk = found
             flt = sql.JobFilter(
                 project_id=scope.project_id,
-                states=_names(states, "states", JOB_STATES),
-                queues=_names(queue, "queue"),
-                kinds=_names(kind, "kind"),
+                states=_names(q.states, "states", JOB_STATES),
+                queues=q.queues,
+                kinds=q.kinds,
                 subject_pk=subject_pk,
-                since=None if since is None else to_micros(require_aware(since, "since")),
+                since=None if q.since is None else to_micros(q.since),
             )
             fp = fingerprint("jobs", *(getattr(flt, f) for f in flt.__slots__))
             before = None
@@ -261,7 +262,9 @@ class JobReading:
 
     def running(self, *, limit: int = 100) -> builtins.list[Job]:
         """Jobs running now, newest first."""
-        return list(self.list(states="running", limit=min(limit, self._scope.limits.page_size)))
+        return list(
+            self.list(JobQuery(states=("running",)), limit=min(limit, self._scope.limits.page_size))
+        )
 
     def logs(self, job_id: int, *, after: int = 0, limit: int = 1000) -> builtins.list[JobLog]:
         """A job's log lines after line ``after`` (0: from the start), oldest first."""

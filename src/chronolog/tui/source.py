@@ -18,7 +18,7 @@ from ..errors import Conflict, InvalidTransition, NotFound
 from ..events import Events
 from ..jobs import Job, JobLog, Jobs
 from ..models import Actor, Event, Page
-from ..query import EventQuery
+from ..query import EventQuery, JobQuery
 from ..states import Entity, Machine, States, Transition
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ class PartsSource:
         return self._states.children(kind, id)
 
     def jobs_of(self, kind: str, id: str) -> list[Job]:
-        return list(self._jobs.list(subject=(kind, id), limit=100).items)
+        return list(self._jobs.list(JobQuery(subject=(kind, id)), limit=100).items)
 
     def job(self, job_id: int) -> Job:
         return self._jobs.get(job_id)

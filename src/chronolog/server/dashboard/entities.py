@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from ...errors import NotFound, ValidationError
 from ...models import Page
+from ...query import JobQuery
 from ...states import Entity, Machine, Transition
 from .pages import kind_counts
 from .render import page
@@ -130,7 +131,7 @@ def entity(request: Request, kind: str, entity_id: str) -> Response:
             nav="entities",
         )
     steps = pipeline(machine, found.state, history) if machine else []
-    jobs = list(session.cl.jobs.list(subject=(found.kind, found.id), limit=50).items)
+    jobs = list(session.cl.jobs.list(JobQuery(subject=(found.kind, found.id)), limit=50).items)
     return page(
         request,
         "entity.html",

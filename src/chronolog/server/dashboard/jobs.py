@@ -15,6 +15,7 @@ from ...errors import ChronologError, NotFound, TooManyRequests, ValidationError
 from ...jobs import Job, JobLog
 from ...jobs.queue import cut_log_line
 from ...models import Page
+from ...query import JobQuery
 from ...store.schema.jobs import JOB_STATES
 from ..deps import principal_actor, state_of
 from .render import liveness, page, pick_zone, templates
@@ -65,9 +66,8 @@ def jobs(request: Request) -> Response:
     error = None
     status_code = 200
     try:
-        result = session.cl.jobs.list(
-            states=state or None, queue=queue or None, limit=50, cursor=cursor
-        )
+        query = JobQuery(states=(state,) if state else None, queues=(queue,) if queue else None)
+        result = session.cl.jobs.list(query, limit=50, cursor=cursor)
     except ValidationError as exc:
         error, status_code = exc.message, 400
     return page(

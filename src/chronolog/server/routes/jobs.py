@@ -26,12 +26,13 @@ from ..deps import (
     ServerState,
     bounded_list,
     check_json,
-    comma_list,
     page_body,
     require,
 )
+from ..query import JobQueryDep
 from ..schemas import ERROR_RESPONSES, Strict
 from ..waker import Waker
+from .events import ActorIn
 
 __all__ = ["install", "router"]
 
@@ -58,12 +59,18 @@ class JobIn(Strict):
     max_attempts: int | None = Field(default=None, ge=1, le=1000)
     unique_key: str | None = None
     subject: list[str] | None = Field(default=None, description="[kind, id] of an entity.")
+    actor: ActorIn | None = Field(
+        default=None, description="Who enqueued it (default: the token's member)."
+    )
 
 
 class JobBatchIn(Strict):
     """Several jobs, enqueued all or nothing."""
 
     jobs: list[JobIn]
+    actor: ActorIn | None = Field(
+        default=None, description="Who enqueued them (default: the token's member)."
+    )
 
 
 class JobErrorOut(BaseModel):
@@ -278,11 +285,15 @@ def enqueue(
 ) -> dict[str, Any]:
     """Enqueue one job (→ the job), or ``{"jobs": [...]}`` in one transaction (→ ids)."""
     check_json(body.model_dump(), "body")
-    actor = _actor(ctx)
+    actor = _acting(ctx, body if isinstance(body, JobIn) else None)
     if isinstance(body, JobBatchIn):
         cap = ctx.state.limits.batch_size
         if len(body.jobs) > cap:
             raise TooLarge(f"a batch holds at most {cap} jobs, got {len(body.jobs)}", limit=cap)
+        if any(j.actor is not None for j in body.jobs):
+            raise ValidationError("a batch has one actor: give it beside jobs", field="actor")
+        if body.actor is not None:
+            actor = Actor(**body.actor.model_dump())
         items = [_job_item(j) for j in body.jobs]
         return {"ids": ctx.cl.jobs.enqueue_many(items, actor=actor)}
     item = _job_item(body)
@@ -291,7 +302,7 @@ def enqueue(
 
 
 def _job_item(job: JobIn) -> dict[str, Any]:
-    item = job.model_dump(exclude_none=True)
+    item = job.model_dump(exclude_none=True, exclude={"actor"})
     if job.subject is not None:
         if len(job.subject) != 2:
             raise ValidationError("subject must be a [kind, id] pair", field="subject")
@@ -302,33 +313,13 @@ def _job_item(job: JobIn) -> dict[str, Any]:
 @router.get("", response_model=JobPage)
 def list_jobs(
     ctx: Annotated[Context, Depends(require("read"))],
-    states: Annotated[str | None, Query(description="Comma-separated states.")] = None,
-    queue: Annotated[str | None, Query(description="Comma-separated queues.")] = None,
-    kind: Annotated[str | None, Query(description="Comma-separated kinds.")] = None,
-    subject: Annotated[
-        str | None, Query(max_length=320, description="`kind/id` of the subject entity.")
-    ] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Created at or after.")] = None,
+    query: JobQueryDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict[str, Any]:
-    """Jobs newest first, every filter optional; continue with ``next_cursor``."""
-    subject_key = None
-    if subject is not None:
-        skind, sep, sid = subject.partition("/")
-        if not sep:
-            raise ValidationError("subject must be kind/id", field="subject")
-        subject_key = (skind, sid)
-    page = ctx.cl.jobs.list(
-        states=comma_list(states),
-        queue=comma_list(queue),
-        kind=comma_list(kind),
-        subject=subject_key,
-        since=since,
-        limit=limit,
-        cursor=cursor,
-    )
-    return page_body(page, job_json)
+    """Jobs newest first, matching a ``JobQuery`` (``states``, ``queues``, ``kinds``,
+    ``subject`` as ``kind/id``, ``since``); continue with ``next_cursor``."""
+    return page_body(ctx.cl.jobs.list(query, limit=limit, cursor=cursor), job_json)
 
 
 @router.get("/{job_id}", response_model=JobOut)
@@ -353,16 +344,32 @@ def job_logs(
     return bounded_list(request, lines, log_json, after="after", key=lambda x: x.id, limit=limit)
 
 
+class ActedBy(Strict):
+    """Who does it (default: the token's member)."""
+
+    actor: ActorIn | None = None
+
+
+def _acting(ctx: Context, body: ActedBy | JobIn | None) -> Actor:
+    if body is None or body.actor is None:
+        return _actor(ctx)
+    return Actor(**body.actor.model_dump())
+
+
 @router.post("/{job_id}/retry", response_model=JobOut)
-def retry_job(job_id: JobId, ctx: Annotated[Context, Depends(require("write"))]) -> dict[str, Any]:
+def retry_job(
+    job_id: JobId, ctx: Annotated[Context, Depends(require("write"))], body: ActedBy | None = None
+) -> dict[str, Any]:
     """A failed or cancelled job back to pending (422 ``invalid_transition`` otherwise)."""
-    return job_json(ctx.cl.jobs.retry(job_id, actor=_actor(ctx)))
+    return job_json(ctx.cl.jobs.retry(job_id, actor=_acting(ctx, body)))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
-def cancel_job(job_id: JobId, ctx: Annotated[Context, Depends(require("write"))]) -> dict[str, Any]:
+def cancel_job(
+    job_id: JobId, ctx: Annotated[Context, Depends(require("write"))], body: ActedBy | None = None
+) -> dict[str, Any]:
     """Cancel a pending job, or a running one (its worker learns it at its next heartbeat)."""
-    return job_json(ctx.cl.jobs.cancel(job_id, actor=_actor(ctx)))
+    return job_json(ctx.cl.jobs.cancel(job_id, actor=_acting(ctx, body)))
 
 
 # -- the worker protocol ---------------------------------------------------------------
