@@ -197,7 +197,7 @@ def _drain(jobs: Any, count: int) -> float:
     """Claim and complete one job at a time, ``count`` times; round trips per second."""
     started = time.perf_counter()
     for _ in range(count):
-        (job,) = jobs.claim(["bench"], "bench-worker", limit=1, lease=30)
+        (job,) = jobs.claim(["bench"], "bench-worker", limit=1, lease_seconds=30)
         jobs.complete(job.id, job.lease, {"ok": True})
     return count / (time.perf_counter() - started)
 

@@ -331,7 +331,7 @@ def test_jobs_pages_retry_and_cancel_by_role(dash: Api) -> None:
     q.enqueue("rip", {"disc": 1}, queue="rip", subject=("movie", "603"))
     q.enqueue("rip", {"disc": 2}, queue="rip")
     waiting = q.enqueue("transcode", {"file": "a.mkv"}, queue="media")
-    (job, other) = q.claim(["rip"], "ripper-01", limit=2, lease=600)
+    (job, other) = q.claim(["rip"], "ripper-01", limit=2, lease_seconds=600)
     q.log(job.id, "info", "title 1 of 3", lease=job.lease)
     q.log(job.id, "error", "read error on title 3", lease=job.lease)
     q.fail(job.id, job.lease, "makemkvcon exit 2", retry=False)
@@ -408,7 +408,7 @@ def test_streams_send_new_events_and_log_lines(dash: Api, monkeypatch: pytest.Mo
 
     q = dash.cl.jobs
     q.enqueue("rip", {}, queue="rip")
-    (job,) = q.claim(["rip"], "w", lease=600)
+    (job,) = q.claim(["rip"], "w", lease_seconds=600)
     q.log(job.id, "info", "first line", lease=job.lease)
     q.log(job.id, "info", "second line", lease=job.lease)
     q.complete(job.id, job.lease)

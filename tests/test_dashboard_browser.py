@@ -245,7 +245,7 @@ def test_retry_a_failed_job_and_watch_its_log(page: object, site: Site, browser:
     assert jobs.get(failed.id).state == "pending"
     # A worker takes it: the page follows the state, the progress and the log live.
     (claimed,) = [
-        j for j in jobs.claim(["rip"], "ripper-02", limit=5, lease=600) if j.id == failed.id
+        j for j in jobs.claim(["rip"], "ripper-02", limit=5, lease_seconds=600) if j.id == failed.id
     ]
     p.wait_for_function("document.getElementById('job-state').textContent === 'running'")  # type: ignore[attr-defined]
     for n in range(1, 4):

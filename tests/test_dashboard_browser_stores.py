@@ -85,7 +85,7 @@ def _stale_job(url: str) -> int:
     ten_ago = datetime.now(UTC) - timedelta(minutes=10)
     with Chronolog(url, clock=lambda: ten_ago) as past:
         past.jobs.enqueue("transcode-to-hevc-main10", queue="media-slow")
-        (stale,) = past.jobs.claim(["media-slow"], "ripper-02", lease=60)
+        (stale,) = past.jobs.claim(["media-slow"], "ripper-02", lease_seconds=60)
     return stale.id
 
 
@@ -115,7 +115,7 @@ def _fill(cl: Chronolog, url: str) -> dict[str, int]:
             max_attempts=1,
         ).id
     jobs.cancel(ids["cancelled"])
-    claimed = {j.id: j for j in jobs.claim(["media"], "ripper-01", limit=10, lease=600)}
+    claimed = {j.id: j for j in jobs.claim(["media"], "ripper-01", limit=10, lease_seconds=600)}
     for name in ("done", "failed", "running", "retry"):
         job = claimed[ids[name]]
         if name == "done":
@@ -238,7 +238,7 @@ def test_the_live_job_page_follows_every_change(browser: Any, site: Site) -> Non
         page.wait_for_url(re.compile(rf"/jobs/{job_id}\?done=retry"))
         badge = "#job-state"
         assert page.locator(badge).inner_text() == "pending"
-        (claimed,) = jobs.claim(["media"], "ripper-03", lease=600)
+        (claimed,) = jobs.claim(["media"], "ripper-03", lease_seconds=600)
         assert claimed.id == job_id
         page.wait_for_function(
             "document.getElementById('job-state').textContent === 'running'"

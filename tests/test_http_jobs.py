@@ -173,7 +173,7 @@ def test_client_jobs_mirror_the_library(api: Api) -> None:
         ids = client.jobs.enqueue_many([NewJob("noop"), {"kind": "noop", "priority": 3}])
         assert len(ids) == 2
         assert client.jobs.list(queues="media") == api.cl.jobs.list(queues="media")
-        (claimed,) = client.jobs.claim(["media"], "remote-1", lease=10)
+        (claimed,) = client.jobs.claim(["media"], "remote-1", lease_seconds=10)
         assert claimed.lease == 1
         assert client.jobs.heartbeat(claimed.id, claimed.lease, progress=0.25) is True
         client.jobs.log(claimed.id, "info", "hello", lease=claimed.lease, n=1)
@@ -266,7 +266,7 @@ def test_a_worker_drains_jobs_through_the_client(api: Api) -> None:
             {"double": _double, "boom": lambda ctx: 1 / 0},
             queues=["math"],
             concurrency=3,
-            lease=5,
+            lease_seconds=5,
             poll_interval=0.2,
         )
         stats = worker.run(burst=True)

@@ -282,7 +282,7 @@ def test_property_claim_order(db_url: str, specs: list[tuple[int, int, str]], ba
 def test_claim_sets_lease_attempt_worker(q: Chronolog, clock: Clock) -> None:
     job = q.jobs.enqueue("k", queue="rip")
     assert q.jobs.claim(["other"], "w") == []
-    (c,) = q.jobs.claim(["rip"], "w-1", lease=10, pid=4242)
+    (c,) = q.jobs.claim(["rip"], "w-1", lease_seconds=10, pid=4242)
     assert (c.id, c.state, c.attempt, c.lease, c.worker, c.pid) == (
         job.id,
         "running",
@@ -370,11 +370,11 @@ def test_complete_and_claim_is_one_fenced_transaction(q: Chronolog, clock: Clock
 
 def test_stale_lease_is_refused_and_changes_nothing(q: Chronolog, clock: Clock) -> None:
     job = q.jobs.enqueue("k", max_attempts=5)
-    (old,) = q.jobs.claim(None, "w-old", lease=5)
+    (old,) = q.jobs.claim(None, "w-old", lease_seconds=5)
     q.jobs.log(old.id, "info", "working", lease=old.lease)
     clock.advance(6)
     assert q.jobs.rescue() == 1
-    (new,) = q.jobs.claim(None, "w-new", lease=5)
+    (new,) = q.jobs.claim(None, "w-new", lease_seconds=5)
     assert new.lease == old.lease + 1
     before = _snapshot(q, job.id)
     for call in (
@@ -400,7 +400,7 @@ def test_stale_lease_is_refused_and_changes_nothing(q: Chronolog, clock: Clock) 
 
 def test_heartbeat_extends_lease_and_records_progress(q: Chronolog, clock: Clock) -> None:
     q.jobs.enqueue("k")
-    (job,) = q.jobs.claim(None, "w", lease=5)
+    (job,) = q.jobs.claim(None, "w", lease_seconds=5)
     clock.advance(4)
     assert q.jobs.heartbeat(job.id, job.lease, progress=0.25, progress_text="title 1/4", extend=5)
     clock.advance(4)
@@ -452,7 +452,7 @@ def test_fail_without_retry_and_with_retry_in(q: Chronolog, clock: Clock) -> Non
 def test_rescue_puts_expired_back_and_logs_why(q: Chronolog, clock: Clock) -> None:
     one = q.jobs.enqueue("k", max_attempts=2)
     last = q.jobs.enqueue("k", max_attempts=1)
-    q.jobs.claim(None, "dead-worker", limit=2, lease=10)
+    q.jobs.claim(None, "dead-worker", limit=2, lease_seconds=10)
     clock.advance(5)
     assert q.jobs.rescue() == 0
     clock.advance(6)
@@ -470,7 +470,7 @@ def test_rescue_puts_expired_back_and_logs_why(q: Chronolog, clock: Clock) -> No
 
 def test_claim_rescues_on_its_own(q: Chronolog, clock: Clock) -> None:
     job = q.jobs.enqueue("k")
-    q.jobs.claim(None, "dies", lease=1)
+    q.jobs.claim(None, "dies", lease_seconds=1)
     clock.advance(2)
     q.jobs._next_rescue = 0.0  # the once-a-second gate, passed in a test with a fake clock
     (again,) = q.jobs.claim(None, "lives")

@@ -102,7 +102,7 @@ def test_cancel_reaches_the_running_handler(cl: Chronolog) -> None:
         ctx.cancelled.wait(30)
         ctx.log("warning", f"stopping: {ctx.reason}")
 
-    worker = Worker(cl.jobs, {"slow": slow}, lease=0.6)
+    worker = Worker(cl.jobs, {"slow": slow}, lease_seconds=0.6)
     thread = _in_thread(worker)
     assert seen.wait(20)
     cl.jobs.cancel(job.id)
@@ -212,7 +212,7 @@ def test_exec_fails_with_status_and_last_lines(cl: Chronolog) -> None:
 
 def test_exec_cancel_kills_the_child(cl: Chronolog) -> None:
     job = cl.jobs.enqueue("rip")
-    worker = Worker(cl.jobs, command_handler(["sh", "-c", "echo up; sleep 60"]), lease=0.6)
+    worker = Worker(cl.jobs, command_handler(["sh", "-c", "echo up; sleep 60"]), lease_seconds=0.6)
     thread = _in_thread(worker)
     _wait(lambda: any(x.message == "up" for x in cl.jobs.logs(job.id)))
     pid = cl.jobs.get(job.id).pid

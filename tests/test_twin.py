@@ -193,7 +193,7 @@ def test_jobs_verbs(parts: Any) -> None:
     assert [m.to_state for m in moves] == ["pending", "cancelled", "pending"]
     assert {m.actor for m in moves} == {("user", "boss", "Boss")}
     # A claim whose lease runs out is rescued; one that fails for good is listed.
-    (claimed,) = parts.jobs.claim("media", "w1", lease=0.2)
+    (claimed,) = parts.jobs.claim("media", "w1", lease_seconds=0.2)
     assert [j.id for j in parts.jobs.running()] == [claimed.id]
     time.sleep(0.4)
     assert parts.jobs.rescue() == 1

@@ -927,7 +927,7 @@ class RemoteJobs:
         queues: Any,
         worker: str | None,
         limit: int,
-        lease: float,
+        lease_seconds: float,
         pid: int | None,
         wait: float,
         done: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]] = (),
@@ -937,7 +937,7 @@ class RemoteJobs:
             "queues": names,
             "worker": worker,
             "limit": limit,
-            "lease_seconds": lease,
+            "lease_seconds": lease_seconds,
             "wait_seconds": wait,
             "pid": pid,
             "done": _done_json(done),
@@ -952,11 +952,13 @@ class RemoteJobs:
         worker: str | None = None,
         *,
         limit: int = 1,
-        lease: timedelta | float = DEFAULT_LEASE,
+        lease_seconds: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
     ) -> builtins.list[Job]:
         """Take up to ``limit`` due jobs (first those a long-poll already took)."""
-        return self.complete_and_claim((), queues, worker, limit=limit, lease=lease, pid=pid)[1]
+        return self.complete_and_claim(
+            (), queues, worker, limit=limit, lease_seconds=lease_seconds, pid=pid
+        )[1]
 
     def complete_and_claim(
         self,
@@ -965,12 +967,12 @@ class RemoteJobs:
         worker: str | None = None,
         *,
         limit: int = 1,
-        lease: timedelta | float = DEFAULT_LEASE,
+        lease_seconds: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
     ) -> tuple[builtins.list[int], builtins.list[Job]]:
         """Complete ``done`` and take up to ``limit`` due jobs, in one request and one
         transaction; returns (ids completed, jobs claimed)."""
-        seconds = _seconds(lease)
+        seconds = _seconds(lease_seconds)
         with self._lock:
             self._last_claim = (queues, worker, limit, seconds, pid)
             taken, self._stash = self._stash[:limit], self._stash[limit:]

@@ -129,7 +129,7 @@ def _rip_jobs(cl: Chronolog) -> None:
         ("info", "title 1: 47 min, 4.1 GB"),
         ("info", "title 2: 49 min, 4.3 GB"),
     ]
-    claimed = jobs.claim(["rip"], "ripper-01", limit=3, lease=3600)
+    claimed = jobs.claim(["rip"], "ripper-01", limit=3, lease_seconds=3600)
     for index, job in enumerate(claimed):
         jobs.log_many(job.id, job.lease, [(level, text, {}) for level, text in script])
         if index == 0:

@@ -46,7 +46,7 @@ class Ticker:
 
     def _run(self) -> None:
         worker = self._worker
-        beat_every = max(0.05, worker.lease / 3)
+        beat_every = max(0.05, worker.lease_seconds / 3)
         next_beat = time.monotonic() + beat_every
         while not self._stop.wait(TICK):
             now = time.monotonic()

@@ -178,16 +178,18 @@ class Jobs(LeaseHolder, Operator):
         worker: str | None = None,
         *,
         limit: int = 1,
-        lease: timedelta | float = DEFAULT_LEASE,
+        lease_seconds: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
     ) -> list[Job]:
         """Take up to ``limit`` due pending jobs of ``queues`` (None: any), by priority then age.
 
         Each comes back running, with a fresh ``lease`` token (the fencing
-        number) valid for ``lease`` unless renewed by :meth:`heartbeat`.
+        number) valid for ``lease_seconds`` unless renewed by :meth:`heartbeat`.
         Expired leases are rescued first, at most once a second per process.
         """
-        return self.complete_and_claim((), queues, worker, limit=limit, lease=lease, pid=pid)[1]
+        return self.complete_and_claim(
+            (), queues, worker, limit=limit, lease_seconds=lease_seconds, pid=pid
+        )[1]
 
     def complete(self, job_id: int, lease: int, result: Mapping[str, Any] | None = None) -> None:
         """Mark a running job completed (fenced: ``LeaseLost`` if the lease is stale)."""
@@ -216,7 +218,7 @@ class Jobs(LeaseHolder, Operator):
         worker: str | None = None,
         *,
         limit: int = 1,
-        lease: timedelta | float = DEFAULT_LEASE,
+        lease_seconds: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
     ) -> tuple[list[int], list[Job]]:
         """:meth:`complete_many` of ``done``, then :meth:`claim`, in one transaction.
@@ -234,7 +236,7 @@ class Jobs(LeaseHolder, Operator):
             raise ValidationError("worker name is longer than 255 characters", field="worker")
         if type(limit) is not int or not 1 <= limit <= 10_000:
             limit = check_int(limit, "limit", 1, 10_000)
-        span = seconds(lease, "lease")
+        span = seconds(lease_seconds, "lease_seconds")
         if time.monotonic() >= self._next_rescue:
             self._next_rescue = time.monotonic() + RESCUE_EVERY
             self.rescue()

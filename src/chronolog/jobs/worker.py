@@ -66,7 +66,7 @@ class JobSource(Protocol):
         worker: str | None = None,
         *,
         limit: int = 1,
-        lease: timedelta | float = DEFAULT_LEASE,
+        lease_seconds: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
     ) -> list[Job]: ...
 
@@ -99,7 +99,7 @@ class JobSource(Protocol):
         worker: str | None = None,
         *,
         limit: int = 1,
-        lease: timedelta | float = DEFAULT_LEASE,
+        lease_seconds: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
     ) -> tuple[list[int], list[Job]]: ...
 
@@ -151,7 +151,7 @@ class Worker:
         *,
         queues: Sequence[str] | str | None = None,
         concurrency: int = 1,
-        lease: float = DEFAULT_LEASE.total_seconds(),
+        lease_seconds: float = DEFAULT_LEASE.total_seconds(),
         timeout: float | None = None,
         grace: float = 30.0,
         name: str | None = None,
@@ -165,7 +165,7 @@ class Worker:
         self.handlers = handlers
         self.queues = queues
         self.concurrency = concurrency
-        self.lease = float(lease)
+        self.lease_seconds = float(lease_seconds)
         self.timeout = timeout
         self.grace = grace
         self.name = name or default_worker_name()
@@ -337,7 +337,7 @@ class Worker:
                 progress=fraction,
                 progress_text=text,
                 pid=pid,
-                extend=self.lease,
+                extend=self.lease_seconds,
             )
         except (LeaseLost, NotFound):
             ctx.stop("lease lost")

@@ -387,7 +387,11 @@ async def claim_jobs(
 
     def claim() -> list[Job]:
         return ctx.cl.jobs.claim(
-            body.queues, body.worker, limit=body.limit, lease=body.lease_seconds, pid=body.pid
+            body.queues,
+            body.worker,
+            limit=body.limit,
+            lease_seconds=body.lease_seconds,
+            pid=body.pid,
         )
 
     def complete_and_claim() -> tuple[list[int], list[Job]]:
@@ -396,7 +400,7 @@ async def claim_jobs(
             body.queues,
             body.worker,
             limit=body.limit,
-            lease=body.lease_seconds,
+            lease_seconds=body.lease_seconds,
             pid=body.pid,
         )
 
