@@ -101,7 +101,7 @@ def test_query_equals_brute_force(
         for q in queries:
             kwargs = dict(q)
             if "target" in kwargs:
-                kwargs["target_type"] = "media_item"
+                kwargs["target_types"] = "media_item"
                 kwargs["target_id"] = kwargs.pop("target")
             expected = sorted(
                 (i for i, e in by_id.items() if _matches(e, q)),
