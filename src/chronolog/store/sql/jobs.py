@@ -170,14 +170,22 @@ class Batch:
     claiming: BulkMove
     shard: int = 0
     """The counter shard the batch adds to (``Dialect.counter_shard``)."""
+    kinds: tuple[str, ...] | None = None
+    """Claim only jobs of these kinds (None: any)."""
 
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """What a batch did: the ids it completed, the jobs it claimed (in claim order)."""
+    """What a batch did: the ids it completed, the jobs it claimed (in claim order).
+
+    The claim leaves out every queue with a control row (``job_queues``: paused
+    or limited); ``controlled`` names the limited, not paused, ones of the
+    claim's queue filter, whose jobs the caller claims under their limits.
+    """
 
     completed: list[int]
     claimed: list[Any]
+    controlled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

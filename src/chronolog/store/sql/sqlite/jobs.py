@@ -98,16 +98,31 @@ _COUNT_ROW = "(" + ", ".join("?" * (len(COUNT_KEYS) + 1)) + ")"
 _SUBJECTS = "SELECT pk, kind, entity_id FROM entities WHERE pk IN ({pks})"
 
 
-def claim_sql(queues: Sequence[str] | None) -> str:
-    """The claim's text for a queue filter (None: any queue).
+def claim_sql(
+    queues: Sequence[str] | None, kinds: Sequence[str] | None = None, excluded: int = 0
+) -> str:
+    """The claim's text for a queue filter (None: any queue), a kind filter, and
+    ``excluded`` queues left out (the controlled ones: paused or limited).
 
     The claim names its index: without statistics (no ANALYZE yet) SQLite
     preferred the (project, state, id) index and sorted every pending job.
+    Parameters after ``run_at``: the queues, the kinds, the excluded queues.
     """
-    if queues is None:
-        return _CLAIM.format(index="ix_jobs_claim_any", queues="")
-    where = f" AND queue IN ({', '.join('?' * len(queues))})"
-    return _CLAIM.format(index="ix_jobs_claim", queues=where)
+    where = ""
+    if queues is not None:
+        where += f" AND queue IN ({', '.join('?' * len(queues))})"
+    if kinds is not None:
+        where += f" AND kind IN ({', '.join('?' * len(kinds))})"
+    if excluded:
+        where += f" AND queue NOT IN ({', '.join('?' * excluded)})"
+    index = "ix_jobs_claim_any" if queues is None else "ix_jobs_claim"
+    return _CLAIM.format(index=index, queues=where)
+
+
+# The project's control rows (paused or limited queues), read in the batch's write
+# transaction (SQLite's writers are serialised: nothing changes them meanwhile). A
+# project without any costs one probe of the primary key.
+_CONTROLS = "SELECT queue, paused FROM job_queues WHERE project_id = ?"
 
 
 def _driver_error(sql: str, exc: sqlite3.Error) -> Exception:
@@ -188,9 +203,16 @@ class SQLiteJobs(JobDriver):
                     params = [now, now, *(v for c in part for v in c), batch.project_id]
                     completed += [r[0] for r in raw.execute(sql, params)]
                 claimed: list[Any] = []
+                controlled: tuple[str, ...] = ()
                 if batch.limit > 0:
                     queues = batch.queues
-                    sql = claim_sql(queues)
+                    controls = raw.execute(_CONTROLS, (batch.project_id,)).fetchall()
+                    excluded = [q for q, _ in controls]
+                    controlled = tuple(
+                        sorted(q for q, paused in controls if not paused and (
+                            queues is None or q in queues))
+                    )
+                    sql = claim_sql(queues, batch.kinds, len(excluded))
                     params = [
                         batch.worker,
                         batch.pid,
@@ -201,6 +223,8 @@ class SQLiteJobs(JobDriver):
                         batch.project_id,
                         now,
                         *(queues or ()),
+                        *(batch.kinds or ()),
+                        *excluded,
                         batch.limit,
                     ]
                     claimed = raw.execute(sql, params).fetchall()
@@ -235,4 +259,4 @@ class SQLiteJobs(JobDriver):
         none = (None, None)
         rows: list[Any] = [ClaimedRow(*r, *subjects.get(r[_SUBJECT], none)) for r in claimed]
         rows.sort(key=lambda r: (-r[_PRIORITY], r[_RUN_AT], r[0]))
-        return BatchResult(completed=completed, claimed=rows)
+        return BatchResult(completed=completed, claimed=rows, controlled=controlled)
