@@ -45,7 +45,9 @@ class Registration:
                 w.name,
                 host=os.uname().nodename,
                 pid=os.getpid(),
-                queues=None if queues is None else ([queues] if isinstance(queues, str) else queues),
+                queues=None
+                if queues is None
+                else ([queues] if isinstance(queues, str) else queues),
                 kinds=w.kinds,
                 concurrency=w.concurrency,
             )

@@ -41,11 +41,11 @@ from ._checks import (
 )
 from ._leases import DEFAULT_LEASE, LeaseHolder, backoff, refusal
 from ._operate import Operator
-from .queues import QueueControls
-from .workers import WorkerRegistry
 from ._trail import Move, bulk_move, record
 from .models import Job, NewJob
+from .queues import QueueControls
 from .reading import job_from_row
+from .workers import WorkerRegistry
 
 __all__ = ["DEFAULT_LEASE", "LOG_LEVELS", "Jobs", "backoff", "cut_log_line", "default_worker_name"]
 
@@ -272,7 +272,9 @@ class Jobs(LeaseHolder, Operator, QueueControls, WorkerRegistry):
                 self._controlled.clear()
             self._controlled[key] = found
             if found and not controlled and len(claimed) < limit:
-                more = self._claim_controlled(found, wanted, worker, limit - len(claimed), span, pid)
+                more = self._claim_controlled(
+                    found, wanted, worker, limit - len(claimed), span, pid
+                )
                 claimed += more
         return completed, first + claimed if first else claimed
 

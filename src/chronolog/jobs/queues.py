@@ -109,11 +109,11 @@ def _check_rate(rate: Any) -> tuple[int, int] | None:
         raise ValidationError("rate must be None or (N, seconds)", field="rate")
     n, period = rate
     check_int(n, "rate limit", 1, 1_000_000)
-    if isinstance(period, bool) or not isinstance(period, int | float) or not 0.001 <= period:
+    if isinstance(period, bool) or not isinstance(period, int | float) or period < 0.001:
         raise ValidationError("rate seconds must be a number of at least 0.001", field="rate")
     if period > 86_400 * 366:
         raise ValidationError("rate seconds must be at most a year", field="rate")
-    return int(n), int(round(period * 1_000_000))
+    return int(n), round(period * 1_000_000)
 
 
 def _names(value: Iterable[str] | str | None, name: str) -> tuple[str, ...] | None:
@@ -133,6 +133,7 @@ class QueueControls(JobReading):
     _scope: Scope
     _controlled: dict[Any, tuple[str, ...]]
     _wake_at: float
+    _pid: int
 
     # -- pause, resume, limits ------------------------------------------------------------
 
@@ -210,7 +211,7 @@ class QueueControls(JobReading):
                 sql.job_notify(conn, store.dialect, scope.project_id)
             counts = {
                 str(s): int(n)
-                for q, s, n in sql.job_count_by_queue_state(conn, scope.project_id)
+                for q, s, n in map(tuple, sql.job_count_by_queue_state(conn, scope.project_id))
                 if q == queue
             }
         store.notifier.publish("jobs", "events")
@@ -257,7 +258,7 @@ class QueueControls(JobReading):
         scope = self._scope
         with scope.store.read() as conn:
             counts: dict[str, dict[str, int]] = {}
-            for q, s, n in sql.job_count_by_queue_state(conn, scope.project_id):
+            for q, s, n in map(tuple, sql.job_count_by_queue_state(conn, scope.project_id)):
                 counts.setdefault(str(q), {})[str(s)] = int(n)
             controls = {r.queue: r for r in qsql.queue_control_list(conn, scope.project_id)}
         names = sorted(set(counts) | set(controls))

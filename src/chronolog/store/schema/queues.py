@@ -62,4 +62,6 @@ job_workers = Table(
     Column("heartbeat_at", BigInteger, nullable=False),
     comment="Running workers (registered at start, heartbeated, removed at a clean stop).",
 )
-Index("ix_job_workers_project_id_heartbeat_at", job_workers.c.project_id, job_workers.c.heartbeat_at)
+Index(
+    "ix_job_workers_project_id_heartbeat_at", job_workers.c.project_id, job_workers.c.heartbeat_at
+)

@@ -209,8 +209,11 @@ class SQLiteJobs(JobDriver):
                     controls = raw.execute(_CONTROLS, (batch.project_id,)).fetchall()
                     excluded = [q for q, _ in controls]
                     controlled = tuple(
-                        sorted(q for q, paused in controls if not paused and (
-                            queues is None or q in queues))
+                        sorted(
+                            q
+                            for q, paused in controls
+                            if not paused and (queues is None or q in queues)
+                        )
                     )
                     sql = claim_sql(queues, batch.kinds, len(excluded))
                     params = [
