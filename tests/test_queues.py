@@ -34,8 +34,20 @@ def _wait(predicate: Any, timeout: float = 30.0, what: str = "") -> None:
 
 def _spawn(db_url: str, name: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "worker", "tests.queue_handlers:LIMITED"]
-        + ["--name", name, "--db", db_url, "--grace", "5", *args],
+        [
+            sys.executable,
+            "-c",
+            LAUNCH,
+            "worker",
+            "tests.queue_handlers:LIMITED",
+            "--name",
+            name,
+            "--db",
+            db_url,
+            "--grace",
+            "5",
+            *args,
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
