@@ -6,20 +6,21 @@ A queue with a control has a row in ``job_queues`` (and only such a queue: a
 queue is unpaused and unlimited by default, and its row goes when its last
 control does). The store's batch claim (``JobDriver``) leaves every such queue
 out and says which of the worker's queues are limited and not paused
-(``BatchResult.controlled``); their jobs are claimed here, by
-:meth:`QueueControls._claim_controlled`, in one write transaction that
+(``BatchResult.controlled``); their jobs are claimed by the driver's
+``claim_controlled`` (called from :meth:`QueueControls._claim_controlled`), in
+one write transaction that
 
 1. locks the queues' control rows (``SELECT … FOR UPDATE`` on PostgreSQL, in
    queue order; SQLite's ``BEGIN IMMEDIATE`` already holds the only write
    lock), so every claimer of a limited queue, on any host, takes its turn;
-2. counts the queue's running jobs in a statement of its own (PostgreSQL in
-   read committed gives each statement a fresh snapshot: every claim
-   committed before the lock was granted is seen);
-3. claims at most ``concurrency - running`` jobs, and at most what is left of
-   the rate window (``window_start``/``window_count`` on the control row:
-   at most ``N`` starts in each window of ``seconds`` that begins with the
-   first start after the previous window ended), then records their events
-   and the window before committing (which releases the lock).
+2. in the next statement (PostgreSQL in read committed gives each statement a
+   fresh snapshot: every claim committed before the lock was granted is
+   seen) counts the queue's running jobs and claims at most
+   ``concurrency - running`` jobs, and at most what is left of the rate
+   window (``window_start``/``window_count`` on the control row: at most
+   ``N`` starts in each window of ``seconds`` that begins with the first start
+   after the previous window ended), writing their events, counters and the
+   window in the same statement; the commit releases the lock.
 
 That is what the promise "never more than N running across all workers and
 hosts" rests on. A queue without a control costs the batch one probe of
@@ -45,9 +46,9 @@ from ..store.sql import jobs as sql
 from ..store.sql import queues as qsql
 from ..store.sql.events import EventRow
 from ._checks import check_actor, check_int, check_word
-from ._trail import Move, record
+from ._trail import Move, bulk_move, record
 from .models import Job
-from .reading import JobReading
+from .reading import JobReading, job_from_row
 
 __all__ = ["QueueControls", "QueueInfo"]
 
@@ -99,6 +100,34 @@ def _info(name: str, counts: dict[str, int], row: Any | None) -> QueueInfo:
     if row.rate_limit is not None:
         rate = (int(row.rate_limit), int(row.rate_period) / 1_000_000)
     return QueueInfo(name, counts, bool(row.paused), row.concurrency, rate)
+
+
+def _wake_at(controls: Sequence[Any], claimed: Sequence[Any], limit: int, now: int) -> float:
+    """When an idle worker should look at its limited queues again (monotonic; 0: no need).
+
+    A full rate window opens again at its end; a queue at its concurrency limit may
+    get a slot whenever a job ends elsewhere, which wakes nobody: look again soon.
+    """
+    if len(claimed) >= limit:
+        return 0.0
+    wake_in: float | None = None
+    for c in controls:
+        if c.paused:
+            continue
+        if c.concurrency is not None:
+            wake_in = THROTTLED_RECHECK if wake_in is None else min(wake_in, THROTTLED_RECHECK)
+        if c.rate_limit is not None and c.rate_period is not None and c.window_start is not None:
+            end = c.window_start + c.rate_period
+            if now < end and c.window_count >= c.rate_limit:
+                until = (end - now) / 1_000_000
+                wake_in = until if wake_in is None else min(wake_in, until)
+        if c.rate_limit is not None and c.rate_period is not None:
+            # Claimed up to the limit just now: the window closes a period from its start.
+            taken = sum(1 for r in claimed if r.queue == c.queue)
+            if taken and (c.window_start is None or now >= c.window_start + c.rate_period):
+                until = c.rate_period / 1_000_000
+                wake_in = until if wake_in is None else min(wake_in, until)
+    return 0.0 if wake_in is None else time.monotonic() + max(0.01, wake_in)
 
 
 def _check_rate(rate: Any) -> tuple[int, int] | None:
@@ -287,66 +316,31 @@ class QueueControls(JobReading):
         scope = self._scope
         store = scope.store
         now = to_micros(scope.clock())
-        wake_in: float | None = None
-        with store.write() as conn:
-            rows = qsql.queue_control_lock(conn, store.dialect, scope.project_id, controlled)
-            live = [
-                r
-                for r in rows
-                if not r.paused and (r.concurrency is not None or r.rate_limit is not None)
-            ]
-            capped = [r.queue for r in live if r.concurrency is not None]
-            running = qsql.job_running_by_queue(conn, scope.project_id, capped) if capped else {}
-            claimed: list[Any] = []
-            left = limit
-            for r in live:
-                if left <= 0:
-                    break
-                allow = left
-                if r.concurrency is not None:
-                    allow = min(allow, int(r.concurrency) - running.get(r.queue, 0))
-                    if allow <= 0:
-                        wake_in = THROTTLED_RECHECK
-                start, count = r.window_start, int(r.window_count)
-                if r.rate_limit is not None:
-                    if start is None or now >= start + r.rate_period:
-                        start, count = now, 0
-                    room = int(r.rate_limit) - count
-                    if room <= 0:
-                        until = (start + r.rate_period - now) / 1_000_000
-                        wake_in = until if wake_in is None else min(wake_in, until)
-                    allow = min(allow, room)
-                if allow <= 0:
-                    continue
-                got = qsql.job_claim_queue(
-                    conn,
-                    store.dialect,
-                    project_id=scope.project_id,
-                    queue=r.queue,
-                    kinds=kinds,
-                    now=now,
-                    limit=allow,
-                    worker=worker,
-                    pid=self._pid if pid is None else pid,
-                    lease_until=now + int(span * 1_000_000),
-                )
-                if got and r.rate_limit is not None:
-                    qsql.queue_control_update(
-                        conn,
-                        scope.project_id,
-                        r.queue,
-                        {"window_start": start, "window_count": count + len(got)},
-                    )
-                claimed += got
-                left -= len(got)
-            who = ("worker", worker, None)
-            moves = [
-                Move(j.id, j.kind, j.queue, j.history, "pending", "running", j.attempt, who, now)
-                for j in claimed
-            ]
-            record(scope, conn, moves)
-            jobs = self._jobs(conn, claimed)
-        self._wake_at = 0.0 if wake_in is None else time.monotonic() + max(0.01, wake_in)
+        claim = sql.ControlledClaim(
+            project_id=scope.project_id,
+            now=now,
+            queues=tuple(sorted(controlled)),
+            kinds=kinds,
+            limit=limit,
+            lease_until=now + int(span * 1_000_000),
+            worker=worker,
+            pid=self._pid if pid is None else pid,
+            claiming=bulk_move(scope, "running", "pending", now, "worker"),
+            shard=store.dialect.counter_shard(),
+        )
+        result = store.dialect.jobs.claim_controlled(store, claim)
+        project = scope.project
+        jobs = [
+            job_from_row(
+                r,
+                project,
+                None
+                if r.subject_kind is None
+                else {int(r.subject_pk): (r.subject_kind, r.subject_id)},
+            )
+            for r in result.claimed
+        ]
+        self._wake_at = _wake_at(result.controls, result.claimed, limit, now)
         if jobs:
             store.notifier.publish("events")
         return jobs

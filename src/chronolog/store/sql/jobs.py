@@ -42,10 +42,13 @@ __all__ = [
     "BulkMove",
     "ClaimedRow",
     "Completion",
+    "ControlledClaim",
+    "ControlledResult",
     "EnqueueBatch",
     "JobDriver",
     "JobFilter",
     "NewJobRow",
+    "QueueControl",
     "entity_ensure",
     "entity_keys",
     "entity_pk",
@@ -189,6 +192,49 @@ class BatchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ControlledClaim:
+    """A claim from limited queues, under their limits (``JobDriver.claim_controlled``).
+
+    Takes up to ``limit`` due pending jobs of ``queues`` (of ``kinds``; None:
+    any) as :class:`Batch` claims them, but from each queue at most what its
+    control row allows: ``concurrency`` minus its running jobs, and what is
+    left of its rate window (``window_start`` + ``rate_period``, at most
+    ``rate_limit`` starts; a window that has ended starts again now).
+    """
+
+    project_id: int
+    now: int
+    queues: tuple[str, ...]
+    kinds: tuple[str, ...] | None
+    limit: int
+    lease_until: int
+    worker: str
+    pid: int | None
+    claiming: BulkMove
+    shard: int = 0
+
+
+class QueueControl(NamedTuple):
+    """A queue's control row as a controlled claim locked it (before claiming)."""
+
+    queue: str
+    paused: bool
+    concurrency: int | None
+    rate_limit: int | None
+    rate_period: int | None
+    window_start: int | None
+    window_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ControlledResult:
+    """The jobs a controlled claim took (in claim order), and the control rows it read."""
+
+    claimed: list[Any]
+    controls: list[QueueControl]
+
+
+@dataclass(frozen=True, slots=True)
 class EnqueueBatch:
     """Jobs to insert with their first event (``pending``), by ``actor`` (type, id, name)."""
 
@@ -217,6 +263,12 @@ class JobDriver(abc.ABC):
     def run_batch(self, store: Store, batch: Batch) -> BatchResult:
         """Complete, claim and record ``batch`` in one transaction of its own (one
         statement where the database can chain writes), and wake event listeners."""
+
+    @abc.abstractmethod
+    def claim_controlled(self, store: Store, claim: ControlledClaim) -> ControlledResult:
+        """Claim and record ``claim`` in one transaction of its own that first locks the
+        queues' control rows (so claimers of a limited queue take turns, on every
+        host) and then counts running jobs with a snapshot taken after the lock."""
 
 
 _ACTIVE_PREDICATE = text(ACTIVE_UNIQUE_KEY)

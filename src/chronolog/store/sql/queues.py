@@ -1,11 +1,10 @@
-"""Statements of queue controls (``job_queues``), the limited claim, bulk moves and the
-worker registry (``job_workers``).
+"""Statements of queue controls (``job_queues``), bulk moves and the worker registry
+(``job_workers``).
 
-The claim of a queue without a control row never comes here: the store's batch
-(``JobDriver``) leaves controlled queues out, and ``jobs/queues.py`` claims
-theirs with these statements, in one write transaction that first locks the
-queues' control rows (``FOR UPDATE`` on PostgreSQL; SQLite's write lock holds
-the whole file), so two claimers of one limited queue take turns.
+The claims themselves are whole operations of the store's ``JobDriver``: the
+batch leaves every queue with a control row out, and ``claim_controlled``
+claims the limited ones under their limits (``store/sql/postgresql/jobs.py``,
+``store/sql/sqlite/jobs.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, case, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, case, delete, insert, select, update
 
 from ..dialect import Dialect
 from ..schema import job_queues, job_workers, jobs
@@ -22,14 +21,11 @@ from .jobs import JOB_COLUMNS
 __all__ = [
     "job_bulk_lock",
     "job_bulk_update",
-    "job_claim_queue",
-    "job_running_by_queue",
     "job_running_by_worker",
     "queue_control_delete",
     "queue_control_get",
     "queue_control_insert",
     "queue_control_list",
-    "queue_control_lock",
     "queue_control_update",
     "worker_delete",
     "worker_delete_older",
@@ -84,99 +80,6 @@ def queue_control_delete(conn: Connection, project_id: int, queue: str) -> None:
     conn.execute(
         delete(job_queues).where(job_queues.c.project_id == project_id, job_queues.c.queue == queue)
     )
-
-
-def queue_control_lock(
-    conn: Connection, dialect: Dialect, project_id: int, queues: Sequence[str]
-) -> Sequence[Row[Any]]:
-    """queue_control_lock: the control rows of ``queues``, locked, in queue order.
-
-    In queue order, so two claimers locking several rows cannot deadlock.
-    """
-    return conn.execute(
-        dialect.for_update(
-            select(*QUEUE_COLUMNS)
-            .where(job_queues.c.project_id == project_id, job_queues.c.queue.in_(list(queues)))
-            .order_by(job_queues.c.queue)
-        )
-    ).all()
-
-
-def job_running_by_queue(
-    conn: Connection, project_id: int, queues: Sequence[str]
-) -> dict[str, int]:
-    """job_running_by_queue: how many jobs of each of ``queues`` are running.
-
-    Read by a statement of its own after the control rows are locked: on
-    PostgreSQL (read committed) it sees every claim committed before the lock
-    was granted.
-    """
-    rows = conn.execute(
-        select(jobs.c.queue, func.count())
-        .where(
-            jobs.c.project_id == project_id,
-            jobs.c.state == "running",
-            jobs.c.queue.in_(list(queues)),
-        )
-        .group_by(jobs.c.queue)
-    )
-    return {str(q): int(n) for q, n in rows}
-
-
-def job_claim_queue(
-    conn: Connection,
-    dialect: Dialect,
-    *,
-    project_id: int,
-    queue: str,
-    kinds: Sequence[str] | None,
-    now: int,
-    limit: int,
-    worker: str,
-    pid: int | None,
-    lease_until: int,
-) -> Sequence[Row[Any]]:
-    """job_claim_queue: claim up to ``limit`` due pending jobs of one queue, in claim order.
-
-    The same change as the batch's claim (``JobDriver.run_batch``): running, one
-    more lease, attempt and history; the caller records the events.
-    """
-    pick = (
-        select(jobs.c.id)
-        .where(
-            jobs.c.project_id == project_id,
-            jobs.c.queue == queue,
-            jobs.c.state == "pending",
-            jobs.c.run_at <= now,
-        )
-        .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-        .limit(limit)
-    )
-    if kinds is not None:
-        pick = pick.where(jobs.c.kind.in_(list(kinds)))
-    ids = [int(r[0]) for r in conn.execute(dialect.for_claim(pick))]
-    if not ids:
-        return []
-    rows = conn.execute(
-        update(jobs)
-        .where(jobs.c.id.in_(ids), jobs.c.state == "pending")
-        .values(
-            state="running",
-            lease=jobs.c.lease + 1,
-            attempt=jobs.c.attempt + 1,
-            history=jobs.c.history + 1,
-            worker=worker,
-            pid=pid,
-            lease_expires_at=lease_until,
-            heartbeat_at=now,
-            started_at=now,
-            progress=None,
-            progress_text=None,
-            updated_at=now,
-        )
-        .returning(*JOB_COLUMNS)
-    ).all()
-    return sorted(rows, key=lambda r: (-r.priority, r.run_at, r.id))
 
 
 def job_bulk_lock(

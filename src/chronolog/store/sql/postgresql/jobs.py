@@ -49,7 +49,17 @@ from ...._rollups import LEVELS
 from ...notify import channel_for
 from ...schema import event_counts, jobs
 from ..events import COUNT_KEYS
-from ..jobs import Batch, BatchResult, ClaimedRow, EnqueueBatch, JobDriver, NewJobRow
+from ..jobs import (
+    Batch,
+    BatchResult,
+    ClaimedRow,
+    ControlledClaim,
+    ControlledResult,
+    EnqueueBatch,
+    JobDriver,
+    NewJobRow,
+    QueueControl,
+)
 
 if TYPE_CHECKING:
     from ...engine import Store
@@ -252,6 +262,94 @@ def _batch_text(shape: str, limit: int, kinds: bool = False) -> tuple[str, tuple
     return found
 
 
+# -- the controlled claim: limited queues, under their limits ------------------------------
+#
+# Two statements in one transaction: the first locks the queues' control rows (in queue
+# order), the second claims. In read committed each statement has its own snapshot, so
+# the second, which starts once the locks are granted, counts every job the previous
+# holder of the lock claimed (and committed). One statement could not: its snapshot
+# would predate the lock it waited for.
+_LOCK_CONTROLS = _numbered(
+    """
+SELECT queue, paused, concurrency, rate_limit, rate_period, window_start, window_count
+FROM job_queues WHERE project_id = :project AND queue = ANY(:queues::text[])
+ORDER BY queue FOR UPDATE"""
+)
+_CONTROLLED_CLAIM = """
+WITH lim AS (
+    SELECT k.queue, LEAST(:limit::int,
+        COALESCE(k.concurrency - (SELECT count(*) FROM jobs AS r WHERE r.project_id = :project
+            AND r.state = 'running' AND r.queue = k.queue), :limit::int),
+        CASE WHEN k.rate_limit IS NULL THEN :limit::int
+            WHEN k.window_start IS NULL OR :now >= k.window_start + k.rate_period THEN k.rate_limit
+            ELSE k.rate_limit - k.window_count END) AS room
+    FROM job_queues AS k
+    WHERE k.project_id = :project AND k.queue = ANY(:queues::text[]) AND NOT k.paused
+), picked AS (
+    SELECT c.id FROM lim CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM jobs
+        WHERE project_id = :project AND queue = lim.queue AND state = 'pending'
+            AND run_at <= :now{kinds}
+        ORDER BY priority DESC, run_at, id LIMIT GREATEST(lim.room, 0)
+        FOR UPDATE SKIP LOCKED) AS c
+    ORDER BY c.priority DESC, c.run_at, c.id LIMIT :limit::int
+), moved AS (
+    UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1,
+        history = history + 1, worker = :worker, pid = :pid, lease_expires_at = :lease_until,
+        heartbeat_at = :now, started_at = :now, progress = NULL, progress_text = NULL,
+        updated_at = :now
+    WHERE id = ANY(ARRAY(SELECT id FROM picked))
+    RETURNING {job_columns}
+), ev AS (
+    INSERT INTO events ({event_columns})
+    {claim_events}
+), counted AS (
+    INSERT INTO event_counts ({count_columns})
+    SELECT :project, g.level, :now / 1000000 / g.level * g.level, 'job', :claim_action::text,
+        :claim_status::text, 'worker', 'job', :shard, t.n
+    FROM (SELECT count(*) AS n FROM moved) AS t CROSS JOIN (VALUES {levels}) AS g(level)
+    WHERE t.n > 0
+    ORDER BY g.level
+    {conflict}
+), win AS (
+    UPDATE job_queues AS k SET
+        window_start = CASE WHEN k.window_start IS NULL OR :now >= k.window_start + k.rate_period
+            THEN :now ELSE k.window_start END,
+        window_count = CASE WHEN k.window_start IS NULL OR :now >= k.window_start + k.rate_period
+            THEN 0 ELSE k.window_count END + m.n
+    FROM (SELECT queue, count(*)::int AS n FROM moved GROUP BY queue) AS m
+    WHERE k.project_id = :project AND k.queue = m.queue AND k.rate_limit IS NOT NULL
+)
+SELECT {moved_columns},
+    CASE WHEN m.subject_pk IS NOT NULL THEN
+        (SELECT s.kind FROM entities AS s WHERE s.pk = m.subject_pk) END,
+    CASE WHEN m.subject_pk IS NOT NULL THEN
+        (SELECT s.entity_id FROM entities AS s WHERE s.pk = m.subject_pk) END,
+    (SELECT 1 FROM pg_notify(:channel, :project::text))
+FROM moved AS m
+ORDER BY m.priority DESC, m.run_at, m.id
+"""
+_controlled_texts: dict[bool, tuple[str, tuple[str, ...]]] = {}
+
+
+def _controlled_text(kinds: bool) -> tuple[str, tuple[str, ...]]:
+    found = _controlled_texts.get(kinds)
+    if found is None:
+        found = _controlled_texts[kinds] = _numbered(
+            _CONTROLLED_CLAIM.format(
+                kinds=_KINDS if kinds else "",
+                job_columns=", ".join(_JOB_NAMES),
+                event_columns=_EVENT_COLUMNS,
+                claim_events=_event_select("moved", "claim", _WORKER),
+                count_columns=_COUNT_COLUMNS,
+                levels=", ".join(f"({level})" for level in LEVELS),
+                conflict=_CONFLICT,
+                moved_columns=", ".join(f"m.{n}" for n in _JOB_NAMES),
+            )
+        )
+    return found
+
+
 _INSERTED = "id, project_id, queue, kind, state, attempt, history"
 
 # Small batches: the jobs, their events and counters in one statement. The
@@ -395,6 +493,36 @@ class PostgreSQLJobs(JobDriver):
         claimed = [ClaimedRow(*r[:width]) for r in rows if r[0] is not None]
         controlled = tuple(rows[0][width + 2] or ()) if rows else ()
         return BatchResult(completed=completed, claimed=claimed, controlled=controlled)
+
+    def claim_controlled(self, store: Store, claim: ControlledClaim) -> ControlledResult:
+        return _claim_controlled(store, claim)
+
+
+def _claim_controlled(store: Store, claim: ControlledClaim) -> ControlledResult:
+    move = claim.claiming
+    values: dict[str, Any] = {
+        "project": claim.project_id,
+        "queues": list(claim.queues),
+        "now": claim.now,
+        "limit": claim.limit,
+        "worker": claim.worker,
+        "pid": claim.pid,
+        "lease_until": claim.lease_until,
+        "claim_action": move.action,
+        "claim_status": move.status,
+        "claim_from": move.from_state,
+        "shard": claim.shard,
+        "channel": channel_for("events"),
+    }
+    if claim.kinds is not None:
+        values["kinds"] = list(claim.kinds)
+    with store.write() as conn, _driver(conn) as raw:
+        controls = [QueueControl(*r) for r in _run(raw, _LOCK_CONTROLS, values)]
+        if not any(not c.paused for c in controls):
+            return ControlledResult(claimed=[], controls=controls)
+        rows = _run(raw, _controlled_text(claim.kinds is not None), values)
+    width = len(_JOB_NAMES) + 2
+    return ControlledResult(claimed=[ClaimedRow(*r[:width]) for r in rows], controls=controls)
 
 
 def batch_query(batch: Batch) -> tuple[tuple[str, tuple[str, ...]], dict[str, Any]]:
