@@ -515,3 +515,58 @@ def test_a_remote_worker_registers_through_the_server(api: Api) -> None:
         worker.stop()
         thread.join(15)
     assert api.cl.jobs.workers() == []
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def test_cli_queues_workers_and_bulk_moves(db_url: str) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from chronolog.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, [*args, "--db", db_url])
+        assert result.exit_code == code, (args, result.output)
+        return result.output
+
+    with Chronolog(db_url) as cl:
+        cl.jobs.enqueue_many([{"kind": "rip", "queue": "rip"}] * 3)
+        worker_id = cl.jobs.register_worker("ripper-1", host="attic", queues=["rip"])
+    assert "queue rip: paused" in run("queues", "pause", "rip")
+    out = run("queues", "limit", "rip", "--concurrency", "2", "--rate", "10/1m")
+    assert "at most 2 running" in out
+    assert "at most 10 starts per 60s" in out
+    listed = json.loads(run("queues", "ls", "--json"))
+    assert listed == [
+        {
+            "name": "rip",
+            "counts": {"pending": 3},
+            "paused": True,
+            "concurrency": 2,
+            "rate": {"limit": 10, "seconds": 60.0},
+        }
+    ]
+    table = run("queues", "ls")
+    assert "rip" in table
+    assert "10/60s" in table
+    assert "queue rip: active" in run("queues", "resume", "rip")
+    assert "active" in run("queues", "limit", "rip", "--clear")
+    run("queues", "limit", "rip", code=1)  # neither a limit nor --clear
+    run("queues", "limit", "rip", "--rate", "ten/1s", code=1)
+    run("queues", "limit", "rip", "--rate", "10", code=1)
+    assert "ripper-1" in run("workers")
+    (worker,) = json.loads(run("workers", "--json"))
+    assert (worker["id"], worker["host"], worker["stale"]) == (worker_id, "attic", False)
+    run("jobs", "cancel-many", code=1)  # no filter and no --all: refused
+    assert "3 jobs cancelled" in run("jobs", "cancel-many", "--queue", "rip")
+    assert "3 jobs retried" in run("jobs", "retry-many", "--kind", "rip", "--state", "cancelled")
+    assert "3 jobs cancelled" in run("jobs", "cancel-many", "--all")
+    with Chronolog(db_url) as cl:
+        assert cl.jobs.queue("rip").counts == {"cancelled": 3}
+        actions = [e.action for e in cl.events.query(event_types=["queue"], limit=10).items]
+        assert actions == ["limited", "resumed", "limited", "paused"]
