@@ -428,7 +428,8 @@ class QueueControls(JobReading):
         flt = sql.JobFilter(
             project_id=scope.project_id, states=states, queues=queues, kinds=kinds, since=when
         )
-        with store.write() as conn:
+
+        def work(conn: Any) -> list[Move]:
             found = qsql.job_bulk_lock(conn, store.dialect, sql.job_where(flt))
             before = dict(found)
             rows = qsql.job_bulk_update(conn, [i for i, _ in found], states, to_state, now)
@@ -439,6 +440,11 @@ class QueueControls(JobReading):
             record(scope, conn, moves)
             if moves and to_state == "pending":
                 sql.job_notify(conn, store.dialect, scope.project_id)
+            return moves
+
+        # A worker completing running jobs locks them too, in its own order: a deadlock
+        # PostgreSQL breaks by failing one side is retried here.
+        moves = store.retrying(work)
         if moves:
             store.notifier.publish("events", "jobs" if to_state == "pending" else "jobs_done")
         return len(moves)
