@@ -50,7 +50,7 @@ class ChronologApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("e", "activity", "Activity"),
-        Binding("w", "queues", "Queues/Workers"),
+        Binding("w", "queues", "Queues/Workers", show=False),  # in the help (?)
     ]
 
     def __init__(
