@@ -40,7 +40,11 @@ def _world(api: Api) -> dict[str, Any]:
     machines = cl.states.machines()
     jobs = [(j.id, j.state, j.lease, j.attempt, j.result) for j in cl.jobs.list(limit=100).items]
     logs = [len(cl.jobs.logs(j[0])) for j in jobs]
+    queues = [q.to_dict() for q in cl.jobs.queues()]
+    workers = [(w.id, w.name) for w in cl.jobs.workers()]
     return {
+        "queues": queues,
+        "workers": workers,
         "jobs": jobs,
         "logs": logs,
         "events": events,
@@ -67,6 +71,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
     stopped = cl.jobs.enqueue("rip", queue="later").id
     cl.jobs.cancel(stopped)
     job, lease = running.id, running.lease
+    worker = cl.jobs.register_worker("w1", host="h1")
     return [
         ("POST", "/events", "write", {"event_type": "a", "action": "b"}),
         ("GET", "/events", "read", None),
@@ -127,6 +132,17 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("POST", f"/jobs/{job}/fail", "write", {"lease": lease, "error": "x"}),
         ("POST", f"/jobs/{job}/release", "write", {"lease": lease}),
         ("POST", f"/jobs/{job}/cancel", "write", None),
+        ("GET", "/queues", "read", None),
+        ("GET", "/queues/rip", "read", None),
+        ("POST", "/queues/rip/pause", "write", None),
+        ("POST", "/queues/rip/resume", "write", None),
+        ("PUT", "/queues/rip/limit", "write", {"concurrency": 1}),
+        ("POST", "/jobs/retry-many", "write", {"queue": ["later"]}),
+        ("POST", "/jobs/cancel-many", "write", {"queue": ["rip"]}),
+        ("GET", "/workers", "read", None),
+        ("POST", "/workers", "write", {"name": "w2", "host": "h2"}),
+        ("POST", f"/workers/{worker}/heartbeat", "write", None),
+        ("DELETE", f"/workers/{worker}", "write", None),
     ]
 
 
@@ -139,12 +155,20 @@ def _template(path: str) -> str:
         "secrets": "{name}",
         "jobs": "{job_id}",
     }
+    if parts[1] == "queues" and len(parts) >= 3:
+        parts[2] = "{queue}"
+        return "/".join(parts)
+    if parts[1] == "workers" and len(parts) >= 3:
+        parts[2] = "{worker_id}"
+        return "/".join(parts)
     fixed = {
         "recent",
         "stream",
         "claim",
         "complete",
         "end",
+        "retry-many",
+        "cancel-many",
         "failed",
         "running",
         "counts",
@@ -222,15 +246,20 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert not {"rip", "later"} & set(response.json()), response.text
         elif path == "/jobs/rescue":
             assert response.json() == {"rescued": 0}, response.text
+        elif path in ("/jobs/retry-many", "/jobs/cancel-many"):  # none of default's moved
+            assert response.json() == {"moved": 0}, response.text
         elif path.startswith("/jobs/") and path != "/jobs/claim":
             assert response.status_code == 404, (method, path, response.text)
+        if path.startswith("/workers/") and method == "DELETE":
+            assert response.status_code == 404, response.text  # default's worker: unseen
         if path == "/machines":
             assert [m["kind"] for m in response.json()] == [], response.text  # none of default's
     assert _world(api) == before
     # What it did, it did in its own project.
     view = api.cl.using("other")
     # "movie": creating an entity records its creation (in "other", where it was made).
-    assert sorted({e.event_type for e in view.events.recent()}) == ["a", "job", "movie"]
+    # "queue": its pause, resume and limit of its own queue "rip".
+    assert sorted({e.event_type for e in view.events.recent()}) == ["a", "job", "movie", "queue"]
     assert [j.kind for j in view.jobs.list().items] == ["x"]
     assert {m.user for m in view.auth.members()} == {"mallory"}
     assert view.secrets.list() == []  # put, read back and deleted: all in "other"

@@ -15,6 +15,8 @@ from .models import DEFAULT_LEASE, Job, JobError, JobLog, JobMove, NewJob
 
 if TYPE_CHECKING:
     from .queue import Jobs, backoff
+    from .queues import QueueInfo
+    from .workers import WorkerInfo
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -24,15 +26,21 @@ __all__ = [
     "JobMove",
     "Jobs",
     "NewJob",
+    "QueueInfo",
+    "WorkerInfo",
     "backoff",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("Jobs", "backoff"):
-        from . import queue
+_LAZY = {"Jobs": "queue", "backoff": "queue", "QueueInfo": "queues", "WorkerInfo": "workers"}
 
-        value = getattr(queue, name)
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -94,7 +94,12 @@ class ClaimLoop:
             seen = source.wake_generation()
             try:
                 completed, jobs = source.complete_and_claim(
-                    _items(done), w.queues, w.name, limit=free, lease_seconds=w.lease_seconds
+                    _items(done),
+                    w.queues,
+                    w.name,
+                    limit=free,
+                    lease_seconds=w.lease_seconds,
+                    kinds=w.kinds,
                 )
             except ChronologError as exc:
                 # Nothing happened: complete the finished jobs on their own (a

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["DEFAULT_LEASE", "Job", "JobError", "JobLog", "JobMove", "NewJob"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "Job",
+    "JobError",
+    "JobLog",
+    "JobMove",
+    "NewJob",
+    "QueueInfo",
+    "WorkerInfo",
+]
 
 DEFAULT_LEASE = timedelta(seconds=30)
 """How long a claim holds a job without a heartbeat."""
@@ -222,3 +231,81 @@ class JobMove:
             action=data.get("action"),
             error=data.get("error"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """A queue: its jobs by state, whether it is paused, and its limits.
+
+    ``rate`` is ``(N, seconds)``: at most N jobs started per window of that
+    many seconds. ``concurrency``: at most that many running at once, across
+    every worker and host.
+    """
+
+    name: str
+    counts: dict[str, int] = field(default_factory=dict)
+    paused: bool = False
+    concurrency: int | None = None
+    rate: tuple[int, float] | None = None
+
+    @property
+    def running(self) -> int:
+        """Jobs of the queue running now."""
+        return self.counts.get("running", 0)
+
+    @property
+    def pending(self) -> int:
+        """Jobs of the queue waiting to run."""
+        return self.counts.get("pending", 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``rate`` as ``{"limit": N, "seconds": s}`` or null)."""
+        return {
+            "name": self.name,
+            "counts": dict(self.counts),
+            "paused": self.paused,
+            "concurrency": self.concurrency,
+            "rate": None if self.rate is None else {"limit": self.rate[0], "seconds": self.rate[1]},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A registered worker and where it stands.
+
+    ``heartbeat_age``: seconds since its last heartbeat; ``stale``: older than
+    the listing's ``stale_after`` (the worker was killed, hangs, or lost its
+    database). ``running``: the ids of the jobs running under its name.
+    """
+
+    id: str
+    name: str
+    host: str
+    pid: int | None
+    queues: tuple[str, ...] | None
+    kinds: tuple[str, ...] | None
+    concurrency: int
+    remote: bool
+    started_at: datetime
+    heartbeat_at: datetime
+    heartbeat_age: float
+    stale: bool
+    running: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (times as ISO 8601 text)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "host": self.host,
+            "pid": self.pid,
+            "queues": None if self.queues is None else list(self.queues),
+            "kinds": None if self.kinds is None else list(self.kinds),
+            "concurrency": self.concurrency,
+            "remote": self.remote,
+            "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
+            "heartbeat_at": self.heartbeat_at.isoformat().replace("+00:00", "Z"),
+            "heartbeat_age": self.heartbeat_age,
+            "stale": self.stale,
+            "running": list(self.running),
+        }

@@ -29,7 +29,7 @@ from .errors import install_error_handlers
 from .live import DEFAULT_PER_TOKEN, DEFAULT_RECHECK, DEFAULT_TOTAL, Live
 from .metrics import Metrics
 from .middleware import GuardMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
-from .routes import admin, events, feed, jobs, jobs_views, secrets, states, stats
+from .routes import admin, events, feed, jobs, jobs_views, queues, secrets, states, stats
 from .schemas import ERROR_RESPONSES, extra_components
 
 __all__ = ["API_PREFIX", "DEFAULT_LIMITS", "ROUTERS", "create_app"]
@@ -52,6 +52,7 @@ ROUTERS: Sequence[APIRouter] = (
     states.router,
     feed.router,
     jobs_views.router,  # before jobs: /jobs/failed is not a job id
+    queues.router,  # before jobs: its /jobs/retry-many and /jobs/cancel-many are literal paths
     jobs.router,
 )
 """Every part's routes module, mounted under :data:`API_PREFIX` in this order."""

@@ -53,6 +53,7 @@ class ChronologApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("e", "activity", "Activity"),
+        Binding("w", "queues", "Queues/Workers", show=False),  # in the help (?)
     ]
 
     def __init__(
@@ -143,6 +144,12 @@ class ChronologApp(App[None]):
     def _open_create(self, message: OpenCreate) -> None:
         screen = CreateScreen(kinds=message.kinds, kind=message.kind, parent=message.parent)
         self.push_screen(screen, message.done)
+
+    def action_queues(self) -> None:
+        from .queues import QueuesScreen
+
+        if not isinstance(self.screen, QueuesScreen):
+            self.push_screen(QueuesScreen())
 
     def report(self, exc: ChronologError) -> None:
         """Show a chronolog error as a notification (the screen stays as it was)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -16,6 +15,7 @@ from .jobs import job_counts
 from .render import HERE, error_statuses, page, pick_zone, with_query
 from .session import (
     MAX_TOKENS,
+    read_form,
     same_origin,
     session_of,
     set_project,
@@ -151,21 +151,10 @@ def _safe_next(value: str | None) -> str:
     return value[:2000]
 
 
-async def _form(request: Request) -> dict[str, str]:
-    body = await request.body()
-    if len(body) > 16 * 1024:
-        return {}
-    try:
-        parsed = parse_qs(body.decode("utf-8"), max_num_fields=20)
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    return {k: v[0] for k, v in parsed.items() if v}
-
-
 @router.post("/login", include_in_schema=False)
 async def login(request: Request) -> Response:
     """Check the token, add it to the cookie and show its project."""
-    form = await _form(request)
+    form = await read_form(request)
     target = _safe_next(form.get("next"))
     # Several tokens (one per project) may be pasted at once, separated by spaces.
     given = list(dict.fromkeys(form.get("token", "").split()))[:MAX_TOKENS]
@@ -214,7 +203,7 @@ async def logout(request: Request) -> Response:
 @router.post("/project", include_in_schema=False)
 async def switch_project(request: Request) -> Response:
     """Show another project this browser holds a token for."""
-    form = await _form(request)
+    form = await read_form(request)
     wanted = form.get("project", "")
     response = RedirectResponse("/", status_code=303)
     if same_origin(request) and wanted in {p.project for _, p in valid_principals(request)}:

@@ -9,7 +9,7 @@ a demoted member takes effect at once; nothing is kept on the server.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -25,6 +25,7 @@ __all__ = [
     "PROJECT_COOKIE",
     "LoginRequired",
     "Session",
+    "read_form",
     "same_origin",
     "session_of",
 ]
@@ -136,3 +137,15 @@ def same_origin(request: Request) -> bool:
         return False
     parts = urlsplit(referer)
     return parts.scheme in ("http", "https") and parts.netloc == host
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A small form post's fields (first value of each; empty when over 16 KiB or garbled)."""
+    body = await request.body()
+    if len(body) > 16 * 1024:
+        return {}
+    try:
+        parsed = parse_qs(body.decode("utf-8"), max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {k: v[0] for k, v in parsed.items() if v}
