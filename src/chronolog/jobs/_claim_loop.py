@@ -202,6 +202,8 @@ class ClaimLoop:
         """Count finished jobs as completed, or lost when their lease was."""
         w = self._worker
         stats, jobs = w.stats, w.jobs
+        if not done:
+            return
         if len(completed) == len(done):  # the usual case: every one of them
             quiet = not (w.reporting or stats.retrying_ids)
             for ctx, _ in done:

@@ -33,11 +33,15 @@ class JobOutcome:
 def describe(o: JobOutcome) -> str:
     """The one line a worker logs for a finished job (id, kind, outcome, duration, attempt)."""
     job = o.job
-    what = {"failed": "failed for good", "retrying": "failed, will retry"}.get(o.outcome, o.outcome)
+    what = "failed for good" if o.outcome == "failed" else o.outcome
+    if o.outcome == "retrying":
+        what = "failed"
     text = (
         f"job {job.id} {job.kind} {what} in {_duration(o.seconds)} "
         f"(attempt {job.attempt}/{job.max_attempts})"
     )
+    if o.outcome == "retrying":
+        text += ", will retry"
     if o.error:
         first = o.error.strip().splitlines()[0] if o.error.strip() else ""
         text += f": {first[:200]}"

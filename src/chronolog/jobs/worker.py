@@ -165,6 +165,8 @@ class WorkerStats:
         if self.retrying_ids and job_id in self.retrying_ids:
             self.retrying_ids.discard(job_id)
             jobs["retrying"] -= 1  # the same job, now with a later outcome
+            if not jobs["retrying"]:
+                del jobs["retrying"]
         jobs[outcome] = jobs.get(outcome, 0) + n
         if outcome == "retrying":
             self.retried += 1
