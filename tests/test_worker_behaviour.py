@@ -374,7 +374,7 @@ def test_drain_progress_is_a_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) 
     def outcome(job_id: int, what: str) -> JobOutcome:
         return JobOutcome(None, what, 0.1)  # type: ignore[arg-type]  # the bar reads no job
 
-    with _worker_report.DrainProgress(3, enabled=True) as bar:
+    with _worker_report.WorkerReport(3, lines=False, progress=True) as bar:
         bar(outcome(1, "completed"))
         bar(outcome(2, "retrying"))  # not done yet
         bar(outcome(2, "failed"))

@@ -46,7 +46,7 @@ from ._when import (
     zone,
     zone_label,
 )
-from ._worker_report import DrainProgress, console_logging, print_summary
+from ._worker_report import WorkerReport, console_logging, print_summary
 
 __all__ = ["app", "register"]
 
@@ -380,7 +380,7 @@ def _run(
             waiting = sum(
                 states.get("pending", 0) for q, states in counts.items() if not queue or q in queue
             )
-        report = DrainProgress(waiting, enabled=burst and not quiet)
+        report = WorkerReport(waiting, lines=not quiet, progress=burst and not quiet)
         w = Worker(
             cl.jobs,
             handlers,
@@ -391,7 +391,7 @@ def _run(
             grace=grace,
             name=name,
             maintenance=lambda: cl.retention.run_if_due("1h"),
-            on_outcome=report,
+            on_outcome=report if report.lines or report.enabled else None,
         )
         if not quiet:
             err_console.print(
@@ -403,9 +403,9 @@ def _run(
         _work(w, report, burst, quiet, command)
 
 
-def _work(w: Worker, report: DrainProgress, burst: bool, quiet: bool, command: str) -> None:
+def _work(w: Worker, report: WorkerReport, burst: bool, quiet: bool, command: str) -> None:
     """Run the worker with its console output; exit non-zero when it stopped on a refusal."""
-    with console_logging(quiet=quiet):
+    with console_logging():
         try:
             with report:
                 stats = w.run(burst=burst, install_signals=True)
@@ -458,7 +458,7 @@ def _run_remote(
                 f"{me.get('project')!r}; claiming jobs needs the write role "
                 "(chronolog token create NAME --role write)"
             )
-        report = DrainProgress(None, enabled=burst and not quiet)
+        report = WorkerReport(None, lines=not quiet, progress=burst and not quiet)
         w = Worker(
             client.jobs,
             handlers,
@@ -468,7 +468,7 @@ def _run_remote(
             timeout=timeout,
             grace=grace,
             name=name,
-            on_outcome=report,
+            on_outcome=report if report.lines or report.enabled else None,
         )
         if not quiet:
             err_console.print(
