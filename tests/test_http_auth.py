@@ -119,6 +119,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("POST", f"/jobs/{job}/fail", "write", {"lease": lease, "error": "x"}),
         ("POST", f"/jobs/{job}/release", "write", {"lease": lease}),
         ("POST", f"/jobs/{job}/cancel", "write", None),
+        ("POST", "/jobs/cancelled", "write", {"ids": [stopped]}),
     ]
 
 
@@ -131,7 +132,14 @@ def _template(path: str) -> str:
         "secrets": "{name}",
         "jobs": "{job_id}",
     }
-    if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim", "complete", "end"}:
+    if len(parts) == 3 and parts[2] not in {
+        "recent",
+        "stream",
+        "claim",
+        "complete",
+        "cancelled",
+        "end",
+    }:
         parts[2] = names.get(parts[1], "{kind}")
     if parts[1] == "jobs" and len(parts) == 4:
         parts[2] = "{job_id}"
@@ -195,6 +203,8 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.status_code == 404, (method, path, response.text)
         if path == "/jobs/complete":  # another project's job is skipped, as a stale lease
             assert response.json() == {"completed": []}, response.text
+        elif path == "/jobs/cancelled":  # another project's cancelled job is not seen
+            assert response.json() == {"cancelled": []}, response.text
         elif path.startswith("/jobs/") and path != "/jobs/claim":
             assert response.status_code == 404, (method, path, response.text)
         if path == "/machines":
