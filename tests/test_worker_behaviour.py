@@ -174,6 +174,16 @@ def test_a_missing_placeholder_fails_the_exec_job_at_once(cl: Chronolog) -> None
     assert "permanent" in got.errors[0].error
 
 
+def test_a_program_from_the_payload_that_is_nowhere_fails_at_once(cl: Chronolog) -> None:
+    job = cl.jobs.enqueue("tool", {"program": "no-such-tool-xyz"}, max_attempts=3)
+    ok = cl.jobs.enqueue("tool", {"program": "true"}, max_attempts=3)
+    Worker(cl.jobs, command_handler(["{program}"])).run(burst=True)
+    got = cl.jobs.get(job.id)
+    assert (got.state, got.attempt) == ("failed", 1)
+    assert "command not found: no-such-tool-xyz" in got.errors[0].error
+    assert cl.jobs.get(ok.id).state == "completed"
+
+
 def test_command_handler_refuses_a_missing_command(tmp_path: Path) -> None:
     with pytest.raises(CommandNotFound, match="command not found: no-such-command-xyz"):
         command_handler(["no-such-command-xyz", "--flag"])

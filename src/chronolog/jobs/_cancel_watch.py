@@ -58,13 +58,17 @@ class CancelWatch:
         self._poke.set()
 
     def stop(self) -> None:
-        """Stop watching. A remote long-poll under way is left to end by itself (the
-        thread is a daemon and says nothing once stopped)."""
+        """Stop watching. A local wait is woken (the thread ends at once); a remote
+        long-poll under way is left to end by itself (the thread is a daemon, touches
+        no store, and says nothing once stopped)."""
         self._stop.set()
         self._poke.set()
+        wake = getattr(self._worker.source, "wake_cancel_watch", None)
+        if wake is not None:
+            wake()
         thread, self._thread = self._thread, None
         if thread is not None:
-            thread.join(LOCAL_WAIT + 0.5)
+            thread.join(LOCAL_WAIT + 0.5 if wake is not None else 0.2)
 
     def _run(self, check: Check) -> None:
         w = self._worker

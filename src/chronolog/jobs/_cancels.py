@@ -61,6 +61,10 @@ class CancelReading(JobReading):
         store.wait(sql.CANCEL_TOPIC, seen, max(0.0, deadline - time.monotonic()))
         return self._cancelled_now(ids)
 
+    def wake_cancel_watch(self) -> None:
+        """Wake every wait of :meth:`cancelled` in this process (a worker stopping)."""
+        self._scope.store.notifier.publish(sql.CANCEL_TOPIC)
+
     def _cancelled_now(self, ids: list[int]) -> list[int]:
         if not ids:
             return []
