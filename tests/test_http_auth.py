@@ -143,6 +143,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("POST", "/workers", "write", {"name": "w2", "host": "h2"}),
         ("POST", f"/workers/{worker}/heartbeat", "write", None),
         ("DELETE", f"/workers/{worker}", "write", None),
+        ("POST", "/jobs/cancelled", "write", {"ids": [stopped]}),
     ]
 
 
@@ -167,6 +168,7 @@ def _template(path: str) -> str:
         "claim",
         "complete",
         "end",
+        "cancelled",
         "retry-many",
         "cancel-many",
         "failed",
@@ -248,6 +250,8 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.json() == {"rescued": 0}, response.text
         elif path in ("/jobs/retry-many", "/jobs/cancel-many"):  # none of default's moved
             assert response.json() == {"moved": 0}, response.text
+        elif path == "/jobs/cancelled":  # another project's cancelled job is not seen
+            assert response.json() == {"cancelled": []}, response.text
         elif path.startswith("/jobs/") and path != "/jobs/claim":
             assert response.status_code == 404, (method, path, response.text)
         if path.startswith("/workers/") and method == "DELETE":

@@ -233,6 +233,7 @@ INTENDED: dict[str, str] = {
     "Jobs.log_tail": "the dashboard's log pager; a remote reader pages logs with after=",
     "RemoteJobs.release_unstarted": "gives back jobs a long-poll took for the worker",
     "Jobs.register_worker(remote)": "a worker registered through the client is remote",
+    "Jobs.wake_cancel_watch": "wakes a local worker's cancel watch (remote: the server's)",
     # Open: issue 16's queue verbs arrived without actor= over HTTP (the server records
     # the token's member). To close: an optional {"actor"} body on their routes.
     "Jobs.pause(actor)": "open: see above",

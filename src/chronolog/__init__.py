@@ -44,6 +44,7 @@ if typing.TYPE_CHECKING:
     from .changes import Subscription
     from .client import Client
     from .core import Chronolog
+    from .jobs._context import PermanentError
     from .retention import RetentionReport, register_purger
     from .states.part import States
     from .vault import SecretInfo
@@ -55,6 +56,7 @@ _LAZY = {
     "IssuedToken": ".auth",
     "Limits": "._scope",
     "Member": ".auth",
+    "PermanentError": ".jobs._context",
     "Principal": ".auth",
     "RetentionReport": ".retention",
     "SecretInfo": ".vault",
@@ -96,6 +98,7 @@ __all__ = [
     "NotConfigured",
     "NotFound",
     "Page",
+    "PermanentError",
     "Principal",
     "Project",
     "RetentionReport",

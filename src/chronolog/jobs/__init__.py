@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .models import DEFAULT_LEASE, Job, JobError, JobLog, JobMove, NewJob
 
 if TYPE_CHECKING:
+    from ._context import PermanentError
     from .queue import Jobs, backoff
     from .queues import QueueInfo
     from .workers import WorkerInfo
@@ -26,13 +27,20 @@ __all__ = [
     "JobMove",
     "Jobs",
     "NewJob",
+    "PermanentError",
     "QueueInfo",
     "WorkerInfo",
     "backoff",
 ]
 
 
-_LAZY = {"Jobs": "queue", "backoff": "queue", "QueueInfo": "queues", "WorkerInfo": "workers"}
+_LAZY = {
+    "Jobs": "queue",
+    "PermanentError": "_context",
+    "QueueInfo": "queues",
+    "WorkerInfo": "workers",
+    "backoff": "queue",
+}
 
 
 def __getattr__(name: str) -> Any:
