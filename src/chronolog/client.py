@@ -947,9 +947,12 @@ class RemoteJobs:
         rows = self._client.request("GET", f"/jobs/{int(job_id)}/history")
         return [JobMove.from_dict(m) for m in rows]
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """How many jobs per queue and state."""
-        answer: dict[str, dict[str, int]] = self._client.request("GET", "/jobs/counts")
+    def counts(self, *, kind: Iterable[str] | str | None = None) -> dict[str, dict[str, int]]:
+        """How many jobs per queue and state (of ``kind``, if given)."""
+        params = {"kind": _csv(kind)}
+        answer: dict[str, dict[str, int]] = self._client.request(
+            "GET", "/jobs/counts", params=params
+        )
         return answer
 
     # -- queues, bulk moves and the worker registry (``jobs/queues.py``, ``jobs/workers.py``)

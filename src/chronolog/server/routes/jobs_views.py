@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
-from ..deps import Context, require
+from ..deps import Context, comma_list, require
 from ..schemas import ERROR_RESPONSES
 from .jobs import JobId, JobOut, job_json
 
@@ -67,9 +67,12 @@ def running_jobs(
 
 
 @router.get("/counts", response_model=dict[str, dict[str, int]])
-def job_counts(ctx: Annotated[Context, Depends(require("read"))]) -> dict[str, dict[str, int]]:
-    """How many jobs per queue and state."""
-    return ctx.cl.jobs.counts()
+def job_counts(
+    ctx: Annotated[Context, Depends(require("read"))],
+    kind: Annotated[str | None, Query(description="Only these kinds (comma-separated).")] = None,
+) -> dict[str, dict[str, int]]:
+    """How many jobs per queue and state (of ``kind``, if given)."""
+    return ctx.cl.jobs.counts(kind=comma_list(kind))
 
 
 @router.post("/rescue", response_model=Rescued)
