@@ -7,6 +7,8 @@ by job kind; :func:`command_handler` runs an external command per job (the
 
 from .models import Job, JobError, JobLog, JobMove, NewJob
 from .queue import DEFAULT_LEASE, Jobs, backoff
+from .schedule_models import Schedule, ScheduleFire
+from .schedules import Schedules
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -16,5 +18,8 @@ __all__ = [
     "JobMove",
     "Jobs",
     "NewJob",
+    "Schedule",
+    "ScheduleFire",
+    "Schedules",
     "backoff",
 ]

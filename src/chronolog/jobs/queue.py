@@ -43,6 +43,7 @@ from ._operate import Operator
 from ._trail import Move, bulk_move, record
 from .models import Job, NewJob
 from .reading import job_from_row
+from .schedules import Schedules
 
 __all__ = ["DEFAULT_LEASE", "LOG_LEVELS", "Jobs", "backoff", "cut_log_line", "default_worker_name"]
 
@@ -72,6 +73,8 @@ class Jobs(LeaseHolder, Operator):
         self._next_rescue = 0.0
         self._listening = False
         self._pid = os.getpid()
+        self.schedules = Schedules(scope)
+        """Recurring jobs (cron or interval), fired by the workers: see ``docs/schedules.md``."""
 
     # -- producing ---------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from .auth import api_tokens, project_members, project_secrets, users
 from .events import event_counts, events, project_vocab, projects
 from .jobs import job_logs, jobs
 from .retention import retention_policies, retention_runs
+from .schedules import job_schedule_fires, job_schedules
 from .service import idempotency_keys, secret_key_fingerprints, store_keys
 from .states import entities, machines, transition_slots, transitions
 
@@ -24,6 +25,8 @@ __all__ = [
     "events",
     "idempotency_keys",
     "job_logs",
+    "job_schedule_fires",
+    "job_schedules",
     "jobs",
     "machines",
     "metadata",
