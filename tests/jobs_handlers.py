@@ -35,3 +35,11 @@ def slow(ctx: JobContext) -> None:
 
 CRASH = {"record": record}
 SLOW = {"slow": slow}
+
+
+def tick(ctx: JobContext) -> dict[str, Any]:
+    """A scheduled job's handler: says which process ran it."""
+    return {"pid": os.getpid()}
+
+
+TICK = {"tick": tick}

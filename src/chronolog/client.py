@@ -24,6 +24,7 @@ import httpx
 import orjson
 
 from . import errors
+from ._remote_schedules import RemoteSchedules
 from .errors import ChronologError, StoreUnavailable
 from .feed import FeedItem, FeedPage
 from .jobs import Job, JobError, JobLog, NewJob
@@ -927,6 +928,8 @@ class RemoteJobs:
         self._stash: builtins.list[Job] = []
         self._last_claim: tuple[Any, str | None, int, float, int | None] | None = None
         self._generation = 0
+        self.schedules = RemoteSchedules(client)
+        """``cl.jobs.schedules`` over HTTP (the server fires them: see ``docs/schedules.md``)."""
 
     # -- producing and operating ---------------------------------------------------------
 

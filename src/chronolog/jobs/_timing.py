@@ -84,6 +84,22 @@ class Timing:
             found.append(t)
         return found
 
+    def count(self, since: int, until: int, cap: int = 100_000) -> int:
+        """How many fire times fall in [since, until] (at most ``cap``: cron is stepped)."""
+        if until < since:
+            return 0
+        if self.every is not None:
+            step = self.every * _SECOND
+            return max(0, until // step - (since - 1) // step)
+        assert self.cron is not None
+        n = 0
+        start = from_micros(since - 1).astimezone(self.zone)
+        for moment in CronSim(self.cron, start):
+            if to_micros(moment.astimezone(UTC)) > until or n >= cap:
+                break
+            n += 1
+        return n
+
     def upcoming(self, at: int, n: int) -> list[int]:
         """The next ``n`` fire times at or after ``at``."""
         times: list[int] = []

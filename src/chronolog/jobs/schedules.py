@@ -25,6 +25,7 @@ Skipped fire times are counted (``Schedule.missed``) and recorded as one
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from datetime import datetime, timedelta
@@ -225,14 +226,14 @@ class Schedules:
             raise NotFound(f"schedule {name!r} not found")
         return schedule_from_row(row)
 
-    def list(self) -> list[Schedule]:
+    def list(self) -> builtins.list[Schedule]:
         """Every schedule of the project, by name."""
         scope = self._scope
         with scope.store.read() as conn:
             rows = sql.schedule_list(conn, scope.project_id)
         return [schedule_from_row(r) for r in rows]
 
-    def next_fires(self, name: str, n: int = 5) -> list[datetime]:
+    def next_fires(self, name: str, n: int = 5) -> builtins.list[datetime]:
         """The next ``n`` fire times of ``name`` from now (UTC), as if it were not paused."""
         n = check_int(n, "n", 1, 1000)
         schedule = self.get(name)
@@ -244,7 +245,7 @@ class Schedules:
         now = to_micros(self._scope.clock())
         return [from_micros(t) for t in when.upcoming(now, n)]
 
-    def fires(self, name: str, limit: int = 20) -> list[ScheduleFire]:
+    def fires(self, name: str, limit: int = 20) -> builtins.list[ScheduleFire]:
         """The newest fires of ``name`` (kept for :data:`FIRE_KEEP`), newest first."""
         limit = check_int(limit, "limit", 1, 1000)
         scope = self._scope
@@ -267,7 +268,7 @@ class Schedules:
 
     # -- firing ----------------------------------------------------------------------------
 
-    def fire_due(self, fired_by: str | None = None) -> list[int]:
+    def fire_due(self, fired_by: str | None = None) -> builtins.list[int]:
         """Enqueue the jobs of every due fire time; returns their ids (oldest fire first).
 
         Safe to call from any number of processes at once: each fire time
@@ -282,10 +283,10 @@ class Schedules:
         if not self._anything_due(now):
             return []
         dialect = scope.store.dialect
-        enqueued: list[int] = []
+        enqueued: builtins.list[int] = []
         with scope.store.write() as conn:
             rows = sql.schedule_due(conn, dialect, scope.project_id, now, _DUE_BATCH)
-            moves: list[Move] = []
+            moves: builtins.list[Move] = []
             for row in rows:
                 enqueued += self._fire_one(conn, row, now, who, moves)
             record(scope, conn, moves)
@@ -295,14 +296,20 @@ class Schedules:
             scope.store.notifier.publish("jobs", "events")
         return enqueued
 
+    def due_projects(self) -> builtins.list[str]:
+        """Names of the store's projects with a schedule due now (a server fires them all)."""
+        now = to_micros(self._scope.clock())
+        with self._scope.store.read() as conn:
+            return sql.schedule_due_projects(conn, now)
+
     def _anything_due(self, now: int) -> bool:
         scope = self._scope
         with scope.store.read() as conn:
             return sql.schedule_any_due(conn, scope.project_id, now)
 
     def _fire_one(
-        self, conn: Any, row: Any, now: int, who: str, moves: list[Move]
-    ) -> list[int]:
+        self, conn: Any, row: Any, now: int, who: str, moves: builtins.list[Move]
+    ) -> builtins.list[int]:
         scope = self._scope
         dialect = scope.store.dialect
         when = _timing_of(row)
@@ -318,8 +325,8 @@ class Schedules:
             chosen = late[:1]
         else:
             chosen = []
-        missed = _count_missed(when, late, seen) - len(chosen)
-        fired: list[tuple[int, int]] = []
+        missed = (when.count(seen, late[0]) if late else 0) - len(chosen)
+        fired: builtins.list[tuple[int, int]] = []
         for fire_at in sorted(chosen + on_time):
             if not sql.schedule_fire_insert(conn, dialect, row.id, fire_at, who, now):
                 continue  # fired already: that fire's job is the one
@@ -404,15 +411,6 @@ def _iso(at: int) -> str:
 
 def _describe(when: Timing) -> str:
     return f"cron {when.cron} ({when.tz})" if when.cron else f"every {when.every}s"
-
-
-def _count_missed(when: Timing, late: list[int], since: int) -> int:
-    """How many fire times in [since, newest late] passed unfired (exact for intervals)."""
-    if not late:
-        return 0
-    if when.every is not None:
-        return (late[0] - since) // (when.every * _SECOND) + 1
-    return len(late)
 
 
 def _job_row(scope: Scope, row: Any, fire_at: int, now: int) -> job_sql.NewJobRow:

@@ -45,6 +45,7 @@ from ._runners import RunnerPool
 from ._ticker import Ticker
 from .models import Job
 from .queue import DEFAULT_LEASE, default_worker_name
+from .schedules import Schedules
 
 __all__ = ["Handler", "JobContext", "JobSource", "Worker", "WorkerStats", "current_job"]
 
@@ -158,6 +159,7 @@ class Worker:
         capture_logging: bool = True,
         poll_interval: float | None = None,
         maintenance: Callable[[], object] | None = None,
+        fire_schedules: bool = True,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -180,6 +182,12 @@ class Worker:
         # Housekeeping the workers do themselves so nobody schedules a cron
         # (retention's run_if_due); run by the ticker, errors only logged.
         self._ticker = Ticker(self, maintenance)
+        # Schedules fire from every worker, no leader (jobs/schedules.py). A remote
+        # source (chronolog.Client) has none to fire: its server fires them.
+        schedules = getattr(source, "schedules", None)
+        self.schedules: Schedules | None = (
+            schedules if fire_schedules and isinstance(schedules, Schedules) else None
+        )
         self._loop = ClaimLoop(self)
         # kind -> (its handler, whether it is async), looked up once per kind
         self._handlers: dict[str, tuple[Handler | None, bool]] = {}

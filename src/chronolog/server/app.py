@@ -30,7 +30,7 @@ from .errors import install_error_handlers
 from .live import DEFAULT_PER_TOKEN, DEFAULT_RECHECK, DEFAULT_TOTAL, Live
 from .metrics import Metrics
 from .middleware import GuardMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
-from .routes import admin, events, feed, jobs, secrets, states, stats
+from .routes import admin, events, feed, jobs, schedules, secrets, states, stats
 from .schemas import ERROR_RESPONSES, extra_components
 
 __all__ = ["API_PREFIX", "DEFAULT_LIMITS", "ROUTERS", "create_app"]
@@ -53,6 +53,7 @@ ROUTERS: Sequence[APIRouter] = (
     states.router,
     feed.router,
     jobs.router,
+    schedules.router,
 )
 """Every part's routes module, mounted under :data:`API_PREFIX` in this order."""
 
@@ -66,6 +67,7 @@ def create_app(
     max_wait: float = 60.0,
     stream_seconds: float | None = None,
     housekeeping_seconds: float | None = 60.0,
+    schedule_seconds: float | None = 1.0,
     max_streams_per_token: int = DEFAULT_PER_TOKEN,
     max_streams: int = DEFAULT_TOTAL,
     token_recheck_seconds: float = DEFAULT_RECHECK,
@@ -82,7 +84,9 @@ def create_app(
     ``max_streams`` (429 beyond); their tokens are re-checked every
     ``token_recheck_seconds``, and a stream whose token stopped working ends. Every
     ``housekeeping_seconds`` the server applies each project's retention
-    policies when due (``None``: never), so nobody schedules a cron.
+    policies when due (``None``: never), so nobody schedules a cron. Every
+    ``schedule_seconds`` it fires the job schedules that are due, in every project
+    (``None``: never; local workers fire them too, remote workers rely on this).
     """
     owns = isinstance(store, str)
     root = Chronolog(store, limits=limits) if isinstance(store, str) else store
@@ -104,16 +108,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        chores = None
+        tasks = []
         if housekeeping_seconds is not None:
-            chores = asyncio.create_task(_housekeeping(state, housekeeping_seconds))
+            tasks.append(asyncio.create_task(_housekeeping(state, housekeeping_seconds)))
+        if schedule_seconds is not None:
+            tasks.append(asyncio.create_task(schedules.fire_loop(state, schedule_seconds)))
         try:
             yield
         finally:
-            if chores is not None:
-                chores.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await chores
+                    await task
             if feed_waker.hub is not None:
                 await feed_waker.hub.close()
             await live.close()

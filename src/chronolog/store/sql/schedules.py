@@ -54,9 +54,7 @@ def schedule_get(
 
 def schedule_list(conn: Connection, project_id: int) -> Sequence[Row[Any]]:
     """schedule_list: every schedule of a project, by name."""
-    return conn.execute(
-        select(_s).where(_s.c.project_id == project_id).order_by(_s.c.name)
-    ).all()
+    return conn.execute(select(_s).where(_s.c.project_id == project_id).order_by(_s.c.name)).all()
 
 
 def schedule_upsert(
@@ -145,9 +143,7 @@ def schedule_due_projects(conn: Connection, now: int) -> list[str]:
         .distinct()
         .subquery()
     )
-    rows = conn.execute(
-        select(projects.c.name).where(projects.c.id.in_(select(due.c.project_id)))
-    )
+    rows = conn.execute(select(projects.c.name).where(projects.c.id.in_(select(due.c.project_id))))
     return sorted(r[0] for r in rows)
 
 
@@ -173,9 +169,7 @@ def schedule_advance(
         values.update(last_fire_at=last_fire_at, last_job_id=last_job_id)
     return bool(
         conn.execute(
-            update(_s)
-            .where(_s.c.id == schedule_id, _s.c.next_fire_at == seen_next)
-            .values(values)
+            update(_s).where(_s.c.id == schedule_id, _s.c.next_fire_at == seen_next).values(values)
         ).rowcount
     )
 
@@ -209,7 +203,7 @@ def schedule_fire_job(conn: Connection, schedule_id: int, fire_at: int) -> int |
     return None if found is None else int(found)
 
 
-def schedule_fire_page(conn: Connection, schedule_id: int, limit: int) -> Sequence[Row[Any]]:
+def schedule_fire_page(conn: Connection, schedule_id: int, limit: int) -> Sequence[Any]:
     """schedule_fire_page: a schedule's newest fires (fire time, job, who, when)."""
     return conn.execute(
         select(_f.c.fire_at, _f.c.job_id, _f.c.fired_by, _f.c.fired_at)

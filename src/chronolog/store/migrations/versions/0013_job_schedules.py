@@ -34,9 +34,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(64), nullable=False),
         sa.Column("cron", sa.String(255), nullable=True, comment="five-field cron, or NULL"),
         sa.Column("every_seconds", sa.Integer, nullable=True, comment="fixed interval, or NULL"),
-        sa.Column(
-            "tz", sa.String(64), nullable=False, comment="IANA time zone of the cron fields"
-        ),
+        sa.Column("tz", sa.String(64), nullable=False, comment="IANA time zone of the cron fields"),
         sa.Column("payload", JSONDocument, nullable=True),
         sa.Column("queue", sa.String(64), nullable=False),
         sa.Column("priority", sa.Integer, nullable=False),
