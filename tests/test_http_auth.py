@@ -40,7 +40,9 @@ def _world(api: Api) -> dict[str, Any]:
     machines = cl.states.machines()
     jobs = [(j.id, j.state, j.lease, j.attempt, j.result) for j in cl.jobs.list(limit=100).items]
     logs = [len(cl.jobs.logs(j[0])) for j in jobs]
+    schedules = cl.jobs.schedules.list()
     return {
+        "schedules": schedules,
         "jobs": jobs,
         "logs": logs,
         "events": events,
@@ -67,6 +69,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
     stopped = cl.jobs.enqueue("rip", queue="later").id
     cl.jobs.cancel(stopped)
     job, lease = running.id, running.lease
+    cl.jobs.schedules.add("nightly", "scan", cron="0 3 * * *")
     return [
         ("POST", "/events", "write", {"event_type": "a", "action": "b"}),
         ("GET", "/events", "read", None),
@@ -119,6 +122,15 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("POST", f"/jobs/{job}/fail", "write", {"lease": lease, "error": "x"}),
         ("POST", f"/jobs/{job}/release", "write", {"lease": lease}),
         ("POST", f"/jobs/{job}/cancel", "write", None),
+        # GETs of a schedule first: another project's token must find nothing (404).
+        ("GET", "/schedules/nightly", "read", None),
+        ("GET", "/schedules/nightly/next", "read", None),
+        ("GET", "/schedules/nightly/fires", "read", None),
+        ("GET", "/schedules", "read", None),
+        ("PUT", "/schedules/nightly", "write", {"kind": "scan", "every": 60}),
+        ("POST", "/schedules/nightly/pause", "write", None),
+        ("POST", "/schedules/nightly/resume", "write", None),
+        ("DELETE", "/schedules/nightly", "write", None),
     ]
 
 
@@ -133,6 +145,8 @@ def _template(path: str) -> str:
     }
     if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim", "complete", "end"}:
         parts[2] = names.get(parts[1], "{kind}")
+    if parts[1] == "schedules" and len(parts) >= 3:
+        parts[2] = "{name}"
     if parts[1] == "jobs" and len(parts) == 4:
         parts[2] = "{job_id}"
     if parts[1] == "entities" and len(parts) >= 4:
@@ -199,11 +213,15 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.status_code == 404, (method, path, response.text)
         if path == "/machines":
             assert [m["kind"] for m in response.json()] == [], response.text  # none of default's
+        if path.startswith("/schedules/") and method == "GET":
+            assert response.status_code == 404, (method, path, response.text)
+        if path == "/schedules":
+            assert response.json() == {"items": []}, response.text
     assert _world(api) == before
     # What it did, it did in its own project.
     view = api.cl.using("other")
     # "movie": creating an entity records its creation (in "other", where it was made).
-    assert sorted({e.event_type for e in view.events.recent()}) == ["a", "job", "movie"]
+    assert sorted({e.event_type for e in view.events.recent()}) == ["a", "job", "movie", "schedule"]
     assert [j.kind for j in view.jobs.list().items] == ["x"]
     assert {m.user for m in view.auth.members()} == {"mallory"}
     assert view.secrets.list() == []  # put, read back and deleted: all in "other"
