@@ -28,6 +28,7 @@ from __future__ import annotations
 import builtins
 import os
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -126,7 +127,7 @@ class Schedules:
         *,
         cron: str | None = None,
         every: timedelta | int | None = None,
-        payload: dict[str, Any] | None = None,
+        payload: Mapping[str, Any] | str | None = None,
         queue: str = "default",
         tz: str = "UTC",
         priority: int = 0,
