@@ -351,3 +351,37 @@ def test_a_worker_fires_schedules_and_runs_their_jobs(cl: Chronolog) -> None:
     assert first.metadata is not None
     assert first.metadata["schedule"] == "beat"
     assert first.metadata["fire_at"] == job.run_at.isoformat().replace("+00:00", "Z")
+
+
+def test_the_examples_recurring_tasks_are_schedules(ccl: Chronolog, clock: Clock) -> None:
+    from chronolog.examples import library_cleanup, media_manager
+
+    media_manager.define_machines(ccl)
+    made = media_manager.install_schedules(ccl)
+    scan = library_cleanup.install_schedules(ccl)
+    assert [s.name for s in made] == ["index-library", "reconcile-downloads"]
+    assert scan.cron == "0 3 * * *"
+    clock.advance(timedelta(minutes=2))
+    # A restart re-adds them: same timing, so nothing moves and nothing fires twice.
+    again = media_manager.install_schedules(ccl)
+    assert [s.next_fire_at for s in again] == [s.next_fire_at for s in made]
+    # Down from 12:00 until 03:00 next night: the index runs missed are skipped
+    # (none), reconcile runs once for the night (latest: the 03:00 one is on time),
+    # and the nightly scan runs.
+    clock.at = datetime(2026, 3, 28, 3, 0, 1, tzinfo=UTC)
+    handlers = {**media_manager.handlers(ccl), **library_cleanup.handlers(ccl)}
+    stats = Worker(ccl.jobs, handlers, name="media-app").run(burst=True)
+    assert stats.completed == 2
+    assert [s.fires for s in ccl.jobs.schedules.list()] == [0, 1, 1]  # index, scan, reconcile
+    assert ccl.jobs.schedules.get("index-library").missed == 2
+    tasks = ccl.states.entities("task").items
+    assert [(t.state, t.title) for t in tasks] == [
+        ("done", f"reconcile downloads #{tasks[0].id[4:]}")
+    ]
+    scans = ccl.events.query(event_types=["scan"]).items
+    assert {(e.action, e.actor.type if e.actor else None) for e in scans} == {
+        ("started", "scheduler"),
+        ("completed", "scheduler"),
+    }
+    fired = ccl.events.query(event_types=["job"], actions=["fired"]).items
+    assert sorted(e.metadata["schedule"] for e in fired) == ["nightly-scan", "reconcile-downloads"]

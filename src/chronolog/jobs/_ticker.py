@@ -1,5 +1,5 @@
 """The ticker: a thread that writes running jobs' log lines, sends their heartbeats,
-enforces per-job timeouts and runs the worker's housekeeping."""
+enforces per-job timeouts, fires due schedules and runs the worker's housekeeping."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ class Ticker:
         worker = self._worker
         beat_every = max(0.05, worker.lease / 3)
         next_beat = time.monotonic() + beat_every
-        next_fire = 0.0
+        next_fire = time.monotonic() + FIRE_EVERY  # run() fired once already
         while not self._stop.wait(TICK):
             now = time.monotonic()
             for ctx in worker.running():

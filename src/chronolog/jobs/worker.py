@@ -15,7 +15,8 @@ splits producer, job executor and completer):
   threads that run the handlers;
 * :mod:`._bridge`: async handlers on one shared event loop thread, each
   awaited by its runner;
-* :mod:`._ticker`: a thread that writes job log lines, sends heartbeats and
+* :mod:`._ticker`: a thread that writes job log lines, sends heartbeats, fires due
+  schedules (:mod:`.schedules`, no leader: every worker does) and
   enforces per-job timeouts;
 * :mod:`._context`: what a handler sees (:class:`JobContext`).
 
@@ -228,6 +229,8 @@ class Worker:
                 root.setLevel(logging.INFO)
         self._ticker.start()
         try:
+            # Due fire times first, so a burst run ("run what is due, then exit") runs them.
+            self.fire_schedules()
             self._loop.run(burst, max_jobs)
             self._loop.drain()
         finally:
@@ -240,6 +243,16 @@ class Worker:
                 signal.signal(sig, handler)
             self._bridge.close()
         return self.stats
+
+    def fire_schedules(self) -> None:
+        """Enqueue the jobs of due schedules (each fire time once, whoever else fires it);
+        the ticker calls it every ``FIRE_EVERY`` seconds. Errors are logged, never raised."""
+        if self.schedules is None:
+            return
+        try:
+            self.schedules.fire_due(self.name)
+        except ChronologError as exc:
+            log.warning("chronolog worker %s: firing schedules failed: %s", self.name, exc)
 
     # -- the jobs it holds -----------------------------------------------------------------
 
