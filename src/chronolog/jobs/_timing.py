@@ -127,7 +127,7 @@ def timing(cron: object, every: object, tz: object) -> Timing:
             )
         try:
             next(CronSim(expr, datetime(2000, 1, 1, tzinfo=zone)))
-        except (CronSimError, StopIteration) as exc:
+        except (CronSimError, StopIteration, ValueError, IndexError, OverflowError) as exc:
             raise ValidationError(f"bad cron expression {cron!r}: {exc}", field="cron") from None
         return Timing(expr, None, tz, zone)
     if isinstance(every, timedelta):
