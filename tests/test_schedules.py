@@ -163,33 +163,42 @@ def test_concurrent_firers_in_threads_enqueue_each_fire_once(
 # -- catch-up ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("policy", "expected"),
-    [("all", 10), ("latest", 1), ("none", 0)],
-)
-def test_catch_up_after_a_pause(ccl: Chronolog, clock: Clock, policy: str, expected: int) -> None:
+CATCH_UP = {"all": 10, "latest": 1, "none": 0}
+"""Jobs each policy enqueues for the ten fire times missed while paused."""
+
+
+def test_catch_up_after_a_pause(ccl: Chronolog, clock: Clock) -> None:
     s = ccl.jobs.schedules
-    s.add("hourly", "report", every=3600, catch_up=policy)
+    for policy in CATCH_UP:  # one hourly schedule per policy, side by side
+        s.add(f"hourly-{policy}", f"report-{policy}", every=3600, catch_up=policy)
     clock.advance(timedelta(hours=1))
-    assert len(s.fire_due("w")) == 1  # on time
-    s.pause("hourly")
+    assert len(s.fire_due("w")) == 3  # on time, each
+    for policy in CATCH_UP:
+        s.pause(f"hourly-{policy}")
     clock.advance(timedelta(hours=10, minutes=30))  # ten fire times pass, all late
     assert s.fire_due("w") == []  # paused: nothing fires
-    s.resume("hourly")
+    for policy in CATCH_UP:
+        s.resume(f"hourly-{policy}")
     fired = s.fire_due("w")
-    assert len(fired) == expected
-    after = s.get("hourly")
-    assert after.missed == 10 - expected
-    assert after.next_fire_at > clock()
-    if expected:
-        assert ccl.jobs.get(fired[-1]).run_at == clock().replace(minute=0, second=0, microsecond=0)
+    assert len(fired) == sum(CATCH_UP.values())
+    newest = clock().replace(minute=0, second=0, microsecond=0)
+    for policy, expected in CATCH_UP.items():
+        after = s.get(f"hourly-{policy}")
+        assert after.missed == 10 - expected, policy
+        assert after.next_fire_at > clock()
+        times = _jobs(ccl, f"report-{policy}")
+        assert len(times) == 1 + expected, policy
+        assert times[1:] == [newest - i * 3600 * SECOND for i in range(expected - 1, -1, -1)]
     # Then on time again, whatever the policy.
     clock.advance(timedelta(minutes=30))
-    assert len(s.fire_due("w")) == 1
-    assert len(_jobs(ccl, "report")) == 1 + expected + 1
-    if expected < 10:
-        missed = ccl.events.query(event_types=["schedule"], actions=["missed"]).items
-        assert [e.metadata["missed"] for e in missed] == [10 - expected]
+    assert len(s.fire_due("w")) == 3
+    missed = ccl.events.query(event_types=["schedule"], actions=["missed"]).items
+    assert sorted(
+        (e.target.id, e.metadata["missed"]) for e in missed if e.target and e.metadata
+    ) == [
+        ("hourly-latest", 9),
+        ("hourly-none", 10),
+    ]
 
 
 def test_catch_up_after_downtime_and_max_catch_up(ccl: Chronolog, clock: Clock) -> None:
@@ -253,39 +262,38 @@ def test_interval_fires_on_multiples_of_every(ccl: Chronolog) -> None:
 # -- managing -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "field", "says"),
-    [
-        ({"cron": "61 * * * *"}, "cron", "bad cron expression"),
-        ({"cron": "* * * *"}, "cron", "five fields"),
-        ({"cron": "@daily"}, "cron", "five fields"),
-        ({"every": 0}, "every", "from 1 to"),
-        ({"every": -5}, "every", "from 1 to"),
-        ({"every": timedelta(milliseconds=1500)}, "every", "whole number of seconds"),
-        ({"every": True}, "every", "from 1 to"),
-        ({"cron": "* * * * *", "every": 5}, "cron", "exactly one of cron and every"),
-        ({}, "cron", "exactly one of cron and every"),
-        ({"every": 5, "tz": "Mars/Olympus_Mons"}, "tz", "unknown time zone"),
-        ({"every": 5, "tz": "../../etc/passwd"}, "tz", "IANA time zone"),
-        ({"every": 5, "catch_up": "sometimes"}, "catch_up", "catch_up must be one of"),
-        ({"every": 5, "max_catch_up": 0}, "max_catch_up", "from 1 to"),
-        ({"every": 5, "max_attempts": 0}, "max_attempts", "from 1 to"),
-        ({"every": 5, "queue": ""}, "queue", "non-empty"),
-        ({"every": 5, "payload": [1, 2]}, None, "payload"),
-    ],
-)
-def test_bad_input_is_refused_and_changes_nothing(
-    cl: Chronolog, kwargs: dict[str, object], field: str | None, says: str
-) -> None:
+BAD_INPUT: list[tuple[dict[str, object], str | None, str]] = [
+    ({"cron": "61 * * * *"}, "cron", "bad cron expression"),
+    ({"cron": "* * * *"}, "cron", "five fields"),
+    ({"cron": "@daily"}, "cron", "five fields"),
+    ({"every": 0}, "every", "from 1 to"),
+    ({"every": -5}, "every", "from 1 to"),
+    ({"every": timedelta(milliseconds=1500)}, "every", "whole number of seconds"),
+    ({"every": True}, "every", "from 1 to"),
+    ({"cron": "* * * * *", "every": 5}, "cron", "exactly one of cron and every"),
+    ({}, "cron", "exactly one of cron and every"),
+    ({"every": 5, "tz": "Mars/Olympus_Mons"}, "tz", "unknown time zone"),
+    ({"every": 5, "tz": "../../etc/passwd"}, "tz", "IANA time zone"),
+    ({"every": 5, "catch_up": "sometimes"}, "catch_up", "catch_up must be one of"),
+    ({"every": 5, "max_catch_up": 0}, "max_catch_up", "from 1 to"),
+    ({"every": 5, "max_attempts": 0}, "max_attempts", "from 1 to"),
+    ({"every": 5, "queue": ""}, "queue", "non-empty"),
+    ({"every": 5, "payload": [1, 2]}, None, "payload"),
+]
+"""Bad ``add`` arguments, the field the error names, and what its message says."""
+
+
+def test_bad_input_is_refused_and_changes_nothing(cl: Chronolog) -> None:
     cl.jobs.schedules.add("keep", "k", every=60)
     before = cl.jobs.schedules.get("keep")
     events = cl.events.query().total
-    for name in ("new", "keep"):
-        with pytest.raises(ValidationError) as caught:
-            cl.jobs.schedules.add(name, "k", **kwargs)  # type: ignore[arg-type]
-        assert says in str(caught.value)
-        if field is not None:
-            assert caught.value.details.get("field") == field
+    for kwargs, field, says in BAD_INPUT:
+        for name in ("new", "keep"):  # neither a new schedule nor a change
+            with pytest.raises(ValidationError) as caught:
+                cl.jobs.schedules.add(name, "k", **kwargs)  # type: ignore[arg-type]
+            assert says in str(caught.value), kwargs
+            if field is not None:
+                assert caught.value.details.get("field") == field, kwargs
     assert [x.name for x in cl.jobs.schedules.list()] == ["keep"]
     assert cl.jobs.schedules.get("keep") == before
     assert cl.events.query().total == events

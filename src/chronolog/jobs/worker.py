@@ -144,6 +144,10 @@ class Worker:
     an exception fails the attempt (retried with back-off while attempts
     remain). Handlers run at least once: after a crash, an expired lease
     hands the job to another worker.
+
+    A worker on a local store also fires the store's due schedules (at start
+    and every half second; ``fire_schedules=False`` turns it off): each fire
+    time enqueues one job however many workers fire it (``docs/schedules.md``).
     """
 
     def __init__(
