@@ -221,6 +221,16 @@ def test_fires_within_grace_are_on_time_under_every_policy(ccl: Chronolog, clock
     clock.advance(timedelta(seconds=3))  # a slow round: three fires, none late enough to skip
     assert len(s.fire_due("w")) == 3
     assert s.get("fast").missed == 0
+    assert len(s.fires("fast")) == 3
+    # A week later the old fire rows (the keys of past fire times) are forgotten;
+    # their jobs and events stay.
+    clock.advance(timedelta(days=8))
+    # The fire times of the last 5 s (GRACE) are on time; the rest of the week missed.
+    assert len(s.fire_due("w")) == 5
+    newest = clock().replace(microsecond=0)
+    assert [f.fire_at for f in s.fires("fast")] == [newest - i * SECOND for i in range(5)]
+    assert len(_jobs(ccl, "fast")) == 8
+    assert s.get("fast").missed == 8 * 86400 - 5
 
 
 # -- cron and time zones ---------------------------------------------------------------------
