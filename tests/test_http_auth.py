@@ -41,8 +41,12 @@ def _world(api: Api) -> dict[str, Any]:
     jobs = [(j.id, j.state, j.lease, j.attempt, j.result) for j in cl.jobs.list(limit=100).items]
     logs = [len(cl.jobs.logs(j[0])) for j in jobs]
     schedules = cl.jobs.schedules.list()
+    queues = [q.to_dict() for q in cl.jobs.queues()]
+    workers = [(w.id, w.name) for w in cl.jobs.workers()]
     return {
         "schedules": schedules,
+        "queues": queues,
+        "workers": workers,
         "jobs": jobs,
         "logs": logs,
         "events": events,
@@ -70,6 +74,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
     cl.jobs.cancel(stopped)
     job, lease = running.id, running.lease
     cl.jobs.schedules.add("nightly", "scan", cron="0 3 * * *")
+    worker = cl.jobs.register_worker("w1", host="h1")
     return [
         ("POST", "/events", "write", {"event_type": "a", "action": "b"}),
         ("GET", "/events", "read", None),
@@ -131,6 +136,17 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("POST", "/schedules/nightly/pause", "write", None),
         ("POST", "/schedules/nightly/resume", "write", None),
         ("DELETE", "/schedules/nightly", "write", None),
+        ("GET", "/queues", "read", None),
+        ("GET", "/queues/rip", "read", None),
+        ("POST", "/queues/rip/pause", "write", None),
+        ("POST", "/queues/rip/resume", "write", None),
+        ("PUT", "/queues/rip/limit", "write", {"concurrency": 1}),
+        ("POST", "/jobs/retry-many", "write", {"queue": ["later"]}),
+        ("POST", "/jobs/cancel-many", "write", {"queue": ["rip"]}),
+        ("GET", "/workers", "read", None),
+        ("POST", "/workers", "write", {"name": "w2", "host": "h2"}),
+        ("POST", f"/workers/{worker}/heartbeat", "write", None),
+        ("DELETE", f"/workers/{worker}", "write", None),
     ]
 
 
@@ -143,7 +159,14 @@ def _template(path: str) -> str:
         "secrets": "{name}",
         "jobs": "{job_id}",
     }
-    if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim", "complete", "end"}:
+    if parts[1] == "queues" and len(parts) >= 3:
+        parts[2] = "{queue}"
+        return "/".join(parts)
+    if parts[1] == "workers" and len(parts) >= 3:
+        parts[2] = "{worker_id}"
+        return "/".join(parts)
+    fixed = {"recent", "stream", "claim", "complete", "end", "retry-many", "cancel-many"}
+    if len(parts) == 3 and parts[2] not in fixed:
         parts[2] = names.get(parts[1], "{kind}")
     if parts[1] == "schedules" and len(parts) >= 3:
         parts[2] = "{name}"
@@ -209,8 +232,12 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.status_code == 404, (method, path, response.text)
         if path == "/jobs/complete":  # another project's job is skipped, as a stale lease
             assert response.json() == {"completed": []}, response.text
+        elif path in ("/jobs/retry-many", "/jobs/cancel-many"):  # none of default's moved
+            assert response.json() == {"moved": 0}, response.text
         elif path.startswith("/jobs/") and path != "/jobs/claim":
             assert response.status_code == 404, (method, path, response.text)
+        if path.startswith("/workers/") and method == "DELETE":
+            assert response.status_code == 404, response.text  # default's worker: unseen
         if path == "/machines":
             assert [m["kind"] for m in response.json()] == [], response.text  # none of default's
         if path.startswith("/schedules/") and method == "GET":
@@ -221,7 +248,14 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
     # What it did, it did in its own project.
     view = api.cl.using("other")
     # "movie": creating an entity records its creation (in "other", where it was made).
-    assert sorted({e.event_type for e in view.events.recent()}) == ["a", "job", "movie", "schedule"]
+    # "queue": its pause, resume and limit of its own queue "rip"; "schedule": its own.
+    assert sorted({e.event_type for e in view.events.recent()}) == [
+        "a",
+        "job",
+        "movie",
+        "queue",
+        "schedule",
+    ]
     assert [j.kind for j in view.jobs.list().items] == ["x"]
     assert {m.user for m in view.auth.members()} == {"mallory"}
     assert view.secrets.list() == []  # put, read back and deleted: all in "other"

@@ -14,6 +14,7 @@ from . import (
     jobs,
     machines,
     projects,
+    queues,
     schedules,
     serve,
     stats,
@@ -40,6 +41,7 @@ app.add_typer(machines.app, name="machines")
 app.add_typer(projects.app, name="projects")
 jobs.register(app)
 schedules.register(app)
+queues.register(app, jobs.app)
 stats.register(app)
 feed.register(app)
 cleanup.register(app)

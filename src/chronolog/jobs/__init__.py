@@ -7,8 +7,10 @@ by job kind; :func:`command_handler` runs an external command per job (the
 
 from .models import Job, JobError, JobLog, JobMove, NewJob
 from .queue import DEFAULT_LEASE, Jobs, backoff
+from .queues import QueueInfo
 from .schedule_models import Schedule, ScheduleFire
 from .schedules import Schedules
+from .workers import WorkerInfo
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -18,8 +20,10 @@ __all__ = [
     "JobMove",
     "Jobs",
     "NewJob",
+    "QueueInfo",
     "Schedule",
     "ScheduleFire",
     "Schedules",
+    "WorkerInfo",
     "backoff",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "check_actor",
     "check_id",
     "check_int",
+    "check_kinds",
     "check_log_lines",
     "check_queues",
     "check_text",
@@ -93,6 +94,16 @@ def check_queues(queues: Sequence[str] | str | None) -> tuple[str, ...] | None:
         raise ValidationError("queues must name at least one queue (or be None)")
     for name in names:
         check_word(name, "queue")
+    return names
+
+
+def check_kinds(kinds: Sequence[str] | str) -> tuple[str, ...]:
+    """Job kinds a claim takes (a worker's handlers): at least one."""
+    names = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    if not names:
+        raise ValidationError("kinds must name at least one kind (or be None)", field="kinds")
+    for name in names:
+        check_word(name, "kind")
     return names
 
 

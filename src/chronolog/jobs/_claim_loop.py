@@ -94,7 +94,7 @@ class ClaimLoop:
             seen = source.wake_generation()
             try:
                 completed, jobs = source.complete_and_claim(
-                    _items(done), w.queues, w.name, limit=free, lease=w.lease
+                    _items(done), w.queues, w.name, limit=free, lease=w.lease, kinds=w.kinds
                 )
             except ChronologError as exc:
                 # Nothing happened: complete the finished jobs on their own (a

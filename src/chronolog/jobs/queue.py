@@ -32,6 +32,7 @@ from ._checks import (
     check_actor,
     check_id,
     check_int,
+    check_kinds,
     check_queues,
     completions,
     cut_log_line,
@@ -42,8 +43,10 @@ from ._leases import DEFAULT_LEASE, LeaseHolder, backoff, refusal
 from ._operate import Operator
 from ._trail import Move, bulk_move, record
 from .models import Job, NewJob
+from .queues import QueueControls
 from .reading import job_from_row
 from .schedules import Schedules
+from .workers import WorkerRegistry
 
 __all__ = ["DEFAULT_LEASE", "LOG_LEVELS", "Jobs", "backoff", "cut_log_line", "default_worker_name"]
 
@@ -56,7 +59,7 @@ def default_worker_name() -> str:
     return f"{os.uname().nodename}:{os.getpid()}"
 
 
-class Jobs(LeaseHolder, Operator):
+class Jobs(LeaseHolder, Operator, QueueControls, WorkerRegistry):
     """The job queue of one project. See ``docs/jobs.md``.
 
     Producing: :meth:`enqueue`, :meth:`enqueue_many`. Running (every call
@@ -65,7 +68,10 @@ class Jobs(LeaseHolder, Operator):
     :meth:`complete`, :meth:`complete_many`, :meth:`fail`, :meth:`release`.
     Operating: :meth:`retry`, :meth:`cancel`, :meth:`rescue`. Reading:
     :meth:`get`, :meth:`list`, :meth:`failed`, :meth:`running`, :meth:`logs`,
-    :meth:`history`, :meth:`counts`.
+    :meth:`history`, :meth:`counts`. Queues (``jobs/queues.py``): :meth:`pause`,
+    :meth:`resume`, :meth:`set_limit`, :meth:`queues`, :meth:`retry_many`,
+    :meth:`cancel_many`. Workers (``jobs/workers.py``): :meth:`workers` and the
+    registry verbs a worker calls.
     """
 
     def __init__(self, scope: Scope) -> None:
@@ -75,6 +81,10 @@ class Jobs(LeaseHolder, Operator):
         self._pid = os.getpid()
         self.schedules = Schedules(scope)
         """Recurring jobs (cron or interval), fired by the workers: see ``docs/schedules.md``."""
+        # (queues, kinds) of a claim -> its limited queues, as the last batch saw them
+        # (a hint of whether to run the limited claim; each batch refreshes it).
+        self._controlled: dict[Any, tuple[str, ...]] = {}
+        self._wake_at = 0.0  # a limited queue held back: look again by then (monotonic)
 
     # -- producing ---------------------------------------------------------------------
 
@@ -181,14 +191,19 @@ class Jobs(LeaseHolder, Operator):
         limit: int = 1,
         lease: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> list[Job]:
         """Take up to ``limit`` due pending jobs of ``queues`` (None: any), by priority then age.
 
         Each comes back running, with a fresh ``lease`` token (the fencing
         number) valid for ``lease`` unless renewed by :meth:`heartbeat`.
         Expired leases are rescued first, at most once a second per process.
+        ``kinds``: only jobs of these kinds (None: any). Paused queues are
+        skipped; limited ones give at most what their limits allow.
         """
-        return self.complete_and_claim((), queues, worker, limit=limit, lease=lease, pid=pid)[1]
+        return self.complete_and_claim(
+            (), queues, worker, limit=limit, lease=lease, pid=pid, kinds=kinds
+        )[1]
 
     def complete(self, job_id: int, lease: int, result: Mapping[str, Any] | None = None) -> None:
         """Mark a running job completed (fenced: ``LeaseLost`` if the lease is stale)."""
@@ -219,6 +234,7 @@ class Jobs(LeaseHolder, Operator):
         limit: int = 1,
         lease: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> tuple[list[int], list[Job]]:
         """:meth:`complete_many` of ``done``, then :meth:`claim`, in one transaction.
 
@@ -227,9 +243,13 @@ class Jobs(LeaseHolder, Operator):
         fenced exactly as in :meth:`complete_many` (a stale lease is skipped and
         left out of the returned ids); if the transaction fails, neither
         happened. Returns (ids completed, jobs claimed, by priority then age).
+        Jobs of limited queues are claimed in a transaction of their own, under
+        their limits (``jobs/queues.py``), before the batch when the last batch
+        said this claim's queues include limited ones.
         """
         fenced = completions(done, self._scope.limits) if done else []
         names = check_queues(queues)
+        wanted = None if kinds is None else check_kinds(kinds)
         worker = worker or default_worker_name()
         if not isinstance(worker, str) or len(worker) > 255:
             raise ValidationError("worker name is longer than 255 characters", field="worker")
@@ -239,7 +259,27 @@ class Jobs(LeaseHolder, Operator):
         if time.monotonic() >= self._next_rescue:
             self._next_rescue = time.monotonic() + RESCUE_EVERY
             self.rescue()
-        return self._batch(fenced, names, worker, limit, span, pid)
+        key = (names, wanted)
+        controlled = self._controlled.get(key)
+        first: list[Job] = []
+        if controlled:
+            # Limited queues first: their limits bound what they take, and unlimited
+            # queues with endless work must not starve them.
+            first = self._claim_controlled(controlled, wanted, worker, limit, span, pid)
+            limit -= len(first)
+            if limit <= 0 and not fenced:
+                return [], first
+        completed, claimed, found = self._batch(fenced, names, worker, limit, span, pid, wanted)
+        if limit > 0:
+            if len(self._controlled) > 64:
+                self._controlled.clear()
+            self._controlled[key] = found
+            if found and not controlled and len(claimed) < limit:
+                more = self._claim_controlled(
+                    found, wanted, worker, limit - len(claimed), span, pid
+                )
+                claimed += more
+        return completed, first + claimed if first else claimed
 
     def _batch(
         self,
@@ -249,7 +289,8 @@ class Jobs(LeaseHolder, Operator):
         limit: int,
         span: float,
         pid: int | None,
-    ) -> tuple[list[int], list[Job]]:
+        kinds: tuple[str, ...] | None = None,
+    ) -> tuple[list[int], list[Job], tuple[str, ...]]:
         scope = self._scope
         now = to_micros(scope.clock())
         batch = sql.Batch(
@@ -264,6 +305,7 @@ class Jobs(LeaseHolder, Operator):
             pid=self._pid if pid is None else pid,
             claiming=bulk_move(scope, "running", "pending", now, "worker"),
             shard=scope.store.dialect.counter_shard(),
+            kinds=kinds,
         )
         result = scope.store.dialect.jobs.run_batch(scope.store, batch)
         project = scope.project
@@ -272,7 +314,7 @@ class Jobs(LeaseHolder, Operator):
             scope.store.notifier.publish("events", "jobs_done")
         elif claimed:
             scope.store.notifier.publish("events")
-        return result.completed, claimed
+        return result.completed, claimed, result.controlled
 
     # -- waking ----------------------------------------------------------------------------
 
@@ -291,6 +333,10 @@ class Jobs(LeaseHolder, Operator):
         if not self._listening:
             store.listen("jobs")
             self._listening = True
+        if self._wake_at:
+            # A limited queue held jobs back: its window ends (or a slot may free) by then,
+            # and nothing would wake this worker when it does.
+            timeout = max(0.0, min(timeout, self._wake_at - time.monotonic()))
         return store.wait("jobs", seen, timeout)
 
     @property

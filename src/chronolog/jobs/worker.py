@@ -42,6 +42,7 @@ from ..errors import ChronologError, LeaseLost, NotFound
 from ._bridge import AsyncBridge
 from ._claim_loop import ClaimLoop
 from ._context import Capture, JobContext, current_job, set_current
+from ._registry import Registration
 from ._runners import RunnerPool
 from ._ticker import Ticker
 from .models import Job
@@ -70,6 +71,7 @@ class JobSource(Protocol):
         limit: int = 1,
         lease: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> list[Job]: ...
 
     def heartbeat(
@@ -103,6 +105,7 @@ class JobSource(Protocol):
         limit: int = 1,
         lease: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> tuple[list[int], list[Job]]: ...
 
     def fail(
@@ -139,7 +142,10 @@ class Worker:
     """Run handlers for jobs of ``queues`` (None: every queue) with ``concurrency`` at a time.
 
     ``handlers`` maps job kinds to functions (sync or async) taking a
-    :class:`JobContext`; or give one callable to handle every kind. A
+    :class:`JobContext` (the worker then claims only those kinds); or give one
+    callable to handle every kind. The worker registers itself in the worker
+    registry (``cl.jobs.workers()``) while it runs, heartbeating every
+    ``registry_beat`` seconds (default 10). A
     handler's return value (a JSON object, or None) becomes the job result;
     an exception fails the attempt (retried with back-off while attempts
     remain). Handlers run at least once: after a crash, an expired lease
@@ -165,6 +171,7 @@ class Worker:
         poll_interval: float | None = None,
         maintenance: Callable[[], object] | None = None,
         fire_schedules: bool = True,
+        registry_beat: float | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -196,6 +203,13 @@ class Worker:
         self._loop = ClaimLoop(self)
         # kind -> (its handler, whether it is async), looked up once per kind
         self._handlers: dict[str, tuple[Handler | None, bool]] = {}
+        # A worker with a handler per kind claims only those kinds (a job of another
+        # kind waits for a worker that has its handler); one callable handles any.
+        self.kinds: tuple[str, ...] | None = (
+            tuple(handlers) if isinstance(handlers, Mapping) and handlers else None
+        )
+        # Its entry in the worker registry (cl.jobs.workers()), heartbeated.
+        self.registration = Registration(self, *(() if registry_beat is None else (registry_beat,)))
 
     # -- control -------------------------------------------------------------------------
 
@@ -232,12 +246,14 @@ class Worker:
             if root.level > logging.INFO:
                 root.setLevel(logging.INFO)
         self._ticker.start()
+        self.registration.start()
         try:
             # Due fire times first, so a burst run ("run what is due, then exit") runs them.
             self.fire_schedules()
             self._loop.run(burst, max_jobs)
             self._loop.drain()
         finally:
+            self.registration.stop()
             self._ticker.stop()
             self.pool.close()
             if capture is not None:

@@ -30,7 +30,7 @@ from .errors import install_error_handlers
 from .live import DEFAULT_PER_TOKEN, DEFAULT_RECHECK, DEFAULT_TOTAL, Live
 from .metrics import Metrics
 from .middleware import GuardMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
-from .routes import admin, events, feed, jobs, schedules, secrets, states, stats
+from .routes import admin, events, feed, jobs, queues, schedules, secrets, states, stats
 from .schemas import ERROR_RESPONSES, extra_components
 
 __all__ = ["API_PREFIX", "DEFAULT_LIMITS", "ROUTERS", "create_app"]
@@ -52,6 +52,7 @@ ROUTERS: Sequence[APIRouter] = (
     stats.router,
     states.router,
     feed.router,
+    queues.router,  # before jobs: its /jobs/retry-many and /jobs/cancel-many are literal paths
     jobs.router,
     schedules.router,
 )

@@ -4,6 +4,7 @@ from ._base import JSONDocument, RowId, current_tx, metadata
 from .auth import api_tokens, project_members, project_secrets, users
 from .events import event_counts, events, project_vocab, projects
 from .jobs import job_logs, jobs
+from .queues import job_queues, job_workers
 from .retention import retention_policies, retention_runs
 from .schedules import job_schedule_fires, job_schedules
 from .service import idempotency_keys, secret_key_fingerprints, store_keys
@@ -25,8 +26,10 @@ __all__ = [
     "events",
     "idempotency_keys",
     "job_logs",
+    "job_queues",
     "job_schedule_fires",
     "job_schedules",
+    "job_workers",
     "jobs",
     "machines",
     "metadata",

@@ -42,10 +42,13 @@ __all__ = [
     "BulkMove",
     "ClaimedRow",
     "Completion",
+    "ControlledClaim",
+    "ControlledResult",
     "EnqueueBatch",
     "JobDriver",
     "JobFilter",
     "NewJobRow",
+    "QueueControl",
     "entity_ensure",
     "entity_keys",
     "entity_pk",
@@ -170,14 +173,65 @@ class Batch:
     claiming: BulkMove
     shard: int = 0
     """The counter shard the batch adds to (``Dialect.counter_shard``)."""
+    kinds: tuple[str, ...] | None = None
+    """Claim only jobs of these kinds (None: any)."""
 
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """What a batch did: the ids it completed, the jobs it claimed (in claim order)."""
+    """What a batch did: the ids it completed, the jobs it claimed (in claim order).
+
+    The claim leaves out every queue with a control row (``job_queues``: paused
+    or limited); ``controlled`` names the limited, not paused, ones of the
+    claim's queue filter, whose jobs the caller claims under their limits.
+    """
 
     completed: list[int]
     claimed: list[Any]
+    controlled: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ControlledClaim:
+    """A claim from limited queues, under their limits (``JobDriver.claim_controlled``).
+
+    Takes up to ``limit`` due pending jobs of ``queues`` (of ``kinds``; None:
+    any) as :class:`Batch` claims them, but from each queue at most what its
+    control row allows: ``concurrency`` minus its running jobs, and what is
+    left of its rate window (``window_start`` + ``rate_period``, at most
+    ``rate_limit`` starts; a window that has ended starts again now).
+    """
+
+    project_id: int
+    now: int
+    queues: tuple[str, ...]
+    kinds: tuple[str, ...] | None
+    limit: int
+    lease_until: int
+    worker: str
+    pid: int | None
+    claiming: BulkMove
+    shard: int = 0
+
+
+class QueueControl(NamedTuple):
+    """A queue's control row as a controlled claim locked it (before claiming)."""
+
+    queue: str
+    paused: bool
+    concurrency: int | None
+    rate_limit: int | None
+    rate_period: int | None
+    window_start: int | None
+    window_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ControlledResult:
+    """The jobs a controlled claim took (in claim order), and the control rows it read."""
+
+    claimed: list[Any]
+    controls: list[QueueControl]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +263,12 @@ class JobDriver(abc.ABC):
     def run_batch(self, store: Store, batch: Batch) -> BatchResult:
         """Complete, claim and record ``batch`` in one transaction of its own (one
         statement where the database can chain writes), and wake event listeners."""
+
+    @abc.abstractmethod
+    def claim_controlled(self, store: Store, claim: ControlledClaim) -> ControlledResult:
+        """Claim and record ``claim`` in one transaction of its own that first locks the
+        queues' control rows (so claimers of a limited queue take turns, on every
+        host) and then counts running jobs with a snapshot taken after the lock."""
 
 
 _ACTIVE_PREDICATE = text(ACTIVE_UNIQUE_KEY)
