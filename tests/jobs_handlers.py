@@ -43,3 +43,11 @@ def tick(ctx: JobContext) -> dict[str, Any]:
 
 
 TICK = {"tick": tick}
+
+
+def fails(ctx: JobContext) -> None:
+    """Always fails: a worker's report shows a failed job."""
+    raise RuntimeError("this one always fails")
+
+
+SLOW_OR_FAILING = {"slow": slow, "fails": fails}

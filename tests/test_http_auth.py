@@ -147,6 +147,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("POST", "/workers", "write", {"name": "w2", "host": "h2"}),
         ("POST", f"/workers/{worker}/heartbeat", "write", None),
         ("DELETE", f"/workers/{worker}", "write", None),
+        ("POST", "/jobs/cancelled", "write", {"ids": [stopped]}),
     ]
 
 
@@ -165,7 +166,16 @@ def _template(path: str) -> str:
     if parts[1] == "workers" and len(parts) >= 3:
         parts[2] = "{worker_id}"
         return "/".join(parts)
-    fixed = {"recent", "stream", "claim", "complete", "end", "retry-many", "cancel-many"}
+    fixed = {
+        "recent",
+        "stream",
+        "claim",
+        "complete",
+        "end",
+        "cancelled",
+        "retry-many",
+        "cancel-many",
+    }
     if len(parts) == 3 and parts[2] not in fixed:
         parts[2] = names.get(parts[1], "{kind}")
     if parts[1] == "schedules" and len(parts) >= 3:
@@ -234,6 +244,8 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.json() == {"completed": []}, response.text
         elif path in ("/jobs/retry-many", "/jobs/cancel-many"):  # none of default's moved
             assert response.json() == {"moved": 0}, response.text
+        elif path == "/jobs/cancelled":  # another project's cancelled job is not seen
+            assert response.json() == {"cancelled": []}, response.text
         elif path.startswith("/jobs/") and path != "/jobs/claim":
             assert response.status_code == 404, (method, path, response.text)
         if path.startswith("/workers/") and method == "DELETE":

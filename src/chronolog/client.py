@@ -1252,6 +1252,17 @@ class RemoteJobs:
             with suppress(ChronologError):
                 self.release(job.id, job.lease, "worker stopped before starting it")
 
+    cancel_wait = 5.0
+    """How long one look of a worker's cancel watch waits on the server for a cancel."""
+
+    def cancelled(self, job_ids: Sequence[int], *, wait: float = 0.0) -> builtins.list[int]:
+        """Which of ``job_ids`` are cancelled; with ``wait``, the server holds the request
+        until one is, any cancel happened, or ``wait`` seconds passed."""
+        body = {"ids": [int(i) for i in job_ids], "wait_seconds": wait}
+        timeout = None if not wait else wait + 30.0
+        answer = self._client.request("POST", "/jobs/cancelled", json=body, timeout=timeout)
+        return [int(i) for i in answer["cancelled"]]
+
     def heartbeat(
         self,
         job_id: int,

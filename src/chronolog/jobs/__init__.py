@@ -5,6 +5,7 @@ by job kind; :func:`command_handler` runs an external command per job (the
 ``chronolog exec`` dispatcher).
 """
 
+from ._context import PermanentError
 from .models import Job, JobError, JobLog, JobMove, NewJob
 from .queue import DEFAULT_LEASE, Jobs, backoff
 from .queues import QueueInfo
@@ -20,6 +21,7 @@ __all__ = [
     "JobMove",
     "Jobs",
     "NewJob",
+    "PermanentError",
     "QueueInfo",
     "Schedule",
     "ScheduleFire",

@@ -27,6 +27,7 @@ from .._time import to_micros
 from ..errors import ValidationError
 from ..models import Actor
 from ..store.sql import jobs as sql
+from ._cancels import CancelReading
 from ._checks import (
     LOG_LEVELS,
     check_actor,
@@ -59,14 +60,15 @@ def default_worker_name() -> str:
     return f"{os.uname().nodename}:{os.getpid()}"
 
 
-class Jobs(LeaseHolder, Operator, QueueControls, WorkerRegistry):
+class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry):
     """The job queue of one project. See ``docs/jobs.md``.
 
     Producing: :meth:`enqueue`, :meth:`enqueue_many`. Running (every call
     fenced by the lease token of the claim): :meth:`claim`,
     :meth:`complete_and_claim`, :meth:`heartbeat`, :meth:`log`,
     :meth:`complete`, :meth:`complete_many`, :meth:`fail`, :meth:`release`.
-    Operating: :meth:`retry`, :meth:`cancel`, :meth:`rescue`. Reading:
+    Operating: :meth:`retry`, :meth:`cancel`, :meth:`rescue`; a worker's cancel
+    watch: :meth:`cancelled`. Reading:
     :meth:`get`, :meth:`list`, :meth:`failed`, :meth:`running`, :meth:`logs`,
     :meth:`history`, :meth:`counts`. Queues (``jobs/queues.py``): :meth:`pause`,
     :meth:`resume`, :meth:`set_limit`, :meth:`queues`, :meth:`retry_many`,

@@ -42,6 +42,7 @@ from ..errors import ValidationError
 from ..events import Events
 from ..models import Actor
 from ..store.schema.jobs import JOB_STATES
+from ..store.sql import job_cancels
 from ..store.sql import jobs as sql
 from ..store.sql import queues as qsql
 from ..store.sql.events import EventRow
@@ -380,7 +381,7 @@ class QueueControls(JobReading):
         actor: Actor | None = None,
     ) -> int:
         """Cancel every pending or running job the filter selects (running ones' workers are
-        told at their next heartbeat).
+        told at once, through their cancel watch).
 
         One transaction, one event per job (action ``cancelled``); returns how
         many moved. ``state`` narrows to ``pending`` or ``running``. A filter
@@ -440,11 +441,17 @@ class QueueControls(JobReading):
             record(scope, conn, moves)
             if moves and to_state == "pending":
                 sql.job_notify(conn, store.dialect, scope.project_id)
+            elif to_state == "cancelled" and any(m.from_state == "running" for m in moves):
+                # Running jobs' workers learn it now (their cancel watch), not at a heartbeat.
+                job_cancels.job_cancel_notify(conn, store.dialect, scope.project_id)
             return moves
 
         # A worker completing running jobs locks them too, in its own order: a deadlock
         # PostgreSQL breaks by failing one side is retried here.
         moves = store.retrying(work)
         if moves:
-            store.notifier.publish("events", "jobs" if to_state == "pending" else "jobs_done")
+            topics = ["events", "jobs" if to_state == "pending" else "jobs_done"]
+            if to_state == "cancelled" and any(m.from_state == "running" for m in moves):
+                topics.append(job_cancels.CANCEL_TOPIC)
+            store.notifier.publish(*topics)
         return len(moves)

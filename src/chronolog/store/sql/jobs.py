@@ -496,11 +496,16 @@ def job_page(
     ).all()
 
 
-def job_count_by_queue_state(conn: Connection, project_id: int) -> Sequence[Row[Any]]:
-    """job_count_by_queue_state: (queue, state, count) of a project's jobs."""
+def job_count_by_queue_state(
+    conn: Connection, project_id: int, kinds: Sequence[str] | None = None
+) -> Sequence[Row[Any]]:
+    """job_count_by_queue_state: (queue, state, count) of a project's jobs (of ``kinds``)."""
+    where = [jobs.c.project_id == project_id]
+    if kinds is not None:
+        where.append(jobs.c.kind.in_(kinds))
     return conn.execute(
         select(jobs.c.queue, jobs.c.state, func.count())
-        .where(jobs.c.project_id == project_id)
+        .where(*where)
         .group_by(jobs.c.queue, jobs.c.state)
         .order_by(jobs.c.queue, jobs.c.state)
     ).all()
