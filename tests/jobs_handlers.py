@@ -37,6 +37,14 @@ CRASH = {"record": record}
 SLOW = {"slow": slow}
 
 
+def tick(ctx: JobContext) -> dict[str, Any]:
+    """A scheduled job's handler: says which process ran it."""
+    return {"pid": os.getpid()}
+
+
+TICK = {"tick": tick}
+
+
 def fails(ctx: JobContext) -> None:
     """Always fails: a worker's report shows a failed job."""
     raise RuntimeError("this one always fails")

@@ -419,3 +419,41 @@ def test_streams_send_new_events_and_log_lines(dash: Api, monkeypatch: pytest.Mo
     assert log.rstrip().endswith("event: end\ndata: end")
     assert dash.http.get("/jobs/424242/log").status_code == 404
     assert jobs.LOG_STREAM_SECONDS > 0
+
+
+def test_schedules_page_next_fires_pause_and_resume(dash: Api) -> None:
+    s = dash.cl.jobs.schedules
+    library_cleanup.install_schedules(dash.cl, tz="Europe/Berlin")
+    media_manager.install_schedules(dash.cl)
+    login(dash, dash.token("read"))
+    page = dash.http.get("/schedules")
+    assert page.status_code == 200
+    assert 'href="/schedules" aria-current="page"' in page.text
+    for name in ("nightly-scan", "index-library", "reconcile-downloads"):
+        assert f'data-schedule="{name}"' in page.text
+        for fire in s.next_fires(name, 3):
+            assert f'datetime="{fire.isoformat().replace("+00:00", "Z")}"' in page.text, name
+    assert "Pause" not in page.text  # read role: no buttons
+    assert dash.http.post("/schedules/nightly-scan/pause").status_code == 403
+    assert not s.get("nightly-scan").paused
+
+    dash.http.cookies.clear()
+    login(dash, dash.token("write"))
+    response = dash.http.post("/schedules/nightly-scan/pause", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/schedules?done=paused"
+    assert s.get("nightly-scan").paused
+    after = dash.http.get("/schedules?done=paused").text
+    assert "Paused: it fires nothing until resumed." in after
+    assert 'action="/schedules/nightly-scan/resume"' in after
+    cross = dash.http.post(
+        "/schedules/nightly-scan/resume", headers={"Origin": "https://evil.example"}
+    )
+    assert cross.status_code == 403
+    assert s.get("nightly-scan").paused
+    dash.http.post("/schedules/nightly-scan/resume")
+    assert not s.get("nightly-scan").paused
+    assert dash.http.post("/schedules/ghost/pause").status_code == 404
+    # The token that clicked is the actor of the change, as over the API.
+    events = dash.cl.events.query(event_types=["schedule"], actions=["paused", "resumed"])
+    assert {e.actor.type for e in events.items if e.actor} == {"token"}

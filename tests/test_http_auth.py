@@ -40,9 +40,11 @@ def _world(api: Api) -> dict[str, Any]:
     machines = cl.states.machines()
     jobs = [(j.id, j.state, j.lease, j.attempt, j.result) for j in cl.jobs.list(limit=100).items]
     logs = [len(cl.jobs.logs(j[0])) for j in jobs]
+    schedules = cl.jobs.schedules.list()
     queues = [q.to_dict() for q in cl.jobs.queues()]
     workers = [(w.id, w.name) for w in cl.jobs.workers()]
     return {
+        "schedules": schedules,
         "queues": queues,
         "workers": workers,
         "jobs": jobs,
@@ -71,6 +73,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
     stopped = cl.jobs.enqueue("rip", queue="later").id
     cl.jobs.cancel(stopped)
     job, lease = running.id, running.lease
+    cl.jobs.schedules.add("nightly", "scan", cron="0 3 * * *")
     worker = cl.jobs.register_worker("w1", host="h1")
     return [
         ("POST", "/events", "write", {"event_type": "a", "action": "b"}),
@@ -132,6 +135,15 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("POST", f"/jobs/{job}/fail", "write", {"lease": lease, "error": "x"}),
         ("POST", f"/jobs/{job}/release", "write", {"lease": lease}),
         ("POST", f"/jobs/{job}/cancel", "write", None),
+        # GETs of a schedule first: another project's token must find nothing (404).
+        ("GET", "/schedules/nightly", "read", None),
+        ("GET", "/schedules/nightly/next", "read", None),
+        ("GET", "/schedules/nightly/fires", "read", None),
+        ("GET", "/schedules", "read", None),
+        ("PUT", "/schedules/nightly", "write", {"kind": "scan", "every": 60}),
+        ("POST", "/schedules/nightly/pause", "write", None),
+        ("POST", "/schedules/nightly/resume", "write", None),
+        ("DELETE", "/schedules/nightly", "write", None),
         ("GET", "/queues", "read", None),
         ("GET", "/queues/rip", "read", None),
         ("POST", "/queues/rip/pause", "write", None),
@@ -178,6 +190,8 @@ def _template(path: str) -> str:
     }
     if len(parts) == 3 and parts[2] not in fixed:
         parts[2] = names.get(parts[1], "{kind}")
+    if parts[1] == "schedules" and len(parts) >= 3:
+        parts[2] = "{name}"
     if parts[1] == "jobs" and len(parts) == 4:
         parts[2] = "{job_id}"
     if parts[1] == "kinds":
@@ -258,12 +272,22 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.status_code == 404, response.text  # default's worker: unseen
         if path == "/machines":
             assert [m["kind"] for m in response.json()] == [], response.text  # none of default's
+        if path.startswith("/schedules/") and method == "GET":
+            assert response.status_code == 404, (method, path, response.text)
+        if path == "/schedules":
+            assert response.json() == {"items": []}, response.text
     assert _world(api) == before
     # What it did, it did in its own project.
     view = api.cl.using("other")
     # "movie": creating an entity records its creation (in "other", where it was made).
-    # "queue": its pause, resume and limit of its own queue "rip".
-    assert sorted({e.event_type for e in view.events.recent()}) == ["a", "job", "movie", "queue"]
+    # "queue": its pause, resume and limit of its own queue "rip"; "schedule": its own.
+    assert sorted({e.event_type for e in view.events.recent()}) == [
+        "a",
+        "job",
+        "movie",
+        "queue",
+        "schedule",
+    ]
     assert [j.kind for j in view.jobs.list().items] == ["x"]
     assert {m.user for m in view.auth.members()} == {"mallory"}
     assert view.secrets.list() == []  # put, read back and deleted: all in "other"

@@ -24,6 +24,7 @@ import httpx
 import orjson
 
 from . import errors
+from ._remote_schedules import RemoteSchedules
 from .errors import ChronologError, StoreUnavailable
 from .jobs.models import DEFAULT_LEASE, Job, JobLog, JobMove, NewJob, QueueInfo, WorkerInfo
 from .models import (
@@ -852,6 +853,8 @@ class RemoteJobs:
             None
         )
         self._generation = 0
+        self.schedules = RemoteSchedules(client)
+        """``cl.jobs.schedules`` over HTTP (the server fires them: see ``docs/schedules.md``)."""
 
     # -- producing and operating ---------------------------------------------------------
 

@@ -15,6 +15,7 @@ from . import (
     machines,
     projects,
     queues,
+    schedules,
     serve,
     stats,
     token,
@@ -39,6 +40,7 @@ app.add_typer(entities.app, name="entities")
 app.add_typer(machines.app, name="machines")
 app.add_typer(projects.app, name="projects")
 jobs.register(app)
+schedules.register(app)
 queues.register(app, jobs.app)
 stats.register(app)
 feed.register(app)

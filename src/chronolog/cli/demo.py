@@ -101,12 +101,15 @@ def _jetstream_lines(now: datetime, count: int = 1500, seed: int = 7) -> list[st
 
 
 def _library_cleanup(cl: Chronolog) -> int:
-    return library_cleanup.simulate_day(cl)
+    count = library_cleanup.simulate_day(cl)
+    library_cleanup.install_schedules(cl)  # the nightly scan (Schedules page)
+    return count
 
 
 def _media_manager(cl: Chronolog) -> int:
     media_manager.define_machines(cl)
     media_manager.build_library(cl, now=datetime.now(UTC))
+    media_manager.install_schedules(cl)  # index the library, reconcile downloads
     return cl.events.query(limit=1).total or 0
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chronolog import Actor, Chronolog, NewEvent, Target
+from chronolog.jobs import Schedule
+from chronolog.jobs.worker import JobContext
 
 EVENT_TYPES = ("scan", "deletion", "rule_match", "protection", "manual_action", "error")
 """The seed's event types, registered so the project is strict about them."""
@@ -168,6 +171,44 @@ class CleanupService:
             target=Target("media_item", str(item.id), item.title),
             occurred_at=at,
         )
+
+
+SCAN_SCHEDULE = "nightly-scan"
+"""The tool's nightly library scan, a schedule (the seed's scanner ran from a cron job)."""
+
+
+def install_schedules(cl: Chronolog, *, tz: str = "UTC") -> Schedule:
+    """Add (or keep, at every start) the nightly scan: ``library_scan`` at 03:00 in ``tz``.
+
+    Workers fire it themselves (``chronolog worker`` with :func:`handlers`): no cron
+    job to install; a night with no worker running is scanned once when one starts
+    (``catch_up="latest"``), never twice.
+    """
+    return cl.jobs.schedules.add(
+        SCAN_SCHEDULE,
+        "library_scan",
+        cron="0 3 * * *",
+        tz=tz,
+        queue="cleanup",
+        catch_up="latest",
+        payload={"roots": ["/media/movies", "/media/tv"]},
+    )
+
+
+def handlers(cl: Chronolog) -> dict[str, Callable[[JobContext], dict[str, int]]]:
+    """The worker's handlers: ``library_scan`` records the scan as the seed did (actor
+    ``scheduler``: the schedule started it)."""
+
+    def library_scan(ctx: JobContext) -> dict[str, int]:
+        items = library(ctx.id)
+        flagged = sum(1 for item in items if item.file_size > 30 * 1024**3)
+        CleanupService(cl).scan(
+            at=datetime.now(UTC), items_scanned=len(items), items_flagged=flagged
+        )
+        ctx.log("info", f"scanned {len(items)} items, {flagged} flagged")
+        return {"items_scanned": len(items), "items_flagged": flagged}
+
+    return {"library_scan": library_scan}
 
 
 def simulate_day(cl: Chronolog, *, end: datetime | None = None, seed: int = 2) -> int:

@@ -27,11 +27,14 @@ Run it: ``python examples/media_manager.py [sqlite:///media.db]``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chronolog import Actor, Chronolog, Timeline, Transition
+from chronolog.jobs import Schedule
+from chronolog.jobs.worker import JobContext
 
 NEW = "new"
 """The seed's empty state (``MovieStateNew = ""``): where every item starts."""
@@ -261,6 +264,50 @@ def build_library(cl: Chronolog, *, now: datetime) -> None:
             move("task", n + 1, to, hours + step * 0.05, **extra)
     moves.sort(key=lambda m: m["occurred_at"])
     cl.states.transition_many(moves)
+
+
+# -- the seed's recurring tasks, as schedules ----------------------------------------
+
+SCHEDULES: dict[str, dict[str, Any]] = {
+    "index-library": {"kind": "index_library", "cron": "0 */6 * * *"},
+    "reconcile-downloads": {"kind": "reconcile_downloads", "every": 300},
+}
+"""The seed's two recurring tasks: index the library every six hours, reconcile the
+download clients every five minutes (the seed ran them from an in-process ticker)."""
+
+
+def install_schedules(cl: Chronolog) -> list[Schedule]:
+    """Add (or keep, at every start) the recurring tasks on queue ``media``.
+
+    Every worker fires them, no leader: each fire time runs once however many
+    instances of the app run. A reconcile missed while the app was down runs once
+    on restart (``latest``); a missed index run is skipped (``none``: the next one
+    comes within six hours anyway).
+    """
+    return [
+        cl.jobs.schedules.add(
+            name,
+            spec["kind"],
+            cron=spec.get("cron"),
+            every=spec.get("every"),
+            queue="media",
+            catch_up="none" if name == "index-library" else "latest",
+        )
+        for name, spec in SCHEDULES.items()
+    ]
+
+
+def handlers(cl: Chronolog) -> dict[str, Callable[[JobContext], None]]:
+    """The worker's handlers: each run is a ``task`` entity moving pending → running →
+    done, as the seed's job table recorded it, by the scheduler."""
+
+    def run(ctx: JobContext) -> None:
+        title = f"{ctx.job.kind.replace('_', ' ')} #{ctx.id}"
+        who = Actor("scheduler", "schedules", "Scheduler")
+        for state in ("pending", "running", "done"):
+            cl.states.transition("task", f"job-{ctx.id}", state, title=title, actor=who)
+
+    return {spec["kind"]: run for spec in SCHEDULES.values()}
 
 
 # -- the seed's six questions --------------------------------------------------------

@@ -12,11 +12,13 @@ value types without SQLAlchemy (``chronolog[client]``).
 from typing import TYPE_CHECKING, Any
 
 from .models import DEFAULT_LEASE, Job, JobError, JobLog, JobMove, NewJob
+from .schedule_models import Schedule, ScheduleFire
 
 if TYPE_CHECKING:
     from ._context import PermanentError
     from .queue import Jobs, backoff
     from .queues import QueueInfo
+    from .schedules import Schedules
     from .workers import WorkerInfo
 
 __all__ = [
@@ -29,6 +31,9 @@ __all__ = [
     "NewJob",
     "PermanentError",
     "QueueInfo",
+    "Schedule",
+    "ScheduleFire",
+    "Schedules",
     "WorkerInfo",
     "backoff",
 ]
@@ -38,6 +43,7 @@ _LAZY = {
     "Jobs": "queue",
     "PermanentError": "_context",
     "QueueInfo": "queues",
+    "Schedules": "schedules",
     "WorkerInfo": "workers",
     "backoff": "queue",
 }

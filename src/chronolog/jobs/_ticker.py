@@ -1,5 +1,5 @@
 """The ticker: a thread that writes running jobs' log lines, sends their heartbeats,
-enforces per-job timeouts and runs the worker's housekeeping."""
+enforces per-job timeouts, fires due schedules and runs the worker's housekeeping."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from ..errors import ChronologError
 if TYPE_CHECKING:
     from .worker import Worker
 
-__all__ = ["TICK", "Ticker"]
+__all__ = ["FIRE_EVERY", "TICK", "Ticker"]
 
 log = logging.getLogger("chronolog.worker")
 
 TICK = 0.2
 """Seconds between the ticker's rounds (log lines are written within about that)."""
+
+FIRE_EVERY = 0.5
+"""Seconds between a worker's looks for due schedules (one index read when none is)."""
 
 
 class Ticker:
@@ -48,6 +51,7 @@ class Ticker:
         worker = self._worker
         beat_every = max(0.05, worker.lease_seconds / 3)
         next_beat = time.monotonic() + beat_every
+        next_fire = time.monotonic() + FIRE_EVERY  # run() fired once already
         while not self._stop.wait(TICK):
             now = time.monotonic()
             for ctx in worker.running():
@@ -60,6 +64,14 @@ class Ticker:
                     worker.beat(ctx)
             if now >= next_beat:
                 next_beat = now + beat_every
+            if worker.schedules is not None and now >= next_fire:
+                next_fire = now + FIRE_EVERY
+                try:
+                    worker.schedules.fire_due(worker.name)
+                except ChronologError as exc:
+                    log.warning(
+                        "chronolog worker %s: firing schedules failed: %s", worker.name, exc
+                    )
             if self._maintenance is not None:
                 try:
                     self._maintenance()

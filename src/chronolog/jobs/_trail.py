@@ -42,6 +42,7 @@ STATUS = {
     "running": "processing",
     "released": "processing",
     "retried": "processing",
+    "fired": "processing",
     "completed": "success",
     "cancelled": "cancelled",
     "failed": "error",

@@ -47,6 +47,7 @@ from ._trail import Move, bulk_move, record
 from .models import Job, NewJob
 from .queues import QueueControls
 from .reading import job_from_row
+from .schedules import Schedules
 from .workers import WorkerRegistry
 
 __all__ = ["DEFAULT_LEASE", "LOG_LEVELS", "Jobs", "backoff", "cut_log_line", "default_worker_name"]
@@ -81,6 +82,8 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry):
         self._next_rescue = 0.0
         self._listening = False
         self._pid = os.getpid()
+        self.schedules = Schedules(scope)
+        """Recurring jobs (cron or interval), fired by the workers: see ``docs/schedules.md``."""
         # (queues, kinds) of a claim -> its limited queues, as the last batch saw them
         # (a hint of whether to run the limited claim; each batch refreshes it).
         self._controlled: dict[Any, tuple[str, ...]] = {}

@@ -15,7 +15,8 @@ splits producer, job executor and completer):
   threads that run the handlers;
 * :mod:`._bridge`: async handlers on one shared event loop thread, each
   awaited by its runner;
-* :mod:`._ticker`: a thread that writes job log lines, sends heartbeats and
+* :mod:`._ticker`: a thread that writes job log lines, sends heartbeats, fires due
+  schedules (:mod:`.schedules`, no leader: every worker does) and
   enforces per-job timeouts;
 * :mod:`._context`: what a handler sees (:class:`JobContext`).
 
@@ -48,6 +49,7 @@ from ._runners import RunnerPool
 from ._ticker import Ticker
 from .models import Job
 from .queue import DEFAULT_LEASE, default_worker_name
+from .schedules import Schedules
 
 __all__ = [
     "Handler",
@@ -192,6 +194,10 @@ class Worker:
     an exception fails the attempt (retried with back-off while attempts
     remain). Handlers run at least once: after a crash, an expired lease
     hands the job to another worker.
+
+    A worker on a local store also fires the store's due schedules (at start
+    and every half second; ``fire_schedules=False`` turns it off): each fire
+    time enqueues one job however many workers fire it (``docs/schedules.md``).
     """
 
     def __init__(
@@ -208,6 +214,7 @@ class Worker:
         capture_logging: bool = True,
         poll_interval: float | None = None,
         maintenance: Callable[[], object] | None = None,
+        fire_schedules: bool = True,
         registry_beat: float | None = None,
         on_outcome: Callable[[JobOutcome], object] | None = None,
     ) -> None:
@@ -234,6 +241,12 @@ class Worker:
         # Housekeeping the workers do themselves so nobody schedules a cron
         # (retention's run_if_due); run by the ticker, errors only logged.
         self._ticker = Ticker(self, maintenance)
+        # Schedules fire from every worker, no leader (jobs/schedules.py). A remote
+        # source (chronolog.Client) has none to fire: its server fires them.
+        schedules = getattr(source, "schedules", None)
+        self.schedules: Schedules | None = (
+            schedules if fire_schedules and isinstance(schedules, Schedules) else None
+        )
         self._loop = ClaimLoop(self)
         # Tells running handlers of a cancel within a second (see _cancel_watch).
         self._cancels = CancelWatch(self)
@@ -294,6 +307,8 @@ class Worker:
         self.registration.start()
         self._cancels.start()
         try:
+            # Due fire times first, so a burst run ("run what is due, then exit") runs them.
+            self.fire_schedules()
             self._loop.run(burst, max_jobs)
             self._loop.drain()
         finally:
@@ -310,6 +325,16 @@ class Worker:
         if self._fatal is not None:
             raise self._fatal
         return self.stats
+
+    def fire_schedules(self) -> None:
+        """Enqueue the jobs of due schedules (each fire time once, whoever else fires it);
+        the ticker calls it every ``FIRE_EVERY`` seconds. Errors are logged, never raised."""
+        if self.schedules is None:
+            return
+        try:
+            self.schedules.fire_due(self.name)
+        except ChronologError as exc:
+            log.warning("chronolog worker %s: firing schedules failed: %s", self.name, exc)
 
     def fatal(self, exc: ChronologError) -> None:
         """Stop for good: the source refused the worker's credentials (401/403)."""

@@ -37,6 +37,7 @@ from .routes import (
     jobs,
     jobs_views,
     queues,
+    schedules,
     secrets,
     states,
     stats,
@@ -66,6 +67,7 @@ ROUTERS: Sequence[APIRouter] = (
     queues.router,  # before jobs: its /jobs/retry-many and /jobs/cancel-many are literal paths
     job_cancels.router,
     jobs.router,
+    schedules.router,
 )
 """Every part's routes module, mounted under :data:`API_PREFIX` in this order."""
 
@@ -79,6 +81,7 @@ def create_app(
     max_wait: float = 60.0,
     stream_seconds: float | None = None,
     housekeeping_seconds: float | None = 60.0,
+    schedule_seconds: float | None = 1.0,
     max_streams_per_token: int = DEFAULT_PER_TOKEN,
     max_streams: int = DEFAULT_TOTAL,
     token_recheck_seconds: float = DEFAULT_RECHECK,
@@ -95,7 +98,9 @@ def create_app(
     ``max_streams`` (429 beyond); their tokens are re-checked every
     ``token_recheck_seconds``, and a stream whose token stopped working ends. Every
     ``housekeeping_seconds`` the server applies each project's retention
-    policies when due (``None``: never), so nobody schedules a cron.
+    policies when due (``None``: never), so nobody schedules a cron. Every
+    ``schedule_seconds`` it fires the job schedules that are due, in every project
+    (``None``: never; local workers fire them too, remote workers rely on this).
     """
     owns = isinstance(store, str)
     root = Chronolog(store, limits=limits) if isinstance(store, str) else store
@@ -118,16 +123,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        chores = None
+        tasks = []
         if housekeeping_seconds is not None:
-            chores = asyncio.create_task(_housekeeping(state, housekeeping_seconds))
+            tasks.append(asyncio.create_task(_housekeeping(state, housekeeping_seconds)))
+        if schedule_seconds is not None:
+            tasks.append(asyncio.create_task(schedules.fire_loop(state, schedule_seconds)))
         try:
             yield
         finally:
-            if chores is not None:
-                chores.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await chores
+                    await task
             if feed_waker.hub is not None:
                 await feed_waker.hub.close()
             await live.close()

@@ -6,6 +6,7 @@ from .events import event_counts, events, project_vocab, projects
 from .jobs import job_logs, jobs
 from .queues import job_queues, job_workers
 from .retention import retention_policies, retention_runs
+from .schedules import job_schedule_fires, job_schedules
 from .service import idempotency_keys, secret_key_fingerprints, store_keys
 from .states import entities, machines, transition_slots, transitions
 
@@ -26,6 +27,8 @@ __all__ = [
     "idempotency_keys",
     "job_logs",
     "job_queues",
+    "job_schedule_fires",
+    "job_schedules",
     "job_workers",
     "jobs",
     "machines",

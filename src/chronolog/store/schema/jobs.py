@@ -46,6 +46,7 @@ JOB_ACTIONS = {
     "released": "pending",  # its worker gave it back unfinished
     "cancelled": "cancelled",
     "retried": "pending",  # an operator sent a failed or cancelled job back
+    "fired": "pending",  # enqueued by a schedule's fire (jobs/schedules.py)
 }
 """The action of each job event (what happened) and the state it leaves the job in.
 
