@@ -878,6 +878,11 @@ def job_from_json(data: Mapping[str, Any]) -> Job:
         created_at=datetime.fromisoformat(data["created_at"]),
         started_at=_opt_time(data.get("started_at")),
         finished_at=_opt_time(data.get("finished_at")),
+        depends_on=tuple(int(i) for i in data.get("depends_on") or ()),
+        on_failure=data.get("on_failure"),
+        waiting_for=data.get("waiting_for"),
+        dependents=int(data.get("dependents") or 0),
+        pipeline_id=data.get("pipeline_id"),
     )
 
 

@@ -5,16 +5,19 @@ by job kind; :func:`command_handler` runs an external command per job (the
 ``chronolog exec`` dispatcher).
 """
 
-from .models import Job, JobError, JobLog, JobMove, NewJob
+from .models import Job, JobError, JobLink, JobLinks, JobLog, JobMove, NewJob, Pipeline
 from .queue import DEFAULT_LEASE, Jobs, backoff
 
 __all__ = [
     "DEFAULT_LEASE",
     "Job",
     "JobError",
+    "JobLink",
+    "JobLinks",
     "JobLog",
     "JobMove",
     "Jobs",
     "NewJob",
+    "Pipeline",
     "backoff",
 ]

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import abc
 from collections import namedtuple
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, Row, delete, func, select, text, update
@@ -170,6 +170,11 @@ class Batch:
     claiming: BulkMove
     shard: int = 0
     """The counter shard the batch adds to (``Dialect.counter_shard``)."""
+    readying: BulkMove | None = None
+    """What a dependent moved from waiting to pending by the completions records."""
+    settle: Callable[[Connection, list[int]], None] | None = None
+    """Where the database cannot free dependents in the batch's own SQL (SQLite), called
+    inside its transaction with the completed ids whose job has dependents."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +183,10 @@ class BatchResult:
 
     completed: list[int]
     claimed: list[Any]
+    unsettled: list[int] = field(default_factory=list)
+    """Completed jobs whose dependents the batch could not see all of (PostgreSQL: a
+    dependent enqueued while the batch waited for the job's row lock); the caller
+    settles them in a transaction of its own."""
 
 
 @dataclass(frozen=True, slots=True)

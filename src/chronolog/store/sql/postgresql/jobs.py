@@ -111,7 +111,30 @@ WITH done AS (
         -- The fence, in a form no index can answer: the jobs are found by id only.
         AND (jobs.state = 'running' AND jobs.project_id = :project) IS TRUE
     RETURNING jobs.id, jobs.project_id, jobs.queue, jobs.kind, jobs.state, jobs.attempt,
-        jobs.worker, jobs.history
+        jobs.worker, jobs.history, jobs.dependents
+), freed AS (
+    -- Dependents of the completed jobs that have any (``dependents`` is NULL on a job
+    -- nobody waits for: then the array is empty and no index is read).
+    SELECT d.job_id, count(*)::int AS n FROM job_dependencies AS d
+    WHERE d.depends_on = ANY(ARRAY(SELECT id FROM done WHERE dependents IS NOT NULL))
+    GROUP BY d.job_id
+), gate AS (
+    -- Lock them in id order first: two batches freeing the same jobs never deadlock.
+    SELECT jobs.id FROM jobs WHERE jobs.id = ANY(ARRAY(SELECT job_id FROM freed))
+        AND jobs.state = 'waiting' ORDER BY jobs.id FOR UPDATE
+), ready AS (
+    -- Under the row lock: a concurrent batch freeing the same job waits, then sees
+    -- this one's count (PostgreSQL re-reads a locked row), so exactly one of them
+    -- takes it to zero and moves it to pending.
+    UPDATE jobs SET waiting_for = jobs.waiting_for - f.n,
+        state = CASE WHEN jobs.waiting_for - f.n <= 0 THEN 'pending' ELSE 'waiting' END,
+        history = jobs.history + CASE WHEN jobs.waiting_for - f.n <= 0 THEN 1 ELSE 0 END,
+        run_at = GREATEST(jobs.run_at, :now), updated_at = :now
+    FROM freed AS f
+    WHERE jobs.id = f.job_id AND jobs.id = ANY(ARRAY(SELECT id FROM gate))
+        AND jobs.state = 'waiting'
+    RETURNING jobs.id, jobs.project_id, jobs.queue, jobs.kind, jobs.state, jobs.attempt,
+        NULL::text AS worker, jobs.history
 ), moved AS (
     UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1,
         history = history + 1, worker = :worker, pid = :pid, lease_expires_at = :lease_until,
@@ -123,9 +146,13 @@ WITH done AS (
     INSERT INTO events ({event_columns})
     {done_events}
     UNION ALL
+    {ready_events} WHERE state = 'pending'
+    UNION ALL
     {claim_events}
 ), tally AS (
     SELECT :done_action::text AS action, :done_status::text AS status, count(*) AS n FROM done
+    UNION ALL
+    SELECT :ready_action::text, :ready_status::text, count(*) FROM ready WHERE state = 'pending'
     UNION ALL
     SELECT :claim_action::text, :claim_status::text, count(*) FROM moved
 ), counted AS (
@@ -144,7 +171,15 @@ SELECT {moved_columns},
         (SELECT s.entity_id FROM entities AS s WHERE s.pk = m.subject_pk) END,
     (SELECT array_agg(id) FROM done),
     (SELECT 1 FROM pg_notify(:channel, :project::text)
-     WHERE EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM moved))
+     WHERE EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM moved)),
+    (SELECT 1 FROM pg_notify(:jobs_channel, :project::text)
+     WHERE EXISTS (SELECT 1 FROM ready WHERE state = 'pending')),
+    -- Completed jobs with more dependents than this statement's snapshot shows edges
+    -- for: a job enqueued after one of them committed while this statement waited for
+    -- its row lock. The caller settles those dependents in a transaction of its own.
+    (SELECT array_agg(d.id) FROM done AS d WHERE d.dependents IS NOT NULL
+        AND d.dependents > (SELECT count(*) FROM job_dependencies AS e
+                            WHERE e.depends_on = d.id))
 FROM (VALUES (1)) AS one(x)
 LEFT JOIN moved AS m ON true
 ORDER BY m.priority DESC, m.run_at, m.id
@@ -177,6 +212,7 @@ def _batch_sql(pick: str) -> tuple[str, tuple[str, ...]]:
             event_columns=_EVENT_COLUMNS,
             done_events=_event_select("done", "done", _WORKER),
             claim_events=_event_select("moved", "claim", _WORKER),
+            ready_events=_event_select("ready", "ready", _WORKER),
             count_columns=_COUNT_COLUMNS,
             levels=", ".join(f"({level})" for level in LEVELS),
             conflict=_CONFLICT,
@@ -356,8 +392,9 @@ class PostgreSQLJobs(JobDriver):
             rows = _run(raw, query, values)
         width = len(_JOB_NAMES) + 2
         completed = [int(i) for i in rows[0][width] or ()] if rows else []
+        unsettled = [int(i) for i in rows[0][width + 3] or ()] if rows else []
         claimed = [ClaimedRow(*r[:width]) for r in rows if r[0] is not None]
-        return BatchResult(completed=completed, claimed=claimed)
+        return BatchResult(completed=completed, claimed=claimed, unsettled=unsettled)
 
 
 def batch_query(batch: Batch) -> tuple[tuple[str, tuple[str, ...]], dict[str, Any]]:
@@ -379,8 +416,12 @@ def batch_query(batch: Batch) -> tuple[tuple[str, tuple[str, ...]], dict[str, An
         "claim_action": claim.action,
         "claim_status": claim.status,
         "claim_from": claim.from_state,
+        "ready_action": batch.readying.action,
+        "ready_status": batch.readying.status,
+        "ready_from": batch.readying.from_state,
         "shard": batch.shard,
         "channel": channel_for("events"),
+        "jobs_channel": channel_for("jobs"),
     }
     queues = batch.queues
     if queues is None:

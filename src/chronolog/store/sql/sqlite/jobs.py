@@ -52,7 +52,7 @@ _COMPLETE = (
     "lease_expires_at = NULL, history = history + 1, updated_at = ? "
     "FROM (VALUES {triples}) AS v "
     "WHERE jobs.project_id = ? AND jobs.state = 'running' "
-    "AND jobs.id = v.column1 AND jobs.lease = v.column2 RETURNING jobs.id"
+    "AND jobs.id = v.column1 AND jobs.lease = v.column2 RETURNING jobs.id, jobs.dependents"
 )
 _CLAIM = (
     "UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1, "
@@ -182,11 +182,15 @@ class SQLiteJobs(JobDriver):
             raw = _raw(conn)
             try:
                 completed: list[int] = []
+                freeing: list[int] = []
                 for start in range(0, len(batch.done), _CHUNK // 3):
                     part = batch.done[start : start + _CHUNK // 3]
                     sql = _completing(len(part))
                     params = [now, now, *(v for c in part for v in c), batch.project_id]
-                    completed += [r[0] for r in raw.execute(sql, params)]
+                    for job_id, dependents in raw.execute(sql, params):
+                        completed.append(job_id)
+                        if dependents is not None:
+                            freeing.append(job_id)
                 claimed: list[Any] = []
                 if batch.limit > 0:
                     queues = batch.queues
@@ -225,6 +229,10 @@ class SQLiteJobs(JobDriver):
                     [(*c[:-1], c[-1] * len(completed)) for c in done.counts]
                     + [(*c[:-1], c[-1] * len(claimed)) for c in claim.counts],
                 )
+                if freeing and batch.settle is not None:
+                    # Under the file's write lock: nothing can enqueue a dependent or
+                    # complete another dependency in between, so the count is exact.
+                    batch.settle(conn, freeing)
                 subjects: dict[int, tuple[str, str]] = {}
                 pks = sorted({r[_SUBJECT] for r in claimed if r[_SUBJECT] is not None})
                 if pks:
