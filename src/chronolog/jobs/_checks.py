@@ -19,8 +19,8 @@ from .models import NewJob
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
     "LOG_LEVELS",
-    "Prepared",
     "MAX_AFTER",
+    "Prepared",
     "check_actor",
     "check_after",
     "check_id",
@@ -201,7 +201,9 @@ def prepare_job(scope: Scope, item: NewJob | Mapping[str, Any], now: int) -> Pre
     subject_checked = None if subject is None else subject_key(subject)
     if not after and on_failure == "cancel" and ref is None:
         return Prepared(row, subject_checked, unique_key)
-    return Prepared(row, subject_checked, unique_key, *check_after(after, on_failure, ref, unique_key))
+    return Prepared(
+        row, subject_checked, unique_key, *check_after(after, on_failure, ref, unique_key)
+    )
 
 
 MAX_AFTER = 1000

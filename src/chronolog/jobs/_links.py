@@ -364,7 +364,7 @@ class Linker(JobReading):
             ):
                 item["on_failure"] = on_failure
             items.append(item)
-        ids, pipeline_id = self._enqueue(items, actor=actor, pipeline=(name, key))
+        _, pipeline_id = self._enqueue(items, actor=actor, pipeline=(name, key))
         assert pipeline_id is not None
         return self.pipeline_get(pipeline_id)
 
@@ -376,7 +376,9 @@ class Linker(JobReading):
             found = links_sql.job_pipeline_get(conn, scope.project_id, pipeline_id)
             if found is None:
                 raise NotFound(f"pipeline {pipeline_id} not found in project {scope.project!r}")
-            jobs = self._jobs(conn, links_sql.job_pipeline_jobs(conn, scope.project_id, pipeline_id))
+            jobs = self._jobs(
+                conn, links_sql.job_pipeline_jobs(conn, scope.project_id, pipeline_id)
+            )
             subject = None
             if found.subject_pk is not None:
                 subject = sql.entity_keys(conn, [int(found.subject_pk)]).get(int(found.subject_pk))
@@ -402,4 +404,3 @@ class Linker(JobReading):
         pipeline: tuple[str, tuple[str, str] | None] | None = None,
     ) -> tuple[list[int], int | None]:
         raise NotImplementedError  # pragma: no cover - Jobs defines it
-

@@ -42,8 +42,8 @@ from ._checks import (
     seconds,
 )
 from ._leases import DEFAULT_LEASE, LeaseHolder, backoff, refusal
-from ._operate import Operator
 from ._links import Linker, enqueue_linked, free_completed, link_order, reconcile
+from ._operate import Operator
 from ._trail import Move, bulk_move, record
 from .models import Job, NewJob
 from .reading import job_from_row
@@ -161,7 +161,8 @@ class Jobs(LeaseHolder, Operator, Linker):
         # Jobs with dependencies (and every stage of a pipeline) go in one by one after
         # the others; the rest take the bulk path unchanged.
         linked = [i for i, p in enumerate(prepared) if p.after or pipeline is not None]
-        order = link_order(prepared, linked) if linked else []
+        has_refs = linked or any(p.ref is not None for p in prepared)
+        order = link_order(prepared, linked) if has_refs else []
         dialect = scope.store.dialect
         pipeline_id = None
         with scope.store.write() as conn:
@@ -209,9 +210,9 @@ class Jobs(LeaseHolder, Operator, Linker):
                 row = rows[i]
                 moves.append(Move(inserted, row.kind, row.queue, 1, None, "pending", 0, who, now))
             if pipeline is not None:
-                name, key = pipeline
+                on = pipeline[1]
                 pipeline_id = links_sql.job_pipeline_insert(
-                    conn, scope.project_id, name, None if key is None else subjects[key], now
+                    conn, scope.project_id, pipeline[0], None if on is None else subjects[on], now
                 )
             if order:
                 moves += enqueue_linked(

@@ -100,9 +100,7 @@ jobs = Table(
     Column("depends_on", JSONDocument, nullable=True, comment="ids of the jobs it runs after"),
     Column("on_failure", String(8), nullable=True, comment="'cancel' or 'run' (with depends_on)"),
     Column("waiting_for", Integer, nullable=True, comment="dependencies not yet finished"),
-    Column(
-        "dependents", Integer, nullable=True, comment="jobs that run after it (NULL: none)"
-    ),
+    Column("dependents", Integer, nullable=True, comment="jobs that run after it (NULL: none)"),
     Column("pipeline_id", RowId, nullable=True, comment="the pipeline it is a stage of"),
     sqlite_autoincrement=True,
     comment="The job queue. History in events (type 'job'), lines in job_logs.",

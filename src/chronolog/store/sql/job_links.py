@@ -76,7 +76,9 @@ def job_lock_dependencies(
     return {int(r[0]): str(r[1]) for r in rows}
 
 
-def job_dependency_insert_many(conn: Connection, project_id: int, edges: Sequence[tuple[int, int]]) -> None:
+def job_dependency_insert_many(
+    conn: Connection, project_id: int, edges: Sequence[tuple[int, int]]
+) -> None:
     """job_dependency_insert_many: add edges (job_id, depends_on)."""
     if edges:
         conn.execute(
@@ -117,9 +119,7 @@ def job_lock_waiting(
     return [(r, *counts[int(r.id)]) for r in rows]
 
 
-def job_unfinished_dependencies(
-    conn: Connection, job_id: int
-) -> tuple[int, list[tuple[int, str]]]:
+def job_unfinished_dependencies(conn: Connection, job_id: int) -> tuple[int, list[tuple[int, str]]]:
     """job_unfinished_dependencies: (how many dependencies of a job are not completed,
     the failed or cancelled ones as (id, state))."""
     rows = conn.execute(
@@ -151,9 +151,7 @@ def job_links_of(conn: Connection, project_id: int, job_id: int) -> list[LinkRow
         LinkRow(int(r[0]), r[1], r[2], r[3])
         for r in conn.execute(
             select(jobs.c.id, jobs.c.kind, jobs.c.state, jobs.c.queue)
-            .select_from(
-                job_dependencies.join(jobs, jobs.c.id == job_dependencies.c.depends_on)
-            )
+            .select_from(job_dependencies.join(jobs, jobs.c.id == job_dependencies.c.depends_on))
             .where(job_dependencies.c.job_id == job_id, jobs.c.project_id == project_id)
             .order_by(jobs.c.id)
         )
@@ -198,7 +196,7 @@ def job_pipeline_insert(
     )
 
 
-def job_pipeline_get(conn: Connection, project_id: int, pipeline_id: int) -> Row[Any] | None:
+def job_pipeline_get(conn: Connection, project_id: int, pipeline_id: int) -> Any:
     """job_pipeline_get: one pipeline (id, name, subject_pk, created_at)."""
     return conn.execute(
         select(

@@ -37,6 +37,7 @@ __all__ = [
     "FINISHED_STATES",
     "JOB_COLUMNS",
     "JOB_INSERT_COLUMNS",
+    "READY",
     "Batch",
     "BatchResult",
     "BulkMove",
@@ -146,6 +147,10 @@ class BulkMove:
     status: str
     from_state: str | None
     counts: Sequence[Sequence[Any]]
+
+
+READY = BulkMove("ready", "processing", "waiting", ())
+"""A dependent's move from waiting to pending, when a batch is given none."""
 
 
 @dataclass(frozen=True, slots=True)

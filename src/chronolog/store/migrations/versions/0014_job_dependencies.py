@@ -28,7 +28,9 @@ def upgrade() -> None:
     """Add the dependency columns and the edges and pipelines tables."""
     op.add_column(
         "jobs",
-        sa.Column("depends_on", JSONDocument, nullable=True, comment="ids of the jobs it runs after"),
+        sa.Column(
+            "depends_on", JSONDocument, nullable=True, comment="ids of the jobs it runs after"
+        ),
     )
     op.add_column(
         "jobs",

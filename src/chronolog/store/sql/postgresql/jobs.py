@@ -49,7 +49,7 @@ from ...._rollups import LEVELS
 from ...notify import channel_for
 from ...schema import event_counts, jobs
 from ..events import COUNT_KEYS
-from ..jobs import Batch, BatchResult, ClaimedRow, EnqueueBatch, JobDriver, NewJobRow
+from ..jobs import READY, Batch, BatchResult, ClaimedRow, EnqueueBatch, JobDriver, NewJobRow
 
 if TYPE_CHECKING:
     from ...engine import Store
@@ -400,6 +400,7 @@ class PostgreSQLJobs(JobDriver):
 def batch_query(batch: Batch) -> tuple[tuple[str, tuple[str, ...]], dict[str, Any]]:
     """The statement of a batch (its ``$n`` text and parameter names) and its values."""
     done, claim = batch.completing, batch.claiming
+    ready = batch.readying or READY
     values: dict[str, Any] = {
         "ids": [c.id for c in batch.done],
         "leases": [c.lease for c in batch.done],
@@ -416,9 +417,9 @@ def batch_query(batch: Batch) -> tuple[tuple[str, tuple[str, ...]], dict[str, An
         "claim_action": claim.action,
         "claim_status": claim.status,
         "claim_from": claim.from_state,
-        "ready_action": batch.readying.action,
-        "ready_status": batch.readying.status,
-        "ready_from": batch.readying.from_state,
+        "ready_action": ready.action,
+        "ready_status": ready.status,
+        "ready_from": ready.from_state,
         "shard": batch.shard,
         "channel": channel_for("events"),
         "jobs_channel": channel_for("jobs"),
