@@ -26,7 +26,7 @@ import orjson
 from . import errors
 from .errors import ChronologError, StoreUnavailable
 from .feed import FeedItem, FeedPage
-from .jobs import Job, JobError, JobLog, NewJob
+from .jobs import Job, JobError, JobLink, JobLinks, JobLog, NewJob, Pipeline
 from .jobs.queue import DEFAULT_LEASE
 from .models import Actor, Event, NewEvent, Page, Target
 from .states import DayCount, Entity, Machine, Timeline, Transition
@@ -886,6 +886,19 @@ def job_from_json(data: Mapping[str, Any]) -> Job:
     )
 
 
+def pipeline_from_json(data: Mapping[str, Any]) -> Pipeline:
+    """Rebuild a :class:`Pipeline` from its JSON form."""
+    subject = data.get("subject")
+    return Pipeline(
+        id=int(data["id"]),
+        project=data["project"],
+        name=data["name"],
+        subject=None if not subject else (subject[0], subject[1]),
+        created_at=datetime.fromisoformat(data["created_at"]),
+        jobs=tuple(job_from_json(j) for j in data["jobs"]),
+    )
+
+
 def job_log_from_json(data: Mapping[str, Any]) -> JobLog:
     """Rebuild a :class:`JobLog` from its JSON form."""
     return JobLog(
@@ -947,12 +960,65 @@ class RemoteJobs:
         max_attempts: int | None = None,
         unique_key: str | None = None,
         subject: tuple[str, str | int] | None = None,
+        after: Sequence[int] | None = None,
+        on_failure: str = "cancel",
     ) -> Job:
-        """Add one job and return it (with a held ``unique_key``, the holder)."""
+        """Add one job and return it (with a held ``unique_key``, the holder); with
+        ``after``, it waits until those jobs completed (see ``Jobs.enqueue``)."""
         body = _job_body(
-            NewJob(kind, payload, queue, priority, run_at, delay, max_attempts, unique_key, subject)
+            NewJob(
+                kind,
+                payload,
+                queue,
+                priority,
+                run_at,
+                delay,
+                max_attempts,
+                unique_key,
+                subject,
+                tuple(after or ()),
+                on_failure,
+            )
         )
         return job_from_json(self._client.request("POST", "/jobs", json=body))
+
+    def dependencies(self, job_id: int) -> JobLinks:
+        """A job's dependencies both ways (the jobs it runs after, the jobs after it)."""
+        data = self._client.request("GET", f"/jobs/{int(job_id)}/dependencies")
+        return JobLinks(
+            job_id=int(data["job_id"]),
+            after=tuple(JobLink(**a) for a in data["after"]),
+            dependents=tuple(JobLink(**d) for d in data["dependents"]),
+            on_failure=data.get("on_failure"),
+        )
+
+    def pipeline(
+        self,
+        stages: Sequence[NewJob | Mapping[str, Any] | str],
+        *,
+        subject: tuple[str, str | int] | None = None,
+        name: str | None = None,
+        on_failure: str = "cancel",
+    ) -> Pipeline:
+        """Enqueue a chain of stages on one subject as one pipeline (``Jobs.pipeline``)."""
+        body: dict[str, Any] = {
+            "stages": [_job_body(NewJob(s) if isinstance(s, str) else s) for s in stages],
+            "on_failure": on_failure,
+        }
+        if subject is not None:
+            body["subject"] = [subject[0], str(subject[1])]
+        if name is not None:
+            body["name"] = name
+        return pipeline_from_json(self._client.request("POST", "/pipelines", json=body))
+
+    def pipeline_get(self, pipeline_id: int) -> Pipeline:
+        """One pipeline with its jobs."""
+        return pipeline_from_json(self._client.request("GET", f"/pipelines/{int(pipeline_id)}"))
+
+    def pipeline_of(self, job_id: int) -> Pipeline | None:
+        """The pipeline a job is a stage of, or None."""
+        job = self.get(job_id)
+        return None if job.pipeline_id is None else self.pipeline_get(job.pipeline_id)
 
     def enqueue_many(self, items: Iterable[NewJob | Mapping[str, Any]]) -> builtins.list[int]:
         """Add jobs in one transaction, all or nothing; ids in input order."""

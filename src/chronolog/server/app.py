@@ -30,7 +30,7 @@ from .errors import install_error_handlers
 from .live import DEFAULT_PER_TOKEN, DEFAULT_RECHECK, DEFAULT_TOTAL, Live
 from .metrics import Metrics
 from .middleware import GuardMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
-from .routes import admin, events, feed, jobs, secrets, states, stats
+from .routes import admin, events, feed, jobs, pipelines, secrets, states, stats
 from .schemas import ERROR_RESPONSES, extra_components
 
 __all__ = ["API_PREFIX", "DEFAULT_LIMITS", "ROUTERS", "create_app"]
@@ -53,6 +53,7 @@ ROUTERS: Sequence[APIRouter] = (
     states.router,
     feed.router,
     jobs.router,
+    pipelines.router,
 )
 """Every part's routes module, mounted under :data:`API_PREFIX` in this order."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
@@ -33,7 +33,7 @@ from ..deps import (
 from ..schemas import ERROR_RESPONSES, Strict
 from ..waker import Waker
 
-__all__ = ["install", "router"]
+__all__ = ["JobIn", "JobOut", "install", "job_item", "job_json", "router"]
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
@@ -58,6 +58,16 @@ class JobIn(Strict):
     max_attempts: int | None = Field(default=None, ge=1, le=1000)
     unique_key: str | None = None
     subject: list[str] | None = Field(default=None, description="[kind, id] of an entity.")
+    after: list[Annotated[int, Field(ge=1, le=2**63 - 1)] | Name] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Jobs it runs after: job ids, or the `ref` of another job of the batch. "
+        "It stays `waiting` until all of them completed.",
+    )
+    on_failure: Literal["cancel", "run"] | None = Field(
+        default=None, description="What a failed or cancelled dependency does to it."
+    )
+    ref: Name | None = Field(default=None, description="A name for `after` in the same batch.")
 
 
 class JobBatchIn(Strict):
@@ -100,6 +110,11 @@ class JobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    depends_on: list[int] = Field(default_factory=list, description="Jobs it runs after.")
+    on_failure: str | None = None
+    waiting_for: int | None = Field(default=None, description="Dependencies not finished.")
+    dependents: int = Field(default=0, description="How many jobs run after it.")
+    pipeline_id: int | None = None
 
 
 class JobPage(BaseModel):
@@ -283,14 +298,15 @@ def enqueue(
         cap = ctx.state.limits.batch_size
         if len(body.jobs) > cap:
             raise TooLarge(f"a batch holds at most {cap} jobs, got {len(body.jobs)}", limit=cap)
-        items = [_job_item(j) for j in body.jobs]
+        items = [job_item(j) for j in body.jobs]
         return {"ids": ctx.cl.jobs.enqueue_many(items, actor=actor)}
-    item = _job_item(body)
+    item = job_item(body)
     (job_id,) = ctx.cl.jobs.enqueue_many([item], actor=actor)
     return job_json(ctx.cl.jobs.get(job_id))
 
 
-def _job_item(job: JobIn) -> dict[str, Any]:
+def job_item(job: JobIn) -> dict[str, Any]:
+    """A job body as the library takes it (``enqueue_many`` items)."""
     item = job.model_dump(exclude_none=True)
     if job.subject is not None:
         if len(job.subject) != 2:
