@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..core import Chronolog
 from ..errors import Conflict, InvalidTransition, NotFound
 from ..events import Events
-from ..jobs import Job, JobLog, Jobs
+from ..jobs import Job, JobLog, Jobs, Pipeline
 from ..models import Actor, Event, Page
 from ..states import Entity, Machine, States, Transition
 
@@ -112,6 +112,10 @@ class DataSource(Protocol):
 
     def job_logs(self, job_id: int, after: int) -> list[JobLog]:
         """A job's log lines after line ``after``, oldest first."""
+        ...
+
+    def pipeline_of(self, job_id: int) -> Pipeline | None:
+        """The pipeline a job is a stage of, or None."""
         ...
 
     def create(
@@ -251,6 +255,9 @@ class PartsSource:
 
     def job_logs(self, job_id: int, after: int) -> list[JobLog]:
         return self._jobs.logs(job_id, after=after)
+
+    def pipeline_of(self, job_id: int) -> Pipeline | None:
+        return self._jobs.pipeline_of(job_id)
 
     def events(self, filters: EventFilters, limit: int) -> list[Event]:
         page = self._events.query(**filters.query(), limit=limit, with_total=False)

@@ -100,13 +100,9 @@ def job(request: Request, job_id: str) -> Response:
         logs = _shown(session.cl.jobs.log_tail(found.id, before=before, limit=LOG_PAGE_LINES))
         history = session.cl.jobs.history(found.id)
         links = (
-            session.cl.jobs.dependencies(found.id)
-            if found.depends_on or found.dependents
-            else None
+            session.cl.jobs.dependencies(found.id) if found.depends_on or found.dependents else None
         )
-        pipeline = (
-            session.cl.jobs.pipeline_get(found.pipeline_id) if found.pipeline_id else None
-        )
+        pipeline = session.cl.jobs.pipeline_get(found.pipeline_id) if found.pipeline_id else None
     except NotFound as exc:
         return page(
             request,
