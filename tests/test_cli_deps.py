@@ -37,13 +37,16 @@ def test_enqueue_after_and_list_waiting(db_url: str) -> None:
     table = _run("jobs", "ls", "--db", db_url)
     assert "2 waiting" in table
     shown = _run("jobs", "show", str(third), "--db", db_url)
-    assert "depends_on" in shown and f"[{first},{second}]" in shown
+    assert "depends_on" in shown
+    assert f"[{first},{second}]" in shown
     bad = runner.invoke(app, ["jobs", "enqueue", "x", "--after", "99999", "--db", db_url])
-    assert bad.exit_code == 1 and "after" in bad.output
+    assert bad.exit_code == 1
+    assert "after" in bad.output
     bad = runner.invoke(
         app, ["jobs", "enqueue", "x", "--after", str(first), "--on-failure", "no", "--db", db_url]
     )
-    assert bad.exit_code == 1 and "on_failure" in bad.output
+    assert bad.exit_code == 1
+    assert "on_failure" in bad.output
     with Chronolog(db_url) as cl:
         assert sum(sum(c.values()) for c in cl.jobs.counts().values()) == 3
 
@@ -56,8 +59,11 @@ def test_pipeline_command(db_url: str) -> None:
     assert f"pipeline {pipe.id} rip movie/7 on movie:7: pending" in out
     lines = [line for line in out.splitlines() if line.strip()[:2] in ("1.", "2.", "3.")]
     assert ["rip" in lines[0], "remux" in lines[1], "transcode" in lines[2]] == [True] * 3
-    assert "waiting" in lines[1] and "←" in lines[1] and f"after {pipe.jobs[0].id}" in lines[1]
+    assert "waiting" in lines[1]
+    assert "←" in lines[1]
+    assert f"after {pipe.jobs[0].id}" in lines[1]
     data = json.loads(_run("jobs", "pipeline", str(pipe.jobs[0].id), "--json", "--db", db_url))
     assert [j["kind"] for j in data["jobs"]] == ["rip", "remux", "transcode"]
     missing = runner.invoke(app, ["jobs", "pipeline", str(alone.id), "--db", db_url])
-    assert missing.exit_code == 1 and "not a stage of a pipeline" in missing.output
+    assert missing.exit_code == 1
+    assert "not a stage of a pipeline" in missing.output

@@ -40,7 +40,7 @@ def deps_site(db_url: str) -> Iterator[Site]:
 def test_job_page_shows_the_pipeline_and_links(deps_site: Site) -> None:
     cl = deps_site.cl
     pipe = cl.jobs.pipeline(["rip", "remux", "transcode", "filebot"], subject=("movie", "heat"))
-    rip, remux, transcode, filebot = pipe.jobs
+    _rip, remux, transcode, filebot = pipe.jobs
     notify = cl.jobs.enqueue("notify", after=[remux.id, transcode.id], on_failure="run")
     (job,) = cl.jobs.claim(None)
     cl.jobs.complete(job.id, job.lease)

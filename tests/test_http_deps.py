@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chronolog import NotFound, ValidationError
 from chronolog.jobs import NewJob
 
@@ -23,7 +25,8 @@ def test_enqueue_after_and_the_job_json(api: Api) -> None:
     assert [d["id"] for d in links["dependents"]] == [body["id"]]
     assert links["dependents"][0]["state"] == "waiting"
     back = api.call("GET", f"/jobs/{body['id']}/dependencies").json()
-    assert [x["id"] for x in back["after"]] == [a["id"]] and back["on_failure"] == "run"
+    assert [x["id"] for x in back["after"]] == [a["id"]]
+    assert back["on_failure"] == "run"
     # A batch links its jobs by ref; a cycle is a 422 and writes nothing.
     ids = api.call(
         "POST",
@@ -42,9 +45,11 @@ def test_enqueue_after_and_the_job_json(api: Api) -> None:
             ]
         },
     )
-    assert cycle.status_code == 422 and "cycle" in error_of(cycle)["message"]
+    assert cycle.status_code == 422
+    assert "cycle" in error_of(cycle)["message"]
     unknown = api.call("POST", "/jobs", json={"kind": "z", "after": [987654]})
-    assert unknown.status_code == 422 and error_of(unknown)["details"]["field"] == "after"
+    assert unknown.status_code == 422
+    assert error_of(unknown)["details"]["field"] == "after"
     bad = api.call("POST", "/jobs", json={"kind": "z", "after": [a["id"]], "on_failure": "x"})
     assert bad.status_code == 422
     assert api.cl.jobs.counts() == before
@@ -69,7 +74,8 @@ def test_pipelines_over_http(api: Api) -> None:
     )
     assert made.status_code == 201, made.text
     pipe = made.json()
-    assert pipe["name"] == "rip movie/42" and pipe["state"] == "pending"
+    assert pipe["name"] == "rip movie/42"
+    assert pipe["state"] == "pending"
     assert [j["state"] for j in pipe["jobs"]] == ["pending", "waiting", "waiting"]
     last = pipe["jobs"][-1]["id"]
     assert api.call("GET", f"/jobs/{last}/pipeline").json()["id"] == pipe["id"]
@@ -90,21 +96,15 @@ def test_client_mirrors_the_library(api: Api) -> None:
     assert client.jobs.get(ids[1]).depends_on == (ids[0],)
     pipe = client.jobs.pipeline(["rip", NewJob("remux", {"fast": True})], subject=("season", 2))
     assert [j.kind for j in pipe.jobs] == ["rip", "remux"]
-    assert pipe.jobs[1].payload == {"fast": True} and pipe.subject == ("season", "2")
+    assert pipe.jobs[1].payload == {"fast": True}
+    assert pipe.subject == ("season", "2")
     assert client.jobs.pipeline_of(pipe.jobs[1].id) == api.cl.jobs.pipeline_get(pipe.id)
     assert client.jobs.pipeline_of(a.id) is None
-    try:
+    with pytest.raises(ValidationError) as refused:
         client.jobs.enqueue("x", after=[424242])
-    except ValidationError as exc:
-        assert exc.details["field"] == "after"
-    else:  # pragma: no cover
-        raise AssertionError("an unknown dependency was accepted")
-    try:
+    assert refused.value.details["field"] == "after"
+    with pytest.raises(NotFound):
         client.jobs.pipeline_get(424242)
-    except NotFound:
-        pass
-    else:  # pragma: no cover
-        raise AssertionError("a missing pipeline was found")
     # The worker protocol releases dependents as the library does.
     (job,) = client.jobs.claim(None)
     assert job.id == a.id

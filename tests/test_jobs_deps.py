@@ -48,7 +48,9 @@ def test_a_chain_runs_in_order_and_waits_meanwhile(cl: Chronolog) -> None:
     b = cl.jobs.enqueue("b", after=[a.id], priority=9)
     c = cl.jobs.enqueue("c", after=[b.id], priority=9)
     assert (a.state, b.state, c.state) == ("pending", "waiting", "waiting")
-    assert b.depends_on == (a.id,) and b.waiting_for == 1 and b.on_failure == "cancel"
+    assert b.depends_on == (a.id,)
+    assert b.waiting_for == 1
+    assert b.on_failure == "cancel"
     assert cl.jobs.get(a.id).dependents == 1
     # A waiting job is never claimed, whatever its priority.
     first = cl.jobs.claim(None, limit=10)
@@ -62,7 +64,8 @@ def test_a_chain_runs_in_order_and_waits_meanwhile(cl: Chronolog) -> None:
     assert _actions(cl, b.id) == ["waiting", "ready", "running", "completed"]
     history = cl.jobs.history(b.id)
     assert [m.sort_key for m in history] == [1, 2, 3, 4]
-    assert history[1].from_state == "waiting" and history[1].to_state == "pending"
+    assert history[1].from_state == "waiting"
+    assert history[1].to_state == "pending"
     assert cl.jobs.counts() == {"default": {"completed": 3}}
 
 
@@ -111,9 +114,11 @@ def test_a_failed_dependency_cancels_its_dependents_transitively(cl: Chronolog) 
     assert cl.jobs.get(a.id).state == "failed"
     for dependent, cause in ((b, a), (c, b)):
         after = cl.jobs.get(dependent.id)
-        assert after.state == "cancelled" and after.finished_at is not None
+        assert after.state == "cancelled"
+        assert after.finished_at is not None
         last = cl.jobs.history(dependent.id)[-1]
-        assert last.action == "cancelled" and last.from_state == "waiting"
+        assert last.action == "cancelled"
+        assert last.from_state == "waiting"
         assert last.metadata is not None
         assert last.metadata["dependency"] == cause.id
         state = "failed" if cause is a else "cancelled"
@@ -230,7 +235,8 @@ def test_retry_brings_a_pipeline_back(cl: Chronolog) -> None:
     assert cl.jobs.get(b.id).state == "cancelled"
     # Retrying the dependent first: it waits for a, which has not completed.
     again = cl.jobs.retry(b.id)
-    assert again.state == "waiting" and again.waiting_for == 1
+    assert again.state == "waiting"
+    assert again.waiting_for == 1
     assert cl.jobs.history(b.id)[-1].action == "waiting"
     assert cl.jobs.retry(a.id).state == "pending"
     assert _drain(cl) == ["a", "b"]
@@ -245,15 +251,18 @@ def test_pipeline_helper(cl: Chronolog) -> None:
     assert [j.kind for j in pipe.jobs] == ["rip", "remux", "transcode", "filebot"]
     assert [j.state for j in pipe.jobs] == ["pending", "waiting", "waiting", "waiting"]
     assert all(j.subject == ("movie", "42") and j.pipeline_id == pipe.id for j in pipe.jobs)
-    assert pipe.jobs[2].queue == "gpu" and pipe.jobs[2].payload == {"preset": "hq"}
+    assert pipe.jobs[2].queue == "gpu"
+    assert pipe.jobs[2].payload == {"preset": "hq"}
     assert [j.depends_on for j in pipe.jobs] == [(), *((p.id,) for p in pipe.jobs[:-1])]
-    assert pipe.state == "pending" and pipe.done == 0
+    assert pipe.state == "pending"
+    assert pipe.done == 0
     assert cl.jobs.pipeline_of(pipe.jobs[3].id) == pipe
     assert cl.jobs.pipeline_of(cl.jobs.enqueue("alone").id) is None
     order = _drain(cl, queues=["default", "gpu"])
     assert [k for k in order if k != "alone"] == ["rip", "remux", "transcode", "filebot"]
     done = cl.jobs.pipeline_get(pipe.id)
-    assert done.state == "completed" and done.done == 4
+    assert done.state == "completed"
+    assert done.done == 4
     assert done.to_dict()["jobs"][1]["depends_on"] == [pipe.jobs[0].id]
     with pytest.raises(NotFound):
         cl.jobs.pipeline_get(pipe.id + 1000)
@@ -370,3 +379,48 @@ def test_reconcile_repairs_a_release_left_undone(cl: Chronolog) -> None:
     assert cl.jobs.reconcile_waiting() == 1
     assert cl.jobs.get(b.id).state == "pending"
     assert cl.jobs.reconcile_waiting() == 0
+
+
+def test_the_batch_writes_the_release_event_one_move_would(db_url: str) -> None:
+    """The release by a completion is written by each database's batch SQL (PostgreSQL)
+    or by ``_trail.record`` (SQLite): the same event and counters either way."""
+    import json
+    from datetime import UTC, datetime
+
+    from chronolog._rollups import rollup_rows
+    from chronolog._time import to_micros
+    from chronolog.jobs._trail import Move, job_event
+    from chronolog.store.schema import event_counts
+
+    at = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    with Chronolog(db_url, clock=lambda: at) as cl:
+        a = cl.jobs.enqueue("a", queue="q1")
+        b = cl.jobs.enqueue("b", queue="q2", after=[a.id])
+        _, (job,) = cl.jobs.complete_and_claim([], None, "w1")
+        cl.jobs.complete_and_claim([(job.id, job.lease)], None, "w1", limit=1)
+        pid = cl.scope.project_id
+        want = job_event(
+            pid,
+            Move(b.id, "b", "q2", 2, "waiting", "ready", 0, ("worker", None, None), to_micros(at)),
+        )
+        cols = [events.c[n] for n in want._fields]
+        with cl.store.read() as conn:
+            (row,) = conn.execute(
+                select(*cols).where(events.c.event_type == "job", events.c.action == "ready")
+            ).all()
+            counts = conn.execute(
+                select(
+                    event_counts.c.granularity,
+                    event_counts.c.bucket,
+                    event_counts.c.actor_type,
+                    func.sum(event_counts.c.count),
+                )
+                .where(event_counts.c.action == "ready")
+                .group_by(
+                    event_counts.c.granularity, event_counts.c.bucket, event_counts.c.actor_type
+                )
+            ).all()
+        metadata = row[-1] if isinstance(row[-1], dict) else json.loads(row[-1])
+        assert (*row[:-1], metadata) == (*want[:-1], json.loads(want.metadata))
+        rolled = {(c[1], c[2], c[6]): c[-1] for c in rollup_rows([want], 0)}
+        assert {tuple(r[:-1]): int(r[-1]) for r in counts} == rolled

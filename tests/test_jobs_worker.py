@@ -321,10 +321,12 @@ def test_rip_pipeline_jobs_fails_once_then_finishes(db_url: str) -> None:
     with Chronolog(db_url) as cl:
         pipe = cl.jobs.pipeline_get(outcome.pipeline_id)
         assert pipe.subject == ("season", rip_pipeline_jobs.SEASON)
-        assert pipe.state == "completed" and len(pipe.jobs) == len(jobs)
+        assert pipe.state == "completed"
+        assert len(pipe.jobs) == len(jobs)
         (after,) = cl.jobs.dependencies(transcode.id).dependents
         actions = [m.action for m in cl.jobs.history(after.id)]
-        assert actions[:2] == ["waiting", "cancelled"] and actions[-1] == "completed"
+        assert actions[:2] == ["waiting", "cancelled"]
+        assert actions[-1] == "completed"
         # Retried while the transcode ran (it waits again, then is released) or after.
         assert actions[2:] in (
             ["waiting", "ready", "running", "completed"],
