@@ -353,12 +353,13 @@ class Jobs(LeaseHolder, Operator, Linker):
         it every :data:`RECONCILE_EVERY` seconds on its own."""
         scope = self._scope
         now = to_micros(scope.clock())
+        dialect = scope.store.dialect
         # A read first: the common answer is "none", and it takes no write lock.
         with scope.store.read() as conn:
-            if not links_sql.job_waiting_stale(conn, scope.project_id, 1):
+            if not links_sql.job_waiting_stale(conn, dialect, scope.project_id, 1):
                 return 0
         with scope.store.write() as conn:
-            stale = links_sql.job_waiting_stale(conn, scope.project_id, limit)
+            stale = links_sql.job_waiting_stale(conn, dialect, scope.project_id, limit)
             moved = reconcile(scope, conn, stale, now) if stale else 0
         if moved:
             scope.store.notifier.publish("jobs", "events")
