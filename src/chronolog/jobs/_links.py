@@ -11,7 +11,9 @@ The bookkeeping, and what its exactness rests on (``docs/architecture.md``):
   (``dependents`` is not NULL) **in the transaction that completes them**:
   under each dependent's row lock it subtracts the number of its dependencies
   just completed from ``waiting_for``, and the writer that takes it to zero
-  moves it ``waiting`` → ``pending`` (action ``ready``). Two completions of
+  moves it ``waiting`` → ``pending`` (action ``ready``): each database's batch
+  does it in its own SQL (``store/sql/postgresql/jobs.py``: CTEs ``freed``,
+  ``gate``, ``ready``; ``store/sql/sqlite/jobs.py``: ``_FREE``). Two completions of
   the same dependent's dependencies serialise on its row, so exactly one sees
   zero; a ``kill -9`` loses the completion and the release together or neither.
 * A job that fails for good or is cancelled cancels its waiting dependents
@@ -48,7 +50,6 @@ from .reading import JobReading
 __all__ = [
     "Linker",
     "enqueue_linked",
-    "free_completed",
     "link_order",
     "reconcile",
     "retry_state",
@@ -168,28 +169,6 @@ def _ready(scope: Scope, conn: Connection, row: Row[Any], now: int) -> Row[Any]:
         row.id,
         {"state": "pending", "waiting_for": 0, "run_at": max(row.run_at, now), "updated_at": now},
     )
-
-
-def free_completed(scope: Scope, conn: Connection, ids: Sequence[int], now: int) -> int:
-    """Count the completion of ``ids`` in their waiting dependents (locked), moving those
-    with nothing left to wait for to pending; returns how many moved. Exact only where
-    nothing else writes meanwhile (SQLite's batch, under the write lock)."""
-    moves: list[Move] = []
-    found = links_sql.job_lock_waiting(conn, scope.store.dialect, scope.project_id, ids)
-    for row, n, _first in found:
-        left = (row.waiting_for or 0) - n
-        if left <= 0:
-            new = _ready(scope, conn, row, now)
-            moves.append(
-                Move(row.id, row.kind, row.queue, new.history, "waiting", "ready", row.attempt,
-                     _SYSTEM, now)
-            )  # fmt: skip
-        else:
-            links_sql.job_set(conn, scope.project_id, row.id, {"waiting_for": left})
-    if moves:
-        record(scope, conn, moves)
-        sql.job_notify(conn, scope.store.dialect, scope.project_id)
-    return len(moves)
 
 
 def settle_failed(

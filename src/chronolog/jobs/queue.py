@@ -22,8 +22,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
-
 from .._scope import Scope
 from .._time import to_micros
 from ..errors import ValidationError
@@ -42,7 +40,7 @@ from ._checks import (
     seconds,
 )
 from ._leases import DEFAULT_LEASE, LeaseHolder, backoff, refusal
-from ._links import Linker, enqueue_linked, free_completed, link_order, reconcile
+from ._links import Linker, enqueue_linked, link_order, reconcile
 from ._operate import Operator
 from ._trail import Move, bulk_move, record
 from .models import Job, NewJob
@@ -321,21 +319,19 @@ class Jobs(LeaseHolder, Operator, Linker):
             claiming=bulk_move(scope, "running", "pending", now, "worker"),
             shard=scope.store.dialect.counter_shard(),
             readying=bulk_move(scope, "ready", "waiting", now, "worker"),
-            settle=self._settle,
         )
         result = scope.store.dialect.jobs.run_batch(scope.store, batch)
         if result.unsettled:
             self._reconcile_dependents(result.unsettled)
         project = scope.project
         claimed = [job_from_row(r, project, _subject(r)) for r in result.claimed]
-        if result.completed:
+        if result.released:
+            scope.store.notifier.publish("events", "jobs_done", "jobs")
+        elif result.completed:
             scope.store.notifier.publish("events", "jobs_done")
         elif claimed:
             scope.store.notifier.publish("events")
         return result.completed, claimed
-
-    def _settle(self, conn: Connection, ids: list[int]) -> None:
-        free_completed(self._scope, conn, ids, to_micros(self._scope.clock()))
 
     def _reconcile_dependents(self, ids: Sequence[int]) -> int:
         """Settle the waiting dependents of ``ids`` by re-counting (see ``_links``)."""

@@ -5,7 +5,7 @@ first, in id order (``Dialect.for_update``), so concurrent writers freeing or
 cancelling the same dependents queue up instead of deadlocking, and each reads
 the row as the previous one left it. The worker's completions free dependents
 inside the queue's batch (``store/sql/postgresql/jobs.py``, and
-``jobs._links`` through ``Batch.settle`` on SQLite); these statements serve
+``store/sql/sqlite/jobs.py``: ``_FREE``); these statements serve
 enqueues, failures, cancels, retries and the reconcile.
 """
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -176,10 +176,8 @@ class Batch:
     shard: int = 0
     """The counter shard the batch adds to (``Dialect.counter_shard``)."""
     readying: BulkMove | None = None
-    """What a dependent moved from waiting to pending by the completions records."""
-    settle: Callable[[Connection, list[int]], None] | None = None
-    """Where the database cannot free dependents in the batch's own SQL (SQLite), called
-    inside its transaction with the completed ids whose job has dependents."""
+    """What a dependent moved from waiting to pending by the completions records (each
+    database's batch frees the dependents of the jobs it completes, in its transaction)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +186,8 @@ class BatchResult:
 
     completed: list[int]
     claimed: list[Any]
+    released: int = 0
+    """How many waiting dependents the completions moved to pending."""
     unsettled: list[int] = field(default_factory=list)
     """Completed jobs whose dependents the batch could not see all of (PostgreSQL: a
     dependent enqueued while the batch waited for the job's row lock); the caller

@@ -179,7 +179,8 @@ SELECT {moved_columns},
     -- its row lock. The caller settles those dependents in a transaction of its own.
     (SELECT array_agg(d.id) FROM done AS d WHERE d.dependents IS NOT NULL
         AND d.dependents > (SELECT count(*) FROM job_dependencies AS e
-                            WHERE e.depends_on = d.id))
+                            WHERE e.depends_on = d.id)),
+    (SELECT count(*) FROM ready WHERE state = 'pending')
 FROM (VALUES (1)) AS one(x)
 LEFT JOIN moved AS m ON true
 ORDER BY m.priority DESC, m.run_at, m.id
@@ -392,9 +393,12 @@ class PostgreSQLJobs(JobDriver):
             rows = _run(raw, query, values)
         width = len(_JOB_NAMES) + 2
         completed = [int(i) for i in rows[0][width] or ()] if rows else []
+        released = int(rows[0][width + 4] or 0) if rows else 0
         unsettled = [int(i) for i in rows[0][width + 3] or ()] if rows else []
         claimed = [ClaimedRow(*r[:width]) for r in rows if r[0] is not None]
-        return BatchResult(completed=completed, claimed=claimed, unsettled=unsettled)
+        return BatchResult(
+            completed=completed, claimed=claimed, released=released, unsettled=unsettled
+        )
 
 
 def batch_query(batch: Batch) -> tuple[tuple[str, tuple[str, ...]], dict[str, Any]]:

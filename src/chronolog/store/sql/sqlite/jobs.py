@@ -28,6 +28,7 @@ from ...schema import jobs
 from ..events import COUNT_KEYS
 from ..jobs import (
     JOB_INSERT_COLUMNS,
+    READY,
     Batch,
     BatchResult,
     ClaimedRow,
@@ -86,6 +87,26 @@ _NEW_EVENTS = (
     "json_object('queue', queue, 'attempt', attempt, 'from', ?, 'state', state, "
     "'sort_key', history) FROM jobs WHERE id BETWEEN ? AND ? ORDER BY jobs.id"
 )
+# The dependents of completed jobs, freed in the batch's transaction: under the file's
+# write lock nothing else enqueues a dependent or completes a dependency in between, so
+# subtracting the dependencies just completed is exact; the ones reaching zero become
+# pending (the same move as PostgreSQL's ``ready`` CTE).
+_FREE = (
+    "WITH f AS (SELECT job_id, count(*) AS n FROM job_dependencies "
+    "WHERE depends_on IN ({ids}) GROUP BY job_id) "
+    "UPDATE jobs SET waiting_for = jobs.waiting_for - f.n, "
+    "state = CASE WHEN jobs.waiting_for - f.n <= 0 THEN 'pending' ELSE 'waiting' END, "
+    "history = jobs.history + CASE WHEN jobs.waiting_for - f.n <= 0 THEN 1 ELSE 0 END, "
+    "run_at = max(jobs.run_at, ?), updated_at = ? "
+    "FROM f WHERE jobs.id = f.job_id AND jobs.state = 'waiting' "
+    "RETURNING jobs.id, jobs.state"
+)
+_READY_EVENTS = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}) "
+    "SELECT project_id, ?, 'job', ?, ?, 'worker', NULL, NULL, 'job', CAST(id AS TEXT), kind, "
+    "NULL, json_object('queue', queue, 'attempt', attempt, 'from', ?, 'state', state, "
+    "'sort_key', history) FROM jobs WHERE id IN ({ids}) ORDER BY jobs.id"
+)
 _INSERT_JOBS = (
     f"INSERT INTO jobs ({', '.join(JOB_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(JOB_INSERT_COLUMNS))})"
@@ -135,6 +156,25 @@ def _counts(raw: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
     rows = [r for r in rows if r[-1]]
     if rows:
         raw.execute(_counting(len(rows)), [v for row in rows for v in row])
+
+
+def _free(raw: sqlite3.Connection, batch: Batch, ids: Sequence[int]) -> int:
+    """Free the waiting dependents of the completed ``ids``; record the ones now pending."""
+    now = batch.now
+    ready = batch.readying or READY
+    released: list[int] = []
+    for start in range(0, len(ids), _CHUNK):
+        part = ids[start : start + _CHUNK]
+        sql = _FREE.format(ids=", ".join("?" * len(part)))
+        released += [r[0] for r in raw.execute(sql, [*part, now, now]) if r[1] == "pending"]
+    for start in range(0, len(released), _CHUNK):
+        part = released[start : start + _CHUNK]
+        raw.execute(
+            _READY_EVENTS.format(ids=", ".join("?" * len(part))),
+            [now, ready.action, ready.status, ready.from_state, *part],
+        )
+    _counts(raw, [(*c[:-1], c[-1] * len(released)) for c in ready.counts])
+    return len(released)
 
 
 def _raw(conn: Connection) -> sqlite3.Connection:
@@ -229,10 +269,7 @@ class SQLiteJobs(JobDriver):
                     [(*c[:-1], c[-1] * len(completed)) for c in done.counts]
                     + [(*c[:-1], c[-1] * len(claimed)) for c in claim.counts],
                 )
-                if freeing and batch.settle is not None:
-                    # Under the file's write lock: nothing can enqueue a dependent or
-                    # complete another dependency in between, so the count is exact.
-                    batch.settle(conn, freeing)
+                released = _free(raw, batch, freeing) if freeing else 0
                 subjects: dict[int, tuple[str, str]] = {}
                 pks = sorted({r[_SUBJECT] for r in claimed if r[_SUBJECT] is not None})
                 if pks:
@@ -243,4 +280,4 @@ class SQLiteJobs(JobDriver):
         none = (None, None)
         rows: list[Any] = [ClaimedRow(*r, *subjects.get(r[_SUBJECT], none)) for r in claimed]
         rows.sort(key=lambda r: (-r[_PRIORITY], r[_RUN_AT], r[0]))
-        return BatchResult(completed=completed, claimed=rows)
+        return BatchResult(completed=completed, claimed=rows, released=released)
