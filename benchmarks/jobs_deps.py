@@ -165,7 +165,7 @@ def main() -> None:
     # revision can be named instead.
     print(
         f"jobs {args.jobs}, {args.workers} threads x batches of {args.batch}, "
-        f"median of {args.runs} runs; before = {before[:12]}"
+        f"best and median of {args.runs} runs; before = {before[:12]}"
     )
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="chronolog-before-") as tmp:
