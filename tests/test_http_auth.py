@@ -67,6 +67,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
     stopped = cl.jobs.enqueue("rip", queue="later").id
     cl.jobs.cancel(stopped)
     job, lease = running.id, running.lease
+    pipe = cl.jobs.pipeline(["rip", "remux"], subject=("movie", 603))
     return [
         ("POST", "/events", "write", {"event_type": "a", "action": "b"}),
         ("GET", "/events", "read", None),
@@ -119,6 +120,10 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("POST", f"/jobs/{job}/fail", "write", {"lease": lease, "error": "x"}),
         ("POST", f"/jobs/{job}/release", "write", {"lease": lease}),
         ("POST", f"/jobs/{job}/cancel", "write", None),
+        ("GET", f"/jobs/{pipe.jobs[1].id}/dependencies", "read", None),
+        ("GET", f"/jobs/{pipe.jobs[1].id}/pipeline", "read", None),
+        ("GET", f"/pipelines/{pipe.id}", "read", None),
+        ("POST", "/pipelines", "write", {"stages": [{"kind": "y"}]}),
     ]
 
 
@@ -130,6 +135,7 @@ def _template(path: str) -> str:
         "members": "{user}",
         "secrets": "{name}",
         "jobs": "{job_id}",
+        "pipelines": "{pipeline_id}",
     }
     if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim", "complete", "end"}:
         parts[2] = names.get(parts[1], "{kind}")
@@ -197,6 +203,8 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.json() == {"completed": []}, response.text
         elif path.startswith("/jobs/") and path != "/jobs/claim":
             assert response.status_code == 404, (method, path, response.text)
+        if path.startswith("/pipelines/"):
+            assert response.status_code == 404, (method, path, response.text)
         if path == "/machines":
             assert [m["kind"] for m in response.json()] == [], response.text  # none of default's
     assert _world(api) == before
@@ -204,7 +212,7 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
     view = api.cl.using("other")
     # "movie": creating an entity records its creation (in "other", where it was made).
     assert sorted({e.event_type for e in view.events.recent()}) == ["a", "job", "movie"]
-    assert [j.kind for j in view.jobs.list().items] == ["x"]
+    assert [j.kind for j in view.jobs.list().items] == ["y", "x"]  # the pipeline's, then x
     assert {m.user for m in view.auth.members()} == {"mallory"}
     assert view.secrets.list() == []  # put, read back and deleted: all in "other"
     listed = api.call("GET", "/events", token=other).json()["items"]
