@@ -348,12 +348,13 @@ class Jobs(LeaseHolder, Operator, Linker):
         a crash left undone) and settle them; returns how many moved. The rescue runs
         it every :data:`RECONCILE_EVERY` seconds on its own."""
         scope = self._scope
-        now = to_micros(scope.clock())
         dialect = scope.store.dialect
-        # A read first: the common answer is "none", and it takes no write lock.
+        # A read first: the common answer is "none", and it takes no write lock (nor a
+        # reading of the clock: a test's clock that ticks per call stays where it was).
         with scope.store.read() as conn:
             if not links_sql.job_waiting_stale(conn, dialect, scope.project_id, 1):
                 return 0
+        now = to_micros(scope.clock())
         with scope.store.write() as conn:
             stale = links_sql.job_waiting_stale(conn, dialect, scope.project_id, limit)
             moved = reconcile(scope, conn, stale, now) if stale else 0
