@@ -58,7 +58,8 @@ def _pg_text(variant: str, limit: int) -> tuple[str, tuple[str, ...]]:
         text = re.sub(r"\(SELECT 1 FROM pg_notify.*?FROM moved\)\)", "NULL", text, flags=re.S)
     return pgj._numbered(
         text.format(
-            pick=pgj._PICKS["any"].replace("{limit}", str(limit)),
+            pick=pgj._PICKS["any"].replace("{limit}", str(limit)).replace("{kinds}", ""),
+            controlled=pgj._CONTROLLED.replace("{filter}", pgj._CONTROLLED_FILTERS["any"]),
             job_columns=", ".join(pgj._JOB_NAMES),
             event_columns=pgj._EVENT_COLUMNS,
             done_events=pgj._event_select("done", "done", pgj._WORKER),

@@ -35,3 +35,11 @@ def slow(ctx: JobContext) -> None:
 
 CRASH = {"record": record}
 SLOW = {"slow": slow}
+
+
+def fails(ctx: JobContext) -> None:
+    """Always fails: a worker's report shows a failed job."""
+    raise RuntimeError("this one always fails")
+
+
+SLOW_OR_FAILING = {"slow": slow, "fails": fails}

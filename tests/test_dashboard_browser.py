@@ -256,3 +256,71 @@ def test_retry_a_failed_job_and_watch_its_log(page: object, site: Site, browser:
     jobs.complete(claimed.id, claimed.lease, {"titles": 3})
     p.wait_for_function("document.getElementById('job-state').textContent === 'completed'")  # type: ignore[attr-defined]
     shot(p, "job-retried")
+
+
+def test_queues_page_pauses_limits_and_bulk_cancels_with_a_confirmation(
+    page: object, site: Site, browser: object
+) -> None:
+    jobs = site.cl.using("rip-pipeline").jobs
+    ids = jobs.enqueue_many([{"kind": "noop", "queue": "browser-bulk"}] * 3)
+    worker_id = jobs.register_worker("ripper-77", host="attic", queues=["browser-bulk"])
+    p = page
+    log_in(p, site, site.tokens["rip-pipeline"])
+    p.goto(f"{site.url}/queues")  # type: ignore[attr-defined]
+    row = p.locator("tr[data-queue='browser-bulk']")  # type: ignore[attr-defined]
+    assert row.locator(".queue-status").inner_text() == "active"
+    row.locator("button[name=toggle]").click()
+    p.wait_for_url(re.compile(r"/queues\?done=paused"))  # type: ignore[attr-defined]
+    row = p.locator("tr[data-queue='browser-bulk']")  # type: ignore[attr-defined]
+    assert row.locator(".queue-status").inner_text() == "paused"
+    assert jobs.queue("browser-bulk").paused
+    # Limits: open the row's form, fill it, save.
+    row.locator("summary").click()
+    row.locator("input[name=concurrency]").fill("2")
+    row.locator("input[name=rate_limit]").fill("10")
+    row.locator("input[name=rate_seconds]").fill("60")
+    row.locator("button:has-text('Save limits')").click()
+    p.wait_for_url(re.compile(r"/queues\?done=limited"))  # type: ignore[attr-defined]
+    row = p.locator("tr[data-queue='browser-bulk']")  # type: ignore[attr-defined]
+    assert row.locator(".queue-concurrency").inner_text() == "2"
+    assert row.locator(".queue-rate").inner_text() == "10 per 60 s"
+    assert jobs.queue("browser-bulk").rate == (10, 60.0)
+    shot(p, "queues")
+    # Bulk cancel asks first, with the count, and changes nothing until confirmed.
+    row.locator("button:has-text('Cancel pending')").click()
+    assert p.locator("#confirm-count").inner_text() == "3"  # type: ignore[attr-defined]
+    shot(p, "queues-confirm")
+    assert jobs.queue("browser-bulk").counts == {"pending": 3}
+    p.click("#confirm-no")  # type: ignore[attr-defined]
+    assert jobs.queue("browser-bulk").counts == {"pending": 3}
+    p.locator("tr[data-queue='browser-bulk'] button:has-text('Cancel pending')").click()  # type: ignore[attr-defined]
+    p.click("#confirm-yes")  # type: ignore[attr-defined]
+    p.wait_for_url(re.compile(r"/queues\?done=cancelled&n=3"))  # type: ignore[attr-defined]
+    assert {jobs.get(i).state for i in ids} == {"cancelled"}
+    # Retry them back, then resume the queue and clear its limits.
+    p.locator("tr[data-queue='browser-bulk'] button:has-text('Retry failed')").click()  # type: ignore[attr-defined]
+    p.click("#confirm-yes")  # type: ignore[attr-defined]
+    p.wait_for_url(re.compile(r"/queues\?done=retried&n=3"))  # type: ignore[attr-defined]
+    assert {jobs.get(i).state for i in ids} == {"pending"}
+    p.locator("tr[data-queue='browser-bulk'] button[name=toggle]").click()  # type: ignore[attr-defined]
+    p.wait_for_url(re.compile(r"/queues\?done=resumed"))  # type: ignore[attr-defined]
+    assert not jobs.queue("browser-bulk").paused
+    # The workers page lists the registered worker with its heartbeat age.
+    p.goto(f"{site.url}/workers")  # type: ignore[attr-defined]
+    worker_row = p.locator("tr[data-worker='ripper-77']")  # type: ignore[attr-defined]
+    assert "attic" in worker_row.inner_text()
+    assert "s ago" in worker_row.locator(".heartbeat").inner_text()
+    shot(p, "workers")
+    # A read-only token sees the pages but no buttons.
+    viewer = browser.new_context()  # type: ignore[attr-defined]
+    try:
+        tab = viewer.new_page()
+        log_in(tab, site, site.tokens["read"])
+        tab.goto(f"{site.url}/queues")
+        assert tab.locator("tr[data-queue='browser-bulk']").count() == 1
+        assert tab.locator("button[name=toggle]").count() == 0
+    finally:
+        viewer.close()
+    jobs.set_limit("browser-bulk")
+    jobs.cancel_many(queue="browser-bulk")
+    jobs.deregister_worker(worker_id)

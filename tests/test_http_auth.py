@@ -40,7 +40,11 @@ def _world(api: Api) -> dict[str, Any]:
     machines = cl.states.machines()
     jobs = [(j.id, j.state, j.lease, j.attempt, j.result) for j in cl.jobs.list(limit=100).items]
     logs = [len(cl.jobs.logs(j[0])) for j in jobs]
+    queues = [q.to_dict() for q in cl.jobs.queues()]
+    workers = [(w.id, w.name) for w in cl.jobs.workers()]
     return {
+        "queues": queues,
+        "workers": workers,
         "jobs": jobs,
         "logs": logs,
         "events": events,
@@ -68,6 +72,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
     cl.jobs.cancel(stopped)
     job, lease = running.id, running.lease
     pipe = cl.jobs.pipeline(["rip", "remux"], subject=("movie", 603))
+    worker = cl.jobs.register_worker("w1", host="h1")
     return [
         ("POST", "/events", "write", {"event_type": "a", "action": "b"}),
         ("GET", "/events", "read", None),
@@ -120,6 +125,18 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("POST", f"/jobs/{job}/fail", "write", {"lease": lease, "error": "x"}),
         ("POST", f"/jobs/{job}/release", "write", {"lease": lease}),
         ("POST", f"/jobs/{job}/cancel", "write", None),
+        ("GET", "/queues", "read", None),
+        ("GET", "/queues/rip", "read", None),
+        ("POST", "/queues/rip/pause", "write", None),
+        ("POST", "/queues/rip/resume", "write", None),
+        ("PUT", "/queues/rip/limit", "write", {"concurrency": 1}),
+        ("POST", "/jobs/retry-many", "write", {"queue": ["later"]}),
+        ("POST", "/jobs/cancel-many", "write", {"queue": ["rip"]}),
+        ("GET", "/workers", "read", None),
+        ("POST", "/workers", "write", {"name": "w2", "host": "h2"}),
+        ("POST", f"/workers/{worker}/heartbeat", "write", None),
+        ("DELETE", f"/workers/{worker}", "write", None),
+        ("POST", "/jobs/cancelled", "write", {"ids": [stopped]}),
         ("GET", f"/jobs/{pipe.jobs[1].id}/dependencies", "read", None),
         ("GET", f"/jobs/{pipe.jobs[1].id}/pipeline", "read", None),
         ("GET", f"/pipelines/{pipe.id}", "read", None),
@@ -137,7 +154,23 @@ def _template(path: str) -> str:
         "jobs": "{job_id}",
         "pipelines": "{pipeline_id}",
     }
-    if len(parts) == 3 and parts[2] not in {"recent", "stream", "claim", "complete", "end"}:
+    if parts[1] == "queues" and len(parts) >= 3:
+        parts[2] = "{queue}"
+        return "/".join(parts)
+    if parts[1] == "workers" and len(parts) >= 3:
+        parts[2] = "{worker_id}"
+        return "/".join(parts)
+    fixed = {
+        "recent",
+        "stream",
+        "claim",
+        "complete",
+        "end",
+        "cancelled",
+        "retry-many",
+        "cancel-many",
+    }
+    if len(parts) == 3 and parts[2] not in fixed:
         parts[2] = names.get(parts[1], "{kind}")
     if parts[1] == "jobs" and len(parts) == 4:
         parts[2] = "{job_id}"
@@ -201,17 +234,24 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.status_code == 404, (method, path, response.text)
         if path == "/jobs/complete":  # another project's job is skipped, as a stale lease
             assert response.json() == {"completed": []}, response.text
+        elif path in ("/jobs/retry-many", "/jobs/cancel-many"):  # none of default's moved
+            assert response.json() == {"moved": 0}, response.text
+        elif path == "/jobs/cancelled":  # another project's cancelled job is not seen
+            assert response.json() == {"cancelled": []}, response.text
         elif path.startswith("/jobs/") and path != "/jobs/claim":
             assert response.status_code == 404, (method, path, response.text)
         if path.startswith("/pipelines/"):
             assert response.status_code == 404, (method, path, response.text)
+        if path.startswith("/workers/") and method == "DELETE":
+            assert response.status_code == 404, response.text  # default's worker: unseen
         if path == "/machines":
             assert [m["kind"] for m in response.json()] == [], response.text  # none of default's
     assert _world(api) == before
     # What it did, it did in its own project.
     view = api.cl.using("other")
     # "movie": creating an entity records its creation (in "other", where it was made).
-    assert sorted({e.event_type for e in view.events.recent()}) == ["a", "job", "movie"]
+    # "queue": its pause, resume and limit of its own queue "rip".
+    assert sorted({e.event_type for e in view.events.recent()}) == ["a", "job", "movie", "queue"]
     assert [j.kind for j in view.jobs.list().items] == ["y", "x"]  # the pipeline's, then x
     assert {m.user for m in view.auth.members()} == {"mallory"}
     assert view.secrets.list() == []  # put, read back and deleted: all in "other"

@@ -66,6 +66,7 @@ def served(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     # Long-polls and streams end quickly, so every generated request gets its whole answer.
     api.app.state.feed_waker.max_wait = 0.2
     api.app.state.jobs_waker.max_wait = 0.2
+    api.app.state.jobs_cancel_waker.max_wait = 0.2
     api.cl.jobs.enqueue("noop")
     api.app.state.feed_waker.stream_seconds = 0.2
     PROXY.target = api.app

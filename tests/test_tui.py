@@ -438,7 +438,10 @@ def test_help_lists_every_bound_key():
 
     shown = {key for _, keys in KEYS for key, _ in keys}
     names = {"question_mark": "?", "slash": "/", "escape": "Esc", "tab": "Tab"}
-    for screen in (ChronologApp, EntityListScreen, EntityDetailScreen, JobDetailScreen):
+    from chronolog.tui.queues import QueuesScreen
+
+    screens = (ChronologApp, EntityListScreen, EntityDetailScreen, JobDetailScreen, QueuesScreen)
+    for screen in screens:
         for binding in screen.BINDINGS:
             key = binding.key if hasattr(binding, "key") else binding[0]
             assert names.get(key, key) in shown, f"{screen.__name__}: {key} missing from help"
@@ -525,3 +528,35 @@ def test_remote_changes_follow_the_feed(cl: Chronolog) -> None:
         finally:
             source.close()
             stale.close()
+
+
+@driven
+async def test_queues_and_workers_screen(pipeline, source):
+    from chronolog.tui.queues import QueuesScreen
+
+    cl, _ = pipeline
+    cl.jobs.set_limit("rip", concurrency=2, rate=(4, 60))
+    worker_id = cl.jobs.register_worker("ripper-09", host="attic", queues=["rip"])
+    app = ChronologApp(source, live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w")
+        assert isinstance(app.screen, QueuesScreen)
+        queues = [q.name for q in cl.jobs.queues()]
+        assert rows(pilot, "#queues") == queues
+        assert rows(pilot, "#workers") == [worker_id]
+        table = app.screen.query_one("#queues", DataTable)
+        rip = table.get_row("rip")
+        assert "≤2 running, 4/60s" in str(rip[-1])
+        assert str(rip[-2]) == "active"
+        assert "ripper-09" in str(app.screen.query_one("#workers", DataTable).get_row(worker_id)[0])
+        table.focus()
+        table.move_cursor(row=queues.index("rip"))
+        await pilot.press("p")
+        await until(pilot, lambda: cl.jobs.queue("rip").paused)
+        await until(pilot, lambda: str(table.get_row("rip")[-2]) == "paused")
+        await pilot.press("p")
+        await until(pilot, lambda: not cl.jobs.queue("rip").paused)
+        await pilot.press("escape")
+        assert isinstance(app.screen, EntityListScreen)
+    cl.jobs.deregister_worker(worker_id)
+    cl.jobs.set_limit("rip")

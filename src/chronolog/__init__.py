@@ -24,7 +24,7 @@ from .errors import (
     ValidationError,
 )
 from .feed import FeedItem, FeedPage
-from .jobs import Job, JobLog, NewJob
+from .jobs import Job, JobLog, NewJob, PermanentError
 from .models import Actor, Event, NewEvent, Page, Project, Target
 from .retention import RetentionReport, register_purger
 from .states import DayCount, Entity, Machine, States, Timeline, Transition
@@ -61,6 +61,7 @@ __all__ = [
     "NotConfigured",
     "NotFound",
     "Page",
+    "PermanentError",
     "Principal",
     "Project",
     "RetentionReport",

@@ -28,6 +28,8 @@ from .errors import ChronologError, StoreUnavailable
 from .feed import FeedItem, FeedPage
 from .jobs import Job, JobError, JobLink, JobLinks, JobLog, NewJob, Pipeline
 from .jobs.queue import DEFAULT_LEASE
+from .jobs.queues import QueueInfo
+from .jobs.workers import WorkerInfo
 from .models import Actor, Event, NewEvent, Page, Target
 from .states import DayCount, Entity, Machine, Timeline, Transition
 from .stats import Bucket, Series
@@ -928,6 +930,41 @@ def _job_body(item: NewJob | Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
+def queue_from_json(data: Mapping[str, Any]) -> QueueInfo:
+    """A queue as the HTTP API returns it."""
+    rate = data.get("rate")
+    return QueueInfo(
+        name=data["name"],
+        counts={str(k): int(v) for k, v in data["counts"].items()},
+        paused=bool(data["paused"]),
+        concurrency=data.get("concurrency"),
+        rate=None if rate is None else (int(rate["limit"]), float(rate["seconds"])),
+    )
+
+
+def worker_from_json(data: Mapping[str, Any]) -> WorkerInfo:
+    """A registered worker as the HTTP API returns it."""
+    started = _opt_time(data["started_at"])
+    beat = _opt_time(data["heartbeat_at"])
+    assert started is not None
+    assert beat is not None
+    return WorkerInfo(
+        id=data["id"],
+        name=data["name"],
+        host=data["host"],
+        pid=data.get("pid"),
+        queues=None if data.get("queues") is None else tuple(data["queues"]),
+        kinds=None if data.get("kinds") is None else tuple(data["kinds"]),
+        concurrency=int(data["concurrency"]),
+        remote=bool(data["remote"]),
+        started_at=started,
+        heartbeat_at=beat,
+        heartbeat_age=float(data["heartbeat_age"]),
+        stale=bool(data["stale"]),
+        running=tuple(int(i) for i in data["running"]),
+    )
+
+
 class RemoteJobs:
     """``cl.jobs`` over HTTP, and the worker protocol (:class:`~chronolog.jobs.worker.JobSource`).
 
@@ -943,7 +980,9 @@ class RemoteJobs:
         self._long_poll = long_poll
         self._lock = threading.Lock()
         self._stash: builtins.list[Job] = []
-        self._last_claim: tuple[Any, str | None, int, float, int | None] | None = None
+        self._last_claim: tuple[Any, str | None, int, float, int | None, float, Any, Any] | None = (
+            None
+        )
         self._generation = 0
 
     # -- producing and operating ---------------------------------------------------------
@@ -1065,6 +1104,120 @@ class RemoteJobs:
         """Cancel a pending or running job."""
         return job_from_json(self._client.request("POST", f"/jobs/{int(job_id)}/cancel"))
 
+    # -- queues, bulk moves and the worker registry (``jobs/queues.py``, ``jobs/workers.py``)
+
+    def queues(self) -> builtins.list[QueueInfo]:
+        """Every queue: counts by state, paused, limits."""
+        return [queue_from_json(q) for q in self._client.request("GET", "/queues")]
+
+    def queue(self, name: str) -> QueueInfo:
+        """One queue."""
+        return queue_from_json(self._client.request("GET", f"/queues/{_segment(name)}"))
+
+    def pause(self, queue: str) -> QueueInfo:
+        """Stop every worker claiming from ``queue`` at its next claim."""
+        path = f"/queues/{_segment(queue)}/pause"
+        return queue_from_json(self._client.request("POST", path))
+
+    def resume(self, queue: str) -> QueueInfo:
+        """Let workers claim from ``queue`` again."""
+        path = f"/queues/{_segment(queue)}/resume"
+        return queue_from_json(self._client.request("POST", path))
+
+    def set_limit(
+        self,
+        queue: str,
+        *,
+        concurrency: int | None = None,
+        rate: tuple[int, float] | None = None,
+    ) -> QueueInfo:
+        """Set (or clear) ``queue``'s concurrency and rate limits."""
+        body = {
+            "concurrency": concurrency,
+            "rate": None if rate is None else {"limit": rate[0], "seconds": rate[1]},
+        }
+        path = f"/queues/{_segment(queue)}/limit"
+        return queue_from_json(self._client.request("PUT", path, json=body))
+
+    def _bulk(self, path: str, **filters: Any) -> int:
+        body: dict[str, Any] = {"all": bool(filters.pop("all"))}
+        for key in ("queue", "kind", "state"):
+            value = filters[key]
+            if value is not None:
+                body[key] = [value] if isinstance(value, str) else builtins.list(value)
+        if filters["since"] is not None:
+            body["since"] = _time(filters["since"])
+        return int(self._client.request("POST", path, json=body)["moved"])
+
+    def retry_many(
+        self,
+        *,
+        queue: Iterable[str] | str | None = None,
+        kind: Iterable[str] | str | None = None,
+        state: Iterable[str] | str | None = None,
+        since: datetime | None = None,
+        all: bool = False,
+    ) -> int:
+        """Failed or cancelled jobs of the filter back to pending; how many moved."""
+        return self._bulk(
+            "/jobs/retry-many", queue=queue, kind=kind, state=state, since=since, all=all
+        )
+
+    def cancel_many(
+        self,
+        *,
+        queue: Iterable[str] | str | None = None,
+        kind: Iterable[str] | str | None = None,
+        state: Iterable[str] | str | None = None,
+        since: datetime | None = None,
+        all: bool = False,
+    ) -> int:
+        """Cancel the pending or running jobs of the filter; how many moved."""
+        return self._bulk(
+            "/jobs/cancel-many", queue=queue, kind=kind, state=state, since=since, all=all
+        )
+
+    def workers(self, *, stale_after: float = 30.0) -> builtins.list[WorkerInfo]:
+        """Registered workers, their running jobs and heartbeat age."""
+        rows = self._client.request("GET", "/workers", params={"stale_after": stale_after})
+        return [worker_from_json(w) for w in rows]
+
+    def register_worker(
+        self,
+        name: str,
+        *,
+        host: str,
+        pid: int | None = None,
+        queues: Sequence[str] | str | None = None,
+        kinds: Sequence[str] | str | None = None,
+        concurrency: int = 1,
+    ) -> str:
+        """Register this (remote) worker with the server; its id."""
+
+        def names(value: Sequence[str] | str | None) -> builtins.list[str] | None:
+            if value is None:
+                return None
+            return [value] if isinstance(value, str) else builtins.list(value)
+
+        body = {
+            "name": name,
+            "host": host,
+            "pid": pid,
+            "queues": names(queues),
+            "kinds": names(kinds),
+            "concurrency": concurrency,
+        }
+        return str(self._client.request("POST", "/workers", json=body)["id"])
+
+    def heartbeat_worker(self, worker_id: str) -> bool:
+        """Say the worker is alive; False when the server's registry forgot it."""
+        path = f"/workers/{_segment(worker_id)}/heartbeat"
+        return bool(self._client.request("POST", path)["registered"])
+
+    def deregister_worker(self, worker_id: str) -> None:
+        """Remove this worker from the registry (it stopped cleanly)."""
+        self._client.request("DELETE", f"/workers/{_segment(worker_id)}")
+
     # -- the worker protocol -------------------------------------------------------------
 
     @property
@@ -1081,10 +1234,12 @@ class RemoteJobs:
         pid: int | None,
         wait: float,
         done: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]] = (),
+        kinds: Sequence[str] | None = None,
     ) -> tuple[builtins.list[int], builtins.list[Job]]:
         names = None if queues is None else [queues] if isinstance(queues, str) else list(queues)
         body = {
             "queues": names,
+            "kinds": None if kinds is None else list(kinds),
             "worker": worker,
             "limit": limit,
             "lease_seconds": lease,
@@ -1104,9 +1259,12 @@ class RemoteJobs:
         limit: int = 1,
         lease: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> builtins.list[Job]:
         """Take up to ``limit`` due jobs (first those a long-poll already took)."""
-        return self.complete_and_claim((), queues, worker, limit=limit, lease=lease, pid=pid)[1]
+        return self.complete_and_claim(
+            (), queues, worker, limit=limit, lease=lease, pid=pid, kinds=kinds
+        )[1]
 
     def complete_and_claim(
         self,
@@ -1117,18 +1275,21 @@ class RemoteJobs:
         limit: int = 1,
         lease: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> tuple[builtins.list[int], builtins.list[Job]]:
         """Complete ``done`` and take up to ``limit`` due jobs, in one request and one
-        transaction; returns (ids completed, jobs claimed)."""
+        transaction; returns (ids completed, jobs claimed). ``kinds``: only these."""
         seconds = _seconds(lease)
         with self._lock:
-            self._last_claim = (queues, worker, limit, seconds, pid)
+            self._last_claim = (queues, worker, limit, seconds, pid, 0.0, (), kinds)
             taken, self._stash = self._stash[:limit], self._stash[limit:]
         if taken or len(done) > _DONE_PER_REQUEST:
             # Jobs already in hand, or more finished jobs than one claim carries.
             completed = self.complete_many(done)
-            return completed, taken or self._claim(queues, worker, limit, seconds, pid, 0)[1]
-        return self._claim(queues, worker, limit, seconds, pid, 0, done)
+            return completed, taken or self._claim(
+                queues, worker, limit, seconds, pid, 0, (), kinds
+            )[1]
+        return self._claim(queues, worker, limit, seconds, pid, 0, done, kinds)
 
     def wait_for_work(self, seen: int, timeout: float) -> bool:
         """Long-poll a claim with the worker's last arguments; keep what it takes."""
@@ -1139,7 +1300,8 @@ class RemoteJobs:
         if last is None:
             time.sleep(min(timeout, 1.0))
             return False
-        _, jobs = self._claim(*last, wait=timeout)
+        queues, worker, limit, seconds, pid, _, _, kinds = last
+        _, jobs = self._claim(queues, worker, limit, seconds, pid, timeout, (), kinds)
         with self._lock:
             self._stash.extend(jobs)
             if jobs:
@@ -1157,6 +1319,17 @@ class RemoteJobs:
         for job in stash:
             with suppress(ChronologError):
                 self.release(job.id, job.lease, "worker stopped before starting it")
+
+    cancel_wait = 5.0
+    """How long one look of a worker's cancel watch waits on the server for a cancel."""
+
+    def cancelled(self, job_ids: Sequence[int], *, wait: float = 0.0) -> builtins.list[int]:
+        """Which of ``job_ids`` are cancelled; with ``wait``, the server holds the request
+        until one is, any cancel happened, or ``wait`` seconds passed."""
+        body = {"ids": [int(i) for i in job_ids], "wait_seconds": wait}
+        timeout = None if not wait else wait + 30.0
+        answer = self._client.request("POST", "/jobs/cancelled", json=body, timeout=timeout)
+        return [int(i) for i in answer["cancelled"]]
 
     def heartbeat(
         self,

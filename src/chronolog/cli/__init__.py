@@ -14,6 +14,7 @@ from . import (
     jobs,
     machines,
     projects,
+    queues,
     serve,
     stats,
     token,
@@ -38,6 +39,7 @@ app.add_typer(entities.app, name="entities")
 app.add_typer(machines.app, name="machines")
 app.add_typer(projects.app, name="projects")
 jobs.register(app)
+queues.register(app, jobs.app)
 stats.register(app)
 feed.register(app)
 cleanup.register(app)

@@ -6,6 +6,7 @@ import importlib
 import os
 import sys
 import time
+from collections.abc import Mapping
 from datetime import timedelta, tzinfo
 from typing import Annotated, Any
 
@@ -15,16 +16,18 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import ChronologError
+from ..errors import ChronologError, Forbidden, Unauthorized
 from ..jobs import Job
-from ..jobs.exec import command_handler
+from ..jobs.exec import CommandNotFound, command_handler
 from ..jobs.worker import Handler, Worker
 from ..models import Actor
 from ._common import (
     DbOption,
     JsonOption,
     ProjectOption,
+    QuietOption,
     console,
+    err_console,
     fail,
     local_actor,
     local_or_remote,
@@ -44,6 +47,7 @@ from ._when import (
     zone,
     zone_label,
 )
+from ._worker_report import WorkerReport, console_logging, print_summary
 
 __all__ = ["app", "register"]
 
@@ -265,7 +269,7 @@ def cancel(
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
-    """Cancel a pending job, or a running one (its worker stops at its next heartbeat)."""
+    """Cancel a pending job, or a running one (its handler is told within a second)."""
     with open_store(db, project) as cl:
         job = cl.jobs.cancel(job_id, actor=local_actor())
     console.print(f"job {job.id} is {job.state}", highlight=False)
@@ -401,11 +405,35 @@ def _run(
     project: str,
     server: str | None = None,
     token: str | None = None,
+    quiet: bool = False,
+    command: str = "worker",
 ) -> None:
     if server is not None:
-        _run_remote(handlers, queue, concurrency, lease, timeout, grace, burst, name, server, token)
+        _run_remote(
+            handlers,
+            queue,
+            concurrency,
+            lease,
+            timeout,
+            grace,
+            burst,
+            name,
+            server,
+            token,
+            quiet,
+            command,
+        )
         return
     with open_store(db, project, create=True) as cl:
+        waiting: int | None = None
+        if burst and not quiet:  # the bar's total: the jobs it would claim, waiting now
+            # A worker with a handler per kind claims only those kinds (Worker.kinds).
+            kinds = list(handlers) if isinstance(handlers, Mapping) and handlers else None
+            counts = cl.jobs.counts(kind=kinds)
+            waiting = sum(
+                states.get("pending", 0) for q, states in counts.items() if not queue or q in queue
+            )
+        report = WorkerReport(waiting, lines=not quiet, progress=burst and not quiet)
         w = Worker(
             cl.jobs,
             handlers,
@@ -416,19 +444,36 @@ def _run(
             grace=grace,
             name=name,
             maintenance=lambda: cl.retention.run_if_due("1h"),
+            on_outcome=report if report.lines or report.enabled else None,
         )
-        console.print(
-            f"worker {w.name}: queues {', '.join(queue) if queue else 'all'}, concurrency {concurrency}",
-            highlight=False,
-            style="dim",
-        )
-        stats = w.run(burst=burst, install_signals=True)
-    console.print(
-        f"worker {w.name} stopped: {stats.completed} completed, {stats.failed} failed, "
-        f"{stats.released} released",
-        highlight=False,
-        style="dim",
-    )
+        if not quiet:
+            err_console.print(
+                f"worker {w.name}: queues {', '.join(queue) if queue else 'all'}, "
+                f"kinds {', '.join(w.kinds) if w.kinds else 'all'}, concurrency {concurrency}",
+                highlight=False,
+                style="dim",
+            )
+        _work(w, report, burst, quiet, command)
+
+
+def _work(w: Worker, report: WorkerReport, burst: bool, quiet: bool, command: str) -> None:
+    """Run the worker with its console output; exit non-zero when it stopped on a refusal."""
+    with console_logging():
+        try:
+            with report:
+                stats = w.run(burst=burst, install_signals=True)
+        except (Unauthorized, Forbidden) as exc:
+            print_summary(w.name, w.stats)
+            fail(f"chronolog {command} stopped: {_refusal(exc)}")
+    if not quiet:
+        print_summary(w.name, stats)
+
+
+def _refusal(exc: ChronologError) -> str:
+    """A refused token in one line, with what is needed."""
+    if isinstance(exc, Forbidden):
+        return f"{exc.message}: a worker needs a token with the write role"
+    return f"the server refused the token ({exc.message}): a worker needs a valid write token"
 
 
 def _run_remote(
@@ -442,17 +487,31 @@ def _run_remote(
     name: str | None,
     server: str,
     token: str | None,
+    quiet: bool,
+    command: str,
 ) -> None:
     """The same worker, with jobs claimed from a chronolog server instead of a database."""
+    from ..auth import role_allows
     from ..client import Client
 
     if not token:
         fail("--server needs --token (or $CHRONOLOG_TOKEN): a token with the write role")
     with Client(server, token) as client:
         try:
-            client.whoami()
+            me = client.whoami()
+        except (Unauthorized, Forbidden) as exc:
+            fail(f"chronolog {command}: {_refusal(exc)} at {server}")
         except ChronologError as exc:
             fail(f"cannot use {server}: {exc.message}")
+        role = str(me.get("role"))
+        if not role_allows(role, "write"):
+            # A read token may look but not claim: say so now rather than loop on 403.
+            fail(
+                f"chronolog {command}: the token has the {role} role in project "
+                f"{me.get('project')!r}; claiming jobs needs the write role "
+                "(chronolog token create NAME --role write)"
+            )
+        report = WorkerReport(None, lines=not quiet, progress=burst and not quiet)
         w = Worker(
             client.jobs,
             handlers,
@@ -462,20 +521,16 @@ def _run_remote(
             timeout=timeout,
             grace=grace,
             name=name,
+            on_outcome=report if report.lines or report.enabled else None,
         )
-        console.print(
-            f"worker {w.name} on {server}: queues {', '.join(queue) if queue else 'all'}, "
-            f"concurrency {concurrency}",
-            highlight=False,
-            style="dim",
-        )
-        stats = w.run(burst=burst, install_signals=True)
-    console.print(
-        f"worker {w.name} stopped: {stats.completed} completed, {stats.failed} failed, "
-        f"{stats.released} released",
-        highlight=False,
-        style="dim",
-    )
+        if not quiet:
+            err_console.print(
+                f"worker {w.name} on {server}: queues {', '.join(queue) if queue else 'all'}, "
+                f"concurrency {concurrency}",
+                highlight=False,
+                style="dim",
+            )
+        _work(w, report, burst, quiet, command)
 
 
 ServerOption = Annotated[
@@ -526,6 +581,7 @@ def worker(
     project: ProjectOption = "default",
     server: ServerOption = None,
     token: TokenOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Run Python job handlers until SIGTERM/SIGINT.
 
@@ -549,6 +605,8 @@ def worker(
         project,
         server,
         token,
+        quiet,
+        "worker",
     )
 
 
@@ -566,6 +624,7 @@ def exec_command(
     project: ProjectOption = "default",
     server: ServerOption = None,
     token: TokenOption = None,
+    quiet: QuietOption = False,
     env: Annotated[
         list[str] | None,
         typer.Option(
@@ -589,6 +648,8 @@ def exec_command(
     server = ctx.params.get("server", server)
     try:
         handler: Handler = command_handler(command, env=env or ())
+    except CommandNotFound as exc:  # before anything is claimed
+        fail(f"chronolog exec: {exc}")
     except ValueError as exc:
         fail(str(exc))
     _run(
@@ -604,4 +665,6 @@ def exec_command(
         project,
         server,
         token,
+        quiet,
+        "exec",
     )

@@ -5,8 +5,11 @@ by job kind; :func:`command_handler` runs an external command per job (the
 ``chronolog exec`` dispatcher).
 """
 
+from ._context import PermanentError
 from .models import Job, JobError, JobLink, JobLinks, JobLog, JobMove, NewJob, Pipeline
 from .queue import DEFAULT_LEASE, Jobs, backoff
+from .queues import QueueInfo
+from .workers import WorkerInfo
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -18,6 +21,9 @@ __all__ = [
     "JobMove",
     "Jobs",
     "NewJob",
+    "PermanentError",
     "Pipeline",
+    "QueueInfo",
+    "WorkerInfo",
     "backoff",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "check_after",
     "check_id",
     "check_int",
+    "check_kinds",
     "check_log_lines",
     "check_queues",
     "check_text",
@@ -95,6 +96,16 @@ def check_queues(queues: Sequence[str] | str | None) -> tuple[str, ...] | None:
         raise ValidationError("queues must name at least one queue (or be None)")
     for name in names:
         check_word(name, "queue")
+    return names
+
+
+def check_kinds(kinds: Sequence[str] | str) -> tuple[str, ...]:
+    """Job kinds a claim takes (a worker's handlers): at least one."""
+    names = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    if not names:
+        raise ValidationError("kinds must name at least one kind (or be None)", field="kinds")
+    for name in names:
+        check_word(name, "kind")
     return names
 
 

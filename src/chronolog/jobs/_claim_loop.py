@@ -19,13 +19,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ChronologError, LeaseLost, NotFound, ValidationError
+from ..errors import ChronologError, Forbidden, LeaseLost, NotFound, Unauthorized, ValidationError
 from ._runners import Finished
 
 if TYPE_CHECKING:
     from .worker import Worker
 
-__all__ = ["LINGER", "RECHECK", "ClaimLoop"]
+__all__ = ["BACKOFF_CAP", "LINGER", "RECHECK", "ClaimLoop"]
 
 log = logging.getLogger("chronolog.worker")
 
@@ -37,6 +37,9 @@ LINGER = 0.002
 # wake-up said jobs arrived (an idle worker waits for work with its source's
 # poll interval instead).
 RECHECK = 1.0
+# The longest wait between claims while the source keeps failing (a server or
+# database away): 1 s, 2 s, 4 s … up to this.
+BACKOFF_CAP = 30.0
 
 
 def _items(done: Sequence[Finished]) -> list[tuple[int, int, Mapping[str, Any] | None]]:
@@ -48,6 +51,26 @@ class ClaimLoop:
 
     def __init__(self, worker: Worker) -> None:
         self._worker = worker
+        self._failures = 0
+        """Claims in a row that failed (for the back-off)."""
+
+    def _refused(self, exc: ChronologError, what: str) -> None:
+        """A claim or wait failed: stop for good on refused credentials, else back off."""
+        w = self._worker
+        if isinstance(exc, Unauthorized | Forbidden):
+            w.fatal(exc)
+            return
+        self._failures += 1
+        delay = min(BACKOFF_CAP, 2.0 ** (self._failures - 1))
+        log.warning(
+            "chronolog worker %s: %s failed (%d in a row): %s; retrying in %g s",
+            w.name,
+            what,
+            self._failures,
+            exc,
+            delay,
+        )
+        w.stopping.wait(delay)
 
     def run(self, burst: bool, max_jobs: int | None) -> None:
         """Claim, start and complete jobs until the worker stops (see the module docstring)."""
@@ -84,7 +107,10 @@ class ClaimLoop:
                 self.settle(done)
                 if idle and free > 0 and short is not None:
                     # Nothing of ours runs and the queue was empty: wait for work.
-                    source.wait_for_work(short, max(0.0, recheck_at - time.monotonic()))
+                    try:
+                        source.wait_for_work(short, max(0.0, recheck_at - time.monotonic()))
+                    except ChronologError as exc:  # a remote long-poll
+                        self._refused(exc, "waiting for work")
                     short = None
                     continue
                 pool.wait_done(
@@ -94,16 +120,16 @@ class ClaimLoop:
             seen = source.wake_generation()
             try:
                 completed, jobs = source.complete_and_claim(
-                    _items(done), w.queues, w.name, limit=free, lease=w.lease
+                    _items(done), w.queues, w.name, limit=free, lease=w.lease, kinds=w.kinds
                 )
             except ChronologError as exc:
                 # Nothing happened: complete the finished jobs on their own (a
                 # result the queue refuses fails its job only), then claim again.
                 self.settle(done)
                 if not (done and isinstance(exc, ValidationError)):
-                    log.warning("chronolog worker %s: claim failed: %s", w.name, exc)
-                    stopping.wait(1.0)
+                    self._refused(exc, "claim")
                 continue
+            self._failures = 0
             self.account(done, completed)
             for job in jobs:
                 w.start(job)
@@ -114,7 +140,10 @@ class ClaimLoop:
             if not jobs and not w.jobs:
                 if burst:
                     return
-                source.wait_for_work(seen, w.poll_interval)
+                try:
+                    source.wait_for_work(seen, w.poll_interval)
+                except ChronologError as exc:  # a remote long-poll
+                    self._refused(exc, "waiting for work")
                 short = None  # woken (or the poll is up): claim again
                 continue
             pool.wait_done(None if short is None else recheck_at, stopping, w.poll_interval, LINGER)
@@ -139,8 +168,13 @@ class ClaimLoop:
                         ctx.id, ctx.job.lease, "worker shut down before the job finished"
                     )
                     w.stats.released += 1
+                    w.outcome(ctx, "released")
                 except (LeaseLost, NotFound):
                     w.stats.lost += 1
+                    w.outcome(ctx, "lost")
+                except ChronologError as exc:  # the source is away or refuses us
+                    w.stats.errors.append(str(exc))
+                    w.outcome(ctx, "lost", str(exc))
             w.jobs.pop(ctx.id, None)
 
     def settle(self, done: Sequence[Finished]) -> None:
@@ -159,6 +193,8 @@ class ClaimLoop:
             return
         except ChronologError as exc:
             log.warning("chronolog worker %s: complete failed: %s", w.name, exc)
+            if isinstance(exc, Unauthorized | Forbidden):
+                w.fatal(exc)
             completed = []
         self.account(done, completed)
 
@@ -166,9 +202,16 @@ class ClaimLoop:
         """Count finished jobs as completed, or lost when their lease was."""
         w = self._worker
         stats, jobs = w.stats, w.jobs
+        if not done:
+            return
         if len(completed) == len(done):  # the usual case: every one of them
+            quiet = not (w.reporting or stats.retrying_ids)
             for ctx, _ in done:
                 jobs.pop(ctx.job.id, None)
+                if not quiet:
+                    w.outcome(ctx, "completed")
+            if quiet:  # counted in one go: nobody listens per job
+                stats.count(0, "completed", len(done))
             stats.completed += len(done)
             return
         ok = set(completed)
@@ -176,8 +219,10 @@ class ClaimLoop:
             jobs.pop(ctx.job.id, None)
             if ctx.job.id in ok:
                 stats.completed += 1
+                w.outcome(ctx, "completed")
             else:
                 stats.lost += 1
+                w.outcome(ctx, "lost")
                 log.warning(
                     "chronolog worker %s: job %s finished but its lease was lost",
                     w.name,

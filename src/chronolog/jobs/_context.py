@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,15 @@ from typing import Any
 from .._time import utcnow
 from .models import Job
 
-__all__ = ["Capture", "JobContext", "LogLine", "current_job", "set_current"]
+__all__ = [
+    "Capture",
+    "JobContext",
+    "LogLine",
+    "PermanentError",
+    "current_job",
+    "outside_job",
+    "set_current",
+]
 
 LogLine = tuple[str, str, Mapping[str, Any] | None, datetime]
 """A job log line waiting to be written: (level, message, fields, at)."""
@@ -31,6 +40,24 @@ set_current: Callable[[JobContext | None], Any] = _current.set
 def current_job() -> JobContext | None:
     """The job the calling code runs for, inside a handler (else None)."""
     return _current.get()
+
+
+class PermanentError(Exception):
+    """Raised by a handler when its job can never succeed, however often it is retried
+    (bad input, a missing file named in the payload …): the job fails at once, its
+    remaining attempts unspent, with this message as its error."""
+
+
+@contextlib.contextmanager
+def outside_job() -> Iterator[None]:
+    """Run the worker's own calls (heartbeats, log writes, fails) outside the job's
+    context, so what they log — a remote worker's ``httpx`` "HTTP Request: POST …"
+    lines — is not captured as the job's log lines."""
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 class JobContext:
@@ -166,6 +193,8 @@ class Capture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         ctx = _current.get()
+        # chronolog's and the database layer's own records never speak for the job;
+        # the worker's own calls (a remote worker's HTTP requests) run outside_job().
         if ctx is None or record.name.startswith(("chronolog", "sqlalchemy")):
             return
         try:

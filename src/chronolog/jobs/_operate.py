@@ -8,6 +8,7 @@ from typing import Any
 from .._time import from_micros, to_micros
 from ..errors import InvalidTransition, NotFound
 from ..models import Actor
+from ..store.sql import job_cancels as cancels
 from ..store.sql import jobs as sql
 from ._checks import check_actor, check_id
 from ._leases import attempt_failed, log_internal
@@ -59,9 +60,10 @@ class Operator(JobReading):
         return len(moves)
 
     def cancel(self, job_id: int, *, actor: Actor | None = None) -> Job:
-        """Cancel a waiting or pending job at once, or a running one (its worker is told at
-        its next heartbeat). Cancelling a cancelled job changes nothing. The jobs that run
-        after it are cancelled too (unless they were enqueued with ``on_failure="run"``)."""
+        """Cancel a waiting or pending job at once, or a running one: its worker's cancel
+        watch tells the handler (``ctx.cancelled``) within a second on PostgreSQL (NOTIFY)
+        and within the poll interval on SQLite. Cancelling a cancelled job changes nothing.
+        The jobs that run after it are cancelled too (unless ``on_failure="run"``)."""
         return self._operate(
             job_id, ("waiting", "pending", "running"), "cancelled", "cancelled", actor
         )
@@ -138,6 +140,11 @@ class Operator(JobReading):
                 settle_failed(scope, conn, {row.id: "cancelled"}, now, who)
             if to_state == "pending":
                 sql.job_notify(conn, scope.store.dialect, scope.project_id)
+            elif row.state == "running":  # its worker's cancel watch learns it now
+                cancels.job_cancel_notify(conn, scope.store.dialect, scope.project_id)
             job = self._jobs(conn, [new_row])[0]
-        scope.store.notifier.publish("events", "jobs" if to_state == "pending" else "jobs_done")
+        topics = ["events", "jobs" if to_state == "pending" else "jobs_done"]
+        if to_state == "cancelled" and row.state == "running":
+            topics.append(cancels.CANCEL_TOPIC)
+        scope.store.notifier.publish(*topics)
         return job

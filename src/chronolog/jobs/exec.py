@@ -26,9 +26,19 @@ from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from .. import _json
+from ._context import PermanentError
 from .worker import Handler, JobContext
 
-__all__ = ["BASE_ENV", "CommandFailed", "command_environment", "command_handler", "render_args"]
+__all__ = [
+    "BASE_ENV",
+    "CommandFailed",
+    "CommandNotFound",
+    "MissingPlaceholder",
+    "command_environment",
+    "command_handler",
+    "find_command",
+    "render_args",
+]
 
 _TAIL = 20
 
@@ -38,6 +48,35 @@ BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ"
 
 class CommandFailed(Exception):
     """The command exited with a non-zero status (the message holds its last lines)."""
+
+
+class MissingPlaceholder(PermanentError, KeyError):
+    """A ``{placeholder}`` of the command names no key of the job's payload: the job
+    fails at once (no retry can add the key)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CommandNotFound(PermanentError, FileNotFoundError):
+    """The command is not an executable file, or not on ``PATH``."""
+
+
+def find_command(program: str, *, path: str | None, cwd: str | None = None) -> str:
+    """Where ``program`` is (``shutil.which`` over ``path``, or relative to ``cwd``);
+    ``CommandNotFound`` with a clear message when it is nowhere."""
+    import shutil
+
+    if os.sep in program:
+        full = program if os.path.isabs(program) else os.path.join(cwd or os.getcwd(), program)
+        if os.path.isfile(full) and os.access(full, os.X_OK):
+            return full
+        what = "not executable" if os.path.isfile(full) else "no such file"
+        raise CommandNotFound(f"command not found: {program} ({what})")
+    found = shutil.which(program, path=path)
+    if found is None:
+        raise CommandNotFound(f"command not found: {program} (not on PATH={path or ''})")
+    return found
 
 
 def render_args(argv: Sequence[str], payload: Mapping[str, Any]) -> list[str]:
@@ -51,7 +90,7 @@ def render_args(argv: Sequence[str], payload: Mapping[str, Any]) -> list[str]:
             if name is None:
                 continue
             if name not in payload:
-                raise KeyError(
+                raise MissingPlaceholder(
                     f"placeholder {{{name}}} in {arg!r} is not a payload key "
                     f"(payload keys: {sorted(payload)})"
                 )
@@ -133,16 +172,24 @@ def command_handler(
 
     ``env`` names what the command may see of the worker's environment beyond
     :data:`BASE_ENV` (``NAME``) or sets variables (``NAME=VALUE``); read once, here.
+    Raises ``CommandNotFound`` when the program is not found (on the command's
+    ``PATH``, or relative to ``cwd``). A job whose payload lacks a ``{placeholder}``,
+    or whose program (from the payload) is not found, fails at once, not retried.
     """
     if not argv:
         raise ValueError("give a command to run")
     command = list(argv)
     base = command_environment(env)
+    # Refuse now, before any job is claimed, a command that is nowhere (unless the
+    # program itself comes from the payload: that is checked per job).
+    if "{" not in command[0]:
+        find_command(command[0], path=base.get("PATH"), cwd=cwd)
 
     def run_command(ctx: JobContext) -> dict[str, Any]:
         args = render_args(command, ctx.payload)
         tail: deque[str] = deque(maxlen=_TAIL)
         ctx.log("info", "exec: " + " ".join(args))
+        find_command(args[0], path=base.get("PATH"), cwd=cwd)
         proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,

@@ -28,11 +28,13 @@ from ..errors import ValidationError
 from ..models import Actor
 from ..store.sql import job_links as links_sql
 from ..store.sql import jobs as sql
+from ._cancels import CancelReading
 from ._checks import (
     LOG_LEVELS,
     check_actor,
     check_id,
     check_int,
+    check_kinds,
     check_queues,
     completions,
     cut_log_line,
@@ -44,7 +46,9 @@ from ._links import Linker, enqueue_linked, link_order, reconcile
 from ._operate import Operator
 from ._trail import Move, bulk_move, record
 from .models import Job, NewJob
+from .queues import QueueControls
 from .reading import job_from_row
+from .workers import WorkerRegistry
 
 __all__ = ["DEFAULT_LEASE", "LOG_LEVELS", "Jobs", "backoff", "cut_log_line", "default_worker_name"]
 
@@ -59,16 +63,20 @@ def default_worker_name() -> str:
     return f"{os.uname().nodename}:{os.getpid()}"
 
 
-class Jobs(LeaseHolder, Operator, Linker):
+class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, Linker):
     """The job queue of one project. See ``docs/jobs.md``.
 
     Producing: :meth:`enqueue`, :meth:`enqueue_many`. Running (every call
     fenced by the lease token of the claim): :meth:`claim`,
     :meth:`complete_and_claim`, :meth:`heartbeat`, :meth:`log`,
     :meth:`complete`, :meth:`complete_many`, :meth:`fail`, :meth:`release`.
-    Operating: :meth:`retry`, :meth:`cancel`, :meth:`rescue`. Reading:
+    Operating: :meth:`retry`, :meth:`cancel`, :meth:`rescue`; a worker's cancel
+    watch: :meth:`cancelled`. Reading:
     :meth:`get`, :meth:`list`, :meth:`failed`, :meth:`running`, :meth:`logs`,
-    :meth:`history`, :meth:`counts`.
+    :meth:`history`, :meth:`counts`. Queues (``jobs/queues.py``): :meth:`pause`,
+    :meth:`resume`, :meth:`set_limit`, :meth:`queues`, :meth:`retry_many`,
+    :meth:`cancel_many`. Workers (``jobs/workers.py``): :meth:`workers` and the
+    registry verbs a worker calls.
     """
 
     def __init__(self, scope: Scope) -> None:
@@ -77,6 +85,10 @@ class Jobs(LeaseHolder, Operator, Linker):
         self._next_reconcile = 0.0
         self._listening = False
         self._pid = os.getpid()
+        # (queues, kinds) of a claim -> its limited queues, as the last batch saw them
+        # (a hint of whether to run the limited claim; each batch refreshes it).
+        self._controlled: dict[Any, tuple[str, ...]] = {}
+        self._wake_at = 0.0  # a limited queue held back: look again by then (monotonic)
 
     # -- producing ---------------------------------------------------------------------
 
@@ -232,14 +244,19 @@ class Jobs(LeaseHolder, Operator, Linker):
         limit: int = 1,
         lease: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> list[Job]:
         """Take up to ``limit`` due pending jobs of ``queues`` (None: any), by priority then age.
 
         Each comes back running, with a fresh ``lease`` token (the fencing
         number) valid for ``lease`` unless renewed by :meth:`heartbeat`.
         Expired leases are rescued first, at most once a second per process.
+        ``kinds``: only jobs of these kinds (None: any). Paused queues are
+        skipped; limited ones give at most what their limits allow.
         """
-        return self.complete_and_claim((), queues, worker, limit=limit, lease=lease, pid=pid)[1]
+        return self.complete_and_claim(
+            (), queues, worker, limit=limit, lease=lease, pid=pid, kinds=kinds
+        )[1]
 
     def complete(self, job_id: int, lease: int, result: Mapping[str, Any] | None = None) -> None:
         """Mark a running job completed (fenced: ``LeaseLost`` if the lease is stale)."""
@@ -270,6 +287,7 @@ class Jobs(LeaseHolder, Operator, Linker):
         limit: int = 1,
         lease: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> tuple[list[int], list[Job]]:
         """:meth:`complete_many` of ``done``, then :meth:`claim`, in one transaction.
 
@@ -278,9 +296,13 @@ class Jobs(LeaseHolder, Operator, Linker):
         fenced exactly as in :meth:`complete_many` (a stale lease is skipped and
         left out of the returned ids); if the transaction fails, neither
         happened. Returns (ids completed, jobs claimed, by priority then age).
+        Jobs of limited queues are claimed in a transaction of their own, under
+        their limits (``jobs/queues.py``), before the batch when the last batch
+        said this claim's queues include limited ones.
         """
         fenced = completions(done, self._scope.limits) if done else []
         names = check_queues(queues)
+        wanted = None if kinds is None else check_kinds(kinds)
         worker = worker or default_worker_name()
         if not isinstance(worker, str) or len(worker) > 255:
             raise ValidationError("worker name is longer than 255 characters", field="worker")
@@ -293,7 +315,27 @@ class Jobs(LeaseHolder, Operator, Linker):
             if time.monotonic() >= self._next_reconcile:
                 self._next_reconcile = time.monotonic() + RECONCILE_EVERY
                 self.reconcile_waiting()
-        return self._batch(fenced, names, worker, limit, span, pid)
+        key = (names, wanted)
+        controlled = self._controlled.get(key)
+        first: list[Job] = []
+        if controlled:
+            # Limited queues first: their limits bound what they take, and unlimited
+            # queues with endless work must not starve them.
+            first = self._claim_controlled(controlled, wanted, worker, limit, span, pid)
+            limit -= len(first)
+            if limit <= 0 and not fenced:
+                return [], first
+        completed, claimed, found = self._batch(fenced, names, worker, limit, span, pid, wanted)
+        if limit > 0:
+            if len(self._controlled) > 64:
+                self._controlled.clear()
+            self._controlled[key] = found
+            if found and not controlled and len(claimed) < limit:
+                more = self._claim_controlled(
+                    found, wanted, worker, limit - len(claimed), span, pid
+                )
+                claimed += more
+        return completed, first + claimed if first else claimed
 
     def _batch(
         self,
@@ -303,7 +345,8 @@ class Jobs(LeaseHolder, Operator, Linker):
         limit: int,
         span: float,
         pid: int | None,
-    ) -> tuple[list[int], list[Job]]:
+        kinds: tuple[str, ...] | None = None,
+    ) -> tuple[list[int], list[Job], tuple[str, ...]]:
         scope = self._scope
         now = to_micros(scope.clock())
         batch = sql.Batch(
@@ -319,6 +362,7 @@ class Jobs(LeaseHolder, Operator, Linker):
             claiming=bulk_move(scope, "running", "pending", now, "worker"),
             shard=scope.store.dialect.counter_shard(),
             readying=bulk_move(scope, "ready", "waiting", now, "worker"),
+            kinds=kinds,
         )
         result = scope.store.dialect.jobs.run_batch(scope.store, batch)
         if result.unsettled:
@@ -331,7 +375,7 @@ class Jobs(LeaseHolder, Operator, Linker):
             scope.store.notifier.publish("events", "jobs_done")
         elif claimed:
             scope.store.notifier.publish("events")
-        return result.completed, claimed
+        return result.completed, claimed, result.controlled
 
     def _reconcile_dependents(self, ids: Sequence[int]) -> int:
         """Settle the waiting dependents of ``ids`` by re-counting (see ``_links``)."""
@@ -379,6 +423,10 @@ class Jobs(LeaseHolder, Operator, Linker):
         if not self._listening:
             store.listen("jobs")
             self._listening = True
+        if self._wake_at:
+            # A limited queue held jobs back: its window ends (or a slot may free) by then,
+            # and nothing would wake this worker when it does.
+            timeout = max(0.0, min(timeout, self._wake_at - time.monotonic()))
         return store.wait("jobs", seen, timeout)
 
     @property

@@ -325,11 +325,16 @@ class JobReading:
                 self._get(conn, job_id)
         return [job_move_from_row(r, i) for i, r in enumerate(rows, 1)]
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """How many jobs per queue and state: ``{"rip": {"pending": 3, …}, …}``."""
+    def counts(self, *, kind: Iterable[str] | str | None = None) -> dict[str, dict[str, int]]:
+        """How many jobs per queue and state: ``{"rip": {"pending": 3, …}, …}``.
+
+        ``kind`` counts only jobs of those kinds (what a worker with those handlers
+        would claim).
+        """
         scope = self._scope
+        kinds = _names(kind, "kind")
         with scope.store.read() as conn:
-            rows = sql.job_count_by_queue_state(conn, scope.project_id)
+            rows = sql.job_count_by_queue_state(conn, scope.project_id, kinds)
         out: dict[str, dict[str, int]] = {}
         for row in rows:
             queue, state, n = _triple(row)

@@ -37,18 +37,32 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any, Protocol
 
-from ..errors import ChronologError, LeaseLost, NotFound
+from ..errors import ChronologError, Forbidden, LeaseLost, NotFound, Unauthorized
 from ._bridge import AsyncBridge
+from ._cancel_watch import CancelWatch
 from ._claim_loop import ClaimLoop
-from ._context import Capture, JobContext, current_job, set_current
+from ._context import Capture, JobContext, PermanentError, current_job, outside_job, set_current
+from ._outcomes import JobOutcome, describe, summary
+from ._registry import Registration
 from ._runners import RunnerPool
 from ._ticker import Ticker
 from .models import Job
 from .queue import DEFAULT_LEASE, default_worker_name
 
-__all__ = ["Handler", "JobContext", "JobSource", "Worker", "WorkerStats", "current_job"]
+__all__ = [
+    "Handler",
+    "JobContext",
+    "JobOutcome",
+    "JobSource",
+    "PermanentError",
+    "Worker",
+    "WorkerStats",
+    "current_job",
+]
 
 log = logging.getLogger("chronolog.worker")
+jobs_log = logging.getLogger("chronolog.worker.jobs")
+"""A line per finished job, at INFO (``chronolog worker`` shows them unless ``--quiet``)."""
 
 Handler = Callable[["JobContext"], Any]
 """A job handler: ``handler(ctx)`` (or ``async def``) returning a JSON object, None or raising."""
@@ -68,6 +82,7 @@ class JobSource(Protocol):
         limit: int = 1,
         lease: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> list[Job]: ...
 
     def heartbeat(
@@ -101,6 +116,7 @@ class JobSource(Protocol):
         limit: int = 1,
         lease: timedelta | float = DEFAULT_LEASE,
         pid: int | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> tuple[list[int], list[Job]]: ...
 
     def fail(
@@ -122,7 +138,13 @@ class JobSource(Protocol):
 
 @dataclass
 class WorkerStats:
-    """What a worker did during :meth:`Worker.run`."""
+    """What a worker did during :meth:`Worker.run`.
+
+    The counters count attempts (``failed``: attempts that failed, retried or
+    not); ``jobs`` counts jobs by their last outcome in this run (see
+    :data:`~chronolog.jobs._outcomes.OUTCOMES`): a job that failed twice and then
+    completed is one completed job and two retries.
+    """
 
     claimed: int = 0
     completed: int = 0
@@ -130,14 +152,42 @@ class WorkerStats:
     released: int = 0
     lost: int = 0
     cancelled: int = 0
+    retried: int = 0
+    """Failed attempts whose job went back to pending for another one."""
     errors: list[str] = field(default_factory=list)
+    jobs: dict[str, int] = field(default_factory=dict)
+    """Outcome → how many jobs ended this run with it (each job counted once)."""
+    fatal: str | None = None
+    """Why the worker stopped on its own (its token was refused), else None."""
+    retrying_ids: set[int] = field(default_factory=set, repr=False)
+    """Jobs whose last outcome is ``retrying`` (counted again when they end otherwise)."""
+
+    def count(self, job_id: int, outcome: str, n: int = 1) -> None:
+        """Count ``n`` jobs (``job_id`` when one) as ending with ``outcome``."""
+        jobs = self.jobs
+        if self.retrying_ids and job_id in self.retrying_ids:
+            self.retrying_ids.discard(job_id)
+            jobs["retrying"] -= 1  # the same job, now with a later outcome
+            if not jobs["retrying"]:
+                del jobs["retrying"]
+        jobs[outcome] = jobs.get(outcome, 0) + n
+        if outcome == "retrying":
+            self.retried += 1
+            self.retrying_ids.add(job_id)
+
+    def summary(self) -> str:
+        """``3 jobs: 1 completed, 2 failed; 4 retries``: jobs by last outcome, then retries."""
+        return summary(self.jobs, self.retried)
 
 
 class Worker:
     """Run handlers for jobs of ``queues`` (None: every queue) with ``concurrency`` at a time.
 
     ``handlers`` maps job kinds to functions (sync or async) taking a
-    :class:`JobContext`; or give one callable to handle every kind. A
+    :class:`JobContext` (the worker then claims only those kinds); or give one
+    callable to handle every kind. The worker registers itself in the worker
+    registry (``cl.jobs.workers()``) while it runs, heartbeating every
+    ``registry_beat`` seconds (default 10). A
     handler's return value (a JSON object, or None) becomes the job result;
     an exception fails the attempt (retried with back-off while attempts
     remain). Handlers run at least once: after a crash, an expired lease
@@ -158,6 +208,8 @@ class Worker:
         capture_logging: bool = True,
         poll_interval: float | None = None,
         maintenance: Callable[[], object] | None = None,
+        registry_beat: float | None = None,
+        on_outcome: Callable[[JobOutcome], object] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -170,6 +222,8 @@ class Worker:
         self.grace = grace
         self.name = name or default_worker_name()
         self.capture_logging = capture_logging
+        self.on_outcome = on_outcome
+        """Called (on a worker thread) with each finished attempt, after its INFO line."""
         self.poll_interval = poll_interval if poll_interval is not None else source.poll_interval
         self.stats = WorkerStats()
         self.stopping = threading.Event()
@@ -181,8 +235,21 @@ class Worker:
         # (retention's run_if_due); run by the ticker, errors only logged.
         self._ticker = Ticker(self, maintenance)
         self._loop = ClaimLoop(self)
+        # Tells running handlers of a cancel within a second (see _cancel_watch).
+        self._cancels = CancelWatch(self)
+        self._fatal: ChronologError | None = None
+        # Whether the logging configuration asks for a line per job: decided before
+        # the capture lowers the root logger's level to INFO for handlers' records.
+        self._say = False
         # kind -> (its handler, whether it is async), looked up once per kind
         self._handlers: dict[str, tuple[Handler | None, bool]] = {}
+        # A worker with a handler per kind claims only those kinds (a job of another
+        # kind waits for a worker that has its handler); one callable handles any.
+        self.kinds: tuple[str, ...] | None = (
+            tuple(handlers) if isinstance(handlers, Mapping) and handlers else None
+        )
+        # Its entry in the worker registry (cl.jobs.workers()), heartbeated.
+        self.registration = Registration(self, *(() if registry_beat is None else (registry_beat,)))
 
     # -- control -------------------------------------------------------------------------
 
@@ -206,11 +273,16 @@ class Worker:
 
         ``burst``: return once no job is due and none is running.
         ``max_jobs``: stop claiming after that many jobs.
+
+        Raises ``Unauthorized`` or ``Forbidden`` (after a graceful drain) when the
+        source refuses the worker's credentials: retrying cannot help. Other errors
+        of the source (a server or database away) are logged and retried with back-off.
         """
         previous: dict[signal.Signals, Any] = {}
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 previous[sig] = signal.signal(sig, self._on_signal)
+        self._say = jobs_log.isEnabledFor(logging.INFO)
         capture = Capture() if self.capture_logging else None
         root = logging.getLogger()
         old_level = root.level
@@ -219,10 +291,14 @@ class Worker:
             if root.level > logging.INFO:
                 root.setLevel(logging.INFO)
         self._ticker.start()
+        self.registration.start()
+        self._cancels.start()
         try:
             self._loop.run(burst, max_jobs)
             self._loop.drain()
         finally:
+            self.registration.stop()
+            self._cancels.stop()
             self._ticker.stop()
             self.pool.close()
             if capture is not None:
@@ -231,7 +307,36 @@ class Worker:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self._bridge.close()
+        if self._fatal is not None:
+            raise self._fatal
         return self.stats
+
+    def fatal(self, exc: ChronologError) -> None:
+        """Stop for good: the source refused the worker's credentials (401/403)."""
+        if self._fatal is None:
+            self._fatal = exc
+            self.stats.fatal = exc.message
+            log.error("chronolog worker %s: stopping: %s", self.name, exc.message)
+        self.stop(grace=0.0)
+
+    @property
+    def reporting(self) -> bool:
+        """Whether finished jobs are told one by one (a log line or ``on_outcome``)."""
+        return self._say or self.on_outcome is not None
+
+    def outcome(self, ctx: JobContext, outcome: str, error: str | None = None) -> None:
+        """Record a finished attempt: the job's last outcome, its INFO line, the listener."""
+        self.stats.count(ctx.id, outcome)
+        if not self._say and self.on_outcome is None:
+            return
+        done = JobOutcome(ctx.job, outcome, time.monotonic() - ctx.started, error)
+        if self._say:
+            jobs_log.info("%s", describe(done))
+        if self.on_outcome is not None:
+            try:
+                self.on_outcome(done)
+            except Exception:  # a listener must not break the worker
+                log.exception("chronolog worker %s: on_outcome failed", self.name)
 
     # -- the jobs it holds -----------------------------------------------------------------
 
@@ -245,6 +350,7 @@ class Worker:
         ctx = JobContext(job, self.beat)
         self.jobs[job.id] = ctx
         self.pool.start(ctx)
+        self._cancels.poke()
 
     # -- running one job -------------------------------------------------------------------
 
@@ -285,9 +391,16 @@ class Worker:
                 self._forget(ctx)
                 return None
             text = f"{type(exc).__name__}: {exc}".strip()
+            # Retrying cannot help a job no handler takes, nor one its handler
+            # declared hopeless: fail it now, its remaining attempts unspent.
+            permanent = isinstance(exc, PermanentError) or (
+                handler is None and isinstance(exc, LookupError)
+            )
+            if permanent:
+                text = f"{text} (permanent: not retried)"
             ctx.log("error", text, traceback="".join(traceback.format_exception(exc))[-8000:])
             self.flush_lines(ctx)
-            self.fail(ctx, text, retry=not isinstance(exc, LookupError) or handler is not None)
+            self.fail(ctx, text, retry=not permanent)
             return None
         if not ctx.finish():
             return None
@@ -300,19 +413,25 @@ class Worker:
 
     def _forget(self, ctx: JobContext) -> None:
         self.stats.cancelled += 1
+        self.outcome(ctx, "cancelled")
         self.jobs.pop(ctx.id, None)
         self.pool.wake()
 
     def fail(self, ctx: JobContext, error: str, *, retry: bool = True) -> None:
         """Fail the job's attempt (retried while attempts remain, unless ``retry`` is False)."""
         try:
-            self.source.fail(ctx.id, ctx.job.lease, error, retry=retry)
+            with outside_job():
+                job = self.source.fail(ctx.id, ctx.job.lease, error, retry=retry)
             self.stats.failed += 1
+            self.outcome(ctx, "retrying" if job.state == "pending" else "failed", error)
         except (LeaseLost, NotFound):
             self.stats.lost += 1
+            self.outcome(ctx, "lost", error)
         except ChronologError as exc:
             self.stats.errors.append(str(exc))
             log.warning("chronolog worker %s: could not fail job %s: %s", self.name, ctx.id, exc)
+            if isinstance(exc, Unauthorized | Forbidden):
+                self.fatal(exc)
         self.jobs.pop(ctx.id, None)
         self.pool.wake()
 
@@ -331,14 +450,15 @@ class Worker:
         """Renew a job's lease, with its progress; stop it when cancelled or its lease lost."""
         fraction, text, pid = ctx.take_progress() or (None, None, None)
         try:
-            go_on = self.source.heartbeat(
-                ctx.id,
-                ctx.job.lease,
-                progress=fraction,
-                progress_text=text,
-                pid=pid,
-                extend=self.lease,
-            )
+            with outside_job():
+                go_on = self.source.heartbeat(
+                    ctx.id,
+                    ctx.job.lease,
+                    progress=fraction,
+                    progress_text=text,
+                    pid=pid,
+                    extend=self.lease,
+                )
         except (LeaseLost, NotFound):
             ctx.stop("lease lost")
             return
@@ -346,6 +466,8 @@ class Worker:
             log.warning(
                 "chronolog worker %s: heartbeat of job %s failed: %s", self.name, ctx.id, exc
             )
+            if isinstance(exc, Unauthorized | Forbidden):
+                self.fatal(exc)
             return
         if not go_on:
             ctx.stop("cancelled")
@@ -359,10 +481,13 @@ class Worker:
             if not lines:
                 return
             try:
-                self.source.log_many(ctx.id, ctx.job.lease, lines)
+                with outside_job():
+                    self.source.log_many(ctx.id, ctx.job.lease, lines)
             except (LeaseLost, NotFound):
                 ctx.stop("lease lost")
             except ChronologError as exc:
                 log.warning(
                     "chronolog worker %s: log of job %s not written: %s", self.name, ctx.id, exc
                 )
+                if isinstance(exc, Unauthorized | Forbidden):
+                    self.fatal(exc)

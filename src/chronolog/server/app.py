@@ -30,7 +30,18 @@ from .errors import install_error_handlers
 from .live import DEFAULT_PER_TOKEN, DEFAULT_RECHECK, DEFAULT_TOTAL, Live
 from .metrics import Metrics
 from .middleware import GuardMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
-from .routes import admin, events, feed, jobs, pipelines, secrets, states, stats
+from .routes import (
+    admin,
+    events,
+    feed,
+    job_cancels,
+    jobs,
+    pipelines,
+    queues,
+    secrets,
+    states,
+    stats,
+)
 from .schemas import ERROR_RESPONSES, extra_components
 
 __all__ = ["API_PREFIX", "DEFAULT_LIMITS", "ROUTERS", "create_app"]
@@ -52,6 +63,8 @@ ROUTERS: Sequence[APIRouter] = (
     stats.router,
     states.router,
     feed.router,
+    queues.router,  # before jobs: its /jobs/retry-many and /jobs/cancel-many are literal paths
+    job_cancels.router,
     jobs.router,
     pipelines.router,
 )
@@ -102,6 +115,7 @@ def create_app(
     state = ServerState(root, owns=owns, limits=limits, metrics=metrics, live=live)
     feed_waker = feed.install(state, max_wait=max_wait, stream_seconds=stream_seconds)
     jobs_waker = jobs.install(state, max_wait=max_wait)
+    cancel_waker = job_cancels.install(state, max_wait=max_wait)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -120,6 +134,7 @@ def create_app(
             await live.close()
             feed_waker.stop()
             jobs_waker.stop()
+            cancel_waker.stop()
             if state.owns:
                 state.root.close()
 
@@ -137,6 +152,7 @@ def create_app(
     app.state.chronolog = state
     app.state.feed_waker = feed_waker
     app.state.jobs_waker = jobs_waker
+    app.state.jobs_cancel_waker = cancel_waker
     _document_extra_models(app)
     install_error_handlers(app)
     for router in routers:

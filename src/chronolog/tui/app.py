@@ -50,6 +50,7 @@ class ChronologApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("e", "activity", "Activity"),
+        Binding("w", "queues", "Queues/Workers", show=False),  # in the help (?)
     ]
 
     def __init__(
@@ -131,6 +132,12 @@ class ChronologApp(App[None]):
 
         if not isinstance(self.screen, ActivityScreen):
             self.push_screen(ActivityScreen())
+
+    def action_queues(self) -> None:
+        from .queues import QueuesScreen
+
+        if not isinstance(self.screen, QueuesScreen):
+            self.push_screen(QueuesScreen())
 
     def report(self, exc: ChronologError) -> None:
         """Show a chronolog error as a notification (the screen stays as it was)."""

@@ -15,7 +15,13 @@ __all__ = ["KEYS", "HelpScreen"]
 KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Everywhere",
-        (("?", "this help"), ("e", "activity (events)"), ("q", "quit"), ("Esc", "back")),
+        (
+            ("?", "this help"),
+            ("e", "activity (events)"),
+            ("w", "queues and workers"),
+            ("q", "quit"),
+            ("Esc", "back"),
+        ),
     ),
     (
         "Entity list",
@@ -39,6 +45,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Job", (("R", "retry (failed or cancelled)"), ("c", "cancel (pending or running)"))),
     ("New entity", (("Enter", "create"), ("Tab", "next field"))),
     ("Activity", (("/", "filter: type:movie status:error"), ("Enter", "apply the filter"))),
+    ("Queues and workers", (("p", "pause / resume the queue"),)),
 )
 
 

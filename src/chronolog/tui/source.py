@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..core import Chronolog
 from ..errors import Conflict, InvalidTransition, NotFound
 from ..events import Events
-from ..jobs import Job, JobLog, Jobs, Pipeline
+from ..jobs import Job, JobLog, Jobs, Pipeline, QueueInfo, WorkerInfo
 from ..models import Actor, Event, Page
 from ..states import Entity, Machine, States, Transition
 
@@ -158,6 +158,22 @@ class DataSource(Protocol):
         """Block until the token moves past ``seen`` or ``timeout`` passes; return it."""
         ...
 
+    def queues(self) -> list[QueueInfo]:
+        """Every queue: counts by state, paused, limits."""
+        ...
+
+    def workers(self) -> list[WorkerInfo]:
+        """The registered workers."""
+        ...
+
+    def pause(self, queue: str) -> QueueInfo:
+        """Pause a queue (as the source's writer)."""
+        ...
+
+    def resume(self, queue: str) -> QueueInfo:
+        """Resume a queue."""
+        ...
+
     def wait_logs(self, job_id: int, timeout: float) -> bool:
         """Block until ``job_id`` may have new log lines (``True``) or ``timeout`` passes."""
         ...
@@ -262,6 +278,18 @@ class PartsSource:
     def events(self, filters: EventFilters, limit: int) -> list[Event]:
         page = self._events.query(**filters.query(), limit=limit, with_total=False)
         return list(page.items)
+
+    def queues(self) -> list[QueueInfo]:
+        return self._jobs.queues()
+
+    def workers(self) -> list[WorkerInfo]:
+        return self._jobs.workers()
+
+    def pause(self, queue: str) -> QueueInfo:
+        return self._jobs.pause(queue, **self._job_actor())
+
+    def resume(self, queue: str) -> QueueInfo:
+        return self._jobs.resume(queue, **self._job_actor())
 
     # -- writing ---------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from . import activity, entities, jobs, pages
+from . import activity, entities, jobs, pages, queues
 from .render import HERE
 from .session import LoginRequired, login_redirect
 
@@ -27,7 +27,7 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Mount the dashboard's pages and static files on ``app``."""
-    for module in (pages, activity, entities, jobs):
+    for module in (pages, activity, entities, jobs, queues):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(LoginRequired, _login_required)

@@ -161,6 +161,9 @@ class ClaimIn(Strict):
     """
 
     queues: list[Name] | None = Field(default=None, description="Null: every queue.")
+    kinds: list[Name] | None = Field(
+        default=None, max_length=1000, description="Only jobs of these kinds. Null: any kind."
+    )
     worker: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=1, ge=1, le=100)
     lease_seconds: Seconds = 30.0
@@ -396,7 +399,12 @@ async def claim_jobs(
 
     def claim() -> list[Job]:
         return ctx.cl.jobs.claim(
-            body.queues, body.worker, limit=body.limit, lease=body.lease_seconds, pid=body.pid
+            body.queues,
+            body.worker,
+            limit=body.limit,
+            lease=body.lease_seconds,
+            pid=body.pid,
+            kinds=body.kinds,
         )
 
     def complete_and_claim() -> tuple[list[int], list[Job]]:
@@ -407,6 +415,7 @@ async def claim_jobs(
             limit=body.limit,
             lease=body.lease_seconds,
             pid=body.pid,
+            kinds=body.kinds,
         )
 
     generation = waker.generation()

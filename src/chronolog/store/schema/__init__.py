@@ -5,6 +5,7 @@ from .auth import api_tokens, project_members, project_secrets, users
 from .events import event_counts, events, project_vocab, projects
 from .job_links import job_dependencies, job_pipelines
 from .jobs import job_logs, jobs
+from .queues import job_queues, job_workers
 from .retention import retention_policies, retention_runs
 from .service import idempotency_keys, secret_key_fingerprints, store_keys
 from .states import entities, machines, transition_slots, transitions
@@ -27,6 +28,8 @@ __all__ = [
     "job_dependencies",
     "job_logs",
     "job_pipelines",
+    "job_queues",
+    "job_workers",
     "jobs",
     "machines",
     "metadata",

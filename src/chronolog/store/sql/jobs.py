@@ -43,10 +43,13 @@ __all__ = [
     "BulkMove",
     "ClaimedRow",
     "Completion",
+    "ControlledClaim",
+    "ControlledResult",
     "EnqueueBatch",
     "JobDriver",
     "JobFilter",
     "NewJobRow",
+    "QueueControl",
     "entity_ensure",
     "entity_keys",
     "entity_pk",
@@ -178,11 +181,18 @@ class Batch:
     readying: BulkMove | None = None
     """What a dependent moved from waiting to pending by the completions records (each
     database's batch frees the dependents of the jobs it completes, in its transaction)."""
+    kinds: tuple[str, ...] | None = None
+    """Claim only jobs of these kinds (None: any)."""
 
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """What a batch did: the ids it completed, the jobs it claimed (in claim order)."""
+    """What a batch did: the ids it completed, the jobs it claimed (in claim order).
+
+    The claim leaves out every queue with a control row (``job_queues``: paused
+    or limited); ``controlled`` names the limited, not paused, ones of the
+    claim's queue filter, whose jobs the caller claims under their limits.
+    """
 
     completed: list[int]
     claimed: list[Any]
@@ -192,6 +202,50 @@ class BatchResult:
     """Completed jobs whose dependents the batch could not see all of (PostgreSQL: a
     dependent enqueued while the batch waited for the job's row lock); the caller
     settles them in a transaction of its own."""
+    controlled: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ControlledClaim:
+    """A claim from limited queues, under their limits (``JobDriver.claim_controlled``).
+
+    Takes up to ``limit`` due pending jobs of ``queues`` (of ``kinds``; None:
+    any) as :class:`Batch` claims them, but from each queue at most what its
+    control row allows: ``concurrency`` minus its running jobs, and what is
+    left of its rate window (``window_start`` + ``rate_period``, at most
+    ``rate_limit`` starts; a window that has ended starts again now).
+    """
+
+    project_id: int
+    now: int
+    queues: tuple[str, ...]
+    kinds: tuple[str, ...] | None
+    limit: int
+    lease_until: int
+    worker: str
+    pid: int | None
+    claiming: BulkMove
+    shard: int = 0
+
+
+class QueueControl(NamedTuple):
+    """A queue's control row as a controlled claim locked it (before claiming)."""
+
+    queue: str
+    paused: bool
+    concurrency: int | None
+    rate_limit: int | None
+    rate_period: int | None
+    window_start: int | None
+    window_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ControlledResult:
+    """The jobs a controlled claim took (in claim order), and the control rows it read."""
+
+    claimed: list[Any]
+    controls: list[QueueControl]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +277,12 @@ class JobDriver(abc.ABC):
     def run_batch(self, store: Store, batch: Batch) -> BatchResult:
         """Complete, claim and record ``batch`` in one transaction of its own (one
         statement where the database can chain writes), and wake event listeners."""
+
+    @abc.abstractmethod
+    def claim_controlled(self, store: Store, claim: ControlledClaim) -> ControlledResult:
+        """Claim and record ``claim`` in one transaction of its own that first locks the
+        queues' control rows (so claimers of a limited queue take turns, on every
+        host) and then counts running jobs with a snapshot taken after the lock."""
 
 
 _ACTIVE_PREDICATE = text(ACTIVE_UNIQUE_KEY)
@@ -450,11 +510,16 @@ def job_page(
     ).all()
 
 
-def job_count_by_queue_state(conn: Connection, project_id: int) -> Sequence[Row[Any]]:
-    """job_count_by_queue_state: (queue, state, count) of a project's jobs."""
+def job_count_by_queue_state(
+    conn: Connection, project_id: int, kinds: Sequence[str] | None = None
+) -> Sequence[Row[Any]]:
+    """job_count_by_queue_state: (queue, state, count) of a project's jobs (of ``kinds``)."""
+    where = [jobs.c.project_id == project_id]
+    if kinds is not None:
+        where.append(jobs.c.kind.in_(kinds))
     return conn.execute(
         select(jobs.c.queue, jobs.c.state, func.count())
-        .where(jobs.c.project_id == project_id)
+        .where(*where)
         .group_by(jobs.c.queue, jobs.c.state)
         .order_by(jobs.c.queue, jobs.c.state)
     ).all()

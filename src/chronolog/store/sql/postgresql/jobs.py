@@ -49,7 +49,18 @@ from ...._rollups import LEVELS
 from ...notify import channel_for
 from ...schema import event_counts, jobs
 from ..events import COUNT_KEYS
-from ..jobs import READY, Batch, BatchResult, ClaimedRow, EnqueueBatch, JobDriver, NewJobRow
+from ..jobs import (
+    READY,
+    Batch,
+    BatchResult,
+    ClaimedRow,
+    ControlledClaim,
+    ControlledResult,
+    EnqueueBatch,
+    JobDriver,
+    NewJobRow,
+    QueueControl,
+)
 
 if TYPE_CHECKING:
     from ...engine import Store
@@ -172,6 +183,7 @@ SELECT {moved_columns},
     (SELECT array_agg(id) FROM done),
     (SELECT 1 FROM pg_notify(:channel, :project::text)
      WHERE EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM moved)),
+    {controlled},
     (SELECT 1 FROM pg_notify(:jobs_channel, :project::text)
      WHERE EXISTS (SELECT 1 FROM ready WHERE state = 'pending')),
     -- Completed jobs with more dependents than this statement's snapshot shows edges
@@ -189,26 +201,54 @@ ORDER BY m.priority DESC, m.run_at, m.id
 
 _PICK = """
         SELECT id FROM jobs WHERE project_id = :project AND state = 'pending'
-            AND run_at <= :now{queues}
+            AND run_at <= :now{queues}{kinds}
         ORDER BY priority DESC, run_at, id LIMIT {limit} FOR UPDATE SKIP LOCKED"""
 # Several queues: the first jobs of each, in its order on ix_jobs_claim (a LATERAL
 # per queue, as pgqueuer's dequeue does per entrypoint), then the first of those.
 # ``queue = ANY(…)`` instead could not read the index in order (a sort of every
 # due job of the queues), and without statistics PostgreSQL walked all pending jobs.
+# A queue with a control row (paused or limited) is left out before its LATERAL runs.
 _PICK_EACH = """
-        SELECT c.id FROM unnest(:queues::text[]) AS q(queue)
+        SELECT c.id FROM (
+            SELECT u.queue FROM unnest(:queues::text[]) AS u(queue)
+            WHERE NOT EXISTS (
+                SELECT FROM job_queues AS k WHERE k.project_id = :project AND k.queue = u.queue)
+        ) AS q
         CROSS JOIN LATERAL (
             SELECT id, priority, run_at FROM jobs
             WHERE project_id = :project AND queue = q.queue AND state = 'pending'
-                AND run_at <= :now
+                AND run_at <= :now{kinds}
             ORDER BY priority DESC, run_at, id LIMIT {limit} FOR UPDATE SKIP LOCKED) AS c
         ORDER BY c.priority DESC, c.run_at, c.id LIMIT {limit}"""
+# Queue controls (``job_queues``: a row only for a paused or limited queue) cost a
+# queue without one a single probe of that table's primary key: the one-queue claim
+# asks once (a one-time filter); the any-queue claim asks first whether the project
+# has any control row at all (an InitPlan, once per statement) and only then, per
+# candidate job, whether its queue has one. The jobs of controlled queues are claimed
+# by ``jobs/queues.py`` instead, under the control row's lock.
+_FREE_ONE = (
+    " AND NOT EXISTS (SELECT FROM job_queues AS k WHERE k.project_id = :project"
+    " AND k.queue = :queue)"
+)
+_FREE_ANY = (
+    " AND (NOT EXISTS (SELECT FROM job_queues AS k WHERE k.project_id = :project)"
+    " OR NOT EXISTS (SELECT FROM job_queues AS k WHERE k.project_id = :project"
+    " AND k.queue = jobs.queue))"
+)
+_KINDS = " AND kind = ANY(:kinds::text[])"
+# The limited (not paused) queues of the claim's filter: the caller claims their jobs
+# on the limited path (one probe of the same primary key).
+_CONTROLLED = (
+    "(SELECT array_agg(k.queue ORDER BY k.queue) FROM job_queues AS k"
+    " WHERE k.project_id = :project AND NOT k.paused{filter})"
+)
 
 
-def _batch_sql(pick: str) -> tuple[str, tuple[str, ...]]:
+def _batch_sql(pick: str, controlled: str) -> tuple[str, tuple[str, ...]]:
     return _numbered(
         _BATCH.format(
             pick=pick,
+            controlled=controlled,
             job_columns=", ".join(_JOB_NAMES),
             event_columns=_EVENT_COLUMNS,
             done_events=_event_select("done", "done", _WORKER),
@@ -226,16 +266,21 @@ def _batch_sql(pick: str) -> tuple[str, tuple[str, ...]]:
 # predicate of ix_jobs_claim_any (``id > 0``), the only claim that may read it; named
 # queues read ix_jobs_claim in order.
 _PICKS = {
-    "any": _PICK.replace("{queues}", " AND id > 0"),  # ix_jobs_claim_any's predicate
-    "one": _PICK.replace("{queues}", " AND queue = :queue"),
+    "any": _PICK.replace("{queues}", " AND id > 0" + _FREE_ANY),  # ix_jobs_claim_any's predicate
+    "one": _PICK.replace("{queues}", " AND queue = :queue" + _FREE_ONE),
     "many": _PICK_EACH,
+}
+_CONTROLLED_FILTERS = {
+    "any": "",
+    "one": " AND k.queue = :queue",
+    "many": " AND k.queue = ANY(:queues::text[])",
 }
 _LITERAL_LIMITS = 256
 """Claims of up to this many jobs have the limit in their text (see :func:`_batch_text`)."""
-_texts: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
+_texts: dict[tuple[str, bool, int], tuple[str, tuple[str, ...]]] = {}
 
 
-def _batch_text(shape: str, limit: int) -> tuple[str, tuple[str, ...]]:
+def _batch_text(shape: str, limit: int, kinds: bool = False) -> tuple[str, tuple[str, ...]]:
     """The batch statement for a queue filter's shape and a claim's limit.
 
     The limit is written into the text, not bound: PostgreSQL costs ``LIMIT $n``
@@ -245,11 +290,101 @@ def _batch_text(shape: str, limit: int) -> tuple[str, tuple[str, ...]]:
     statistics). A worker's limits are its free slots, so it uses a handful of
     texts, each prepared once.
     """
-    key = (shape, limit if limit <= _LITERAL_LIMITS else -1)
+    key = (shape, kinds, limit if limit <= _LITERAL_LIMITS else -1)
     found = _texts.get(key)
     if found is None:
         literal = str(limit) if limit <= _LITERAL_LIMITS else ":limit"
-        found = _texts[key] = _batch_sql(_PICKS[shape].replace("{limit}", literal))
+        pick = _PICKS[shape].replace("{limit}", literal).replace("{kinds}", _KINDS if kinds else "")
+        controlled = _CONTROLLED.replace("{filter}", _CONTROLLED_FILTERS[shape])
+        found = _texts[key] = _batch_sql(pick, controlled)
+    return found
+
+
+# -- the controlled claim: limited queues, under their limits ------------------------------
+#
+# Two statements in one transaction: the first locks the queues' control rows (in queue
+# order), the second claims. In read committed each statement has its own snapshot, so
+# the second, which starts once the locks are granted, counts every job the previous
+# holder of the lock claimed (and committed). One statement could not: its snapshot
+# would predate the lock it waited for.
+_LOCK_CONTROLS = _numbered(
+    """
+SELECT queue, paused, concurrency, rate_limit, rate_period, window_start, window_count
+FROM job_queues WHERE project_id = :project AND queue = ANY(:queues::text[])
+ORDER BY queue FOR UPDATE"""
+)
+_CONTROLLED_CLAIM = """
+WITH lim AS (
+    SELECT k.queue, LEAST(:limit::int,
+        COALESCE(k.concurrency - (SELECT count(*) FROM jobs AS r WHERE r.project_id = :project
+            AND r.state = 'running' AND r.queue = k.queue), :limit::int),
+        CASE WHEN k.rate_limit IS NULL THEN :limit::int
+            WHEN k.window_start IS NULL OR :now >= k.window_start + k.rate_period THEN k.rate_limit
+            ELSE k.rate_limit - k.window_count END) AS room
+    FROM job_queues AS k
+    WHERE k.project_id = :project AND k.queue = ANY(:queues::text[]) AND NOT k.paused
+), picked AS (
+    SELECT c.id FROM lim CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM jobs
+        WHERE project_id = :project AND queue = lim.queue AND state = 'pending'
+            AND run_at <= :now{kinds}
+        ORDER BY priority DESC, run_at, id LIMIT GREATEST(lim.room, 0)
+        FOR UPDATE SKIP LOCKED) AS c
+    ORDER BY c.priority DESC, c.run_at, c.id LIMIT :limit::int
+), moved AS (
+    UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1,
+        history = history + 1, worker = :worker, pid = :pid, lease_expires_at = :lease_until,
+        heartbeat_at = :now, started_at = :now, progress = NULL, progress_text = NULL,
+        updated_at = :now
+    WHERE id = ANY(ARRAY(SELECT id FROM picked))
+    RETURNING {job_columns}
+), ev AS (
+    INSERT INTO events ({event_columns})
+    {claim_events}
+), counted AS (
+    INSERT INTO event_counts ({count_columns})
+    SELECT :project, g.level, :now / 1000000 / g.level * g.level, 'job', :claim_action::text,
+        :claim_status::text, 'worker', 'job', :shard, t.n
+    FROM (SELECT count(*) AS n FROM moved) AS t CROSS JOIN (VALUES {levels}) AS g(level)
+    WHERE t.n > 0
+    ORDER BY g.level
+    {conflict}
+), win AS (
+    UPDATE job_queues AS k SET
+        window_start = CASE WHEN k.window_start IS NULL OR :now >= k.window_start + k.rate_period
+            THEN :now ELSE k.window_start END,
+        window_count = CASE WHEN k.window_start IS NULL OR :now >= k.window_start + k.rate_period
+            THEN 0 ELSE k.window_count END + m.n
+    FROM (SELECT queue, count(*)::int AS n FROM moved GROUP BY queue) AS m
+    WHERE k.project_id = :project AND k.queue = m.queue AND k.rate_limit IS NOT NULL
+)
+SELECT {moved_columns},
+    CASE WHEN m.subject_pk IS NOT NULL THEN
+        (SELECT s.kind FROM entities AS s WHERE s.pk = m.subject_pk) END,
+    CASE WHEN m.subject_pk IS NOT NULL THEN
+        (SELECT s.entity_id FROM entities AS s WHERE s.pk = m.subject_pk) END,
+    (SELECT 1 FROM pg_notify(:channel, :project::text))
+FROM moved AS m
+ORDER BY m.priority DESC, m.run_at, m.id
+"""
+_controlled_texts: dict[bool, tuple[str, tuple[str, ...]]] = {}
+
+
+def _controlled_text(kinds: bool) -> tuple[str, tuple[str, ...]]:
+    found = _controlled_texts.get(kinds)
+    if found is None:
+        found = _controlled_texts[kinds] = _numbered(
+            _CONTROLLED_CLAIM.format(
+                kinds=_KINDS if kinds else "",
+                job_columns=", ".join(_JOB_NAMES),
+                event_columns=_EVENT_COLUMNS,
+                claim_events=_event_select("moved", "claim", _WORKER),
+                count_columns=_COUNT_COLUMNS,
+                levels=", ".join(f"({level})" for level in LEVELS),
+                conflict=_CONFLICT,
+                moved_columns=", ".join(f"m.{n}" for n in _JOB_NAMES),
+            )
+        )
     return found
 
 
@@ -393,12 +528,47 @@ class PostgreSQLJobs(JobDriver):
             rows = _run(raw, query, values)
         width = len(_JOB_NAMES) + 2
         completed = [int(i) for i in rows[0][width] or ()] if rows else []
-        released = int(rows[0][width + 4] or 0) if rows else 0
-        unsettled = [int(i) for i in rows[0][width + 3] or ()] if rows else []
+        released = int(rows[0][width + 5] or 0) if rows else 0
+        unsettled = [int(i) for i in rows[0][width + 4] or ()] if rows else []
         claimed = [ClaimedRow(*r[:width]) for r in rows if r[0] is not None]
+        controlled = tuple(rows[0][width + 2] or ()) if rows else ()
         return BatchResult(
-            completed=completed, claimed=claimed, released=released, unsettled=unsettled
+            completed=completed,
+            claimed=claimed,
+            released=released,
+            unsettled=unsettled,
+            controlled=controlled,
         )
+
+    def claim_controlled(self, store: Store, claim: ControlledClaim) -> ControlledResult:
+        return _claim_controlled(store, claim)
+
+
+def _claim_controlled(store: Store, claim: ControlledClaim) -> ControlledResult:
+    move = claim.claiming
+    values: dict[str, Any] = {
+        "project": claim.project_id,
+        "queues": list(claim.queues),
+        "now": claim.now,
+        "limit": claim.limit,
+        "worker": claim.worker,
+        "pid": claim.pid,
+        "lease_until": claim.lease_until,
+        "claim_action": move.action,
+        "claim_status": move.status,
+        "claim_from": move.from_state,
+        "shard": claim.shard,
+        "channel": channel_for("events"),
+    }
+    if claim.kinds is not None:
+        values["kinds"] = list(claim.kinds)
+    with store.write() as conn, _driver(conn) as raw:
+        controls = [QueueControl(*r) for r in _run(raw, _LOCK_CONTROLS, values)]
+        if not any(not c.paused for c in controls):
+            return ControlledResult(claimed=[], controls=controls)
+        rows = _run(raw, _controlled_text(claim.kinds is not None), values)
+    width = len(_JOB_NAMES) + 2
+    return ControlledResult(claimed=[ClaimedRow(*r[:width]) for r in rows], controls=controls)
 
 
 def batch_query(batch: Batch) -> tuple[tuple[str, tuple[str, ...]], dict[str, Any]]:
@@ -435,4 +605,6 @@ def batch_query(batch: Batch) -> tuple[tuple[str, tuple[str, ...]], dict[str, An
         shape, values["queue"] = "one", queues[0]
     else:
         shape, values["queues"] = "many", list(queues)
-    return _batch_text(shape, batch.limit), values
+    if batch.kinds is not None:
+        values["kinds"] = list(batch.kinds)
+    return _batch_text(shape, batch.limit, batch.kinds is not None), values

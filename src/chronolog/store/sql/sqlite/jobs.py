@@ -32,8 +32,11 @@ from ..jobs import (
     Batch,
     BatchResult,
     ClaimedRow,
+    ControlledClaim,
+    ControlledResult,
     EnqueueBatch,
     JobDriver,
+    QueueControl,
 )
 
 if TYPE_CHECKING:
@@ -119,16 +122,31 @@ _COUNT_ROW = "(" + ", ".join("?" * (len(COUNT_KEYS) + 1)) + ")"
 _SUBJECTS = "SELECT pk, kind, entity_id FROM entities WHERE pk IN ({pks})"
 
 
-def claim_sql(queues: Sequence[str] | None) -> str:
-    """The claim's text for a queue filter (None: any queue).
+def claim_sql(
+    queues: Sequence[str] | None, kinds: Sequence[str] | None = None, excluded: int = 0
+) -> str:
+    """The claim's text for a queue filter (None: any queue), a kind filter, and
+    ``excluded`` queues left out (the controlled ones: paused or limited).
 
     The claim names its index: without statistics (no ANALYZE yet) SQLite
     preferred the (project, state, id) index and sorted every pending job.
+    Parameters after ``run_at``: the queues, the kinds, the excluded queues.
     """
-    if queues is None:
-        return _CLAIM.format(index="ix_jobs_claim_any", queues="")
-    where = f" AND queue IN ({', '.join('?' * len(queues))})"
-    return _CLAIM.format(index="ix_jobs_claim", queues=where)
+    where = ""
+    if queues is not None:
+        where += f" AND queue IN ({', '.join('?' * len(queues))})"
+    if kinds is not None:
+        where += f" AND kind IN ({', '.join('?' * len(kinds))})"
+    if excluded:
+        where += f" AND queue NOT IN ({', '.join('?' * excluded)})"
+    index = "ix_jobs_claim_any" if queues is None else "ix_jobs_claim"
+    return _CLAIM.format(index=index, queues=where)
+
+
+# The project's control rows (paused or limited queues), read in the batch's write
+# transaction (SQLite's writers are serialised: nothing changes them meanwhile). A
+# project without any costs one probe of the primary key.
+_CONTROLS = "SELECT queue, paused FROM job_queues WHERE project_id = ?"
 
 
 def _driver_error(sql: str, exc: sqlite3.Error) -> Exception:
@@ -183,6 +201,103 @@ def _raw(conn: Connection) -> sqlite3.Connection:
     return raw
 
 
+_LOCK_CONTROLS = (
+    "SELECT queue, paused, concurrency, rate_limit, rate_period, window_start, window_count "
+    "FROM job_queues WHERE project_id = ? AND queue IN ({queues}) ORDER BY queue"
+)
+_RUNNING = (
+    "SELECT queue, count(*) FROM jobs WHERE project_id = ? AND state = 'running' "
+    "AND queue IN ({queues}) GROUP BY queue"
+)
+_WINDOW = (
+    "UPDATE job_queues SET window_start = ?, window_count = ? WHERE project_id = ? AND queue = ?"
+)
+
+
+def _rows_with_subjects(raw: sqlite3.Connection, claimed: Sequence[Any]) -> list[Any]:
+    """Claimed job rows with their subjects' (kind, id), in claim order."""
+    subjects: dict[int, tuple[str, str]] = {}
+    pks = sorted({r[_SUBJECT] for r in claimed if r[_SUBJECT] is not None})
+    if pks:
+        found = raw.execute(_SUBJECTS.format(pks=", ".join("?" * len(pks))), pks)
+        subjects = {int(pk): (kind, ident) for pk, kind, ident in found}
+    none = (None, None)
+    rows: list[Any] = [ClaimedRow(*r, *subjects.get(r[_SUBJECT], none)) for r in claimed]
+    rows.sort(key=lambda r: (-r[_PRIORITY], r[_RUN_AT], r[0]))
+    return rows
+
+
+def _claim_controlled(raw: sqlite3.Connection, claim: ControlledClaim) -> ControlledResult:
+    """The controlled claim inside the caller's write transaction (SQLite's write lock
+    serialises every claimer, so reading the limits and claiming cannot interleave)."""
+    now, project = claim.now, claim.project_id
+    marks = ", ".join("?" * len(claim.queues))
+    controls = [
+        QueueControl(q, bool(p), c, rl, rp, ws, int(wc))
+        for q, p, c, rl, rp, ws, wc in raw.execute(
+            _LOCK_CONTROLS.format(queues=marks), (project, *claim.queues)
+        )
+    ]
+    live = [c for c in controls if not c.paused]
+    capped = [c.queue for c in live if c.concurrency is not None]
+    running: dict[str, int] = {}
+    if capped:
+        sql = _RUNNING.format(queues=", ".join("?" * len(capped)))
+        running = {str(q): int(n) for q, n in raw.execute(sql, (project, *capped))}
+    claimed: list[Any] = []
+    left = claim.limit
+    for c in live:
+        if left <= 0:
+            break
+        allow = left
+        if c.concurrency is not None:
+            allow = min(allow, c.concurrency - running.get(c.queue, 0))
+        start, count = c.window_start, c.window_count
+        if c.rate_limit is not None and c.rate_period is not None:
+            if start is None or now >= start + c.rate_period:
+                start, count = now, 0
+            allow = min(allow, c.rate_limit - count)
+        if allow <= 0:
+            continue
+        params = [
+            claim.worker,
+            claim.pid,
+            claim.lease_until,
+            now,
+            now,
+            now,
+            project,
+            now,
+            c.queue,
+            *(claim.kinds or ()),
+            allow,
+        ]
+        got = raw.execute(claim_sql([c.queue], claim.kinds), params).fetchall()
+        if got and c.rate_limit is not None:
+            raw.execute(_WINDOW, (start, count + len(got), project, c.queue))
+        claimed += got
+        left -= len(got)
+    move = claim.claiming
+    ids = [r[0] for r in claimed]
+    for begin in range(0, len(ids), _CHUNK):
+        part = ids[begin : begin + _CHUNK]
+        raw.execute(
+            _recording(len(part)),
+            [
+                now,
+                move.action,
+                move.action,
+                move.status,
+                move.status,
+                move.from_state,
+                move.from_state,
+                *part,
+            ],
+        )
+    _counts(raw, [(*c[:-1], c[-1] * len(claimed)) for c in move.counts])
+    return ControlledResult(claimed=_rows_with_subjects(raw, claimed), controls=controls)
+
+
 class SQLiteJobs(JobDriver):
     """The SQLite side of :class:`~chronolog.store.sql.jobs.JobDriver`."""
 
@@ -232,9 +347,19 @@ class SQLiteJobs(JobDriver):
                         if dependents is not None:
                             freeing.append(job_id)
                 claimed: list[Any] = []
+                controlled: tuple[str, ...] = ()
                 if batch.limit > 0:
                     queues = batch.queues
-                    sql = claim_sql(queues)
+                    controls = raw.execute(_CONTROLS, (batch.project_id,)).fetchall()
+                    excluded = [q for q, _ in controls]
+                    controlled = tuple(
+                        sorted(
+                            q
+                            for q, paused in controls
+                            if not paused and (queues is None or q in queues)
+                        )
+                    )
+                    sql = claim_sql(queues, batch.kinds, len(excluded))
                     params = [
                         batch.worker,
                         batch.pid,
@@ -245,6 +370,8 @@ class SQLiteJobs(JobDriver):
                         batch.project_id,
                         now,
                         *(queues or ()),
+                        *(batch.kinds or ()),
+                        *excluded,
                         batch.limit,
                     ]
                     claimed = raw.execute(sql, params).fetchall()
@@ -270,14 +397,16 @@ class SQLiteJobs(JobDriver):
                     + [(*c[:-1], c[-1] * len(claimed)) for c in claim.counts],
                 )
                 released = _free(raw, batch, freeing) if freeing else 0
-                subjects: dict[int, tuple[str, str]] = {}
-                pks = sorted({r[_SUBJECT] for r in claimed if r[_SUBJECT] is not None})
-                if pks:
-                    found = raw.execute(_SUBJECTS.format(pks=", ".join("?" * len(pks))), pks)
-                    subjects = {int(pk): (kind, ident) for pk, kind, ident in found}
+                rows = _rows_with_subjects(raw, claimed)
             except sqlite3.Error as exc:
                 raise _driver_error(_CLAIM, exc) from exc
-        none = (None, None)
-        rows: list[Any] = [ClaimedRow(*r, *subjects.get(r[_SUBJECT], none)) for r in claimed]
-        rows.sort(key=lambda r: (-r[_PRIORITY], r[_RUN_AT], r[0]))
-        return BatchResult(completed=completed, claimed=rows, released=released)
+        return BatchResult(
+            completed=completed, claimed=rows, released=released, controlled=controlled
+        )
+
+    def claim_controlled(self, store: Store, claim: ControlledClaim) -> ControlledResult:
+        with store.write() as conn:
+            try:
+                return _claim_controlled(_raw(conn), claim)
+            except sqlite3.Error as exc:
+                raise _driver_error(_LOCK_CONTROLS, exc) from exc
