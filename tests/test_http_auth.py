@@ -74,6 +74,7 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
     cl.jobs.cancel(stopped)
     job, lease = running.id, running.lease
     cl.jobs.schedules.add("nightly", "scan", cron="0 3 * * *")
+    pipe = cl.jobs.pipeline(["rip", "remux"], subject=("movie", 603))
     worker = cl.jobs.register_worker("w1", host="h1")
     return [
         ("POST", "/events", "write", {"event_type": "a", "action": "b"}),
@@ -156,6 +157,10 @@ def _routes(api: Api) -> list[tuple[str, str, str, Any]]:
         ("POST", f"/workers/{worker}/heartbeat", "write", None),
         ("DELETE", f"/workers/{worker}", "write", None),
         ("POST", "/jobs/cancelled", "write", {"ids": [stopped]}),
+        ("GET", f"/jobs/{pipe.jobs[1].id}/dependencies", "read", None),
+        ("GET", f"/jobs/{pipe.jobs[1].id}/pipeline", "read", None),
+        ("GET", f"/pipelines/{pipe.id}", "read", None),
+        ("POST", "/pipelines", "write", {"stages": [{"kind": "y"}]}),
     ]
 
 
@@ -167,6 +172,7 @@ def _template(path: str) -> str:
         "members": "{user}",
         "secrets": "{name}",
         "jobs": "{job_id}",
+        "pipelines": "{pipeline_id}",
     }
     if parts[1] == "queues" and len(parts) >= 3:
         parts[2] = "{queue}"
@@ -268,6 +274,8 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
             assert response.json() == {"cancelled": []}, response.text
         elif path.startswith("/jobs/") and path != "/jobs/claim":
             assert response.status_code == 404, (method, path, response.text)
+        if path.startswith("/pipelines/"):
+            assert response.status_code == 404, (method, path, response.text)
         if path.startswith("/workers/") and method == "DELETE":
             assert response.status_code == 404, response.text  # default's worker: unseen
         if path == "/machines":
@@ -288,7 +296,7 @@ def test_another_projects_admin_token_never_reaches_default(api: Api) -> None:
         "queue",
         "schedule",
     ]
-    assert [j.kind for j in view.jobs.list().items] == ["x"]
+    assert [j.kind for j in view.jobs.list().items] == ["y", "x"]  # the pipeline's, then x
     assert {m.user for m in view.auth.members()} == {"mallory"}
     assert view.secrets.list() == []  # put, read back and deleted: all in "other"
     listed = api.call("GET", "/events", token=other).json()["items"]

@@ -316,6 +316,23 @@ def test_rip_pipeline_jobs_fails_once_then_finishes(db_url: str) -> None:
     }
     filebot = [j for j in jobs if j.kind == "filebot"]
     assert all(j.result == {"exit_status": 0, "pid": j.pid} for j in filebot)
+    # One pipeline for the season; the failed transcode cancelled its filebot, and both
+    # were retried.
+    assert outcome.pipeline_id is not None
+    with Chronolog(db_url) as cl:
+        pipe = cl.jobs.pipeline_get(outcome.pipeline_id)
+        assert pipe.subject == ("season", rip_pipeline_jobs.SEASON)
+        assert pipe.state == "completed"
+        assert len(pipe.jobs) == len(jobs)
+        (after,) = cl.jobs.dependencies(transcode.id).dependents
+        actions = [m.action for m in cl.jobs.history(after.id)]
+        assert actions[:2] == ["waiting", "cancelled"]
+        assert actions[-1] == "completed"
+        # Retried while the transcode ran (it waits again, then is released) or after.
+        assert actions[2:] in (
+            ["waiting", "ready", "running", "completed"],
+            ["retried", "running", "completed"],
+        )
 
 
 def test_workers_run_retention_themselves(db_url: str) -> None:

@@ -58,7 +58,7 @@ def _all_jobs(cl: Chronolog, kind: str, states: list[str] | None = None) -> list
     found: list[Job] = []
     cursor = None
     while True:
-        page = cl.jobs.list(kind=[kind], states=states, limit=100, cursor=cursor)
+        page = cl.jobs.list(kinds=[kind], states=states, limit=100, cursor=cursor)
         found += page.items
         cursor = page.next_cursor
         if cursor is None:
@@ -98,9 +98,9 @@ def test_worker_processes_make_one_job_per_fire_time_none_missed(db_url: str) ->
     try:
         # Each says so once it runs (imports take seconds on a busy machine); the
         # schedule already runs meanwhile, its fire times waiting for a firer.
-        for p in procs:
-            assert p.stdout is not None
-            assert b"worker w" in p.stdout.readline()
+        for p in procs:  # the start-up line is on stderr (stdout is for data)
+            assert p.stderr is not None
+            assert b"worker w" in p.stderr.readline()
         start = datetime.now(UTC)
         time.sleep(4.0)
         stop = datetime.now(UTC)

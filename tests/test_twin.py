@@ -241,6 +241,8 @@ INTENDED: dict[str, str] = {
     "Jobs.set_limit(actor)": "open: see above",
     "Jobs.retry_many(actor)": "open: see above",
     "Jobs.cancel_many(actor)": "open: see above",
+    "Jobs.pipeline(actor)": "open: see above (POST /pipelines records the token's member)",
+    "Jobs.reconcile_waiting": "maintenance the rescue runs where the store is (the server's)",
     "Feed.matcher": "serves many followers from one read: the server's fan-out",
     "Feed.position": "compares cursors for the server's fan-out",
     # Parameters.

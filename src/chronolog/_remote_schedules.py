@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .jobs import Schedule, ScheduleFire
-from .jobs._checks import DEFAULT_MAX_ATTEMPTS
-from .jobs.schedules import DEFAULT_MAX_CATCH_UP
+from .jobs.models import DEFAULT_MAX_ATTEMPTS
+from .jobs.schedule_models import DEFAULT_MAX_CATCH_UP
 
 if TYPE_CHECKING:
     from .client import Client

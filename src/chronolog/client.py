@@ -26,7 +26,17 @@ import orjson
 from . import errors
 from ._remote_schedules import RemoteSchedules
 from .errors import ChronologError, StoreUnavailable
-from .jobs.models import DEFAULT_LEASE, Job, JobLog, JobMove, NewJob, QueueInfo, WorkerInfo
+from .jobs.models import (
+    DEFAULT_LEASE,
+    Job,
+    JobLinks,
+    JobLog,
+    JobMove,
+    NewJob,
+    Pipeline,
+    QueueInfo,
+    WorkerInfo,
+)
 from .models import (
     Actor,
     Event,
@@ -870,16 +880,64 @@ class RemoteJobs:
         max_attempts: int | None = None,
         unique_key: str | None = None,
         subject: tuple[str, str | int] | None = None,
+        after: Sequence[int] | None = None,
+        on_failure: str = "cancel",
         actor: Actor | None = None,
     ) -> Job:
-        """Add one job and return it (with a held ``unique_key``, the holder); ``actor``
-        defaults to the token's member."""
+        """Add one job and return it (with a held ``unique_key``, the holder); with
+        ``after``, it waits until those jobs completed (see ``Jobs.enqueue``);
+        ``actor`` defaults to the token's member."""
         body = _job_body(
-            NewJob(kind, payload, queue, priority, run_at, delay, max_attempts, unique_key, subject)
+            NewJob(
+                kind,
+                payload,
+                queue,
+                priority,
+                run_at,
+                delay,
+                max_attempts,
+                unique_key,
+                subject,
+                tuple(after or ()),
+                on_failure,
+            )
         )
         if actor is not None:
             body["actor"] = _party(actor)
         return Job.from_dict(self._client.request("POST", "/jobs", json=body))
+
+    def dependencies(self, job_id: int) -> JobLinks:
+        """A job's dependencies both ways (the jobs it runs after, the jobs after it)."""
+        data = self._client.request("GET", f"/jobs/{int(job_id)}/dependencies")
+        return JobLinks.from_dict(data)
+
+    def pipeline(
+        self,
+        stages: Sequence[NewJob | Mapping[str, Any] | str],
+        *,
+        subject: tuple[str, str | int] | None = None,
+        name: str | None = None,
+        on_failure: str = "cancel",
+    ) -> Pipeline:
+        """Enqueue a chain of stages on one subject as one pipeline (``Jobs.pipeline``)."""
+        body: dict[str, Any] = {
+            "stages": [_job_body(NewJob(s) if isinstance(s, str) else s) for s in stages],
+            "on_failure": on_failure,
+        }
+        if subject is not None:
+            body["subject"] = [subject[0], str(subject[1])]
+        if name is not None:
+            body["name"] = name
+        return Pipeline.from_dict(self._client.request("POST", "/pipelines", json=body))
+
+    def pipeline_get(self, pipeline_id: int) -> Pipeline:
+        """One pipeline with its jobs."""
+        return Pipeline.from_dict(self._client.request("GET", f"/pipelines/{int(pipeline_id)}"))
+
+    def pipeline_of(self, job_id: int) -> Pipeline | None:
+        """The pipeline a job is a stage of, or None."""
+        job = self.get(job_id)
+        return None if job.pipeline_id is None else self.pipeline_get(job.pipeline_id)
 
     def enqueue_many(
         self, items: Iterable[NewJob | Mapping[str, Any]], *, actor: Actor | None = None

@@ -56,6 +56,7 @@ __all__ = ["app", "register"]
 app = typer.Typer(help="List, inspect, retry, cancel and enqueue jobs.", no_args_is_help=True)
 
 STATE_STYLE = {
+    "waiting": "blue",
     "pending": "yellow",
     "running": "cyan",
     "completed": "green",
@@ -182,7 +183,9 @@ def show(
     times = {"run_at", "heartbeat_at", "lease_expires_at", "created_at", "started_at"}
     times |= {"finished_at"}
     for key, value in job.to_dict().items():
-        if key in ("errors", "project") or value is None:
+        if key in ("errors", "project") or value is None or value == []:
+            continue
+        if key == "dependents" and not value:
             continue
         if key in times:
             value = show_time(getattr(job, key), zone_) + f" {zone_label(zone_)}"
@@ -248,7 +251,7 @@ def logs(
                 if not follow:
                     return
                 if not lines:
-                    if cl.jobs.get(job_id).state not in ("pending", "running"):
+                    if cl.jobs.get(job_id).state not in ("waiting", "pending", "running"):
                         return
                     time.sleep(0.3)
         except KeyboardInterrupt:
@@ -301,6 +304,18 @@ def enqueue(
     subject: Annotated[
         str | None, typer.Option(metavar="KIND:ID", help="The entity it works on.")
     ] = None,
+    after: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--after", metavar="ID", help="Run after this job completed (repeatable); waits."
+        ),
+    ] = None,
+    on_failure: Annotated[
+        str,
+        typer.Option(
+            metavar="cancel|run", help="What a failed or cancelled --after job does to it."
+        ),
+    ] = "cancel",
     tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
@@ -329,9 +344,44 @@ def enqueue(
             max_attempts=max_attempts,
             unique_key=unique_key,
             subject=subject_key,
+            after=after,
+            on_failure=on_failure,
             actor=local_actor(),
         )
     console.print(job.id, highlight=False)
+
+
+@app.command("pipeline")
+def pipeline(
+    job_id: Annotated[int, typer.Argument(metavar="ID", help="Id of one of its jobs.")],
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    project: ProjectOption = "default",
+) -> None:
+    """Show the pipeline a job is a stage of: its stages, in order, with their states."""
+    with open_store(db, project) as cl:
+        found = cl.jobs.pipeline_of(job_id)
+    if found is None:
+        fail(f"job {job_id} is not a stage of a pipeline")
+    if as_json:
+        print_json(found.to_dict())
+        return
+    subject = f" on {found.subject[0]}:{found.subject[1]}" if found.subject else ""
+    console.print(
+        Text(f"pipeline {found.id} {found.name}{subject}: {found.state}", style="bold"),
+        highlight=False,
+    )
+    for n, job in enumerate(found.jobs, 1):
+        after = f"  after {', '.join(map(str, job.depends_on))}" if job.depends_on else ""
+        mark = " ←" if job.id == job_id else ""
+        console.print(
+            Text.assemble(
+                f"  {n}. {job.id:>6} {job.kind:<16} ",
+                (f"{job.state:<10}", STATE_STYLE.get(job.state, "")),
+                after + mark,
+            ),
+            highlight=False,
+        )
 
 
 def _load(target: str) -> Any:

@@ -1,12 +1,13 @@
 """The disc-ripping pipeline (seed 003), its jobs side: rip → remux → transcode → filebot.
 
-A TV season arrives on discs. Each disc gets a ``rip`` job (subject: the
-disc); each episode ripped from it then goes through ``remux``,
-``transcode`` and ``filebot``, one job per stage attempt (subject: the
-episode). Every stage runs under ``chronolog exec --queue STAGE -- COMMAND``,
+A TV season arrives on discs. The season is one pipeline
+(``cl.jobs.pipeline``): each disc gets a ``rip`` job (subject: the disc); each
+episode on it then goes through ``remux``, ``transcode`` and ``filebot``
+(subject: the episode), each stage waiting for the one before it, so no
+orchestrator enqueues the next stage. Every stage runs under ``chronolog exec --queue STAGE -- COMMAND``,
 here on small shell commands standing in for MakeMKV, mkvmerge, HandBrake and
-FileBot. One transcode fails the first time; its log shows why; it is retried
-and the season finishes.
+FileBot. One transcode fails the first time (its filebot is cancelled with it);
+its log shows why; both are retried and the season finishes.
 
 Run it: ``python examples/rip_pipeline_jobs.py [URL]`` (a SQLite file by default).
 The entity side of the pipeline (the season's state machine) is joined to
@@ -23,7 +24,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from chronolog import Chronolog, Job
+from chronolog import Chronolog, Job, NewJob
+from chronolog.jobs import Pipeline
 
 SEASON = "severance-s01"
 DISCS = {1: ["e01", "e02"], 2: ["e03", "e04"]}
@@ -54,6 +56,7 @@ class Outcome:
     failed_job: Job | None = None
     failed_log: list[str] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
+    pipeline_id: int | None = None
 
 
 def _exec_processes(url: str, scratch: str) -> list[subprocess.Popen[bytes]]:
@@ -68,31 +71,41 @@ def _exec_processes(url: str, scratch: str) -> list[subprocess.Popen[bytes]]:
     return procs
 
 
-def _next_stage(cl: Chronolog, job: Job, scratch: str) -> None:
-    """When a stage completes, enqueue the next one (unique per item and stage)."""
-    payload = dict(job.payload or {})
-    if job.kind == "rip":
-        for episode in payload["titles"].split():
-            item = f"{SEASON}{episode}"
-            cl.jobs.enqueue(
-                "remux",
-                {"item": item, "season": SEASON},
-                queue="remux",
-                unique_key=f"{item}:remux",
-                subject=("episode", item),
+def season_pipeline(cl: Chronolog, scratch: str) -> Pipeline:
+    """The whole season as one pipeline: each disc's rip, then for every episode on it
+    remux → transcode → filebot, each stage waiting for the one before it (fan-out
+    after each rip). One transaction; the stages run as the workers get to them."""
+    stages: list[NewJob] = []
+    for disc, episodes in DISCS.items():
+        rip = f"rip-d{disc}"
+        stages.append(
+            NewJob(
+                "rip",
+                {"disc": disc, "season": SEASON, "titles": " ".join(episodes)},
+                queue="rip",
+                subject=("disc", f"{SEASON}-d{disc}"),
+                ref=rip,
             )
-        return
-    following = STAGES[STAGES.index(job.kind) + 1] if job.kind != "filebot" else None
-    if following is None:
-        return
-    cl.jobs.enqueue(
-        following,
-        {**payload, "flaky": FLAKY, "scratch": scratch},
-        queue=following,
-        unique_key=f"{payload['item']}:{following}",
-        subject=("episode", payload["item"]),
-        max_attempts=1,  # a crashed encode waits for a person to look at it
-    )
+        )
+        for episode in episodes:
+            item = f"{SEASON}{episode}"
+            payload = {"item": item, "season": SEASON, "flaky": FLAKY, "scratch": scratch}
+            before = rip
+            for stage in STAGES[1:]:
+                stages.append(
+                    NewJob(
+                        stage,
+                        payload,
+                        queue=stage,
+                        subject=("episode", item),
+                        # A crashed encode waits for a person to look at it.
+                        max_attempts=1 if stage == "transcode" else None,
+                        after=(before,),
+                        ref=f"{stage}-{item}",
+                    )
+                )
+                before = f"{stage}-{item}"
+    return cl.jobs.pipeline(stages, subject=("season", SEASON), name=f"rip {SEASON}")
 
 
 def run(url: str, timeout: float = 120.0) -> Outcome:
@@ -100,30 +113,22 @@ def run(url: str, timeout: float = 120.0) -> Outcome:
     scratch = tempfile.mkdtemp(prefix="rip-pipeline-")
     outcome = Outcome()
     with Chronolog(url) as cl:
-        for disc, episodes in DISCS.items():
-            cl.jobs.enqueue(
-                "rip",
-                {"disc": disc, "season": SEASON, "titles": " ".join(episodes)},
-                queue="rip",
-                unique_key=f"{SEASON}:disc{disc}:rip",
-                subject=("disc", f"{SEASON}-d{disc}"),
-            )
+        pipeline = season_pipeline(cl, scratch)
+        outcome.pipeline_id = pipeline.id
         procs = _exec_processes(url, scratch)
-        followed: set[int] = set()
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
-                for job in cl.jobs.list(states="completed", limit=100).items:
-                    if job.id not in followed:
-                        followed.add(job.id)
-                        _next_stage(cl, job, scratch)
                 for job in cl.jobs.failed():
-                    # A person reads why it failed, fixes the cause, and retries.
+                    # A person reads why it failed, fixes the cause, and retries it and
+                    # the stages its failure cancelled (they wait for it again).
                     outcome.failed_job = job
                     outcome.failed_log = [line.message for line in cl.jobs.logs(job.id)]
                     cl.jobs.retry(job.id)
-                done = cl.jobs.list(kinds="filebot", states="completed", limit=100).items
-                if len(done) == sum(len(e) for e in DISCS.values()):
+                    for after in cl.jobs.dependencies(job.id).dependents:
+                        if after.state == "cancelled":
+                            cl.jobs.retry(after.id)
+                if cl.jobs.pipeline_get(pipeline.id).state == "completed":
                     break
                 time.sleep(0.2)
         finally:
@@ -144,7 +149,11 @@ def main() -> None:
         print("its log:")
         for line in outcome.failed_log:
             print(f"  {line}")
-        print("retried.")
+        print("retried (with the stage its failure cancelled).")
+    if outcome.pipeline_id is not None:
+        with Chronolog(url) as cl:
+            pipeline = cl.jobs.pipeline_get(outcome.pipeline_id)
+        print(f"pipeline {pipeline.id} ({pipeline.name}): {pipeline.state}, {pipeline.done} stages")
     for job in sorted(outcome.jobs, key=lambda j: j.id):
         subject = f"{job.subject[0]}:{job.subject[1]}" if job.subject else ""
         print(f"{job.id:>3} {job.kind:<10} {subject:<26} {job.state:<10} attempts {job.attempt}")

@@ -11,7 +11,17 @@ value types without SQLAlchemy (``chronolog[client]``).
 
 from typing import TYPE_CHECKING, Any
 
-from .models import DEFAULT_LEASE, Job, JobError, JobLog, JobMove, NewJob
+from .models import (
+    DEFAULT_LEASE,
+    Job,
+    JobError,
+    JobLink,
+    JobLinks,
+    JobLog,
+    JobMove,
+    NewJob,
+    Pipeline,
+)
 from .schedule_models import Schedule, ScheduleFire
 
 if TYPE_CHECKING:
@@ -25,11 +35,14 @@ __all__ = [
     "DEFAULT_LEASE",
     "Job",
     "JobError",
+    "JobLink",
+    "JobLinks",
     "JobLog",
     "JobMove",
     "Jobs",
     "NewJob",
     "PermanentError",
+    "Pipeline",
     "QueueInfo",
     "Schedule",
     "ScheduleFire",

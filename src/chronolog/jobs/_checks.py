@@ -14,13 +14,15 @@ from .._validate import ACTOR_LIMITS, party
 from ..errors import ValidationError
 from ..models import Actor
 from ..store.sql.jobs import Completion, NewJobRow
-from .models import NewJob
+from .models import DEFAULT_MAX_ATTEMPTS, NewJob
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
     "LOG_LEVELS",
+    "MAX_AFTER",
     "Prepared",
     "check_actor",
+    "check_after",
     "check_id",
     "check_int",
     "check_kinds",
@@ -35,7 +37,6 @@ __all__ = [
     "subject_key",
 ]
 
-DEFAULT_MAX_ATTEMPTS = 3
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _WORD = 64
 
@@ -130,6 +131,9 @@ class Prepared(NamedTuple):
     row: NewJobRow
     subject: tuple[str, str] | None
     unique_key: str | None
+    after: tuple[int | str, ...] = ()
+    on_failure: str = "cancel"
+    ref: str | None = None
 
 
 _NEW_JOB_FIELDS = frozenset(NewJob.__slots__)
@@ -159,10 +163,12 @@ def prepare_job(scope: Scope, item: NewJob | Mapping[str, Any], now: int) -> Pre
         kind, payload_in, queue = item["kind"], get("payload"), get("queue", "default")
         priority, run_at_in, delay = get("priority", 0), get("run_at"), get("delay")
         max_attempts, unique_key, subject = get("max_attempts"), get("unique_key"), get("subject")
+        after, on_failure, ref = get("after") or (), get("on_failure") or "cancel", get("ref")
     elif isinstance(item, NewJob):
         kind, payload_in, queue = item.kind, item.payload, item.queue
         priority, run_at_in, delay = item.priority, item.run_at, item.delay
         max_attempts, unique_key, subject = item.max_attempts, item.unique_key, item.subject
+        after, on_failure, ref = item.after, item.on_failure, item.ref
     else:
         raise ValidationError(f"a job must be a NewJob or a mapping, got {type(item).__name__}")
     kind = _word_fast(kind, "kind")
@@ -202,7 +208,52 @@ def prepare_job(scope: Scope, item: NewJob | Mapping[str, Any], now: int) -> Pre
         now,
         now,
     )
-    return Prepared(row, None if subject is None else subject_key(subject), unique_key)
+    subject_checked = None if subject is None else subject_key(subject)
+    if not after and on_failure == "cancel" and ref is None:
+        return Prepared(row, subject_checked, unique_key)
+    return Prepared(
+        row, subject_checked, unique_key, *check_after(after, on_failure, ref, unique_key)
+    )
+
+
+MAX_AFTER = 1000
+"""The most jobs one job may run after."""
+
+
+def check_after(
+    after: Any, on_failure: Any, ref: Any, unique_key: str | None
+) -> tuple[tuple[int | str, ...], str, str | None]:
+    """Check a job's dependencies: ``after`` (job ids, or refs of the same batch),
+    ``on_failure`` (``cancel`` or ``run``) and its own ``ref``."""
+    if on_failure not in ("cancel", "run"):
+        raise ValidationError(
+            f"on_failure must be 'cancel' or 'run', got {on_failure!r}", field="on_failure"
+        )
+    if ref is not None and (not isinstance(ref, str) or not ref or len(ref) > 64):
+        raise ValidationError("ref must be 1 to 64 characters of text", field="ref")
+    if isinstance(after, str | int) and not isinstance(after, bool):
+        after = (after,)
+    if not isinstance(after, Sequence | set | frozenset) or isinstance(after, bytes):
+        raise ValidationError("after must be a list of job ids", field="after")
+    items: list[int | str] = []
+    for value in after:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValidationError(
+                f"after holds job ids (or refs of the same batch), got {value!r}", field="after"
+            )
+        if isinstance(value, int) and not 0 < value < 2**63:
+            raise ValidationError(f"after: {value} is not a job id", field="after")
+        if isinstance(value, str) and (not value or len(value) > 64):
+            raise ValidationError("after: a ref is 1 to 64 characters of text", field="after")
+        if value not in items:
+            items.append(value)
+    if len(items) > MAX_AFTER:
+        raise ValidationError(f"a job runs after at most {MAX_AFTER} jobs", field="after")
+    if items and unique_key is not None:
+        # A waiting job does not hold a unique key (the key's index covers pending and
+        # running jobs): two waiting holders would collide when released.
+        raise ValidationError("a job with after cannot have a unique_key", field="unique_key")
+    return tuple(items), on_failure, ref
 
 
 def completions(

@@ -22,6 +22,7 @@ from ..errors import LeaseLost, NotFound, ValidationError
 from ..store.schema import jobs as jobs_table
 from ..store.sql import jobs as sql
 from ._checks import check_id, check_int, check_log_lines, check_text, seconds
+from ._links import settle_failed
 from ._trail import Move, record
 from .models import DEFAULT_LEASE, Job
 from .reading import JobReading
@@ -251,6 +252,8 @@ class LeaseHolder(JobReading):
                 scope, conn, row, error, now, retry=retry, wait=wait, cause="retrying"
             )
             record(scope, conn, [move])
+            if new_row.state == "failed" and row.dependents:
+                settle_failed(scope, conn, {row.id: "failed"}, now, worker_actor(row.worker))
             job = self._jobs(conn, [new_row])[0]
         scope.store.notifier.publish("events", "jobs" if job.state == "pending" else "jobs_done")
         return job

@@ -12,6 +12,7 @@ from ..store.sql import job_cancels as cancels
 from ..store.sql import jobs as sql
 from ._checks import check_actor, check_id
 from ._leases import attempt_failed, log_internal
+from ._links import retry_state, settle_failed
 from ._trail import Move, record
 from .models import Job
 from .reading import JobReading
@@ -47,6 +48,11 @@ class Operator(JobReading):
                 moves.append(move)
                 log.warning("chronolog: job %s rescued (%s); now %s", row.id, error, new_row.state)
             record(scope, conn, moves)
+            ended = {r.id: "failed" for r in rows if r.dependents}
+            failed = {m.job_id for m in moves if m.action == "failed"}
+            ended = {k: v for k, v in ended.items() if k in failed}
+            if ended:
+                settle_failed(scope, conn, ended, now, ("worker", None, None))
             if moves:
                 sql.job_notify(conn, scope.store.dialect, scope.project_id)
         if moves:
@@ -54,13 +60,19 @@ class Operator(JobReading):
         return len(moves)
 
     def cancel(self, job_id: int, *, actor: Actor | None = None) -> Job:
-        """Cancel a pending job at once, or a running one: its worker's cancel watch tells
-        the handler (``ctx.cancelled``) within a second on PostgreSQL (NOTIFY) and
-        within the poll interval on SQLite. Cancelling a cancelled job changes nothing."""
-        return self._operate(job_id, ("pending", "running"), "cancelled", "cancelled", actor)
+        """Cancel a waiting or pending job at once, or a running one: its worker's cancel
+        watch tells the handler (``ctx.cancelled``) within a second on PostgreSQL (NOTIFY)
+        and within the poll interval on SQLite. Cancelling a cancelled job changes nothing.
+        The jobs that run after it are cancelled too (unless ``on_failure="run"``)."""
+        return self._operate(
+            job_id, ("waiting", "pending", "running"), "cancelled", "cancelled", actor
+        )
 
     def retry(self, job_id: int, *, actor: Actor | None = None) -> Job:
-        """Send a failed or cancelled job back to pending, due now, with one more attempt."""
+        """Send a failed or cancelled job back to pending, due now, with one more attempt.
+
+        A job that runs after others goes back to ``waiting`` instead while one of
+        them has not completed (retry that one too: its completion releases it)."""
         return self._operate(job_id, ("failed", "cancelled"), "pending", "retried", actor)
 
     def _operate(
@@ -82,7 +94,17 @@ class Operator(JobReading):
                     job_id=job_id,
                     state=row.state,
                 )
+            extra = None
+            if action == "retried" and row.depends_on is not None:
+                to_state, wait = retry_state(conn, row)
+                if to_state == "waiting":
+                    action = "waiting"
+                    extra = {"reason": "retried; waits for the jobs it runs after"}
             values: dict[str, Any] = {"state": to_state, "updated_at": now}
+            if action == "waiting":
+                values["waiting_for"] = wait
+            elif row.depends_on is not None and to_state == "pending":
+                values["waiting_for"] = 0
             if to_state == "cancelled":
                 values.update(finished_at=now, lease_expires_at=None)
             else:
@@ -111,8 +133,11 @@ class Operator(JobReading):
                 row.attempt,
                 who,
                 now,
+                extra=extra,
             )
             record(scope, conn, [move])
+            if to_state == "cancelled" and row.dependents:
+                settle_failed(scope, conn, {row.id: "cancelled"}, now, who)
             if to_state == "pending":
                 sql.job_notify(conn, scope.store.dialect, scope.project_id)
             elif row.state == "running":  # its worker's cancel watch learns it now

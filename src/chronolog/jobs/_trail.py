@@ -38,6 +38,8 @@ from ..store.sql.jobs import BulkMove
 __all__ = ["STATUS", "Move", "bulk_move", "job_event", "record"]
 
 STATUS = {
+    "waiting": "processing",
+    "ready": "processing",
     "pending": "processing",
     "running": "processing",
     "released": "processing",

@@ -9,17 +9,24 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_LEASE",
+    "DEFAULT_MAX_ATTEMPTS",
     "Job",
     "JobError",
+    "JobLink",
+    "JobLinks",
     "JobLog",
     "JobMove",
     "NewJob",
+    "Pipeline",
     "QueueInfo",
     "WorkerInfo",
 ]
 
 DEFAULT_LEASE = timedelta(seconds=30)
 """How long a claim holds a job without a heartbeat."""
+
+DEFAULT_MAX_ATTEMPTS = 3
+"""How many attempts a job gets unless its enqueue says otherwise."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -84,10 +91,21 @@ class Job:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    depends_on: tuple[int, ...] = ()
+    """The jobs it runs after (``enqueue(..., after=…)``); empty for most jobs."""
+    on_failure: str | None = None
+    """With ``depends_on``: ``cancel`` (a failed or cancelled dependency cancels it) or ``run``."""
+    waiting_for: int | None = None
+    """With ``depends_on``: how many of them have not finished yet (0 once released)."""
+    dependents: int = 0
+    """How many jobs run after it."""
+    pipeline_id: int | None = None
+    """The pipeline it is a stage of (:meth:`chronolog.jobs.Jobs.pipeline`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (times as RFC 3339 strings)."""
         data = asdict(self)
+        data["depends_on"] = list(self.depends_on)
         for name in (
             "run_at",
             "lease_expires_at",
@@ -131,6 +149,11 @@ class Job:
             created_at=datetime.fromisoformat(data["created_at"]),
             started_at=_time(data.get("started_at")),
             finished_at=_time(data.get("finished_at")),
+            depends_on=tuple(int(i) for i in data.get("depends_on") or ()),
+            on_failure=data.get("on_failure"),
+            waiting_for=data.get("waiting_for"),
+            dependents=int(data.get("dependents") or 0),
+            pipeline_id=data.get("pipeline_id"),
         )
 
 
@@ -179,6 +202,14 @@ class NewJob:
     max_attempts: int | None = None
     unique_key: str | None = None
     subject: tuple[str, str | int] | None = None
+    after: tuple[int | str, ...] = ()
+    """Jobs it runs after: ids of existing jobs, or the ``ref`` of another job of the
+    same :meth:`~chronolog.jobs.Jobs.enqueue_many` batch. It waits (state ``waiting``)
+    until every one of them has completed."""
+    on_failure: str = "cancel"
+    """What a failed or cancelled dependency does to it: ``cancel`` it, or ``run`` it anyway."""
+    ref: str | None = None
+    """A name other jobs of the same batch use in their ``after``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,3 +340,105 @@ class WorkerInfo:
             "stale": self.stale,
             "running": list(self.running),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class JobLink:
+    """A job at the other end of a dependency."""
+
+    id: int
+    kind: str
+    state: str
+    queue: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class JobLinks:
+    """A job's dependencies both ways: the jobs it runs ``after``, and its ``dependents``."""
+
+    job_id: int
+    after: tuple[JobLink, ...]
+    dependents: tuple[JobLink, ...]
+    on_failure: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "job_id": self.job_id,
+            "after": [a.to_dict() for a in self.after],
+            "dependents": [d.to_dict() for d in self.dependents],
+            "on_failure": self.on_failure,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobLinks:
+        """The links from :meth:`to_dict`."""
+        return cls(
+            job_id=int(data["job_id"]),
+            after=tuple(JobLink(**a) for a in data["after"]),
+            dependents=tuple(JobLink(**d) for d in data["dependents"]),
+            on_failure=data.get("on_failure"),
+        )
+
+
+_PIPELINE_ORDER = ("failed", "cancelled", "running", "pending", "waiting")
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """Stages of work on one subject, each job running after the ones before it.
+
+    ``jobs`` are its stages in the order they were given (by id).
+    """
+
+    id: int
+    project: str
+    name: str
+    subject: tuple[str, str] | None
+    created_at: datetime
+    jobs: tuple[Job, ...]
+
+    @property
+    def state(self) -> str:
+        """Where the pipeline stands: ``failed`` or ``cancelled`` if a stage is, else
+        ``running``, ``pending`` or ``waiting`` while a stage is, else ``completed``."""
+        states = {j.state for j in self.jobs}
+        for state in _PIPELINE_ORDER:
+            if state in states:
+                return state
+        return "completed"
+
+    @property
+    def done(self) -> int:
+        """How many stages completed."""
+        return sum(1 for j in self.jobs if j.state == "completed")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (its jobs included)."""
+        return {
+            "id": self.id,
+            "project": self.project,
+            "name": self.name,
+            "subject": list(self.subject) if self.subject else None,
+            "created_at": _iso(self.created_at),
+            "state": self.state,
+            "done": self.done,
+            "jobs": [j.to_dict() for j in self.jobs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Pipeline:
+        """The pipeline from :meth:`to_dict`."""
+        subject = data.get("subject")
+        return cls(
+            id=int(data["id"]),
+            project=data["project"],
+            name=data["name"],
+            subject=None if not subject else (subject[0], subject[1]),
+            created_at=datetime.fromisoformat(data["created_at"]),
+            jobs=tuple(Job.from_dict(j) for j in data["jobs"]),
+        )

@@ -26,6 +26,7 @@ from .._scope import Scope
 from .._time import to_micros
 from ..errors import ValidationError
 from ..models import Actor
+from ..store.sql import job_links as links_sql
 from ..store.sql import jobs as sql
 from ..store.sql import states as entity_sql
 from ._cancels import CancelReading
@@ -42,6 +43,7 @@ from ._checks import (
     seconds,
 )
 from ._leases import DEFAULT_LEASE, LeaseHolder, backoff, refusal
+from ._links import Linker, enqueue_linked, link_order, reconcile
 from ._operate import Operator
 from ._trail import Move, bulk_move, record
 from .models import Job, NewJob
@@ -54,6 +56,8 @@ __all__ = ["DEFAULT_LEASE", "LOG_LEVELS", "Jobs", "backoff", "cut_log_line", "de
 
 RESCUE_EVERY = 1.0
 """Seconds between the rescues a process's claims run (no cron needed)."""
+RECONCILE_EVERY = 30.0
+"""Seconds between the re-counts of stale waiting jobs a process's claims run."""
 
 
 def default_worker_name() -> str:
@@ -61,7 +65,7 @@ def default_worker_name() -> str:
     return f"{os.uname().nodename}:{os.getpid()}"
 
 
-class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry):
+class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, Linker):
     """The job queue of one project. See ``docs/jobs.md``.
 
     Producing: :meth:`enqueue`, :meth:`enqueue_many`. Running (every call
@@ -80,6 +84,7 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry):
     def __init__(self, scope: Scope) -> None:
         self._scope = scope
         self._next_rescue = 0.0
+        self._next_reconcile = 0.0
         self._listening = False
         self._pid = os.getpid()
         self.schedules = Schedules(scope)
@@ -103,11 +108,30 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry):
         max_attempts: int | None = None,
         unique_key: str | None = None,
         subject: tuple[str, str | int] | None = None,
+        after: Sequence[int] | None = None,
+        on_failure: str = "cancel",
         actor: Actor | None = None,
     ) -> Job:
-        """Add one job and return it; with a held ``unique_key``, return the holder instead."""
+        """Add one job and return it; with a held ``unique_key``, return the holder instead.
+
+        With ``after`` (job ids) the job waits (state ``waiting``) until every one
+        of them has completed, then becomes pending. A dependency that fails for
+        good or is cancelled cancels it, with the reason in its history, unless
+        ``on_failure="run"``. An unknown id or another project's job is a
+        ``ValidationError``, and nothing is written.
+        """
         item = NewJob(
-            kind, payload, queue, priority, run_at, delay, max_attempts, unique_key, subject
+            kind,
+            payload,
+            queue,
+            priority,
+            run_at,
+            delay,
+            max_attempts,
+            unique_key,
+            subject,
+            tuple(after or ()),
+            on_failure,
         )
         (job_id,) = self.enqueue_many([item], actor=actor)
         return self.get(job_id)
@@ -118,8 +142,19 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry):
         """Add jobs in one transaction, all or nothing; returns their ids in input order.
 
         An item whose ``unique_key`` is held by a pending or running job (or
-        by an earlier item of the batch) yields that job's id.
+        by an earlier item of the batch) yields that job's id. An item's
+        ``after`` may name jobs of the same batch by their ``ref``: fan-out
+        and fan-in in one call; a cycle among them is a ``ValidationError``.
         """
+        return self._enqueue(items, actor=actor)[0]
+
+    def _enqueue(
+        self,
+        items: Iterable[NewJob | Mapping[str, Any]],
+        *,
+        actor: Actor | None,
+        pipeline: tuple[str, tuple[str, str] | None] | None = None,
+    ) -> tuple[list[int], int | None]:
         scope = self._scope
         now = to_micros(scope.clock())
         who = check_actor(actor, scope.limits)
@@ -136,20 +171,29 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry):
                 exc.args = (exc.message,)
                 raise
         if not prepared:
-            return []
+            return [], None
+        # Jobs with dependencies (and every stage of a pipeline) go in one by one after
+        # the others; the rest take the bulk path unchanged.
+        linked = [i for i, p in enumerate(prepared) if p.after or pipeline is not None]
+        has_refs = linked or any(p.ref is not None for p in prepared)
+        order = link_order(prepared, linked) if has_refs else []
         dialect = scope.store.dialect
+        pipeline_id = None
         with scope.store.write() as conn:
-            wanted = sorted({p.subject for p in prepared if p.subject is not None})
+            wanted = {p.subject for p in prepared if p.subject is not None}
+            if pipeline is not None and pipeline[1] is not None:
+                wanted.add(pipeline[1])
             subjects = {
                 key: entity_sql.entity_ensure(conn, dialect, scope.project_id, *key, now)
-                for key in wanted
+                for key in sorted(wanted)
             }
             rows = [
                 p.row if p.subject is None else p.row._replace(subject_pk=subjects[p.subject])
                 for p in prepared
             ]
             ids: list[int] = [0] * len(rows)
-            plain = [i for i, p in enumerate(prepared) if p.unique_key is None]
+            skip = set(linked)
+            plain = [i for i, p in enumerate(prepared) if p.unique_key is None and i not in skip]
             if plain:
                 batch = sql.EnqueueBatch(
                     project_id=scope.project_id,
@@ -164,7 +208,7 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry):
             moves: list[Move] = []
             for i, p in enumerate(prepared):
                 key = p.unique_key
-                if key is None:
+                if key is None or i in skip:
                     continue
                 if key in held:
                     ids[i] = held[key]
@@ -179,11 +223,20 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry):
                 held[key] = ids[i] = inserted
                 row = rows[i]
                 moves.append(Move(inserted, row.kind, row.queue, 1, None, "pending", 0, who, now))
+            if pipeline is not None:
+                on = pipeline[1]
+                pipeline_id = links_sql.job_pipeline_insert(
+                    conn, scope.project_id, pipeline[0], None if on is None else subjects[on], now
+                )
+            if order:
+                moves += enqueue_linked(
+                    scope, conn, prepared, rows, ids, order, who, now, pipeline_id
+                )
             if moves:
                 record(scope, conn, moves)
                 sql.job_notify(conn, dialect, scope.project_id)
         scope.store.notifier.publish("jobs", "events")
-        return ids
+        return ids, pipeline_id
 
     # -- claiming and completing -----------------------------------------------------------
 
@@ -263,6 +316,9 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry):
         if time.monotonic() >= self._next_rescue:
             self._next_rescue = time.monotonic() + RESCUE_EVERY
             self.rescue()
+            if time.monotonic() >= self._next_reconcile:
+                self._next_reconcile = time.monotonic() + RECONCILE_EVERY
+                self.reconcile_waiting()
         key = (names, wanted)
         controlled = self._controlled.get(key)
         first: list[Job] = []
@@ -309,16 +365,50 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry):
             pid=self._pid if pid is None else pid,
             claiming=bulk_move(scope, "running", "pending", now, "worker"),
             shard=scope.store.dialect.counter_shard(),
+            readying=bulk_move(scope, "ready", "waiting", now, "worker"),
             kinds=kinds,
         )
         result = scope.store.dialect.jobs.run_batch(scope.store, batch)
+        if result.unsettled:
+            self._reconcile_dependents(result.unsettled)
         project = scope.project
         claimed = [job_from_row(r, project, _subject(r)) for r in result.claimed]
-        if result.completed:
+        if result.released:
+            scope.store.notifier.publish("events", "jobs_done", "jobs")
+        elif result.completed:
             scope.store.notifier.publish("events", "jobs_done")
         elif claimed:
             scope.store.notifier.publish("events")
         return result.completed, claimed, result.controlled
+
+    def _reconcile_dependents(self, ids: Sequence[int]) -> int:
+        """Settle the waiting dependents of ``ids`` by re-counting (see ``_links``)."""
+        scope = self._scope
+        with scope.store.write() as conn:
+            found = links_sql.job_lock_waiting(conn, scope.store.dialect, scope.project_id, ids)
+            moved = reconcile(scope, conn, [r[0].id for r in found], to_micros(scope.clock()))
+        if moved:
+            scope.store.notifier.publish("jobs", "events")
+        return moved
+
+    def reconcile_waiting(self, *, limit: int = 500) -> int:
+        """Re-count waiting jobs whose count of unfinished dependencies is stale (a release
+        a crash left undone) and settle them; returns how many moved. The rescue runs
+        it every :data:`RECONCILE_EVERY` seconds on its own."""
+        scope = self._scope
+        dialect = scope.store.dialect
+        # A read first: the common answer is "none", and it takes no write lock (nor a
+        # reading of the clock: a test's clock that ticks per call stays where it was).
+        with scope.store.read() as conn:
+            if not links_sql.job_waiting_stale(conn, dialect, scope.project_id, 1):
+                return 0
+        now = to_micros(scope.clock())
+        with scope.store.write() as conn:
+            stale = links_sql.job_waiting_stale(conn, dialect, scope.project_id, limit)
+            moved = reconcile(scope, conn, stale, now) if stale else 0
+        if moved:
+            scope.store.notifier.publish("jobs", "events")
+        return moved
 
     # -- waking ----------------------------------------------------------------------------
 

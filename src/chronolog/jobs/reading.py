@@ -60,6 +60,11 @@ _FIELDS = operator.itemgetter(
             "created_at",
             "started_at",
             "finished_at",
+            "depends_on",
+            "on_failure",
+            "waiting_for",
+            "dependents",
+            "pipeline_id",
         )
     )
 )
@@ -114,6 +119,11 @@ def job_from_row(
         created_at,
         started_at,
         finished_at,
+        depends_on,
+        on_failure,
+        waiting_for,
+        dependents,
+        pipeline_id,
     ) = _FIELDS(row)
     return Job(
         id=job_id,
@@ -140,6 +150,11 @@ def job_from_row(
         created_at=_when(created_at),
         started_at=_at(started_at),
         finished_at=_at(finished_at),
+        depends_on=() if depends_on is None else tuple(_doc(depends_on)),
+        on_failure=on_failure,
+        waiting_for=waiting_for,
+        dependents=dependents or 0,
+        pipeline_id=pipeline_id,
     )
 
 

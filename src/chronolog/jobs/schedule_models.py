@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["Schedule", "ScheduleFire"]
+__all__ = ["DEFAULT_MAX_CATCH_UP", "Schedule", "ScheduleFire"]
+
+DEFAULT_MAX_CATCH_UP = 100
+"""How many missed fire times ``catch_up="all"`` enqueues at most, by default."""
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -42,18 +42,17 @@ from ..store.schema.schedules import CATCH_UP_POLICIES
 from ..store.sql import jobs as job_sql
 from ..store.sql import schedules as sql
 from ..store.sql.events import EventRow
-from ._checks import DEFAULT_MAX_ATTEMPTS, check_actor, check_int, check_word
+from ._checks import check_actor, check_int, check_word
 from ._timing import Timing, timing
 from ._trail import Move, record
-from .schedule_models import Schedule, ScheduleFire
+from .models import DEFAULT_MAX_ATTEMPTS
+from .schedule_models import DEFAULT_MAX_CATCH_UP, Schedule, ScheduleFire
 
 __all__ = ["DEFAULT_MAX_CATCH_UP", "FIRE_KEEP", "GRACE", "Schedules"]
 
 GRACE = 5.0
 """Seconds after its time a fire still counts as on time (workers look every second)."""
 
-DEFAULT_MAX_CATCH_UP = 100
-"""How many missed fire times ``catch_up="all"`` enqueues at most, by default."""
 
 FIRE_KEEP = timedelta(days=7)
 """How long a fire's row (the key of its fire time) is kept; its events stay."""

@@ -36,6 +36,7 @@ from .routes import (
     job_cancels,
     jobs,
     jobs_views,
+    pipelines,
     queues,
     schedules,
     secrets,
@@ -68,6 +69,7 @@ ROUTERS: Sequence[APIRouter] = (
     job_cancels.router,
     jobs.router,
     schedules.router,
+    pipelines.router,
 )
 """Every part's routes module, mounted under :data:`API_PREFIX` in this order."""
 

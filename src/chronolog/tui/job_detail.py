@@ -13,13 +13,14 @@ from textual.message import Message
 from textual.widgets import Footer, Header, RichLog, Static
 
 from ..errors import ChronologError
-from ..jobs import Job, JobLog
+from ..jobs import Job, JobLog, Pipeline
 from .live import LiveScreen
-from .render import age, clock, state_text
+from .render import age, clock, state_style, state_text
 
 __all__ = ["JobDetailScreen"]
 
 _LIVE = ("pending", "running")
+_CANCELLABLE = ("waiting", "pending", "running")
 _DONE = ("completed", "failed", "cancelled")
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
 
@@ -32,7 +33,7 @@ class _NewLines(Message, bubble=False):
         self.lines = lines
 
 
-_Read = tuple[Job, datetime, list[JobLog]]
+_Read = tuple[Job, datetime, list[JobLog], Pipeline | None]
 
 
 class JobDetailScreen(LiveScreen[_Read]):
@@ -61,6 +62,7 @@ class JobDetailScreen(LiveScreen[_Read]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="meta", classes="line")
+        yield Static(id="pipeline", classes="line")
         yield Static("Log", classes="section")
         yield RichLog(id="log", wrap=False, highlight=False, markup=False, auto_scroll=True)
         yield Footer()
@@ -106,15 +108,20 @@ class JobDetailScreen(LiveScreen[_Read]):
         self.append(message.lines)
 
     def read(self) -> _Read:
-        """The job, the clock, and the log lines after the last one shown."""
+        """The job, the clock, the log lines after the last one shown, and its pipeline."""
         source = self.chrono.source
-        return source.job(self.job_id), source.now(), source.job_logs(self.job_id, self.last_line)
+        job = source.job(self.job_id)
+        pipeline = source.pipeline_of(self.job_id) if job.pipeline_id is not None else None
+        return job, source.now(), source.job_logs(self.job_id, self.last_line), pipeline
 
     def show(self, data: _Read) -> None:
-        """Draw the job's metadata and append its new log lines."""
-        job, now, lines = data
+        """Draw the job's metadata and pipeline, and append its new log lines."""
+        job, now, lines, pipeline = data
         self.job = job
         self.query_one("#meta", Static).update(_meta(job, now))
+        stages = self.query_one("#pipeline", Static)
+        stages.update(_pipeline(pipeline, job) if pipeline is not None else "")
+        stages.display = pipeline is not None
         self.append(lines)
 
     def append(self, lines: list[JobLog]) -> None:
@@ -175,13 +182,21 @@ def _meta(job: Job, now: datetime) -> Text:
         text.append(f"   running for {age(job.started_at, now)}")
     elif job.started_at is not None and job.finished_at is not None and job.state in _DONE:
         text.append(f"   took {age(job.started_at, job.finished_at)}")
+    if job.depends_on:
+        text.append("\nAfter " + ", ".join(f"#{d}" for d in job.depends_on))
+        if job.state == "waiting":
+            text.append(f"  waiting for {job.waiting_for}", style="cyan")
+        if job.on_failure == "run":
+            text.append("  (runs even if they fail)", style="dim")
+    if job.dependents:
+        text.append(f"\n{job.dependents} job{'s' if job.dependents > 1 else ''} run after it")
     for err in job.errors[-3:]:
         text.append(f"\nattempt {err.attempt}: ", style="bold red")
         text.append(err.error.splitlines()[0] if err.error else "", style="red")
     keys = []
     if job.state in ("failed", "cancelled"):
         keys.append("[R] retry")
-    if job.state in _LIVE:
+    if job.state in _CANCELLABLE:
         keys.append("[c] cancel")
     if keys:
         text.append("\n" + "  ".join(keys), style="bold")
@@ -194,4 +209,19 @@ def _line(line: JobLog) -> Text:
     text.append(line.message)
     if line.fields:
         text.append("  " + " ".join(f"{k}={v}" for k, v in line.fields.items()), style="dim")
+    return text
+
+
+def _pipeline(pipeline: Pipeline, job: Job) -> Text:
+    """A pipeline's stages in order, the shown job's in reverse video."""
+    text = Text()
+    text.append(f"Pipeline #{pipeline.id} {pipeline.name}", style="bold")
+    text.append(f"  {pipeline.done}/{len(pipeline.jobs)} done  ")
+    text.append_text(state_text(pipeline.state))
+    text.append("\n")
+    for n, stage in enumerate(pipeline.jobs):
+        if n:
+            text.append(" → ", style="dim")
+        style = state_style(stage.state) + (" reverse" if stage.id == job.id else "")
+        text.append(f"#{stage.id} {stage.kind} {stage.state}", style=style)
     return text

@@ -26,7 +26,7 @@ __all__ = [
 
 _GOOD = {"done", "completed", "ripped", "transcoded", "remuxed", "succeeded", "success"}
 _BAD = {"failed", "error", "cancelled", "lost"}
-_WAITING = {"created", "pending", "queued", "new"}
+_WAITING = {"created", "pending", "queued", "new", "waiting"}
 
 
 def state_style(state: str | None, machine: Machine | None = None) -> str:

@@ -16,7 +16,7 @@ from ..changes import Subscription
 from ..core import Chronolog
 from ..errors import Conflict, InvalidTransition, NotFound
 from ..events import Events
-from ..jobs import Job, JobLog, Jobs, QueueInfo, WorkerInfo
+from ..jobs import Job, JobLog, Jobs, Pipeline, QueueInfo, WorkerInfo
 from ..models import Actor, Event, Page
 from ..query import EventQuery, JobQuery
 from ..states import Entity, Machine, States, Transition
@@ -77,6 +77,10 @@ class DataSource(Protocol):
 
     def job_logs(self, job_id: int, after: int) -> list[JobLog]:
         """A job's log lines after line ``after``, oldest first."""
+        ...
+
+    def pipeline_of(self, job_id: int) -> Pipeline | None:
+        """The pipeline a job is a stage of, or None."""
         ...
 
     def create(
@@ -232,6 +236,9 @@ class PartsSource:
 
     def job_logs(self, job_id: int, after: int) -> list[JobLog]:
         return self._jobs.logs(job_id, after=after)
+
+    def pipeline_of(self, job_id: int) -> Pipeline | None:
+        return self._jobs.pipeline_of(job_id)
 
     def events(self, query: EventQuery, limit: int) -> list[Event]:
         page = self._events.query(query, limit=limit, with_total=False)

@@ -99,6 +99,10 @@ def job(request: Request, job_id: str) -> Response:
         # a page never carries a long log whole.
         logs = _shown(session.cl.jobs.log_tail(found.id, before=before, limit=LOG_PAGE_LINES))
         history = session.cl.jobs.history(found.id)
+        links = (
+            session.cl.jobs.dependencies(found.id) if found.depends_on or found.dependents else None
+        )
+        pipeline = session.cl.jobs.pipeline_get(found.pipeline_id) if found.pipeline_id else None
     except NotFound as exc:
         return page(
             request,
@@ -114,6 +118,8 @@ def job(request: Request, job_id: str) -> Response:
         session,
         {
             "job": found,
+            "links": links,
+            "pipeline": pipeline,
             "logs": logs,
             "history": history,
             # An earlier page of the log does not follow it live.

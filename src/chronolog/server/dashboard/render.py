@@ -123,6 +123,7 @@ STATUS_TONES = {
     "processing": "busy",
     "running": "busy",
     "pending": "wait",
+    "waiting": "muted",
     "scheduled": "wait",
     "available": "wait",
     "retryable": "warn",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
@@ -34,7 +34,7 @@ from ..schemas import ERROR_RESPONSES, Strict
 from ..waker import Waker
 from .events import ActorIn
 
-__all__ = ["install", "router"]
+__all__ = ["JobIn", "JobOut", "install", "job_item", "job_json", "router"]
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
@@ -62,6 +62,16 @@ class JobIn(Strict):
     actor: ActorIn | None = Field(
         default=None, description="Who enqueued it (default: the token's member)."
     )
+    after: list[Annotated[int, Field(ge=1, le=2**63 - 1)] | Name] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Jobs it runs after: job ids, or the `ref` of another job of the batch. "
+        "It stays `waiting` until all of them completed.",
+    )
+    on_failure: Literal["cancel", "run"] | None = Field(
+        default=None, description="What a failed or cancelled dependency does to it."
+    )
+    ref: Name | None = Field(default=None, description="A name for `after` in the same batch.")
 
 
 class JobBatchIn(Strict):
@@ -107,6 +117,11 @@ class JobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    depends_on: list[int] = Field(default_factory=list, description="Jobs it runs after.")
+    on_failure: str | None = None
+    waiting_for: int | None = Field(default=None, description="Dependencies not finished.")
+    dependents: int = Field(default=0, description="How many jobs run after it.")
+    pipeline_id: int | None = None
 
 
 class JobPage(BaseModel):
@@ -297,14 +312,15 @@ def enqueue(
             raise ValidationError("a batch has one actor: give it beside jobs", field="actor")
         if body.actor is not None:
             actor = Actor(**body.actor.model_dump())
-        items = [_job_item(j) for j in body.jobs]
+        items = [job_item(j) for j in body.jobs]
         return {"ids": ctx.cl.jobs.enqueue_many(items, actor=actor)}
-    item = _job_item(body)
+    item = job_item(body)
     (job_id,) = ctx.cl.jobs.enqueue_many([item], actor=actor)
     return job_json(ctx.cl.jobs.get(job_id))
 
 
-def _job_item(job: JobIn) -> dict[str, Any]:
+def job_item(job: JobIn) -> dict[str, Any]:
+    """A job body as the library takes it (``enqueue_many`` items; the actor apart)."""
     item = job.model_dump(exclude_none=True, exclude={"actor"})
     if job.subject is not None:
         if len(job.subject) != 2:

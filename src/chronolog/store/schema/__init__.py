@@ -3,6 +3,7 @@
 from ._base import JSONDocument, RowId, current_tx, metadata
 from .auth import api_tokens, project_members, project_secrets, users
 from .events import event_counts, events, project_vocab, projects
+from .job_links import job_dependencies, job_pipelines
 from .jobs import job_logs, jobs
 from .queues import job_queues, job_workers
 from .retention import retention_policies, retention_runs
@@ -25,7 +26,9 @@ __all__ = [
     "event_counts",
     "events",
     "idempotency_keys",
+    "job_dependencies",
     "job_logs",
+    "job_pipelines",
     "job_queues",
     "job_schedule_fires",
     "job_schedules",

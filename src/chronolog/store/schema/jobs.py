@@ -33,10 +33,12 @@ __all__ = [
     "jobs",
 ]
 
-JOB_STATES = ("pending", "running", "completed", "failed", "cancelled")
+JOB_STATES = ("waiting", "pending", "running", "completed", "failed", "cancelled")
 """Every state a job can be in."""
 
 JOB_ACTIONS = {
+    "waiting": "waiting",  # enqueued after jobs not yet completed (``after=``)
+    "ready": "pending",  # the last job it waited for completed (or failed, on_failure="run")
     "pending": "pending",  # enqueued
     "running": "running",  # claimed
     "completed": "completed",
@@ -94,6 +96,13 @@ jobs = Table(
     Column("started_at", BigInteger, nullable=True),
     Column("finished_at", BigInteger, nullable=True),
     Column("updated_at", BigInteger, nullable=False),
+    # Dependencies (issue 16, migration 0014): all NULL for a job without any, so a
+    # job that uses none costs no byte and no index entry (see job_links.py).
+    Column("depends_on", JSONDocument, nullable=True, comment="ids of the jobs it runs after"),
+    Column("on_failure", String(8), nullable=True, comment="'cancel' or 'run' (with depends_on)"),
+    Column("waiting_for", Integer, nullable=True, comment="dependencies not yet finished"),
+    Column("dependents", Integer, nullable=True, comment="jobs that run after it (NULL: none)"),
+    Column("pipeline_id", RowId, nullable=True, comment="the pipeline it is a stage of"),
     sqlite_autoincrement=True,
     comment="The job queue. History in events (type 'job'), lines in job_logs.",
 )
@@ -159,6 +168,12 @@ Index(
     jobs.c.finished_at,
     sqlite_where=jobs.c.finished_at.isnot(None),
     postgresql_where=jobs.c.finished_at.isnot(None),
+)
+Index(
+    "ix_jobs_pipeline_id",
+    jobs.c.pipeline_id,
+    sqlite_where=jobs.c.pipeline_id.isnot(None),
+    postgresql_where=jobs.c.pipeline_id.isnot(None),
 )
 Index(
     "ix_jobs_subject_pk",

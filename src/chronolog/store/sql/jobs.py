@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 from collections import namedtuple
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, Row, delete, func, select, text, update
@@ -37,6 +37,7 @@ __all__ = [
     "FINISHED_STATES",
     "JOB_COLUMNS",
     "JOB_INSERT_COLUMNS",
+    "READY",
     "Batch",
     "BatchResult",
     "BulkMove",
@@ -148,6 +149,10 @@ class BulkMove:
     counts: Sequence[Sequence[Any]]
 
 
+READY = BulkMove("ready", "processing", "waiting", ())
+"""A dependent's move from waiting to pending, when a batch is given none."""
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """One worker round: complete ``done``, then claim up to ``limit`` due jobs, and record both.
@@ -170,6 +175,9 @@ class Batch:
     claiming: BulkMove
     shard: int = 0
     """The counter shard the batch adds to (``Dialect.counter_shard``)."""
+    readying: BulkMove | None = None
+    """What a dependent moved from waiting to pending by the completions records (each
+    database's batch frees the dependents of the jobs it completes, in its transaction)."""
     kinds: tuple[str, ...] | None = None
     """Claim only jobs of these kinds (None: any)."""
 
@@ -185,6 +193,12 @@ class BatchResult:
 
     completed: list[int]
     claimed: list[Any]
+    released: int = 0
+    """How many waiting dependents the completions moved to pending."""
+    unsettled: list[int] = field(default_factory=list)
+    """Completed jobs whose dependents the batch could not see all of (PostgreSQL: a
+    dependent enqueued while the batch waited for the job's row lock); the caller
+    settles them in a transaction of its own."""
     controlled: tuple[str, ...] = ()
 
 

@@ -50,6 +50,7 @@ from ...notify import channel_for
 from ...schema import event_counts, jobs
 from ..events import COUNT_KEYS
 from ..jobs import (
+    READY,
     Batch,
     BatchResult,
     ClaimedRow,
@@ -121,7 +122,30 @@ WITH done AS (
         -- The fence, in a form no index can answer: the jobs are found by id only.
         AND (jobs.state = 'running' AND jobs.project_id = :project) IS TRUE
     RETURNING jobs.id, jobs.project_id, jobs.queue, jobs.kind, jobs.state, jobs.attempt,
-        jobs.worker, jobs.history
+        jobs.worker, jobs.history, jobs.dependents
+), freed AS (
+    -- Dependents of the completed jobs that have any (``dependents`` is NULL on a job
+    -- nobody waits for: then the array is empty and no index is read).
+    SELECT d.job_id, count(*)::int AS n FROM job_dependencies AS d
+    WHERE d.depends_on = ANY(ARRAY(SELECT id FROM done WHERE dependents IS NOT NULL))
+    GROUP BY d.job_id
+), gate AS (
+    -- Lock them in id order first: two batches freeing the same jobs never deadlock.
+    SELECT jobs.id FROM jobs WHERE jobs.id = ANY(ARRAY(SELECT job_id FROM freed))
+        AND jobs.state = 'waiting' ORDER BY jobs.id FOR UPDATE
+), ready AS (
+    -- Under the row lock: a concurrent batch freeing the same job waits, then sees
+    -- this one's count (PostgreSQL re-reads a locked row), so exactly one of them
+    -- takes it to zero and moves it to pending.
+    UPDATE jobs SET waiting_for = jobs.waiting_for - f.n,
+        state = CASE WHEN jobs.waiting_for - f.n <= 0 THEN 'pending' ELSE 'waiting' END,
+        history = jobs.history + CASE WHEN jobs.waiting_for - f.n <= 0 THEN 1 ELSE 0 END,
+        run_at = GREATEST(jobs.run_at, :now), updated_at = :now
+    FROM freed AS f
+    WHERE jobs.id = f.job_id AND jobs.id = ANY(ARRAY(SELECT id FROM gate))
+        AND jobs.state = 'waiting'
+    RETURNING jobs.id, jobs.project_id, jobs.queue, jobs.kind, jobs.state, jobs.attempt,
+        NULL::text AS worker, jobs.history
 ), moved AS (
     UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1,
         history = history + 1, worker = :worker, pid = :pid, lease_expires_at = :lease_until,
@@ -133,9 +157,13 @@ WITH done AS (
     INSERT INTO events ({event_columns})
     {done_events}
     UNION ALL
+    {ready_events} WHERE state = 'pending'
+    UNION ALL
     {claim_events}
 ), tally AS (
     SELECT :done_action::text AS action, :done_status::text AS status, count(*) AS n FROM done
+    UNION ALL
+    SELECT :ready_action::text, :ready_status::text, count(*) FROM ready WHERE state = 'pending'
     UNION ALL
     SELECT :claim_action::text, :claim_status::text, count(*) FROM moved
 ), counted AS (
@@ -155,7 +183,16 @@ SELECT {moved_columns},
     (SELECT array_agg(id) FROM done),
     (SELECT 1 FROM pg_notify(:channel, :project::text)
      WHERE EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM moved)),
-    {controlled}
+    {controlled},
+    (SELECT 1 FROM pg_notify(:jobs_channel, :project::text)
+     WHERE EXISTS (SELECT 1 FROM ready WHERE state = 'pending')),
+    -- Completed jobs with more dependents than this statement's snapshot shows edges
+    -- for: a job enqueued after one of them committed while this statement waited for
+    -- its row lock. The caller settles those dependents in a transaction of its own.
+    (SELECT array_agg(d.id) FROM done AS d WHERE d.dependents IS NOT NULL
+        AND d.dependents > (SELECT count(*) FROM job_dependencies AS e
+                            WHERE e.depends_on = d.id)),
+    (SELECT count(*) FROM ready WHERE state = 'pending')
 FROM (VALUES (1)) AS one(x)
 LEFT JOIN moved AS m ON true
 ORDER BY m.priority DESC, m.run_at, m.id
@@ -216,6 +253,7 @@ def _batch_sql(pick: str, controlled: str) -> tuple[str, tuple[str, ...]]:
             event_columns=_EVENT_COLUMNS,
             done_events=_event_select("done", "done", _WORKER),
             claim_events=_event_select("moved", "claim", _WORKER),
+            ready_events=_event_select("ready", "ready", _WORKER),
             count_columns=_COUNT_COLUMNS,
             levels=", ".join(f"({level})" for level in LEVELS),
             conflict=_CONFLICT,
@@ -490,9 +528,17 @@ class PostgreSQLJobs(JobDriver):
             rows = _run(raw, query, values)
         width = len(_JOB_NAMES) + 2
         completed = [int(i) for i in rows[0][width] or ()] if rows else []
+        released = int(rows[0][width + 5] or 0) if rows else 0
+        unsettled = [int(i) for i in rows[0][width + 4] or ()] if rows else []
         claimed = [ClaimedRow(*r[:width]) for r in rows if r[0] is not None]
         controlled = tuple(rows[0][width + 2] or ()) if rows else ()
-        return BatchResult(completed=completed, claimed=claimed, controlled=controlled)
+        return BatchResult(
+            completed=completed,
+            claimed=claimed,
+            released=released,
+            unsettled=unsettled,
+            controlled=controlled,
+        )
 
     def claim_controlled(self, store: Store, claim: ControlledClaim) -> ControlledResult:
         return _claim_controlled(store, claim)
@@ -528,6 +574,7 @@ def _claim_controlled(store: Store, claim: ControlledClaim) -> ControlledResult:
 def batch_query(batch: Batch) -> tuple[tuple[str, tuple[str, ...]], dict[str, Any]]:
     """The statement of a batch (its ``$n`` text and parameter names) and its values."""
     done, claim = batch.completing, batch.claiming
+    ready = batch.readying or READY
     values: dict[str, Any] = {
         "ids": [c.id for c in batch.done],
         "leases": [c.lease for c in batch.done],
@@ -544,8 +591,12 @@ def batch_query(batch: Batch) -> tuple[tuple[str, tuple[str, ...]], dict[str, An
         "claim_action": claim.action,
         "claim_status": claim.status,
         "claim_from": claim.from_state,
+        "ready_action": ready.action,
+        "ready_status": ready.status,
+        "ready_from": ready.from_state,
         "shard": batch.shard,
         "channel": channel_for("events"),
+        "jobs_channel": channel_for("jobs"),
     }
     queues = batch.queues
     if queues is None:

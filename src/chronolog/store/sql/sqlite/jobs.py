@@ -28,6 +28,7 @@ from ...schema import jobs
 from ..events import COUNT_KEYS
 from ..jobs import (
     JOB_INSERT_COLUMNS,
+    READY,
     Batch,
     BatchResult,
     ClaimedRow,
@@ -55,7 +56,7 @@ _COMPLETE = (
     "lease_expires_at = NULL, history = history + 1, updated_at = ? "
     "FROM (VALUES {triples}) AS v "
     "WHERE jobs.project_id = ? AND jobs.state = 'running' "
-    "AND jobs.id = v.column1 AND jobs.lease = v.column2 RETURNING jobs.id"
+    "AND jobs.id = v.column1 AND jobs.lease = v.column2 RETURNING jobs.id, jobs.dependents"
 )
 _CLAIM = (
     "UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1, "
@@ -88,6 +89,26 @@ _NEW_EVENTS = (
     "SELECT project_id, ?, 'job', ?, ?, ?, ?, ?, 'job', CAST(id AS TEXT), kind, NULL, "
     "json_object('queue', queue, 'attempt', attempt, 'from', ?, 'state', state, "
     "'sort_key', history) FROM jobs WHERE id BETWEEN ? AND ? ORDER BY jobs.id"
+)
+# The dependents of completed jobs, freed in the batch's transaction: under the file's
+# write lock nothing else enqueues a dependent or completes a dependency in between, so
+# subtracting the dependencies just completed is exact; the ones reaching zero become
+# pending (the same move as PostgreSQL's ``ready`` CTE).
+_FREE = (
+    "WITH f AS (SELECT job_id, count(*) AS n FROM job_dependencies "
+    "WHERE depends_on IN ({ids}) GROUP BY job_id) "
+    "UPDATE jobs SET waiting_for = jobs.waiting_for - f.n, "
+    "state = CASE WHEN jobs.waiting_for - f.n <= 0 THEN 'pending' ELSE 'waiting' END, "
+    "history = jobs.history + CASE WHEN jobs.waiting_for - f.n <= 0 THEN 1 ELSE 0 END, "
+    "run_at = max(jobs.run_at, ?), updated_at = ? "
+    "FROM f WHERE jobs.id = f.job_id AND jobs.state = 'waiting' "
+    "RETURNING jobs.id, jobs.state"
+)
+_READY_EVENTS = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}) "
+    "SELECT project_id, ?, 'job', ?, ?, 'worker', NULL, NULL, 'job', CAST(id AS TEXT), kind, "
+    "NULL, json_object('queue', queue, 'attempt', attempt, 'from', ?, 'state', state, "
+    "'sort_key', history) FROM jobs WHERE id IN ({ids}) ORDER BY jobs.id"
 )
 _INSERT_JOBS = (
     f"INSERT INTO jobs ({', '.join(JOB_INSERT_COLUMNS)}) "
@@ -153,6 +174,25 @@ def _counts(raw: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
     rows = [r for r in rows if r[-1]]
     if rows:
         raw.execute(_counting(len(rows)), [v for row in rows for v in row])
+
+
+def _free(raw: sqlite3.Connection, batch: Batch, ids: Sequence[int]) -> int:
+    """Free the waiting dependents of the completed ``ids``; record the ones now pending."""
+    now = batch.now
+    ready = batch.readying or READY
+    released: list[int] = []
+    for start in range(0, len(ids), _CHUNK):
+        part = ids[start : start + _CHUNK]
+        sql = _FREE.format(ids=", ".join("?" * len(part)))
+        released += [r[0] for r in raw.execute(sql, [*part, now, now]) if r[1] == "pending"]
+    for start in range(0, len(released), _CHUNK):
+        part = released[start : start + _CHUNK]
+        raw.execute(
+            _READY_EVENTS.format(ids=", ".join("?" * len(part))),
+            [now, ready.action, ready.status, ready.from_state, *part],
+        )
+    _counts(raw, [(*c[:-1], c[-1] * len(released)) for c in ready.counts])
+    return len(released)
 
 
 def _raw(conn: Connection) -> sqlite3.Connection:
@@ -297,11 +337,15 @@ class SQLiteJobs(JobDriver):
             raw = _raw(conn)
             try:
                 completed: list[int] = []
+                freeing: list[int] = []
                 for start in range(0, len(batch.done), _CHUNK // 3):
                     part = batch.done[start : start + _CHUNK // 3]
                     sql = _completing(len(part))
                     params = [now, now, *(v for c in part for v in c), batch.project_id]
-                    completed += [r[0] for r in raw.execute(sql, params)]
+                    for job_id, dependents in raw.execute(sql, params):
+                        completed.append(job_id)
+                        if dependents is not None:
+                            freeing.append(job_id)
                 claimed: list[Any] = []
                 controlled: tuple[str, ...] = ()
                 if batch.limit > 0:
@@ -352,10 +396,13 @@ class SQLiteJobs(JobDriver):
                     [(*c[:-1], c[-1] * len(completed)) for c in done.counts]
                     + [(*c[:-1], c[-1] * len(claimed)) for c in claim.counts],
                 )
+                released = _free(raw, batch, freeing) if freeing else 0
                 rows = _rows_with_subjects(raw, claimed)
             except sqlite3.Error as exc:
                 raise _driver_error(_CLAIM, exc) from exc
-        return BatchResult(completed=completed, claimed=rows, controlled=controlled)
+        return BatchResult(
+            completed=completed, claimed=rows, released=released, controlled=controlled
+        )
 
     def claim_controlled(self, store: Store, claim: ControlledClaim) -> ControlledResult:
         with store.write() as conn:
