@@ -19,37 +19,7 @@ from .jobs.schedule_models import DEFAULT_MAX_CATCH_UP
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["RemoteSchedules", "schedule_from_json"]
-
-
-def _when(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def schedule_from_json(data: dict[str, Any]) -> Schedule:
-    """A :class:`Schedule` from the API's JSON."""
-    every = data["every"]
-    return Schedule(
-        name=data["name"],
-        kind=data["kind"],
-        cron=data["cron"],
-        every=None if every is None else timedelta(seconds=every),
-        tz=data["tz"],
-        payload=data["payload"],
-        queue=data["queue"],
-        priority=data["priority"],
-        max_attempts=data["max_attempts"],
-        catch_up=data["catch_up"],
-        max_catch_up=data["max_catch_up"],
-        paused=data["paused"],
-        next_fire_at=datetime.fromisoformat(data["next_fire_at"]),
-        last_fire_at=_when(data["last_fire_at"]),
-        last_job_id=data["last_job_id"],
-        fires=data["fires"],
-        missed=data["missed"],
-        created_at=datetime.fromisoformat(data["created_at"]),
-        updated_at=datetime.fromisoformat(data["updated_at"]),
-    )
+__all__ = ["RemoteSchedules"]
 
 
 class RemoteSchedules:
@@ -95,24 +65,24 @@ class RemoteSchedules:
             "catch_up": catch_up,
             "max_catch_up": max_catch_up,
         }
-        return schedule_from_json(self._client.request("PUT", self._path(name), json=body))
+        return Schedule.from_dict(self._client.request("PUT", self._path(name), json=body))
 
     def get(self, name: str) -> Schedule:
         """The schedule ``name`` (``NotFound`` if there is none)."""
-        return schedule_from_json(self._client.request("GET", self._path(name)))
+        return Schedule.from_dict(self._client.request("GET", self._path(name)))
 
     def list(self) -> builtins.list[Schedule]:
         """Every schedule of the project, by name."""
         body = self._client.request("GET", "/schedules")
-        return [schedule_from_json(s) for s in body["items"]]
+        return [Schedule.from_dict(s) for s in body["items"]]
 
     def pause(self, name: str) -> Schedule:
         """Stop firing ``name``."""
-        return schedule_from_json(self._client.request("POST", self._path(name, "/pause")))
+        return Schedule.from_dict(self._client.request("POST", self._path(name, "/pause")))
 
     def resume(self, name: str) -> Schedule:
         """Fire ``name`` again (missed fire times follow its ``catch_up``)."""
-        return schedule_from_json(self._client.request("POST", self._path(name, "/resume")))
+        return Schedule.from_dict(self._client.request("POST", self._path(name, "/resume")))
 
     def remove(self, name: str) -> None:
         """Delete the schedule ``name`` (its jobs stay)."""
@@ -126,13 +96,4 @@ class RemoteSchedules:
     def fires(self, name: str, limit: int = 20) -> builtins.list[ScheduleFire]:
         """The newest fires of ``name``, newest first."""
         body = self._client.request("GET", self._path(name, "/fires"), params={"limit": limit})
-        return [
-            ScheduleFire(
-                f["schedule"],
-                datetime.fromisoformat(f["fire_at"]),
-                f["job_id"],
-                f["fired_by"],
-                datetime.fromisoformat(f["fired_at"]),
-            )
-            for f in body["items"]
-        ]
+        return [ScheduleFire.from_dict(f) for f in body["items"]]

@@ -809,41 +809,6 @@ def _job_body(item: NewJob | Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def queue_from_json(data: Mapping[str, Any]) -> QueueInfo:
-    """A queue as the HTTP API returns it."""
-    rate = data.get("rate")
-    return QueueInfo(
-        name=data["name"],
-        counts={str(k): int(v) for k, v in data["counts"].items()},
-        paused=bool(data["paused"]),
-        concurrency=data.get("concurrency"),
-        rate=None if rate is None else (int(rate["limit"]), float(rate["seconds"])),
-    )
-
-
-def worker_from_json(data: Mapping[str, Any]) -> WorkerInfo:
-    """A registered worker as the HTTP API returns it."""
-    started = datetime.fromisoformat(data["started_at"])
-    beat = datetime.fromisoformat(data["heartbeat_at"])
-    assert started is not None
-    assert beat is not None
-    return WorkerInfo(
-        id=data["id"],
-        name=data["name"],
-        host=data["host"],
-        pid=data.get("pid"),
-        queues=None if data.get("queues") is None else tuple(data["queues"]),
-        kinds=None if data.get("kinds") is None else tuple(data["kinds"]),
-        concurrency=int(data["concurrency"]),
-        remote=bool(data["remote"]),
-        started_at=started,
-        heartbeat_at=beat,
-        heartbeat_age=float(data["heartbeat_age"]),
-        stale=bool(data["stale"]),
-        running=tuple(int(i) for i in data["running"]),
-    )
-
-
 class RemoteJobs:
     """``cl.jobs`` over HTTP, and the worker protocol (:class:`~chronolog.jobs.worker.JobSource`).
 
@@ -1020,21 +985,21 @@ class RemoteJobs:
 
     def queues(self) -> builtins.list[QueueInfo]:
         """Every queue: counts by state, paused, limits."""
-        return [queue_from_json(q) for q in self._client.request("GET", "/queues")]
+        return [QueueInfo.from_dict(q) for q in self._client.request("GET", "/queues")]
 
     def queue(self, name: str) -> QueueInfo:
         """One queue."""
-        return queue_from_json(self._client.request("GET", f"/queues/{_segment(name)}"))
+        return QueueInfo.from_dict(self._client.request("GET", f"/queues/{_segment(name)}"))
 
     def pause(self, queue: str) -> QueueInfo:
         """Stop every worker claiming from ``queue`` at its next claim."""
         path = f"/queues/{_segment(queue)}/pause"
-        return queue_from_json(self._client.request("POST", path))
+        return QueueInfo.from_dict(self._client.request("POST", path))
 
     def resume(self, queue: str) -> QueueInfo:
         """Let workers claim from ``queue`` again."""
         path = f"/queues/{_segment(queue)}/resume"
-        return queue_from_json(self._client.request("POST", path))
+        return QueueInfo.from_dict(self._client.request("POST", path))
 
     def set_limit(
         self,
@@ -1049,7 +1014,7 @@ class RemoteJobs:
             "rate": None if rate is None else {"limit": rate[0], "seconds": rate[1]},
         }
         path = f"/queues/{_segment(queue)}/limit"
-        return queue_from_json(self._client.request("PUT", path, json=body))
+        return QueueInfo.from_dict(self._client.request("PUT", path, json=body))
 
     def _bulk(self, path: str, **filters: Any) -> int:
         body: dict[str, Any] = {"all": bool(filters.pop("all"))}
@@ -1092,7 +1057,7 @@ class RemoteJobs:
     def workers(self, *, stale_after: float = 30.0) -> builtins.list[WorkerInfo]:
         """Registered workers, their running jobs and heartbeat age."""
         rows = self._client.request("GET", "/workers", params={"stale_after": stale_after})
-        return [worker_from_json(w) for w in rows]
+        return [WorkerInfo.from_dict(w) for w in rows]
 
     def register_worker(
         self,

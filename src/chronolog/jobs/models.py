@@ -299,6 +299,18 @@ class QueueInfo:
             "rate": None if self.rate is None else {"limit": self.rate[0], "seconds": self.rate[1]},
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QueueInfo:
+        """The queue from :meth:`to_dict`."""
+        rate = data.get("rate")
+        return cls(
+            name=data["name"],
+            counts={str(k): int(v) for k, v in data["counts"].items()},
+            paused=bool(data["paused"]),
+            concurrency=data.get("concurrency"),
+            rate=None if rate is None else (int(rate["limit"]), float(rate["seconds"])),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
@@ -340,6 +352,25 @@ class WorkerInfo:
             "stale": self.stale,
             "running": list(self.running),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkerInfo:
+        """The worker from :meth:`to_dict`."""
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            host=data["host"],
+            pid=data.get("pid"),
+            queues=None if data.get("queues") is None else tuple(data["queues"]),
+            kinds=None if data.get("kinds") is None else tuple(data["kinds"]),
+            concurrency=int(data["concurrency"]),
+            remote=bool(data["remote"]),
+            started_at=datetime.fromisoformat(data["started_at"]),
+            heartbeat_at=datetime.fromisoformat(data["heartbeat_at"]),
+            heartbeat_age=float(data["heartbeat_age"]),
+            stale=bool(data["stale"]),
+            running=tuple(int(i) for i in data["running"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,6 +79,33 @@ class Schedule:
             "updated_at": _iso(self.updated_at),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schedule:
+        """The schedule from :meth:`to_dict`."""
+        every = data["every"]
+        last = data["last_fire_at"]
+        return cls(
+            name=data["name"],
+            kind=data["kind"],
+            cron=data["cron"],
+            every=None if every is None else timedelta(seconds=every),
+            tz=data["tz"],
+            payload=data["payload"],
+            queue=data["queue"],
+            priority=data["priority"],
+            max_attempts=data["max_attempts"],
+            catch_up=data["catch_up"],
+            max_catch_up=data["max_catch_up"],
+            paused=data["paused"],
+            next_fire_at=datetime.fromisoformat(data["next_fire_at"]),
+            last_fire_at=None if last is None else datetime.fromisoformat(last),
+            last_job_id=data["last_job_id"],
+            fires=data["fires"],
+            missed=data["missed"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ScheduleFire:
@@ -98,3 +126,14 @@ class ScheduleFire:
             "fired_by": self.fired_by,
             "fired_at": _iso(self.fired_at),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScheduleFire:
+        """The fire from :meth:`to_dict`."""
+        return cls(
+            schedule=data["schedule"],
+            fire_at=datetime.fromisoformat(data["fire_at"]),
+            job_id=data["job_id"],
+            fired_by=data["fired_by"],
+            fired_at=datetime.fromisoformat(data["fired_at"]),
+        )
