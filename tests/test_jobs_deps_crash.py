@@ -37,7 +37,7 @@ def test_sigkilled_workers_run_every_stage_once_and_in_order(db_url: str, tmp_pa
         pipes = [
             cl.jobs.pipeline(
                 [
-                    NewJob("record", {"sleep": 0.05, "stage": s}, max_attempts=50)
+                    NewJob("record", {"sleep": 0.15, "stage": s}, max_attempts=50)
                     for s in range(STAGES)
                 ],
                 subject=("movie", n),
