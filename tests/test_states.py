@@ -16,6 +16,7 @@ from chronolog import (
     Actor,
     Chronolog,
     Conflict,
+    EntityQuery,
     InvalidTransition,
     NotFound,
     ValidationError,
@@ -480,7 +481,7 @@ def test_timeline_pages_in_sql_and_counts_each_entity_once_per_day(fixed: Chrono
         cursor = nxt.page.next_cursor
     assert len(seen) == 6
     assert len({t.id for t in seen}) == 6
-    only = fixed.states.timeline(days=7, kinds=["series"], to_states="downloading")
+    only = fixed.states.timeline(days=7, kinds=["series"], states="downloading")
     assert [t.entity_id for t in only.page.items] == ["9"]
     with pytest.raises(ValidationError, match="days"):
         fixed.states.timeline(days=0)
@@ -532,3 +533,62 @@ def test_projects_do_not_see_each_others_entities(cl: Chronolog) -> None:
         cl.states.get("movie", 1)
     assert other.states.in_state("movie", "anything").items[0].id == "1"
     assert cl.states.timeline().page.items == []
+
+
+def test_entity_query_is_checked_when_built_and_round_trips() -> None:
+    """The one value of the entity filter family: checked when built, and the same
+    value again from its HTTP parameters and its JSON form."""
+    assert EntityQuery(kinds="movie,series", states=["a", "a"]).kinds == ("movie", "series")
+    assert EntityQuery(states=["a", "a"]).states == ("a",)
+    with pytest.raises(ValidationError, match="states must list 1 to 100"):
+        EntityQuery(states=[])
+    with pytest.raises(ValidationError, match="kinds is longer than 64"):
+        EntityQuery(kinds="k" * 65)
+    with pytest.raises(ValidationError, match="active must be true or false"):
+        EntityQuery(active="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="parent must be a \\(kind, id\\) pair"):
+        EntityQuery(parent=("season",))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="since must not be after until"):
+        EntityQuery(since=datetime(2026, 2, 1, tzinfo=UTC), until=datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValidationError, match="since"):
+        EntityQuery(since=datetime(2026, 2, 1))  # naive
+    with pytest.raises(ValidationError, match="active must be true or false"):
+        EntityQuery.from_params({"active": "maybe"})
+    q = EntityQuery.from_params(
+        {"active": "false", "parent": "season/s1/x", "since": "2026-01-01T00:00:00+01:00"}
+    )
+    assert (q.active, q.parent, q.since) == (
+        False,
+        ("season", "s1/x"),
+        datetime(2025, 12, 31, 23, tzinfo=UTC),
+    )
+    assert EntityQuery.from_params(q.to_params()) == q
+    assert EntityQuery.from_dict(q.to_dict()) == q
+    assert q.to_params()["active"] == "false"
+
+
+def test_entity_lists_combine_every_filter(fixed: Chronolog) -> None:
+    fixed.states.define("disc", ["new", "ripped"], {"new": ["ripped"]}, terminal=["ripped"])
+    fixed.states.upsert("season", "s1")
+    early, late = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
+    fixed.states.transition("disc", "d1", "new", parent=("season", "s1"), occurred_at=early)
+    fixed.states.transition("disc", "d2", "new", occurred_at=early)
+    fixed.states.transition("disc", "d2", "ripped", occurred_at=late)
+    fixed.states.transition("tape", "t1", "ripped", occurred_at=late)  # no machine
+    ids = lambda page: sorted(e.id for e in page.items)  # noqa: E731
+    assert ids(fixed.states.list(states="ripped")) == ["d2", "t1"]  # any kind
+    assert ids(fixed.states.list(states="ripped", active=True)) == ["t1"]  # tape never ends
+    assert ids(fixed.states.list(active=False)) == ["d2"]
+    assert ids(fixed.states.list(kinds=["disc", "tape"], parent=("season", "s1"))) == ["d1"]
+    assert fixed.states.get("disc", "d2").state_since == late
+    assert ids(fixed.states.list(kinds="disc", since=late)) == ["d2"]  # inclusive
+    assert ids(fixed.states.list(kinds="disc", until=early)) == ["d1"]  # inclusive
+    assert ids(fixed.states.list(since=early, until=late - timedelta(seconds=1))) == ["d1"]
+    moves = fixed.states.timeline(since=early, until=late, states="ripped")
+    assert sorted(t.entity_id for t in moves.page.items) == ["d2", "t1"]
+    # A cursor continues only the query it was made for.
+    first = fixed.states.list(EntityQuery(kinds=["disc", "tape"]), limit=1)
+    with pytest.raises(ValidationError):
+        fixed.states.list(EntityQuery(kinds="disc"), limit=1, cursor=first.next_cursor)
+    rest = fixed.states.list(EntityQuery(kinds=["disc", "tape"]), limit=5, cursor=first.next_cursor)
+    assert len(first.items) + len(rest.items) == 3

@@ -135,7 +135,7 @@ def test_day_counts_include_jobs_and_their_purge(db_url: str) -> None:
             assert "job" not in set(kinds)
             kinds = conn.execute(text("SELECT DISTINCT kind FROM transitions")).scalars()
             assert "job" not in set(kinds)
-        before = cl.states.timeline(days=2, until=now, kinds="job", to_states="completed").days
+        before = cl.states.timeline(days=2, until=now, kinds="job", states="completed").days
         assert [d.count for d in before] == [3]
         cl.retention.set(finished_jobs="1h")
         now = START + timedelta(days=3)
@@ -143,7 +143,7 @@ def test_day_counts_include_jobs_and_their_purge(db_url: str) -> None:
         assert cl.jobs.counts()["default"] == {"pending": 2}  # the finished ones are gone …
         assert assert_counts_match(cl, rng, windows=3) >= 0
         # … and their history, their events, stays until the events' own retention.
-        after = cl.states.timeline(days=2, until=now, kinds="job", to_states="completed").days
+        after = cl.states.timeline(days=2, until=now, kinds="job", states="completed").days
         assert after == before
 
 

@@ -35,7 +35,7 @@ from .models import (
     Series,
     Target,
 )
-from .query import EventQuery, JobQuery
+from .query import EntityQuery, EventQuery, JobQuery
 from .states.models import DayCount, Entity, Machine, Timeline, Transition
 
 if typing.TYPE_CHECKING:
@@ -78,6 +78,7 @@ __all__ = [
     "Conflict",
     "DayCount",
     "Entity",
+    "EntityQuery",
     "Event",
     "EventQuery",
     "FeedItem",

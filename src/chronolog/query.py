@@ -29,8 +29,9 @@ from ._time import require_aware
 from ._validate import no_nul, words
 from .errors import ValidationError
 from .models import Event
+from .states.machine import check_state
 
-__all__ = ["DATE_RANGES", "EventQuery", "JobQuery"]
+__all__ = ["DATE_RANGES", "EntityQuery", "EventQuery", "JobQuery"]
 
 DATE_RANGES: dict[str, timedelta | None] = {
     "24h": timedelta(hours=24),
@@ -44,16 +45,23 @@ _SEARCH_CHARS = 200
 _ID_CHARS = 255
 
 
-def _doc(text: str, *, many: bool = False, kind: str | None = None) -> dict[str, Any]:
+def _doc(
+    text: str,
+    *,
+    many: bool = False,
+    kind: str | None = None,
+    check: Callable[[Any, str], str] | None = None,
+) -> dict[str, Any]:
     # Field docs live on the fields, so the HTTP model and the docs read them from here.
-    return {"doc": text, "many": many, "kind": "many" if many else kind}
+    # ``check``: each value of a ``many`` field must pass it (and the list hold one or more).
+    return {"doc": text, "many": many, "kind": "many" if many else kind, "check": check}
 
 
 class _Query:
     """What every query value shares: building from keywords or HTTP parameters,
     serialising back, and naming the fields a verb cannot answer. Field kinds come
     from the dataclass fields' metadata (``many``: a tuple of words, ``time``: an
-    aware datetime, ``pair``: a ``kind/id`` pair)."""
+    aware datetime, ``pair``: a ``kind/id`` pair, ``flag``: true or false)."""
 
     __slots__ = ()
     _noun = "query"
@@ -105,6 +113,8 @@ class _Query:
                 if not sep:
                     raise ValidationError(f"{f.name} must be kind/id", field=f.name)
                 value = (first, second)
+            elif f.metadata.get("kind") == "flag" and isinstance(value, str):
+                value = _flag(value, f.name)
             values[f.name] = value
         return cls.build(None, values)
 
@@ -126,6 +136,8 @@ class _Query:
                 continue
             if f.metadata.get("kind") == "pair":
                 out[f.name] = f"{value[0]}/{value[1]}"
+            elif isinstance(value, bool):
+                out[f.name] = "true" if value else "false"
             elif isinstance(value, tuple):
                 out[f.name] = ",".join(value)
             elif isinstance(value, datetime):
@@ -166,12 +178,30 @@ class _Query:
                 continue
             kind = f.metadata.get("kind")
             if kind == "many":
-                put(self, f.name, words(value, f.name))
+                items = words(value, f.name)
+                check = f.metadata.get("check")
+                if check is not None and items is not None:
+                    if not items:
+                        raise ValidationError(f"{f.name} must list 1 to 100 values", field=f.name)
+                    items = tuple(dict.fromkeys(check(v, f.name) for v in items))
+                put(self, f.name, items)
+            elif kind == "flag":
+                if not isinstance(value, bool):
+                    raise ValidationError(f"{f.name} must be true or false", field=f.name)
             elif kind == "time":
                 # In UTC from here on (and refused when naive or out of range in UTC).
                 put(self, f.name, require_aware(value, f.name))
             elif kind == "id":
                 put(self, f.name, _ident(value, f.name))
+
+
+def _flag(text: str, name: str) -> bool:
+    folded = text.strip().lower()
+    if folded in ("true", "1", "yes", "on"):
+        return True
+    if folded in ("false", "0", "no", "off"):
+        return False
+    raise ValidationError(f"{name} must be true or false", field=name)
 
 
 def _ident(value: Any, name: str) -> str:
@@ -341,6 +371,71 @@ class JobQuery(_Query):
         self._normalise()
         if self.subject is not None:
             object.__setattr__(self, "subject", _pair(self.subject, "subject"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntityQuery(_Query):
+    """Which entities, or which of their moves: every field optional, the given ones all
+    hold; a list field matches any of its values.
+
+    ``cl.states.list`` (and its shortcuts ``in_state``, ``active``, ``entities``),
+    ``GET /entities``, ``chronolog entities ls``, the dashboard's entities page and
+    the TUI's landing view list entities by it: ``states`` is where they are now,
+    ``since`` / ``until`` bound when they got there. ``cl.states.timeline`` (``GET
+    /timeline``) reads moves by it: ``states`` is the state a move went to,
+    ``since`` / ``until`` bound when it was made; it cannot answer ``active`` or
+    ``parent`` and refuses them by name. Both bounds are inclusive.
+
+    >>> EntityQuery(kinds="movie", states=["downloading", "wanted"]).states
+    ('downloading', 'wanted')
+    """
+
+    _noun = "entity"
+
+    kinds: tuple[str, ...] | None = field(
+        default=None, metadata=_doc("Entity kinds (any of).", many=True, check=check_state)
+    )
+    states: tuple[str, ...] | None = field(
+        default=None,
+        metadata=_doc(
+            "States (any of): where the entities are now; on the timeline, the state a "
+            "move went to.",
+            many=True,
+            check=check_state,
+        ),
+    )
+    active: bool | None = field(
+        default=None,
+        metadata=_doc(
+            "true: only entities not in a terminal state of their kind's machine (kinds "
+            "without one have none); false: only those in one.",
+            kind="flag",
+        ),
+    )
+    parent: tuple[str, str] | None = field(
+        default=None, metadata=_doc("The parent entity, kind/id.", kind="pair")
+    )
+    since: datetime | None = field(
+        default=None,
+        metadata=_doc(
+            "Entered their state (timeline: moved) at or after, RFC 3339 with a zone.",
+            kind="time",
+        ),
+    )
+    until: datetime | None = field(
+        default=None,
+        metadata=_doc(
+            "Entered their state (timeline: moved) at or before, RFC 3339 with a zone.",
+            kind="time",
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        self._normalise()
+        if self.parent is not None:
+            object.__setattr__(self, "parent", _pair(self.parent, "parent"))
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValidationError("since must not be after until", field="since")
 
 
 def _pair(value: Any, name: str) -> tuple[str, str]:

@@ -191,6 +191,22 @@ class DayCount:
     to_state: str
     count: int
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the day as ``YYYY-MM-DD``)."""
+        return {
+            "day": self.day.isoformat(),
+            "kind": self.kind,
+            "to_state": self.to_state,
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DayCount:
+        """The count from :meth:`to_dict`."""
+        return cls(
+            date.fromisoformat(data["day"]), data["kind"], data["to_state"], int(data["count"])
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Timeline:

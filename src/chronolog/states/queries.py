@@ -1,18 +1,21 @@
-"""The read side of ``cl.states`` across entities: in a state, active, counts, the timeline."""
+"""The read side of ``cl.states`` across entities: lists by :class:`~chronolog.EntityQuery`,
+counts, the timeline."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import builtins
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from sqlalchemy import Connection
 
 from .._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
 from .._pages import fitting
 from .._scope import Scope
-from .._time import require_aware, to_micros
+from .._time import to_micros
 from ..errors import NotFound, ValidationError
 from ..models import Page
+from ..query import EntityQuery
 from ..store.sql import states as sql
 from ..store.sql import transitions as tsql
 from ..store.sql.job_moves import JOB_KIND
@@ -20,21 +23,13 @@ from ..store.sql.job_moves import job_move_page as job_page
 from ._bounds import keyset_position
 from ._rows import entity_from_row, job_transition_from_row, transition_from_row
 from ._timeline import day_counts, day_of
-from .machine import check_entity_id, check_kind, check_state, machine_from_json
+from .machine import check_kind, machine_from_json
 from .models import DayCount, Entity, Timeline, Transition
+from .views import EntityViews
 
 __all__ = ["Queries"]
 
 MAX_TIMELINE_DAYS = 1000
-
-
-def _names(value: Iterable[str] | str | None, name: str, check: object) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    items = [value] if isinstance(value, str) else list(value)
-    if not items or len(items) > 100:
-        raise ValidationError(f"{name} must list 1 to 100 values", field=name)
-    return tuple(dict.fromkeys(check(v) for v in items))  # type: ignore[operator]
 
 
 def _window_start(end: datetime, days: int) -> int:
@@ -46,7 +41,7 @@ def _window_start(end: datetime, days: int) -> int:
         ) from None
 
 
-class Queries:
+class Queries(EntityViews):
     """Pages of entities and transitions; the base of :class:`~chronolog.states.States`."""
 
     def __init__(self, scope: Scope) -> None:
@@ -86,63 +81,45 @@ class Queries:
             next_cursor=next_cursor,
         )
 
-    def in_state(
+    def list(
         self,
-        kind: str,
-        states: Iterable[str] | str,
+        query: EntityQuery | None = None,
         *,
-        parent: tuple[str, str | int] | None = None,
-        since: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        **filters: Any,
     ) -> Page[Entity]:
-        """Entities of ``kind`` now in one of ``states``, newest move first, with their
-        current transition (its metadata: e.g. the download client). Paged by cursor.
-
-        ``parent`` keeps the children of one entity; ``since`` the entities
-        that entered their state at or after that time.
-        """
-        kind = check_kind(kind)
-        wanted = _names(states, "states", check_state)
+        """Entities newest move first, matching ``query`` (an
+        :class:`~chronolog.EntityQuery`, or its fields as keywords:
+        ``list(kinds="movie", active=True)``), with their current transition;
+        continue with ``next_cursor``. ``in_state``, ``active`` and ``entities``
+        are this with a query made for them."""
+        q = EntityQuery.build(query, filters)
+        scope = self._scope
         parent_pk = None
-        if parent is not None:
-            if not isinstance(parent, tuple | list) or len(parent) != 2:
-                raise ValidationError("parent must be a (kind, id) pair", field="parent")
-            pkind, pid = check_kind(parent[0]), check_entity_id(parent[1], "parent id")
-            with self._scope.store.read() as conn:
-                parent_pk = sql.entity_pk_get(conn, self._scope.project_id, pkind, pid)
-            if parent_pk is None:
-                raise NotFound(f"parent {pkind}/{pid} not found", field="parent")
+        terminal = None
+        with scope.store.read() as conn:
+            if q.parent is not None:
+                pkind, pid = q.parent
+                parent_pk = sql.entity_pk_get(conn, scope.project_id, pkind, pid)
+                if parent_pk is None:
+                    raise NotFound(f"parent {pkind}/{pid} not found", field="parent")
+            if q.active is not None:
+                machines = sql.machine_list(conn, scope.project_id, q.kinds)
+                terminal = tuple(
+                    (k, tuple(sorted(machine_from_json(k, d).terminal))) for k, d in machines
+                )
         flt = sql.EntityFilter(
-            self._scope.project_id,
-            kinds=(kind,),
-            states=wanted,
+            scope.project_id,
+            kinds=q.kinds,
+            states=q.states,
             parent_pk=parent_pk,
-            since=None if since is None else to_micros(require_aware(since, "since")),
+            since=None if q.since is None else to_micros(q.since),
+            until=None if q.until is None else to_micros(q.until),
+            terminal=terminal,
+            finished=q.active is False,
         )
-        return self._entity_page(flt, limit, cursor, "in_state")
-
-    def entities(
-        self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
-    ) -> Page[Entity]:
-        """Every entity (of ``kind``, if given), newest move first, paged by cursor."""
-        kinds = None if kind is None else (check_kind(kind),)
-        flt = sql.EntityFilter(self._scope.project_id, kinds=kinds)
         return self._entity_page(flt, limit, cursor, "entities")
-
-    def active(
-        self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
-    ) -> Page[Entity]:
-        """Entities not in a terminal state of their kind's machine, newest move first.
-
-        Kinds without a machine have no terminal states: all their entities are active.
-        """
-        kinds = None if kind is None else (check_kind(kind),)
-        with self._scope.store.read() as conn:
-            machines = sql.machine_list(conn, self._scope.project_id, kinds)
-        terminal = tuple((k, tuple(sorted(machine_from_json(k, d).terminal))) for k, d in machines)
-        flt = sql.EntityFilter(self._scope.project_id, kinds=kinds, terminal=terminal)
-        return self._entity_page(flt, limit, cursor, "active")
 
     def counts(self, kind: str) -> dict[str | None, int]:
         """How many entities of ``kind`` are in each state (``None``: not moved yet)."""
@@ -152,22 +129,34 @@ class Queries:
 
     def timeline(
         self,
+        query: EntityQuery | None = None,
         *,
-        days: int = 7,
-        kinds: Iterable[str] | str | None = None,
-        to_states: Iterable[str] | str | None = None,
-        until: datetime | None = None,
+        days: int | None = None,
         tz: tzinfo | None = None,
         limit: int = 50,
         cursor: str | None = None,
         with_counts: bool = True,
+        **filters: Any,
     ) -> Timeline:
-        """Moves of every kind (jobs too) in the last ``days`` days, newest first, one page;
-        and per (day, kind, to_state) the number of distinct entities that made that move.
+        """Moves of every kind (jobs too) in a window, newest first, one page; and per
+        (day, kind, to_state) the number of distinct entities that made that move.
 
-        Days are UTC unless ``tz`` is given (DST-aware). The window ends at
-        ``until`` (default now) and starts ``days`` days before it.
+        ``query`` (an :class:`~chronolog.EntityQuery`, or its fields as keywords)
+        picks the moves: ``kinds``, ``states`` (the state moved to), and the
+        window: from ``since``, or ``days`` days (default 7) before its end,
+        to ``until`` (default now), both inclusive. ``active`` and ``parent``
+        are refused. Days are UTC unless ``tz`` is given (DST-aware).
         """
+        q = EntityQuery.build(query, filters)
+        q.refuse(
+            ("active", "parent"),
+            "the timeline",
+            "it reads moves, not entities (list the entities with states.list)",
+        )
+        if days is not None and q.since is not None:
+            raise ValidationError("give days or since, not both", field="days")
+        if days is None:
+            days = 7
         if (
             isinstance(days, bool)
             or not isinstance(days, int)
@@ -177,20 +166,27 @@ class Queries:
         if tz is not None and not isinstance(tz, tzinfo):
             raise ValidationError("tz must be a tzinfo (e.g. ZoneInfo('Europe/Paris'))", field="tz")
         limit = self._limit(limit)
-        kind_names = _names(kinds, "kinds", check_kind)
-        state_names = _names(to_states, "to_states", check_state)
         store = self._scope.store
-        given = None if until is None else to_micros(require_aware(until, "until"))
-        # The fingerprint holds the window's length and its given end, not "now":
+        given = None if q.until is None else to_micros(q.until)
+        start = None if q.since is None else to_micros(q.since)
+        # The fingerprint holds the window's length and its given ends, not "now":
         # page 2 is asked later. The cursor carries page 1's window instead.
-        fp = fingerprint("timeline", self._scope.project_id, kind_names, state_names, days, given)
+        fp = fingerprint("timeline", self._scope.project_id, q.kinds, q.states, days, start, given)
         before: tuple[int, int] | None = None
         page = 1
         after_job = False
         if cursor is None:
-            end = self._scope.clock() if until is None else require_aware(until, "until")
+            end = self._scope.clock() if q.until is None else q.until
             upper = to_micros(end) + 1  # include a move made at this very instant
-            lower = _window_start(end, days)
+            if q.since is None:
+                lower = _window_start(end, days)
+            elif end - q.since > timedelta(days=MAX_TIMELINE_DAYS):
+                raise ValidationError(
+                    f"the window from since to until spans more than {MAX_TIMELINE_DAYS} days",
+                    field="since",
+                )
+            else:
+                lower = to_micros(q.since)
         else:
             position = decode_cursor(store, cursor, "timeline", fp)
             before, page = keyset_position(position)
@@ -199,8 +195,8 @@ class Queries:
             after_job = position.get("j", 0) == 1
         flt = tsql.TransitionFilter(
             self._scope.project_id,
-            kinds=kind_names,
-            to_states=state_names,
+            kinds=q.kinds,
+            to_states=q.states,
             since=lower,
             until=upper,
         )
@@ -254,14 +250,14 @@ class Queries:
         limit: int,
         before: tuple[int, int] | None,
         after_job: bool,
-    ) -> list[Transition]:
+    ) -> builtins.list[Transition]:
         """Up to ``limit`` moves newest first: entities' transitions and jobs' events, merged.
 
         The order is (occurred_at, jobs before other kinds, id), all descending:
         ids of the two tables are not comparable, so the cursor says which one
         its row came from (``after_job``).
         """
-        moves: list[tuple[int, int, int, Transition]] = []
+        moves: builtins.list[tuple[int, int, int, Transition]] = []
         if flt.kinds is None or any(k != JOB_KIND for k in flt.kinds):
             start = before
             if before is not None and after_job:  # every transition of that instant is next

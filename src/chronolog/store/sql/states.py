@@ -22,6 +22,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    false,
     func,
     insert,
     not_,
@@ -131,8 +132,13 @@ class EntityFilter:
     parent_pk: int | None = None
     since: int | None = None
     """Only entities whose current state began at or after this time."""
+    until: int | None = None
+    """Only entities whose current state began at or before this time."""
     terminal: tuple[tuple[str, tuple[str, ...]], ...] | None = None
-    """For ``active``: (kind, terminal states) of every machine; entities in one are left out."""
+    """(kind, terminal states) of every machine of the kinds asked for: entities in one
+    are left out, or with ``finished`` the only ones kept."""
+    finished: bool = False
+    """With ``terminal``: keep only the entities in a terminal state."""
 
 
 def _terms(f: EntityFilter) -> list[ColumnElement[bool]]:
@@ -154,14 +160,18 @@ def _terms(f: EntityFilter) -> list[ColumnElement[bool]]:
         terms.append(entities.c.parent_pk == bindparam("b_parent"))
     if f.since is not None:
         terms.append(entities.c.state_since >= bindparam("b_since"))
-    if f.terminal:
-        finished = [
+    if f.until is not None:
+        terms.append(entities.c.state_since <= bindparam("b_until"))
+    if f.terminal is not None:
+        ended = [
             and_(entities.c.kind == kind, entities.c.state.in_(ends))
             for kind, ends in f.terminal
             if ends
         ]
-        if finished:
-            terms.append(not_(or_(*finished)))
+        if f.finished:
+            terms.append(or_(*ended) if ended else false())
+        elif ended:
+            terms.append(not_(or_(*ended)))
     return terms
 
 
@@ -180,6 +190,8 @@ def entity_where(f: EntityFilter) -> dict[str, Any]:
         params["b_parent"] = f.parent_pk
     if f.since is not None:
         params["b_since"] = f.since
+    if f.until is not None:
+        params["b_until"] = f.until
     return params
 
 
@@ -194,7 +206,9 @@ def _page_statement(f: EntityFilter, keyset: bool) -> Select[Any]:
         None if f.states is None else len(f.states) == 1,
         f.parent_pk is not None,
         f.since is not None,
+        f.until is not None,
         f.terminal,
+        f.finished,
         keyset,
     )
     stmt = _pages.get(shape)
