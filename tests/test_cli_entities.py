@@ -61,8 +61,19 @@ def test_move_show_and_ls(db_url: str) -> None:
     missing = runner.invoke(app, ["entities", "show", "movie", "nope", *db])
     assert missing.exit_code == 1
     assert "not found" in missing.output
-    bad = runner.invoke(app, ["entities", "ls", "--state", "x", *db])
+    anywhere = runner.invoke(app, ["entities", "ls", "--state", "downloading", "--json", *db])
+    assert [e["id"] for e in orjson.loads(anywhere.output)["items"]] == ["603"]
+    finished = runner.invoke(app, ["entities", "ls", "--finished", "--json", *db])
+    assert orjson.loads(finished.output)["items"] == []
+    since = runner.invoke(app, ["entities", "ls", "--since", "1h", "--until", "now", "--json", *db])
+    assert [e["id"] for e in orjson.loads(since.output)["items"]] == ["603"]
+    before = runner.invoke(app, ["entities", "ls", "--until", "2h", "--json", *db])
+    assert orjson.loads(before.output)["items"] == []
+    bad = runner.invoke(app, ["entities", "ls", "--since", "whenever", *db])
     assert bad.exit_code == 1
+    orphan = runner.invoke(app, ["entities", "ls", "--parent", "season/nope", *db])
+    assert orphan.exit_code == 1
+    assert "not found" in orphan.output
 
 
 def test_every_entities_command_has_help() -> None:

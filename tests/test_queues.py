@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chronolog import Chronolog, NotFound, ValidationError
+from chronolog import Chronolog, EventQuery, JobQuery, NewJob, NotFound, ValidationError
 from chronolog.jobs.worker import JobContext, Worker
 
 from ._http import Api, error_of
@@ -393,20 +393,25 @@ def test_retry_many_and_cancel_many_by_filter(cl: Chronolog) -> None:
     with pytest.raises(ValidationError, match="all=True"):
         cl.jobs.cancel_many()
     with pytest.raises(ValidationError, match="all=True"):
-        cl.jobs.cancel_many(state="pending")
+        cl.jobs.cancel_many(states="pending")
     with pytest.raises(ValidationError, match="only pending or running"):
-        cl.jobs.cancel_many(queue="media", state="failed")
+        cl.jobs.cancel_many(queues="media", states="failed")
     with pytest.raises(ValidationError, match="unknown job state"):
-        cl.jobs.retry_many(queue="media", state="bogus")
+        cl.jobs.retry_many(queues="media", states="bogus")
+    with pytest.raises(ValidationError, match="unknown job filter"):
+        cl.jobs.retry_many(queue="media")  # the old keyword: refused, not ignored
     with pytest.raises(ValidationError):
-        cl.jobs.retry_many(queue=[])
-    with pytest.raises(ValidationError):
-        cl.jobs.retry_many(queue="media", since=datetime(2020, 1, 1))  # naive
+        cl.jobs.retry_many(JobQuery(queues="media"), since=datetime(2020, 1, 1))  # naive
+    with pytest.raises(ValidationError, match="must be a JobQuery"):
+        cl.jobs.cancel_many(EventQuery(event_types="job"))  # type: ignore[arg-type]
     assert cl.jobs.queue("media").counts == {"pending": 5}  # nothing moved
 
-    assert cl.jobs.cancel_many(queue="media", kind="rip") == 3
-    assert cl.jobs.cancel_many(queue="media", kind="rip") == 0  # none left to move
-    assert cl.jobs.cancel_many(queue="other", state="running") == 1
+    # The value jobs.list takes selects what the bulk move takes: list, then move.
+    rips = JobQuery(queues="media", kinds="rip")
+    assert len(cl.jobs.list(rips).items) == 3
+    assert cl.jobs.cancel_many(rips) == 3
+    assert cl.jobs.cancel_many(rips) == 0  # none left to move
+    assert cl.jobs.cancel_many(queues="other", states="running") == 1
     assert cl.jobs.get(running.id).state == "cancelled"
     assert cl.jobs.queue("media").counts == {"cancelled": 3, "pending": 2}
     history = cl.jobs.history(ids[0])
@@ -416,13 +421,26 @@ def test_retry_many_and_cancel_many_by_filter(cl: Chronolog) -> None:
         "cancelled",
     )
     future = datetime.now(UTC) + timedelta(hours=1)
-    assert cl.jobs.retry_many(queue="media", since=future) == 0
-    assert cl.jobs.retry_many(kind="rip", state="cancelled") == 4
+    assert cl.jobs.retry_many(queues="media", since=future) == 0
+    assert cl.jobs.retry_many(kinds="rip", states="cancelled") == 4
     assert {cl.jobs.get(i).state for i in ids[:3]} == {"pending"}
     assert cl.jobs.get(running.id).max_attempts >= 2  # one more attempt allowed
     assert cl.jobs.cancel_many(all=True) == 7
     events = cl.events.query(event_types=["job"], actions=["cancelled"], limit=100)
     assert len(events.items) == 3 + 1 + 7  # one event per job moved
+
+
+def test_bulk_moves_by_subject(cl: Chronolog) -> None:
+    """A subject is a filter of its own: the jobs of one entity, and no others."""
+    cl.states.upsert("disc", "d1")
+    cl.states.upsert("disc", "d2")
+    mine = cl.jobs.enqueue_many([NewJob("rip", subject=("disc", "d1"))] * 2)
+    other = cl.jobs.enqueue("rip", subject=("disc", "d2"))
+    assert cl.jobs.cancel_many(subject=("disc", "d1")) == 2
+    assert {cl.jobs.get(i).state for i in mine} == {"cancelled"}
+    assert cl.jobs.get(other.id).state == "pending"
+    assert cl.jobs.cancel_many(subject=("disc", "nowhere")) == 0
+    assert cl.jobs.retry_many(JobQuery(subject=("disc", "d1"), states="cancelled")) == 2
 
 
 # -- HTTP and the client --------------------------------------------------------------------
@@ -450,8 +468,15 @@ def test_queue_routes_and_client_mirror_the_library(api: Api) -> None:
     refused = api.call("POST", "/jobs/cancel-many", json={})
     assert refused.status_code == 422
     assert "all" in error_of(refused)["message"]
-    assert client.jobs.cancel_many(queue="media", state="pending") == 1
-    assert client.jobs.retry_many(queue="media") == 1
+    typo = api.call("POST", "/jobs/cancel-many", params={"queue": "media"}, json={"all": True})
+    assert typo.status_code == 422  # an unknown filter is refused, never read as "all"
+    assert error_of(typo)["details"]["unknown"] == ["queue"]
+    assert api.cl.jobs.queue("media").counts == {"pending": 1, "running": 2}
+    assert client.jobs.cancel_many(JobQuery(queues="media", states="pending")) == 1
+    assert client.jobs.retry_many(queues="media") == 1
+    # The same query parameters as GET /jobs select what moves.
+    moved = api.call("POST", "/jobs/cancel-many", params={"queues": "media", "states": "pending"})
+    assert moved.json() == {"moved": 1}
 
     reader = api.token("read")
     assert api.call("GET", "/queues", token=reader).status_code == 200

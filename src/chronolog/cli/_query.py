@@ -1,8 +1,11 @@
-"""The event filter options, written once for ``events ls``, ``feed tail`` and ``stats``.
+"""The filter options, written once: of events (``events ls``, ``feed tail``, ``stats``),
+of jobs (``jobs ls``, ``jobs retry-many``, ``jobs cancel-many``) and of entities
+(``entities ls``).
 
 Each command lists the options it offers (Typer reads a command's signature);
-their spelling, help and the one function that turns them into an
-:class:`~chronolog.EventQuery` live here, so the commands build the same value
+their spelling, help and the functions that turn them into an
+:class:`~chronolog.EventQuery`, :class:`~chronolog.JobQuery` or
+:class:`~chronolog.EntityQuery` live here, so the commands build the same value
 the library, the HTTP routes and the UIs take.
 """
 
@@ -10,28 +13,41 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from ..errors import ValidationError
-from ..query import EventQuery
+from ..query import EntityQuery, EventQuery, JobQuery
 from ._common import fail
 from ._when import TIME_HELP, parse_time
 
 __all__ = [
     "ActionOption",
+    "ActiveOption",
     "ActorIdOption",
     "ActorTypeOption",
+    "EnteredSinceOption",
+    "EnteredUntilOption",
+    "EntityKindOption",
+    "EntityStateOption",
+    "JobKindOption",
+    "JobQueueOption",
+    "JobSinceOption",
+    "JobStateOption",
+    "ParentOption",
     "RangeOption",
     "SearchOption",
     "SinceOption",
     "StatusOption",
+    "SubjectOption",
     "TargetIdOption",
     "TargetTypeOption",
     "TypeOption",
     "UntilOption",
+    "entity_query",
     "event_query",
+    "job_query",
 ]
 
 TypeOption = Annotated[
@@ -68,6 +84,48 @@ UntilOption = Annotated[
 ]
 
 
+JobStateOption = Annotated[
+    list[str] | None, typer.Option("--state", "-s", help="Job state (repeatable).")
+]
+JobQueueOption = Annotated[
+    list[str] | None, typer.Option("--queue", "-Q", help="Queue (repeatable).")
+]
+JobKindOption = Annotated[
+    list[str] | None, typer.Option("--kind", "-k", help="Job kind (repeatable).")
+]
+SubjectOption = Annotated[
+    str | None, typer.Option("--subject", metavar="KIND/ID", help="The subject entity.")
+]
+JobSinceOption = Annotated[
+    str | None, typer.Option("--since", metavar="WHEN", help=f"Created at or after: {TIME_HELP}.")
+]
+
+EntityKindOption = Annotated[
+    list[str] | None, typer.Option("--kind", "-k", help="Entity kind (repeatable).")
+]
+EntityStateOption = Annotated[
+    list[str] | None, typer.Option("--state", "-s", help="Current state (repeatable).")
+]
+ActiveOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--active/--finished",
+        help="Only entities not in a terminal state of their machine (--finished: only those in one).",
+    ),
+]
+ParentOption = Annotated[
+    str | None, typer.Option("--parent", metavar="KIND/ID", help="The parent entity.")
+]
+EnteredSinceOption = Annotated[
+    str | None,
+    typer.Option("--since", metavar="WHEN", help=f"Entered their state at or after: {TIME_HELP}."),
+]
+EnteredUntilOption = Annotated[
+    str | None,
+    typer.Option("--until", metavar="WHEN", help="Entered their state at or before, as --since."),
+]
+
+
 def _when(value: str | None, name: str, tz: tzinfo) -> datetime | None:
     if value is None:
         return None
@@ -77,7 +135,7 @@ def _when(value: str | None, name: str, tz: tzinfo) -> datetime | None:
         fail(f"{name}: {exc.message}")
 
 
-_OPTIONS = {
+_EVENT_OPTIONS = {
     # option parameter → EventQuery field
     "event_type": "event_types",
     "action": "actions",
@@ -91,14 +149,28 @@ _OPTIONS = {
     "since": "since",
     "until": "until",
 }
+_JOB_OPTIONS = {
+    "state": "states",
+    "queue": "queues",
+    "kind": "kinds",
+    "subject": "subject",
+    "since": "since",
+}
+_ENTITY_OPTIONS = {
+    "kind": "kinds",
+    "state": "states",
+    "active": "active",
+    "parent": "parent",
+    "since": "since",
+    "until": "until",
+}
+
+Q = TypeVar("Q", EventQuery, JobQuery, EntityQuery)
 
 
-def event_query(tz: tzinfo, params: Mapping[str, Any]) -> EventQuery:
-    """The command's filter options (``ctx.params``: those of the options above that the
-    command offers) as an :class:`~chronolog.EventQuery`; a bad one ends the command
-    with the library's message. Times without an offset are read in ``tz``."""
+def _query(cls: type[Q], options: Mapping[str, str], tz: tzinfo, params: Mapping[str, Any]) -> Q:
     values: dict[str, Any] = {}
-    for option, name in _OPTIONS.items():
+    for option, name in options.items():
         value = params.get(option)
         if value is None or (isinstance(value, list | tuple) and not value):
             continue
@@ -108,6 +180,25 @@ def event_query(tz: tzinfo, params: Mapping[str, Any]) -> EventQuery:
             value = tuple(value)
         values[name] = value
     try:
-        return EventQuery(**values)
+        return cls.from_params(values)
     except ValidationError as exc:
         fail(exc.message)
+
+
+def event_query(tz: tzinfo, params: Mapping[str, Any]) -> EventQuery:
+    """The command's event filter options (``ctx.params``: those of the options above
+    that the command offers) as an :class:`~chronolog.EventQuery`; a bad one ends the
+    command with the library's message. Times without an offset are read in ``tz``."""
+    return _query(EventQuery, _EVENT_OPTIONS, tz, params)
+
+
+def job_query(tz: tzinfo, params: Mapping[str, Any]) -> JobQuery:
+    """The command's job filter options as a :class:`~chronolog.JobQuery` (as
+    :func:`event_query`)."""
+    return _query(JobQuery, _JOB_OPTIONS, tz, params)
+
+
+def entity_query(tz: tzinfo, params: Mapping[str, Any]) -> EntityQuery:
+    """The command's entity filter options as an :class:`~chronolog.EntityQuery` (as
+    :func:`event_query`)."""
+    return _query(EntityQuery, _ENTITY_OPTIONS, tz, params)

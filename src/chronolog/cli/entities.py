@@ -15,12 +15,20 @@ from ._common import (
     JsonOption,
     ProjectOption,
     console,
-    fail,
     local_user,
     open_store,
     print_json,
     print_page_json,
     print_table,
+)
+from ._query import (
+    ActiveOption,
+    EnteredSinceOption,
+    EnteredUntilOption,
+    EntityKindOption,
+    EntityStateOption,
+    ParentOption,
+    entity_query,
 )
 from ._when import TzOption, show_time, zone, zone_label
 
@@ -85,13 +93,13 @@ def history_table(
 
 @app.command("ls")
 def ls(
-    kind: Annotated[str | None, typer.Option("--kind", "-k", help="Entity kind.")] = None,
-    state: Annotated[
-        list[str] | None, typer.Option("--state", "-s", help="State (repeatable; needs --kind).")
-    ] = None,
-    active: Annotated[
-        bool, typer.Option("--active", help="Only entities not in a terminal state.")
-    ] = False,
+    ctx: typer.Context,
+    kind: EntityKindOption = None,
+    state: EntityStateOption = None,
+    active: ActiveOption = None,
+    parent: ParentOption = None,
+    since: EnteredSinceOption = None,
+    until: EnteredUntilOption = None,
     limit: Annotated[int, typer.Option(help="Entities per page (1..100).")] = 20,
     cursor: Annotated[str | None, typer.Option(help="The next_cursor of a previous page.")] = None,
     as_json: JsonOption = False,
@@ -99,18 +107,11 @@ def ls(
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
-    """List entities, newest move first: in some states (--kind and --state), or active."""
-    if state and not kind:
-        fail("--state needs --kind")
-    if state and active:
-        fail("give --state or --active, not both")
+    """List entities, newest move first: of some kinds, in some states, active or
+    finished, children of one parent, entered their state since / until."""
+    query = entity_query(zone(tz), ctx.params)
     with open_store(db, project) as cl:
-        if state and kind:
-            page = cl.states.in_state(kind, state, limit=limit, cursor=cursor)
-        elif active:
-            page = cl.states.active(kind, limit=limit, cursor=cursor)
-        else:
-            page = cl.states.entities(kind, limit=limit, cursor=cursor)
+        page = cl.states.list(query, limit=limit, cursor=cursor)
     if as_json:
         print_page_json(page, Entity.to_dict)
         return

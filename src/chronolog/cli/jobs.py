@@ -21,7 +21,6 @@ from ..jobs import Job
 from ..jobs.exec import CommandNotFound, command_handler
 from ..jobs.worker import Handler, Worker
 from ..models import Actor
-from ..query import JobQuery
 from ._common import (
     DbOption,
     JsonOption,
@@ -38,6 +37,14 @@ from ._common import (
     print_page_json,
     print_table,
     require_extra,
+)
+from ._query import (
+    JobKindOption,
+    JobQueueOption,
+    JobSinceOption,
+    JobStateOption,
+    SubjectOption,
+    job_query,
 )
 from ._when import (
     TIME_HELP,
@@ -107,15 +114,12 @@ def _table(jobs: list[Job], tz: tzinfo) -> Table:
 
 @app.command("ls")
 def ls(
-    state: Annotated[
-        list[str] | None, typer.Option("--state", "-s", help="State (repeatable).")
-    ] = None,
-    queue: Annotated[
-        list[str] | None, typer.Option("--queue", "-Q", help="Queue (repeatable).")
-    ] = None,
-    kind: Annotated[
-        list[str] | None, typer.Option("--kind", "-k", help="Kind (repeatable).")
-    ] = None,
+    ctx: typer.Context,
+    state: JobStateOption = None,
+    queue: JobQueueOption = None,
+    kind: JobKindOption = None,
+    subject: SubjectOption = None,
+    since: JobSinceOption = None,
     limit: Annotated[int, typer.Option(help="Jobs per page (1..100).")] = 20,
     cursor: Annotated[str | None, typer.Option(help="The next_cursor of a previous page.")] = None,
     as_json: JsonOption = False,
@@ -124,12 +128,8 @@ def ls(
     project: ProjectOption = "default",
 ) -> None:
     """List jobs newest first, with counts per queue and state."""
+    query = job_query(zone(tz), ctx.params)
     with open_store(db, project) as cl:
-        query = JobQuery(
-            states=tuple(state) if state else None,
-            queues=tuple(queue) if queue else None,
-            kinds=tuple(kind) if kind else None,
-        )
         page = cl.jobs.list(query, limit=limit, cursor=cursor)
         counts = cl.jobs.counts()
     if as_json:

@@ -22,7 +22,15 @@ from ._common import (
     print_json,
     print_table,
 )
-from ._when import TIME_HELP, TzOption, duration_option, parse_duration, parse_time, zone
+from ._query import (
+    JobKindOption,
+    JobQueueOption,
+    JobSinceOption,
+    JobStateOption,
+    SubjectOption,
+    job_query,
+)
+from ._when import TzOption, duration_option, parse_duration, zone
 
 __all__ = ["app", "register"]
 
@@ -182,63 +190,48 @@ def workers(
     print_table(table)
 
 
-FilterQueue = Annotated[list[str] | None, typer.Option("--queue", "-Q", help="Queue (repeatable).")]
-FilterKind = Annotated[list[str] | None, typer.Option("--kind", "-k", help="Kind (repeatable).")]
-FilterState = Annotated[list[str] | None, typer.Option("--state", "-s", help="State (repeatable).")]
-FilterSince = Annotated[
-    str | None, typer.Option("--since", metavar="WHEN", help=f"Created at or after: {TIME_HELP}.")
-]
 AllOption = Annotated[
     bool, typer.Option("--all", help="No filter: every job in the states (needed without one).")
 ]
 
 
 def _bulk(
-    verb: str,
-    queue: list[str] | None,
-    kind: list[str] | None,
-    state: list[str] | None,
-    since: str | None,
-    everything: bool,
-    tz: str | None,
-    db: str | None,
-    project: str,
+    verb: str, ctx: typer.Context, everything: bool, tz: str | None, db: str | None, project: str
 ) -> None:
-    try:
-        when = None if since is None else parse_time(since, zone(tz))
-    except typer.BadParameter as exc:
-        fail(f"--since: {exc.message}")
+    query = job_query(zone(tz), ctx.params)  # the filter options of `jobs ls`
     with open_store(db, project) as cl:
         move = cl.jobs.retry_many if verb == "retried" else cl.jobs.cancel_many
-        n = move(
-            queue=queue, kind=kind, state=state, since=when, all=everything, actor=local_actor()
-        )
+        n = move(query, all=everything, actor=local_actor())
     console.print(f"{n} job{'s' if n != 1 else ''} {verb}", highlight=False)
 
 
 def retry_many(
-    queue: FilterQueue = None,
-    kind: FilterKind = None,
-    state: FilterState = None,
-    since: FilterSince = None,
+    ctx: typer.Context,
+    queue: JobQueueOption = None,
+    kind: JobKindOption = None,
+    state: JobStateOption = None,
+    subject: SubjectOption = None,
+    since: JobSinceOption = None,
     everything: AllOption = False,
     tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
     """Send every failed or cancelled job of the filter back to pending (one transaction)."""
-    _bulk("retried", queue, kind, state, since, everything, tz, db, project)
+    _bulk("retried", ctx, everything, tz, db, project)
 
 
 def cancel_many(
-    queue: FilterQueue = None,
-    kind: FilterKind = None,
-    state: FilterState = None,
-    since: FilterSince = None,
+    ctx: typer.Context,
+    queue: JobQueueOption = None,
+    kind: JobKindOption = None,
+    state: JobStateOption = None,
+    subject: SubjectOption = None,
+    since: JobSinceOption = None,
     everything: AllOption = False,
     tz: TzOption = None,
     db: DbOption = None,
     project: ProjectOption = "default",
 ) -> None:
     """Cancel every pending or running job of the filter (one transaction)."""
-    _bulk("cancelled", queue, kind, state, since, everything, tz, db, project)
+    _bulk("cancelled", ctx, everything, tz, db, project)

@@ -30,20 +30,21 @@ hosts" rests on. A queue without a control costs the batch one probe of
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from .. import _json
 from .._scope import Scope
-from .._time import require_aware, to_micros
+from .._time import to_micros
 from ..errors import ValidationError
 from ..events import Events
 from ..models import Actor
+from ..query import JobQuery
 from ..store.schema.jobs import JOB_STATES
 from ..store.sql import job_cancels
 from ..store.sql import jobs as sql
 from ..store.sql import queues as qsql
+from ..store.sql import states as entity_sql
 from ..store.sql.events import EventRow
 from ._checks import check_actor, check_int, check_word
 from ._trail import Move, bulk_move, record
@@ -107,17 +108,6 @@ def _check_rate(rate: Any) -> tuple[int, int] | None:
     if period > 86_400 * 366:
         raise ValidationError("rate seconds must be at most a year", field="rate")
     return int(n), round(period * 1_000_000)
-
-
-def _names(value: Iterable[str] | str | None, name: str) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    names = (value,) if isinstance(value, str) else tuple(value)
-    if not names:
-        raise ValidationError(f"{name} must name at least one (or be None)", field=name)
-    for n in names:
-        check_word(n, name)
-    return names
 
 
 class QueueControls(JobReading):
@@ -313,53 +303,47 @@ class QueueControls(JobReading):
 
     def retry_many(
         self,
+        query: JobQuery | None = None,
         *,
-        queue: Iterable[str] | str | None = None,
-        kind: Iterable[str] | str | None = None,
-        state: Iterable[str] | str | None = None,
-        since: datetime | None = None,
         all: bool = False,
         actor: Actor | None = None,
+        **filters: Any,
     ) -> int:
-        """Send every failed or cancelled job the filter selects back to pending, due now.
+        """Send every failed or cancelled job ``query`` selects back to pending, due now.
 
-        One transaction, one event per job moved (action ``retried``); returns
-        how many moved. ``state`` narrows to ``failed`` or ``cancelled``;
-        ``since``: created at or after. A filter that names no queue, kind or
-        ``since`` would move every such job of the project: it is refused
-        unless ``all=True`` says so.
+        ``query`` is a :class:`~chronolog.JobQuery`, or its fields as keywords
+        (``retry_many(queues="rip", states="failed")``), the same value that
+        :meth:`list` takes: list first, then move what you saw. ``states``
+        narrows to ``failed`` or ``cancelled``. One transaction, one event per
+        job moved (action ``retried``); returns how many moved. A query that
+        names no queue, kind, subject or ``since`` would move every such job of
+        the project: it is refused unless ``all=True`` says so.
         """
-        return self._bulk(
-            queue, kind, state, since, all, actor, ("failed", "cancelled"), "pending", "retried"
-        )
+        q = JobQuery.build(query, filters)
+        return self._bulk(q, all, actor, ("failed", "cancelled"), "pending", "retried")
 
     def cancel_many(
         self,
+        query: JobQuery | None = None,
         *,
-        queue: Iterable[str] | str | None = None,
-        kind: Iterable[str] | str | None = None,
-        state: Iterable[str] | str | None = None,
-        since: datetime | None = None,
         all: bool = False,
         actor: Actor | None = None,
+        **filters: Any,
     ) -> int:
-        """Cancel every pending or running job the filter selects (running ones' workers are
+        """Cancel every pending or running job ``query`` selects (running ones' workers are
         told at once, through their cancel watch).
 
-        One transaction, one event per job (action ``cancelled``); returns how
-        many moved. ``state`` narrows to ``pending`` or ``running``. A filter
-        naming no queue, kind or ``since`` is refused unless ``all=True``.
+        ``query`` as for :meth:`retry_many`; ``states`` narrows to ``pending``
+        or ``running``. One transaction, one event per job (action
+        ``cancelled``); returns how many moved. A query naming no queue, kind,
+        subject or ``since`` is refused unless ``all=True``.
         """
-        return self._bulk(
-            queue, kind, state, since, all, actor, ("pending", "running"), "cancelled", "cancelled"
-        )
+        q = JobQuery.build(query, filters)
+        return self._bulk(q, all, actor, ("pending", "running"), "cancelled", "cancelled")
 
     def _bulk(
         self,
-        queue: Iterable[str] | str | None,
-        kind: Iterable[str] | str | None,
-        state: Iterable[str] | str | None,
-        since: datetime | None,
+        q: JobQuery,
         everything: bool,
         actor: Actor | None,
         allowed: tuple[str, ...],
@@ -367,33 +351,42 @@ class QueueControls(JobReading):
         action: str,
     ) -> int:
         scope = self._scope
-        queues = _names(queue, "queue")
-        kinds = _names(kind, "kind")
-        states = _names(state, "state") or allowed
+        states = q.states or allowed
         for s in states:
             if s not in JOB_STATES:
-                raise ValidationError(f"unknown job state {s!r}", field="state")
+                raise ValidationError(f"unknown job state {s!r}", field="states")
             if s not in allowed:
                 raise ValidationError(
-                    f"only {' or '.join(allowed)} jobs can be {action}, not {s}", field="state"
+                    f"only {' or '.join(allowed)} jobs can be {action}, not {s}", field="states"
                 )
         if not isinstance(everything, bool):
             raise ValidationError("all must be true or false", field="all")
-        when = None if since is None else to_micros(require_aware(since, "since"))
-        if queues is None and kinds is None and when is None and not everything:
+        narrowed = (q.queues, q.kinds, q.subject, q.since)
+        if all(f is None for f in narrowed) and not everything:
             raise ValidationError(
-                f"name a queue, a kind or since, or pass all=True to move every "
+                f"name queues, kinds, a subject or since, or pass all=True to move every "
                 f"{' or '.join(states)} job",
                 field="all",
             )
         who = check_actor(actor, scope.limits)
         now = to_micros(scope.clock())
         store = scope.store
-        flt = sql.JobFilter(
-            project_id=scope.project_id, states=states, queues=queues, kinds=kinds, since=when
-        )
+        when = None if q.since is None else to_micros(q.since)
 
         def work(conn: Any) -> list[Move]:
+            subject_pk = None
+            if q.subject is not None:
+                subject_pk = entity_sql.entity_pk_get(conn, scope.project_id, *q.subject)
+                if subject_pk is None:
+                    return []  # no such entity: no job works on it
+            flt = sql.JobFilter(
+                project_id=scope.project_id,
+                states=states,
+                queues=q.queues,
+                kinds=q.kinds,
+                subject_pk=subject_pk,
+                since=when,
+            )
             found = qsql.job_bulk_lock(conn, store.dialect, sql.job_where(flt))
             before = dict(found)
             rows = qsql.job_bulk_update(conn, [i for i, _ in found], states, to_state, now)

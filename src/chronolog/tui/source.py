@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..changes import Subscription
@@ -18,7 +19,7 @@ from ..errors import Conflict, InvalidTransition, NotFound
 from ..events import Events
 from ..jobs import Job, JobLog, Jobs, Pipeline, QueueInfo, WorkerInfo
 from ..models import Actor, Event, Page
-from ..query import EventQuery, JobQuery
+from ..query import EntityQuery, EventQuery, JobQuery
 from ..states import Entity, Machine, States, Transition
 
 if TYPE_CHECKING:
@@ -213,8 +214,8 @@ class PartsSource:
     # -- reading ---------------------------------------------------------------------
 
     def entities(self, *, show_all: bool) -> list[Entity]:
-        read = self._states.entities if show_all else self._states.active
-        return first_pages(read, self._page_size)
+        query = EntityQuery(active=None if show_all else True)
+        return first_pages(partial(self._states.list, query), self._page_size)
 
     def machines(self) -> dict[str, Machine]:
         return {m.kind: m for m in self._states.machines()}

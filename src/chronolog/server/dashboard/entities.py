@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from ...errors import NotFound, ValidationError
 from ...models import Page
-from ...query import JobQuery
+from ...query import EntityQuery, JobQuery
 from ...states import Entity, Machine, Transition
 from .pages import kind_counts
 from .render import page
@@ -71,12 +71,13 @@ def entities(request: Request) -> Response:
     if kind:
         try:
             kind_count = {s: n for s, n in states.counts(kind).items() if n}
-            if state:
-                result = states.in_state(kind, state, limit=50, cursor=cursor)
-            elif show_all:
-                result = states.entities(kind, limit=50, cursor=cursor)
-            else:
-                result = states.active(kind, limit=50, cursor=cursor)
+            # One query: the kind, its state if one is picked, else active unless all=1.
+            query = EntityQuery(
+                kinds=(kind,),
+                states=(state,) if state else None,
+                active=None if state or show_all else True,
+            )
+            result = states.list(query, limit=50, cursor=cursor)
         except ValidationError as exc:
             error, status_code = exc.message, 400
     machine = machines.get(kind)

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import ChronologError, NotFound
+from ...query import JobQuery
 from ...store.schema.jobs import JOB_STATES
 from ..deps import principal_actor
 from .render import page
@@ -111,7 +112,7 @@ async def _act(request: Request, queue: str, verb: str) -> Response:
                 nav="queues",
             )
         move = jobs.retry_many if bulk == "retry" else jobs.cancel_many
-        n = move(queue=queue, actor=actor)
+        n = move(JobQuery(queues=(queue,)), actor=actor)
         done = "retried" if bulk == "retry" else "cancelled"
         return RedirectResponse(f"/queues?done={done}&n={n}&queue={queue}", status_code=303)
 
