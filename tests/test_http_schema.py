@@ -7,6 +7,7 @@ data), on both databases.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from chronolog import Chronolog, Unauthorized
+from chronolog import Chronolog, Job, Unauthorized
+from chronolog.jobs.schedule_models import ScheduleFire
 from chronolog.server import create_app
 
 from ._http import Api
@@ -145,3 +147,55 @@ def test_extreme_dates_are_never_a_5xx(served: Api, path: str, params: dict[str,
             headers={"Authorization": f"Bearer {served.admin}"}, checks=CHECKS
         )
         assert response.status_code in (200, 422), (path, query, response.text)
+
+
+# -- response models are the value types' JSON (issue 17: one JSON form per model) ------
+
+
+def test_response_models_list_exactly_the_keys_of_to_dict(api: Api) -> None:
+    """Each response model is made from its dataclass (``schemas.json_model``): its
+    OpenAPI schema names every key of the value's ``to_dict``, in order, all required, and
+    nothing else; the routes answer with exactly those keys."""
+    cl = api.cl
+    cl.states.define("disc", ["new", "ripped"], {"new": ["ripped"]}, initial="new")
+    moved = cl.states.transition("disc", "d1", "ripped", actor={"type": "user", "id": "ana"})
+    job = cl.jobs.enqueue("rip", {"disc": 1}, subject=("disc", "d1"), max_attempts=2)
+    (claimed,) = cl.jobs.claim("default", "w1")
+    cl.jobs.log(claimed.id, "info", "ripping", lease=claimed.lease)
+    failed = cl.jobs.fail(claimed.id, claimed.lease, "scratched", retry=True)
+    pipeline = cl.jobs.pipeline(["rip", "encode"], subject=("disc", "d1"))
+    cl.jobs.set_limit("default", concurrency=2, rate=(5, 60.0))
+    schedule = cl.jobs.schedules.add("nightly", "scan", every=3600)
+    cl.jobs.register_worker("w1", host="h")
+    now = datetime.now(UTC)
+    samples: dict[str, dict[str, Any]] = {
+        "JobOut": failed.to_dict(),
+        "JobErrorOut": failed.errors[0].to_dict(),
+        "JobLogOut": cl.jobs.logs(claimed.id)[0].to_dict(),
+        "JobMoveOut": cl.jobs.history(job.id)[0].to_dict(),
+        "TransitionOut": moved.to_dict(),
+        "EntityOut": cl.states.get("disc", "d1").to_dict(),
+        "DayCountOut": cl.states.timeline().days[0].to_dict(),
+        "EventOut": cl.events.recent(1)[0].to_dict(),
+        "ActorOut": {"type": "user", "id": "ana", "name": None},
+        "PipelineOut": pipeline.to_dict(),
+        "JobLinksOut": cl.jobs.dependencies(pipeline.jobs[1].id).to_dict(),
+        "QueueOut": cl.jobs.queue("default").to_dict(),
+        "RateOut": {"limit": 5, "seconds": 60.0},
+        "WorkerOut": cl.jobs.workers()[0].to_dict(),
+        "ScheduleOut": {**schedule.to_dict(), "next_fires": []},
+        "FireOut": ScheduleFire("nightly", now, 1, "w1", now).to_dict(),
+    }
+    components = api.app.openapi()["components"]["schemas"]
+    for name, sample in samples.items():
+        model = components[name]
+        assert list(model["properties"]) == list(sample), name
+        assert model["required"] == list(sample), name
+    # The issue's own check, spelled out: the jobs' schema is Job.to_dict's keys.
+    assert set(components["JobOut"]["properties"]) == set(failed.to_dict())
+    jobs_route = api.app.openapi()["paths"]["/api/v1/jobs/{job_id}"]["get"]["responses"]["200"]
+    schema_ = jobs_route["content"]["application/json"]["schema"]
+    assert schema_ == {"$ref": "#/components/schemas/JobOut"}
+    served = api.call("GET", f"/jobs/{failed.id}").json()
+    assert list(served) == list(failed.to_dict())
+    assert Job.from_dict(served) == cl.jobs.get(failed.id)

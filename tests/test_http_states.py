@@ -110,30 +110,67 @@ def test_ids_with_slashes_parents_and_listing(api: Api) -> None:
     page = api.call(
         "GET",
         "/entities",
-        params={"kind": "disc", "state": "ripping", "parent": "season/the-wire/s01"},
+        params={"kinds": "disc", "states": "ripping", "parent": "season/the-wire/s01"},
     ).json()
     assert sorted(e["id"] for e in page["items"]) == ["the-wire/s01/d1", "the-wire/s01/d2"]
     assert page["items"][0]["parent"] == ["season", "the-wire/s01"]
-    both = api.call("GET", "/entities", params={"kind": "disc", "state": "ripping,ripped"}).json()
-    assert len(both["items"]) == 4
+    both = api.call("GET", "/entities", params={"kinds": "disc", "states": "ripping,ripped"})
+    assert len(both.json()["items"]) == 4
+    # Every filter of the EntityQuery combines with the others, states without kinds too.
+    anywhere = api.call("GET", "/entities", params={"states": "ripped"}).json()
+    assert [e["id"] for e in anywhere["items"]] == ["done"]
+    children = api.call("GET", "/entities", params={"parent": "season/the-wire/s01"}).json()
+    assert len(children["items"]) == 2
     first = api.call("GET", "/entities", params={"limit": 2}).json()
     assert len(first["items"]) == 2
     assert first["next_cursor"]
     rest = api.call("GET", "/entities", params={"limit": 2, "cursor": first["next_cursor"]}).json()
     seen = {(e["kind"], e["id"]) for e in first["items"] + rest["items"]}
     assert len(seen) == 4
-    active = api.call("GET", "/entities", params={"active": "true", "kind": "disc"}).json()
+    active = api.call("GET", "/entities", params={"active": "true", "kinds": "disc"}).json()
     assert len(active["items"]) == 4
+    finished = api.call("GET", "/entities", params={"active": "false", "kinds": "disc"}).json()
+    assert finished["items"] == []  # disc has no machine: no terminal state
     for params in (
-        {"state": "ripping"},
-        {"kind": "disc", "state": "ripping", "active": "true"},
-        {"kind": "disc", "parent": "season/x"},
-        {"kind": "disc", "state": "ripping", "parent": "noslash"},
-        {"kind": "disc", "state": "ripping", "parent": "season/missing"},
+        {"kinds": "disc", "parent": "noslash"},
+        {"kinds": "disc", "states": "ripping", "parent": "season/missing"},
+        {"kinds": "disc", "active": "maybe"},
+        {"kinds": "disc", "states": "s" * 65},
+        {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
         {"cursor": "garbage"},
     ):
         response = api.call("GET", "/entities", params=params)
         assert response.status_code in {404, 422}, (params, response.text)
+
+
+def test_unknown_query_parameters_are_refused_by_name(api: Api) -> None:
+    """Every route that reads a query value refuses a parameter it does not know (a typo
+    would otherwise widen the filter silently), naming it and what the route takes."""
+    api.call("PUT", "/entities/disc/d1", json={"title": "D1"})
+    before = api.call("GET", "/entities").json()
+    for path, params in (
+        ("/entities", {"kind": "disc"}),  # the old singular spelling
+        ("/entities", {"kinds": "disc", "colour": "red"}),
+        ("/timeline", {"to_states": "ripped"}),
+        ("/events", {"event_type": "disc"}),
+        ("/feed", {"limt": "5"}),
+        ("/feed/stream", {"after": "", "heartbeats": "1"}),
+        ("/stats", {"window": "1h", "group": "action"}),
+        ("/jobs", {"state": "failed"}),
+        ("/jobs/retry-many", {"queue": "rip"}),
+        ("/jobs/cancel-many", {"queue": "rip"}),
+    ):
+        method = "POST" if path.endswith("-many") else "GET"
+        response = api.call(method, path, params=params)
+        assert response.status_code == 422, (path, response.text)
+        error = error_of(response)
+        unknown = [k for k in params if k not in ("kinds", "window", "after")]
+        assert error["details"]["unknown"] == unknown, (path, error)
+        assert f"unknown query parameter {unknown[0]!r}" in error["message"]
+        known = error["details"]["known"]
+        assert unknown[0] not in known
+        assert {"since", "until"} & set(known) or "states" in known, (path, known)
+    assert api.call("GET", "/entities").json() == before
 
 
 def test_machines_list_and_children(api: Api) -> None:
@@ -179,6 +216,16 @@ def test_timeline(api: Api) -> None:
     assert body["days"][0]["kind"] == "movie"
     assert api.call("GET", "/timeline", params={"tz": "Mars/Olympus"}).status_code == 422
     assert api.call("GET", "/timeline", params={"days": 2000}).status_code == 422
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    moved = api.call("GET", "/timeline", params={"states": "missing", "since": since}).json()
+    assert len(moved["items"]) == 3
+    assert api.call("GET", "/timeline", params={"states": "new"}).json()["items"] == []
+    both = api.call("GET", "/timeline", params={"days": 1, "since": since})
+    assert both.status_code == 422
+    assert "days or since" in error_of(both)["message"]
+    active = api.call("GET", "/timeline", params={"active": "true"})
+    assert active.status_code == 422
+    assert error_of(active)["details"]["field"] == "active"
 
 
 def test_client_states_mirrors_the_library(api: Api) -> None:

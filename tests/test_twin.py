@@ -20,6 +20,7 @@ from chronolog import (
     Actor,
     Chronolog,
     Client,
+    EntityQuery,
     EventQuery,
     InvalidTransition,
     JobQuery,
@@ -172,6 +173,53 @@ def test_states_verbs(parts: Any) -> None:
     assert parts.states.get("movie", "heat").state == "downloading"
 
 
+def test_entity_queries(parts: Any) -> None:
+    parts.states.define(
+        "movie",
+        states=["wanted", "downloading", "done"],
+        transitions={"wanted": ["downloading"], "downloading": ["done"]},
+        initial="wanted",
+        terminal=["done"],
+    )
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    parts.states.upsert("season", "s1")
+    parts.states.transition_many(
+        [
+            {"kind": "movie", "id": "heat", "to": "wanted"},
+            {"kind": "movie", "id": "heat", "to": "downloading"},
+            {"kind": "movie", "id": "ran", "to": "wanted", "parent": ("season", "s1")},
+            ("movie", "alien", "wanted"),
+            ("movie", "alien", "downloading"),
+            ("movie", "alien", "done"),
+        ]
+    )
+    ids = lambda page: sorted(e.id for e in page.items)  # noqa: E731
+    assert ids(parts.states.list(EntityQuery(kinds="movie", active=True))) == ["heat", "ran"]
+    assert ids(parts.states.list(kinds="movie", active=False)) == ["alien"]
+    assert ids(parts.states.list(parent=("season", "s1"))) == ["ran"]
+    assert ids(parts.states.list(states=["downloading", "done"], since=start)) == [
+        "alien",
+        "heat",
+    ]
+    assert ids(parts.states.list(kinds="movie", until=start)) == []
+    # The named lists are the same queries.
+    assert parts.states.active("movie") == parts.states.list(kinds="movie", active=True)
+    assert parts.states.in_state("movie", "wanted", parent=("season", "s1")).items == (
+        parts.states.list(parent=("season", "s1")).items
+    )
+    moves = parts.states.timeline(EntityQuery(kinds="movie", states="downloading", since=start))
+    assert sorted(t.entity_id for t in moves.page.items) == ["alien", "heat"]
+    assert moves.count("movie", "downloading") == 2
+    with pytest.raises(ValidationError, match="the timeline cannot filter on active"):
+        parts.states.timeline(active=True)
+    with pytest.raises(ValidationError, match="days or since"):
+        parts.states.timeline(days=2, since=start)
+    with pytest.raises(ValidationError, match="unknown entity filter"):
+        parts.states.list(kind="movie")
+    with pytest.raises(NotFound):
+        parts.states.list(parent=("season", "nope"))
+
+
 def test_jobs_verbs(parts: Any) -> None:
     boss = Actor("user", "boss", "Boss")
     job = parts.jobs.enqueue("rip", {"disc": 1}, queue="media", subject=("disc", 1), actor=boss)
@@ -204,6 +252,35 @@ def test_jobs_verbs(parts: Any) -> None:
     assert [j.id for j in parts.jobs.failed(datetime.now(UTC) + timedelta(hours=1))] == []
 
 
+def test_queue_verbs_bulk_moves_and_pipelines_record_who(parts: Any) -> None:
+    """Every operator verb takes ``actor=`` on both sides (over HTTP: an optional
+    ``{"actor"}`` body; without one the server records the token's member)."""
+    boss = Actor("user", "boss", "Boss")
+    parts.jobs.enqueue_many([NewJob("rip", queue="media")] * 2)
+    assert parts.jobs.pause("media", actor=boss).paused
+    assert not parts.jobs.resume("media", actor=boss).paused
+    assert parts.jobs.set_limit("media", concurrency=2, actor=boss).concurrency == 2
+    queue_events = parts.events.query(event_types="queue", limit=10).items
+    assert [(e.action, e.actor) for e in queue_events] == [
+        ("limited", boss),
+        ("resumed", boss),
+        ("paused", boss),
+    ]
+    assert parts.jobs.cancel_many(JobQuery(queues="media"), actor=boss) == 2
+    assert parts.jobs.retry_many(queues="media", actor=boss) == 2
+    for job in parts.jobs.list(queues="media").items:
+        moves = parts.jobs.history(job.id)
+        assert [(m.action, m.actor) for m in moves[1:]] == [
+            ("cancelled", ("user", "boss", "Boss")),
+            ("retried", ("user", "boss", "Boss")),
+        ]
+    pipeline = parts.jobs.pipeline(["rip", "encode"], subject=("disc", "1"), actor=boss)
+    firsts = {parts.jobs.history(j.id)[0].actor for j in pipeline.jobs}
+    assert firsts == {("user", "boss", "Boss")}
+    with pytest.raises(ValidationError, match="unknown job filter"):
+        parts.jobs.cancel_many(queue="media")
+
+
 def test_ping(parts: Any, backend: str) -> None:
     health = parts.ping()
     assert health.ready
@@ -234,14 +311,6 @@ INTENDED: dict[str, str] = {
     "RemoteJobs.release_unstarted": "gives back jobs a long-poll took for the worker",
     "Jobs.register_worker(remote)": "a worker registered through the client is remote",
     "Jobs.wake_cancel_watch": "wakes a local worker's cancel watch (remote: the server's)",
-    # Open: issue 16's queue verbs arrived without actor= over HTTP (the server records
-    # the token's member). To close: an optional {"actor"} body on their routes.
-    "Jobs.pause(actor)": "open: see above",
-    "Jobs.resume(actor)": "open: see above",
-    "Jobs.set_limit(actor)": "open: see above",
-    "Jobs.retry_many(actor)": "open: see above",
-    "Jobs.cancel_many(actor)": "open: see above",
-    "Jobs.pipeline(actor)": "open: see above (POST /pipelines records the token's member)",
     "Jobs.reconcile_waiting": "maintenance the rescue runs where the store is (the server's)",
     "Feed.matcher": "serves many followers from one read: the server's fan-out",
     "Feed.position": "compares cursors for the server's fan-out",

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -48,8 +48,9 @@ from .models import (
     Series,
     Target,
 )
-from .query import EventQuery, JobQuery
+from .query import EntityQuery, EventQuery, JobQuery
 from .states.models import DayCount, Entity, Machine, Timeline, Transition
+from .states.views import EntityViews
 
 __all__ = [
     "Client",
@@ -485,7 +486,7 @@ def _parent(value: tuple[str, str | int] | Entity | None) -> list[str] | None:
     return [value[0], str(value[1])]
 
 
-class RemoteStates:
+class RemoteStates(EntityViews):
     """``cl.states`` over HTTP: machines, entities, moves, history and the timeline."""
 
     def __init__(self, client: Client) -> None:
@@ -623,59 +624,36 @@ class RemoteStates:
         rows = self._client.paged(path, {"after": after}, "after", limit)
         return [Transition.from_dict(r) for r in rows]
 
-    def _entities(self, **params: Any) -> Page[Entity]:
-        return _page(self._client.request("GET", "/entities", params=params), Entity.from_dict)
-
-    def in_state(
+    def list(
         self,
-        kind: str,
-        states: Iterable[str] | str,
+        query: EntityQuery | None = None,
         *,
-        parent: tuple[str, str | int] | None = None,
-        since: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        **filters: Any,
     ) -> Page[Entity]:
-        """Entities of ``kind`` now in one of ``states``, newest move first."""
-        return self._entities(
-            kind=kind,
-            state=_csv(states),
-            parent=None if parent is None else f"{parent[0]}/{parent[1]}",
-            since=_time(since),
-            limit=limit,
-            cursor=cursor,
-        )
-
-    def entities(
-        self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
-    ) -> Page[Entity]:
-        """Every entity (of ``kind``), newest move first."""
-        return self._entities(kind=kind, limit=limit, cursor=cursor)
-
-    def active(
-        self, kind: str | None = None, *, limit: int = 50, cursor: str | None = None
-    ) -> Page[Entity]:
-        """Entities not in a terminal state of their kind's machine."""
-        return self._entities(kind=kind, active="true", limit=limit, cursor=cursor)
+        """Entities newest move first, matching ``query`` (see
+        :meth:`chronolog.states.States.list`); ``in_state``, ``active`` and
+        ``entities`` are this with a query made for them."""
+        params = {**EntityQuery.build(query, filters).to_params(), "limit": limit, "cursor": cursor}
+        return _page(self._client.request("GET", "/entities", params=params), Entity.from_dict)
 
     def timeline(
         self,
+        query: EntityQuery | None = None,
         *,
-        days: int = 7,
-        kinds: Iterable[str] | str | None = None,
-        to_states: Iterable[str] | str | None = None,
-        until: datetime | None = None,
+        days: int | None = None,
         tz: tzinfo | None = None,
         limit: int = 50,
         cursor: str | None = None,
         with_counts: bool = True,
+        **filters: Any,
     ) -> Timeline:
-        """Moves of every kind newest first, and per-day counts of distinct entities."""
+        """Moves of every kind newest first, and per-day counts of distinct entities
+        (see :meth:`chronolog.states.States.timeline`)."""
         params = {
+            **EntityQuery.build(query, filters).to_params(),
             "days": days,
-            "kinds": _csv(kinds),
-            "to_states": _csv(to_states),
-            "until": _time(until),
             "tz": None if tz is None else str(tz),
             "limit": limit,
             "cursor": cursor,
@@ -684,10 +662,7 @@ class RemoteStates:
         body = self._client.request("GET", "/timeline", params=params)
         return Timeline(
             page=_page(body, Transition.from_dict),
-            days=[
-                DayCount(date.fromisoformat(d["day"]), d["kind"], d["to_state"], int(d["count"]))
-                for d in body["days"]
-            ],
+            days=[DayCount.from_dict(d) for d in body["days"]],
         )
 
 
@@ -793,6 +768,11 @@ def _done_json(
     ]
 
 
+def _acted(actor: Actor | None) -> dict[str, Any] | None:
+    """The body of a verb that may name who does it (``None``: the token's member)."""
+    return None if actor is None else {"actor": _party(actor)}
+
+
 def _job_body(item: NewJob | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(item, NewJob):
         data = {name: getattr(item, name) for name in NewJob.__slots__}
@@ -883,12 +863,16 @@ class RemoteJobs:
         subject: tuple[str, str | int] | None = None,
         name: str | None = None,
         on_failure: str = "cancel",
+        actor: Actor | None = None,
     ) -> Pipeline:
-        """Enqueue a chain of stages on one subject as one pipeline (``Jobs.pipeline``)."""
+        """Enqueue a chain of stages on one subject as one pipeline (``Jobs.pipeline``);
+        ``actor`` defaults to the token's member."""
         body: dict[str, Any] = {
             "stages": [_job_body(NewJob(s) if isinstance(s, str) else s) for s in stages],
             "on_failure": on_failure,
         }
+        if actor is not None:
+            body["actor"] = _party(actor)
         if subject is not None:
             body["subject"] = [subject[0], str(subject[1])]
         if name is not None:
@@ -936,14 +920,13 @@ class RemoteJobs:
 
     def retry(self, job_id: int, *, actor: Actor | None = None) -> Job:
         """A failed or cancelled job back to pending."""
-        body = None if actor is None else {"actor": _party(actor)}
-        return Job.from_dict(self._client.request("POST", f"/jobs/{int(job_id)}/retry", json=body))
+        path = f"/jobs/{int(job_id)}/retry"
+        return Job.from_dict(self._client.request("POST", path, json=_acted(actor)))
 
     def cancel(self, job_id: int, *, actor: Actor | None = None) -> Job:
         """Cancel a pending or running job."""
-        body = None if actor is None else {"actor": _party(actor)}
         path = f"/jobs/{int(job_id)}/cancel"
-        return Job.from_dict(self._client.request("POST", path, json=body))
+        return Job.from_dict(self._client.request("POST", path, json=_acted(actor)))
 
     def rescue(self, *, limit: int = 500) -> int:
         """Put running jobs whose lease expired back to pending; returns how many."""
@@ -991,15 +974,15 @@ class RemoteJobs:
         """One queue."""
         return QueueInfo.from_dict(self._client.request("GET", f"/queues/{_segment(name)}"))
 
-    def pause(self, queue: str) -> QueueInfo:
+    def pause(self, queue: str, *, actor: Actor | None = None) -> QueueInfo:
         """Stop every worker claiming from ``queue`` at its next claim."""
         path = f"/queues/{_segment(queue)}/pause"
-        return QueueInfo.from_dict(self._client.request("POST", path))
+        return QueueInfo.from_dict(self._client.request("POST", path, json=_acted(actor)))
 
-    def resume(self, queue: str) -> QueueInfo:
+    def resume(self, queue: str, *, actor: Actor | None = None) -> QueueInfo:
         """Let workers claim from ``queue`` again."""
         path = f"/queues/{_segment(queue)}/resume"
-        return QueueInfo.from_dict(self._client.request("POST", path))
+        return QueueInfo.from_dict(self._client.request("POST", path, json=_acted(actor)))
 
     def set_limit(
         self,
@@ -1007,52 +990,52 @@ class RemoteJobs:
         *,
         concurrency: int | None = None,
         rate: tuple[int, float] | None = None,
+        actor: Actor | None = None,
     ) -> QueueInfo:
         """Set (or clear) ``queue``'s concurrency and rate limits."""
         body = {
             "concurrency": concurrency,
             "rate": None if rate is None else {"limit": rate[0], "seconds": rate[1]},
+            **(_acted(actor) or {}),
         }
         path = f"/queues/{_segment(queue)}/limit"
         return QueueInfo.from_dict(self._client.request("PUT", path, json=body))
 
-    def _bulk(self, path: str, **filters: Any) -> int:
-        body: dict[str, Any] = {"all": bool(filters.pop("all"))}
-        for key in ("queue", "kind", "state"):
-            value = filters[key]
-            if value is not None:
-                body[key] = [value] if isinstance(value, str) else builtins.list(value)
-        if filters["since"] is not None:
-            body["since"] = _time(filters["since"])
-        return int(self._client.request("POST", path, json=body)["moved"])
+    def _bulk(
+        self,
+        path: str,
+        query: JobQuery | None,
+        everything: bool,
+        actor: Actor | None,
+        **filters: Any,
+    ) -> int:
+        # The query as GET /jobs takes it (query parameters); who and "all" in the body.
+        params = JobQuery.build(query, filters).to_params()
+        body = {"all": everything, **(_acted(actor) or {})}
+        return int(self._client.request("POST", path, params=params, json=body)["moved"])
 
     def retry_many(
         self,
+        query: JobQuery | None = None,
         *,
-        queue: Iterable[str] | str | None = None,
-        kind: Iterable[str] | str | None = None,
-        state: Iterable[str] | str | None = None,
-        since: datetime | None = None,
         all: bool = False,
+        actor: Actor | None = None,
+        **filters: Any,
     ) -> int:
-        """Failed or cancelled jobs of the filter back to pending; how many moved."""
-        return self._bulk(
-            "/jobs/retry-many", queue=queue, kind=kind, state=state, since=since, all=all
-        )
+        """Failed or cancelled jobs of ``query`` back to pending; how many moved (see
+        :meth:`chronolog.jobs.Jobs.retry_many`)."""
+        return self._bulk("/jobs/retry-many", query, all, actor, **filters)
 
     def cancel_many(
         self,
+        query: JobQuery | None = None,
         *,
-        queue: Iterable[str] | str | None = None,
-        kind: Iterable[str] | str | None = None,
-        state: Iterable[str] | str | None = None,
-        since: datetime | None = None,
         all: bool = False,
+        actor: Actor | None = None,
+        **filters: Any,
     ) -> int:
-        """Cancel the pending or running jobs of the filter; how many moved."""
-        return self._bulk(
-            "/jobs/cancel-many", queue=queue, kind=kind, state=state, since=since, all=all
-        )
+        """Cancel the pending or running jobs of ``query``; how many moved."""
+        return self._bulk("/jobs/cancel-many", query, all, actor, **filters)
 
     def workers(self, *, stale_after: float = 30.0) -> builtins.list[WorkerInfo]:
         """Registered workers, their running jobs and heartbeat age."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
+
+from ..models import Actor
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -19,6 +21,7 @@ __all__ = [
     "NewJob",
     "Pipeline",
     "QueueInfo",
+    "Rate",
     "WorkerInfo",
 ]
 
@@ -45,6 +48,15 @@ class JobError:
     at: datetime
     error: str
     worker: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (within :meth:`Job.to_dict`)."""
+        return {
+            "attempt": self.attempt,
+            "at": _iso(self.at),
+            "error": self.error,
+            "worker": self.worker,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JobError:
@@ -115,7 +127,7 @@ class Job:
             "finished_at",
         ):
             data[name] = _iso(getattr(self, name))
-        data["errors"] = [{**asdict(e), "at": _iso(e.at)} for e in self.errors]
+        data["errors"] = [e.to_dict() for e in self.errors]
         data["subject"] = list(self.subject) if self.subject else None
         return data
 
@@ -226,7 +238,9 @@ class JobMove:
     from_state: str | None
     to_state: str
     at: datetime
-    actor: tuple[str | None, str | None, str | None]
+    actor: tuple[str | None, str | None, str | None] = field(
+        metadata={"json": Actor | None}  # {"type", "id", "name"} in its JSON form
+    )
     metadata: dict[str, Any] | None
     event_id: int | None
     action: str | None = None
@@ -265,6 +279,15 @@ class JobMove:
 
 
 @dataclass(frozen=True, slots=True)
+class Rate:
+    """A queue's rate limit in its JSON form: at most ``limit`` job starts per window of
+    ``seconds`` (:attr:`QueueInfo.rate` holds it as the pair ``(limit, seconds)``)."""
+
+    limit: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class QueueInfo:
     """A queue: its jobs by state, whether it is paused, and its limits.
 
@@ -277,7 +300,7 @@ class QueueInfo:
     counts: dict[str, int] = field(default_factory=dict)
     paused: bool = False
     concurrency: int | None = None
-    rate: tuple[int, float] | None = None
+    rate: tuple[int, float] | None = field(default=None, metadata={"json": Rate | None})
 
     @property
     def running(self) -> int:
@@ -433,6 +456,9 @@ class Pipeline:
     created_at: datetime
     jobs: tuple[Job, ...]
 
+    json_properties: ClassVar[tuple[str, ...]] = ("state", "done")
+    """The properties :meth:`to_dict` adds to the fields."""
+
     @property
     def state(self) -> str:
         """Where the pipeline stands: ``failed`` or ``cancelled`` if a stage is, else
@@ -456,9 +482,9 @@ class Pipeline:
             "name": self.name,
             "subject": list(self.subject) if self.subject else None,
             "created_at": _iso(self.created_at),
+            "jobs": [j.to_dict() for j in self.jobs],
             "state": self.state,
             "done": self.done,
-            "jobs": [j.to_dict() for j in self.jobs],
         }
 
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ class Schedule:
     name: str
     kind: str
     cron: str | None
-    every: timedelta | None
+    every: timedelta | None = field(metadata={"json": int | None})  # seconds in its JSON form
     tz: str
     payload: dict[str, Any] | None
     queue: str

@@ -37,8 +37,6 @@ from .middleware import PRINCIPAL
 __all__ = [
     "Context",
     "JsonBody",
-    "PageDep",
-    "PageParams",
     "ServerState",
     "bounded_list",
     "check_json",
@@ -146,29 +144,6 @@ def optional_principal(request: Request) -> Principal | None:
         return state_of(request).root.auth.authenticate(token.strip())
     except ChronologError:
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class PageParams:
-    """``page`` + ``limit`` (offset paging) or ``cursor`` (keyset paging)."""
-
-    page: int
-    limit: int
-    cursor: str | None
-
-
-def _page_params(
-    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number.")] = 1,
-    limit: Annotated[int, Query(ge=1, le=10_000, description="Items per page.")] = 50,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=512, description="The `next_cursor` of the previous page."),
-    ] = None,
-) -> PageParams:
-    return PageParams(page, limit, cursor)
-
-
-PageDep = Annotated[PageParams, Depends(_page_params)]
 
 
 def page_body(page: Page[Any], item: Callable[[Any], Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
@@ -113,6 +114,22 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(
             400, "invalid_json", f"the request body is not valid JSON: {invalid[0]['msg']}"
         )
+    unknown = [
+        e["loc"][1]
+        for e in errors
+        if e["type"] == "extra_forbidden" and len(e["loc"]) == 2 and e["loc"][0] == "query"
+    ]
+    if unknown:
+        # A query model forbids extras (server/query.py): say which, and what it takes.
+        known = _query_names(request)
+        takes = f"; this route takes {', '.join(known)}" if known else ""
+        names = ", ".join(repr(n) for n in unknown)
+        return error_response(
+            422,
+            "validation_error",
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''} {names}{takes}",
+            {"field": unknown[0], "unknown": unknown, "known": known, "errors": errors},
+        )
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(first["loc"])
     return error_response(
@@ -121,6 +138,24 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         f"{where}: {first['msg']}" if where else str(first["msg"]),
         {"errors": errors},
     )
+
+
+def _query_names(request: Request) -> list[str]:
+    """The query parameters the request's route declares (its models' fields included)."""
+    names: set[str] = set()
+    stack = [getattr(request.scope.get("route"), "dependant", None)]
+    while stack:
+        dependant = stack.pop()
+        if dependant is None:
+            continue
+        for field in dependant.query_params:
+            model = field.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                names.update(f.alias or n for n, f in model.model_fields.items())
+            else:
+                names.add(field.alias)
+        stack.extend(dependant.dependencies)
+    return sorted(names)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

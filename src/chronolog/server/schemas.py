@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import functools
+import operator
+import types
+import typing
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import models_json_schema
 
 __all__ = [
@@ -14,6 +21,7 @@ __all__ = [
     "Strict",
     "documented_body",
     "extra_components",
+    "json_model",
 ]
 
 _DOCUMENTED: list[type[BaseModel]] = []
@@ -83,3 +91,60 @@ def extra_components() -> dict[str, Any]:
     )
     defs: dict[str, Any] = top.get("$defs", {})
     return defs
+
+
+# -- response models made from the value types -------------------------------------------
+
+_MODELS: dict[type, type[BaseModel]] = {}
+
+
+def json_model(
+    cls: type, *, extra: Mapping[str, Any] | None = None, name: str | None = None
+) -> type[BaseModel]:
+    """The response model of a value type's JSON form (its ``to_dict``), made from the
+    dataclass's fields, so the shape is written once, beside the dataclass.
+
+    A field's JSON type follows its Python type: tuples and frozensets are lists, a
+    nested dataclass is its own model (``<Name>Out``), times are RFC 3339 strings. A
+    field whose JSON differs from its type says so in its metadata (``{"json": T}``:
+    ``Schedule.every`` is seconds, ``JobMove.actor`` an ``Actor``); properties that
+    ``to_dict`` adds are named by the class's ``json_properties`` (their return
+    types). ``extra`` adds what a route puts beside the value (``{name: type}``).
+    ``tests/test_http_schema.py`` checks every model's keys against ``to_dict``.
+    """
+    if extra is None and name is None and cls in _MODELS:
+        return _MODELS[cls]
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        json_type = f.metadata.get("json", hints[f.name])
+        fields[f.name] = (_json_type(json_type), Field(description=f.metadata.get("doc")))
+    for prop in getattr(cls, "json_properties", ()):
+        returns = typing.get_type_hints(getattr(cls, prop).fget)["return"]
+        fields[prop] = (_json_type(returns), ...)
+    for key, value in (extra or {}).items():
+        fields[key] = (value, ...)
+    doc = (cls.__doc__ or "").strip().split("\n\n")[0]
+    model: type[BaseModel] = create_model(name or f"{cls.__name__}Out", __doc__=doc, **fields)
+    if extra is None and name is None:
+        _MODELS[cls] = model
+    return model
+
+
+def _json_type(tp: Any) -> Any:
+    """The type of ``tp``'s JSON form, for pydantic."""
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return functools.reduce(operator.or_, [_json_type(a) for a in get_args(tp)])
+    if origin in (tuple, frozenset, list, set):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        item = functools.reduce(operator.or_, [_json_type(a) for a in args]) if args else Any
+        return list[item]  # type: ignore[valid-type]
+    if origin in (dict, Mapping):
+        key, value = get_args(tp)
+        return dict[key, _json_type(value)]  # type: ignore[misc,valid-type]
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return json_model(tp)
+    if tp in (datetime, date, str, int, float, bool, type(None)) or tp is Any:
+        return tp
+    raise TypeError(f"no JSON form for {tp!r}: give the field a {{'json': type}} metadata")

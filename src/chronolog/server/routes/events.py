@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
@@ -12,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ...errors import TooLarge, ValidationError
 from ...models import Event
-from ..deps import Context, JsonBody, PageDep, check_json, page_body, require
-from ..query import EventQueryDep
-from ..schemas import ERROR_RESPONSES, Strict, documented_body
+from ...query import EventQuery
+from ..deps import Context, JsonBody, check_json, page_body, require
+from ..query import PageParams, query_dep
+from ..schemas import ERROR_RESPONSES, Strict, documented_body, json_model
 
 __all__ = ["EventOut", "router"]
 
@@ -58,31 +59,10 @@ class EventBatchIn(Strict):
     events: list[EventIn]
 
 
-class ActorOut(BaseModel):
-    type: str
-    id: str | None
-    name: str | None
-
-
-class TargetOut(BaseModel):
-    type: str
-    id: str | None
-    title: str | None
-
-
-class EventOut(BaseModel):
-    """A recorded event; times are RFC 3339 UTC."""
-
-    id: int
-    project: str
-    occurred_at: datetime
-    event_type: str
-    action: str
-    status: str
-    actor: ActorOut | None
-    target: TargetOut | None
-    error: str | None
-    metadata: dict[str, Any] | None
+if TYPE_CHECKING:
+    EventOut = BaseModel
+else:
+    EventOut = json_model(Event)  # Event.to_dict, the one JSON form of an event
 
 
 class EventPage(BaseModel):
@@ -207,20 +187,24 @@ async def record_events(
     return {"ids": ids} if batch else {"id": ids[0]}
 
 
+class EventsParams(PageParams):
+    """Paging of ``GET /events`` and whether to count every match."""
+
+    with_total: bool = Field(default=True, description="Count every match.")
+
+
+EventsQuery = Annotated[tuple[EventQuery, EventsParams], query_dep(EventQuery, EventsParams)]
+
+
 @router.get("", response_model=EventPage)
 def query_events(
-    ctx: Annotated[Context, Depends(require("read"))],
-    paging: PageDep,
-    query: EventQueryDep,
-    with_total: Annotated[bool, Query(description="Count every match.")] = True,
+    ctx: Annotated[Context, Depends(require("read"))], found: EventsQuery
 ) -> dict[str, Any]:
-    """Events newest first, with every filter of ``cl.events.query`` (an ``EventQuery``)."""
+    """Events newest first, with every filter of ``cl.events.query`` (an ``EventQuery``).
+    An unknown query parameter is a 422 naming it."""
+    query, p = found
     page = ctx.cl.events.query(
-        query,
-        page=paging.page,
-        limit=paging.limit,
-        cursor=paging.cursor,
-        with_total=with_total,
+        query, page=p.page, limit=p.limit, cursor=p.cursor, with_total=p.with_total
     )
     return page_body(page, event_json)
 

@@ -21,17 +21,18 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ...core import Chronolog
 from ...feed import FeedPage
+from ...query import EventQuery
 from ..deps import Context, ServerState, require
 from ..fanout import POLL, Entry, FeedHub, Follower, Step
 from ..live import Held
-from ..query import EventQueryDep
+from ..query import QueryParams, query_dep
 from ..schemas import ERROR_RESPONSES
 from ..waker import Waker
 from .events import EventOut, event_json
@@ -112,10 +113,37 @@ def page_json(page: FeedPage) -> dict[str, Any]:
     }
 
 
-Limit = Annotated[int, Query(ge=1, le=1000, description="Most events per page.")]
-After = Annotated[
-    str | None, Query(max_length=512, description="A feed cursor (absent: the start).")
-]
+class FeedParams(QueryParams):
+    """Where to read from, and how many events at most."""
+
+    after: str | None = Field(
+        default=None, max_length=512, description="A feed cursor (absent: the start)."
+    )
+    limit: int = Field(default=100, ge=1, le=1000, description="Most events per page.")
+
+
+class ReadParams(FeedParams):
+    """``GET /feed``: a page, or a long-poll of up to ``wait`` seconds."""
+
+    wait: float = Field(
+        default=0,
+        ge=0,
+        le=60,
+        allow_inf_nan=False,
+        description="Seconds to wait for a first event (long-poll).",
+    )
+
+
+class StreamParams(FeedParams):
+    """``GET /feed/stream``: how often a quiet stream sends a heartbeat."""
+
+    heartbeat: float = Field(
+        default=15, ge=0.1, le=60, allow_inf_nan=False, description="Seconds between heartbeats."
+    )
+
+
+ReadQuery = Annotated[tuple[EventQuery, ReadParams], query_dep(EventQuery, ReadParams)]
+StreamQuery = Annotated[tuple[EventQuery, StreamParams], query_dep(EventQuery, StreamParams)]
 
 
 def _bounded(page: FeedPage) -> dict[str, Any]:
@@ -158,24 +186,15 @@ def _step_json(step: Step) -> dict[str, Any]:
 async def read_feed(
     request: Request,
     ctx: Annotated[Context, Depends(require("read"))],
-    query: EventQueryDep,
-    after: After = None,
-    limit: Limit = 100,
-    wait: Annotated[
-        float,
-        Query(
-            ge=0,
-            le=60,
-            allow_inf_nan=False,
-            description="Seconds to wait for a first event (long-poll).",
-        ),
-    ] = 0,
+    found: ReadQuery,
 ) -> Any:
     """Events after ``after`` in commit order; with ``wait``, hold the request until at
     least one arrives or ``wait`` seconds pass (then an empty page, cursor advanced).
 
     A page holds at most ``limit`` events and about a MiB of them: continue from
-    ``next_cursor`` either way."""
+    ``next_cursor`` either way. An unknown query parameter is a 422 naming it."""
+    query, p = found
+    after, limit, wait = p.after, p.limit, p.wait
     waker = _waker(request)
     wait = min(wait, waker.max_wait)
     page: FeedPage = await run_in_threadpool(ctx.cl.feed.read, after, limit=limit, query=query)
@@ -244,13 +263,7 @@ _SSE_EVENT = {
 async def stream_feed(
     request: Request,
     ctx: Annotated[Context, Depends(require("read"))],
-    query: EventQueryDep,
-    after: After = None,
-    limit: Limit = 100,
-    heartbeat: Annotated[
-        float,
-        Query(ge=0.1, le=60, allow_inf_nan=False, description="Seconds between heartbeats."),
-    ] = 15,
+    found: StreamQuery,
     last_event_id: Annotated[
         str | None,
         Header(
@@ -267,7 +280,8 @@ async def stream_feed(
     as many streams as it may (429). A stream whose token is revoked or expires
     gets an ``event: error`` (``unauthorized``) and ends within seconds.
     """
-    cursor = last_event_id or after
+    query, p = found
+    cursor, limit, heartbeat = last_event_id or p.after, p.limit, p.heartbeat
     first: FeedPage = await run_in_threadpool(ctx.cl.feed.read, cursor, limit=limit, query=query)
     held: Held = ctx.state.live.open(ctx.principal)
     try:

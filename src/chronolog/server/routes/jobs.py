@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
@@ -21,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import ChronologError, TooLarge, ValidationError
 from ...jobs import Job, JobLog
 from ...models import Actor
+from ...query import JobQuery
 from ..deps import (
     Context,
     ServerState,
@@ -29,12 +29,12 @@ from ..deps import (
     page_body,
     require,
 )
-from ..query import JobQueryDep
-from ..schemas import ERROR_RESPONSES, Strict
+from ..query import PageLimit, query_dep
+from ..schemas import ERROR_RESPONSES, Strict, json_model
 from ..waker import Waker
 from .events import ActorIn
 
-__all__ = ["JobIn", "JobOut", "install", "job_item", "job_json", "router"]
+__all__ = ["ActedBy", "JobIn", "JobOut", "acting", "install", "job_item", "job_json", "router"]
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
@@ -83,45 +83,14 @@ class JobBatchIn(Strict):
     )
 
 
-class JobErrorOut(BaseModel):
-    attempt: int
-    at: datetime
-    error: str
-    worker: str | None
-
-
-class JobOut(BaseModel):
-    """A job and where it stands; ``lease`` is the fencing token of its newest claim."""
-
-    id: int
-    project: str
-    queue: str
-    kind: str
-    payload: dict[str, Any] | None
-    state: str
-    priority: int
-    run_at: datetime
-    attempt: int
-    max_attempts: int
-    errors: list[JobErrorOut]
-    unique_key: str | None
-    subject: list[str] | None
-    worker: str | None
-    pid: int | None
-    lease: int
-    lease_expires_at: datetime | None
-    heartbeat_at: datetime | None
-    progress: float | None
-    progress_text: str | None
-    result: dict[str, Any] | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    depends_on: list[int] = Field(default_factory=list, description="Jobs it runs after.")
-    on_failure: str | None = None
-    waiting_for: int | None = Field(default=None, description="Dependencies not finished.")
-    dependents: int = Field(default=0, description="How many jobs run after it.")
-    pipeline_id: int | None = None
+if TYPE_CHECKING:
+    JobOut = BaseModel
+    JobLogOut = BaseModel
+else:
+    # The JSON forms of Job (with its errors) and JobLog: their to_dict, made from the
+    # dataclasses (server/schemas.json_model).
+    JobOut = json_model(Job)
+    JobLogOut = json_model(JobLog)
 
 
 class JobPage(BaseModel):
@@ -138,18 +107,6 @@ class Enqueued(BaseModel):
     """The ids of the enqueued jobs (a held unique key yields the holder's id)."""
 
     ids: list[int]
-
-
-class JobLogOut(BaseModel):
-    """One line of a job's log; tail with ``after`` = the last line's id."""
-
-    id: int
-    job_id: int
-    attempt: int
-    at: datetime
-    level: str
-    message: str
-    fields: dict[str, Any] | None
 
 
 class DoneIn(Strict):
@@ -303,7 +260,7 @@ def enqueue(
 ) -> dict[str, Any]:
     """Enqueue one job (→ the job), or ``{"jobs": [...]}`` in one transaction (→ ids)."""
     check_json(body.model_dump(), "body")
-    actor = _acting(ctx, body if isinstance(body, JobIn) else None)
+    actor = acting(ctx, body if isinstance(body, JobIn) else None)
     if isinstance(body, JobBatchIn):
         cap = ctx.state.limits.batch_size
         if len(body.jobs) > cap:
@@ -329,16 +286,18 @@ def job_item(job: JobIn) -> dict[str, Any]:
     return item
 
 
+JobsQuery = Annotated[tuple[JobQuery, PageLimit], query_dep(JobQuery, PageLimit)]
+
+
 @router.get("", response_model=JobPage)
 def list_jobs(
-    ctx: Annotated[Context, Depends(require("read"))],
-    query: JobQueryDep,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ctx: Annotated[Context, Depends(require("read"))], found: JobsQuery
 ) -> dict[str, Any]:
     """Jobs newest first, matching a ``JobQuery`` (``states``, ``queues``, ``kinds``,
-    ``subject`` as ``kind/id``, ``since``); continue with ``next_cursor``."""
-    return page_body(ctx.cl.jobs.list(query, limit=limit, cursor=cursor), job_json)
+    ``subject`` as ``kind/id``, ``since``); continue with ``next_cursor``. An unknown
+    query parameter is a 422 naming it."""
+    query, p = found
+    return page_body(ctx.cl.jobs.list(query, limit=p.limit, cursor=p.cursor), job_json)
 
 
 @router.get("/{job_id}", response_model=JobOut)
@@ -369,7 +328,17 @@ class ActedBy(Strict):
     actor: ActorIn | None = None
 
 
-def _acting(ctx: Context, body: ActedBy | JobIn | None) -> Actor:
+class Acted(Protocol):
+    """A body that may name who does it."""
+
+    @property
+    def actor(self) -> ActorIn | None:
+        """Who does it (``None``: the token's member)."""
+        ...
+
+
+def acting(ctx: Context, body: Acted | None) -> Actor:
+    """Who a write is recorded as: the body's ``actor``, else the token's member."""
     if body is None or body.actor is None:
         return _actor(ctx)
     return Actor(**body.actor.model_dump())
@@ -380,7 +349,7 @@ def retry_job(
     job_id: JobId, ctx: Annotated[Context, Depends(require("write"))], body: ActedBy | None = None
 ) -> dict[str, Any]:
     """A failed or cancelled job back to pending (422 ``invalid_transition`` otherwise)."""
-    return job_json(ctx.cl.jobs.retry(job_id, actor=_acting(ctx, body)))
+    return job_json(ctx.cl.jobs.retry(job_id, actor=acting(ctx, body)))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
@@ -388,7 +357,7 @@ def cancel_job(
     job_id: JobId, ctx: Annotated[Context, Depends(require("write"))], body: ActedBy | None = None
 ) -> dict[str, Any]:
     """Cancel a pending job, or a running one (its worker learns it at its next heartbeat)."""
-    return job_json(ctx.cl.jobs.cancel(job_id, actor=_acting(ctx, body)))
+    return job_json(ctx.cl.jobs.cancel(job_id, actor=acting(ctx, body)))
 
 
 # -- the worker protocol ---------------------------------------------------------------

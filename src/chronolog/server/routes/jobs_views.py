@@ -8,13 +8,14 @@ The twins of ``cl.jobs.failed``, ``running``, ``counts``, ``history`` and
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
+from ...jobs.models import JobMove
 from ..deps import Context, comma_list, require
-from ..schemas import ERROR_RESPONSES
+from ..schemas import ERROR_RESPONSES, json_model
 from .jobs import JobId, JobOut, job_json
 
 __all__ = ["router"]
@@ -24,18 +25,10 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most jobs returned.")]
 
 
-class MoveOut(BaseModel):
-    """One state change of a job (``cl.jobs.history``)."""
-
-    sort_key: int
-    from_state: str | None
-    to_state: str
-    at: str
-    actor: dict[str, Any] | None
-    metadata: dict[str, Any] | None
-    event_id: int | None
-    action: str | None
-    error: str | None
+if TYPE_CHECKING:
+    MoveOut = BaseModel
+else:
+    MoveOut = json_model(JobMove)  # JobMove.to_dict: one state change of a job
 
 
 class Rescued(BaseModel):

@@ -6,16 +6,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from ...errors import NotFound, ValidationError
-from ...jobs import Pipeline
+from ...jobs.models import JobLinks, Pipeline
 from ..deps import Context, check_json, require
-from ..schemas import ERROR_RESPONSES, Strict
-from .jobs import JobIn, JobOut, job_item
+from ..schemas import ERROR_RESPONSES, Strict, json_model
+from .events import ActorIn
+from .jobs import JobIn, acting, job_item
 
 __all__ = ["pipeline_json", "router"]
 
@@ -24,22 +25,13 @@ router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-class JobLinkOut(BaseModel):
-    """A job at the other end of a dependency."""
-
-    id: int
-    kind: str
-    state: str
-    queue: str
-
-
-class JobLinksOut(BaseModel):
-    """A job's dependencies both ways."""
-
-    job_id: int
-    after: list[JobLinkOut]
-    dependents: list[JobLinkOut]
-    on_failure: str | None
+if TYPE_CHECKING:
+    JobLinksOut = BaseModel
+    PipelineOut = BaseModel
+else:
+    # JobLinks.to_dict and Pipeline.to_dict (its jobs, state and done included).
+    JobLinksOut = json_model(JobLinks)
+    PipelineOut = json_model(Pipeline)
 
 
 class PipelineIn(Strict):
@@ -49,19 +41,9 @@ class PipelineIn(Strict):
     subject: list[str] | None = Field(default=None, description="[kind, id] of an entity.")
     name: str | None = Field(default=None, max_length=255)
     on_failure: Literal["cancel", "run"] = "cancel"
-
-
-class PipelineOut(BaseModel):
-    """A pipeline and its stages."""
-
-    id: int
-    project: str
-    name: str
-    subject: list[str] | None
-    created_at: str
-    state: str
-    done: int
-    jobs: list[JobOut]
+    actor: ActorIn | None = Field(
+        default=None, description="Who enqueued it (default: the token's member)."
+    )
 
 
 def pipeline_json(pipeline: Pipeline) -> dict[str, Any]:
@@ -97,12 +79,14 @@ def create_pipeline(
         if len(body.subject) != 2:
             raise ValidationError("subject must be a [kind, id] pair", field="subject")
         subject = (body.subject[0], body.subject[1])
+    if any(s.actor is not None for s in body.stages):
+        raise ValidationError("a pipeline has one actor: give it beside stages", field="actor")
     pipeline = ctx.cl.jobs.pipeline(
         [job_item(s) for s in body.stages],
         subject=subject,
         name=body.name,
         on_failure=body.on_failure,
-        actor=ctx.actor,
+        actor=acting(ctx, body),
     )
     return pipeline_json(pipeline)
 

@@ -9,14 +9,18 @@ every change needs ``write``, as the other job routes.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from ...jobs.models import QueueInfo, WorkerInfo
+from ...query import JobQuery
 from ..deps import Context, check_json, require
-from ..schemas import ERROR_RESPONSES, Strict
+from ..query import QueryParams, query_dep
+from ..schemas import ERROR_RESPONSES, Strict, json_model
+from .events import ActorIn
+from .jobs import ActedBy, acting
 
 __all__ = ["router"]
 
@@ -29,21 +33,13 @@ WorkerId = Annotated[
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class RateOut(BaseModel):
-    """At most ``limit`` job starts per window of ``seconds``."""
-
-    limit: int
-    seconds: float
-
-
-class QueueOut(BaseModel):
-    """A queue: its jobs by state, whether it is paused, its limits."""
-
-    name: str
-    counts: dict[str, int]
-    paused: bool
-    concurrency: int | None
-    rate: RateOut | None
+if TYPE_CHECKING:
+    QueueOut = BaseModel
+    WorkerOut = BaseModel
+else:
+    # QueueInfo.to_dict and WorkerInfo.to_dict, made from the dataclasses.
+    QueueOut = json_model(QueueInfo, name="QueueOut")
+    WorkerOut = json_model(WorkerInfo, name="WorkerOut")
 
 
 class RateIn(Strict):
@@ -54,19 +50,19 @@ class RateIn(Strict):
 
 
 class LimitIn(Strict):
-    """A queue's limits, both replaced (null clears one)."""
+    """A queue's limits, both replaced (null clears one), and who sets them."""
 
     concurrency: int | None = Field(default=None, ge=1, le=1_000_000)
     rate: RateIn | None = None
+    actor: ActorIn | None = Field(
+        default=None, description="Who sets them (default: the token's member)."
+    )
 
 
-class BulkIn(Strict):
-    """Which jobs a bulk move takes. Naming no queue, kind or ``since`` needs ``all``."""
+class BulkIn(ActedBy):
+    """Who moves the jobs, and ``all``: a query naming no queue, kind, subject or
+    ``since`` moves every job in the states only with ``all``."""
 
-    queue: list[Name] | None = Field(default=None, max_length=100)
-    kind: list[Name] | None = Field(default=None, max_length=100)
-    state: list[Name] | None = Field(default=None, max_length=5)
-    since: AwareDatetime | None = Field(default=None, description="Created at or after.")
     all: bool = Field(default=False, description="Move every job in the states: no filter.")
 
 
@@ -74,24 +70,6 @@ class Moved(BaseModel):
     """How many jobs moved (each has an event)."""
 
     moved: int
-
-
-class WorkerOut(BaseModel):
-    """A registered worker; ``stale``: its last heartbeat is older than ``stale_after``."""
-
-    id: str
-    name: str
-    host: str
-    pid: int | None
-    queues: list[str] | None
-    kinds: list[str] | None
-    concurrency: int
-    remote: bool
-    started_at: datetime
-    heartbeat_at: datetime
-    heartbeat_age: float
-    stale: bool
-    running: list[int]
 
 
 class WorkerIn(Strict):
@@ -136,18 +114,22 @@ def get_queue(
 
 @router.post("/queues/{queue}/pause", response_model=QueueOut)
 def pause_queue(
-    queue: QueueName, ctx: Annotated[Context, Depends(require("write"))]
+    queue: QueueName,
+    ctx: Annotated[Context, Depends(require("write"))],
+    body: ActedBy | None = None,
 ) -> dict[str, Any]:
     """Stop every worker claiming from the queue at its next claim; running jobs finish."""
-    return ctx.cl.jobs.pause(queue, actor=ctx.actor).to_dict()
+    return ctx.cl.jobs.pause(queue, actor=acting(ctx, body)).to_dict()
 
 
 @router.post("/queues/{queue}/resume", response_model=QueueOut)
 def resume_queue(
-    queue: QueueName, ctx: Annotated[Context, Depends(require("write"))]
+    queue: QueueName,
+    ctx: Annotated[Context, Depends(require("write"))],
+    body: ActedBy | None = None,
 ) -> dict[str, Any]:
     """Let workers claim from the queue again."""
-    return ctx.cl.jobs.resume(queue, actor=ctx.actor).to_dict()
+    return ctx.cl.jobs.resume(queue, actor=acting(ctx, body)).to_dict()
 
 
 @router.put("/queues/{queue}/limit", response_model=QueueOut)
@@ -156,35 +138,42 @@ def limit_queue(
 ) -> dict[str, Any]:
     """Set the queue's concurrency and rate limits (null clears); across every worker."""
     rate = None if body.rate is None else (body.rate.limit, body.rate.seconds)
-    info = ctx.cl.jobs.set_limit(queue, concurrency=body.concurrency, rate=rate, actor=ctx.actor)
+    info = ctx.cl.jobs.set_limit(
+        queue, concurrency=body.concurrency, rate=rate, actor=acting(ctx, body)
+    )
     return info.to_dict()
 
 
 # -- bulk moves ----------------------------------------------------------------------------
 
 
-def _bulk(body: BulkIn) -> dict[str, Any]:
-    check_json(body.model_dump(), "body")
-    return {
-        "queue": body.queue,
-        "kind": body.kind,
-        "state": body.state,
-        "since": body.since,
-        "all": body.all,
-    }
+BulkQuery = Annotated[tuple[JobQuery, QueryParams], query_dep(JobQuery, QueryParams)]
 
 
 @router.post("/jobs/retry-many", response_model=Moved)
-def retry_many(body: BulkIn, ctx: Annotated[Context, Depends(require("write"))]) -> dict[str, Any]:
-    """Send the failed or cancelled jobs the filter selects back to pending, in one
-    transaction (an event per job)."""
-    return {"moved": ctx.cl.jobs.retry_many(**_bulk(body), actor=ctx.actor)}
+def retry_many(
+    found: BulkQuery,
+    ctx: Annotated[Context, Depends(require("write"))],
+    body: BulkIn | None = None,
+) -> dict[str, Any]:
+    """Send the failed or cancelled jobs a ``JobQuery`` selects (the query parameters of
+    ``GET /jobs``) back to pending, in one transaction (an event per job). An unknown
+    query parameter is a 422 naming it, and nothing moves."""
+    everything = body is not None and body.all
+    moved = ctx.cl.jobs.retry_many(found[0], all=everything, actor=acting(ctx, body))
+    return {"moved": moved}
 
 
 @router.post("/jobs/cancel-many", response_model=Moved)
-def cancel_many(body: BulkIn, ctx: Annotated[Context, Depends(require("write"))]) -> dict[str, Any]:
-    """Cancel the pending or running jobs the filter selects, in one transaction."""
-    return {"moved": ctx.cl.jobs.cancel_many(**_bulk(body), actor=ctx.actor)}
+def cancel_many(
+    found: BulkQuery,
+    ctx: Annotated[Context, Depends(require("write"))],
+    body: BulkIn | None = None,
+) -> dict[str, Any]:
+    """Cancel the pending or running jobs a ``JobQuery`` selects, in one transaction."""
+    everything = body is not None and body.all
+    moved = ctx.cl.jobs.cancel_many(found[0], all=everything, actor=acting(ctx, body))
+    return {"moved": moved}
 
 
 # -- workers -------------------------------------------------------------------------------

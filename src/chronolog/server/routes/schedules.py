@@ -17,15 +17,16 @@ import asyncio
 import logging
 import os
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from ...errors import ChronologError
 from ...jobs import Schedule
+from ...jobs.schedule_models import ScheduleFire
 from ..deps import Context, ServerState, check_json, require
-from ..schemas import ERROR_RESPONSES, Strict
+from ..schemas import ERROR_RESPONSES, Strict, json_model
 
 __all__ = ["fire_loop", "fire_round", "router"]
 
@@ -58,29 +59,13 @@ class ScheduleIn(Strict):
     max_catch_up: int = Field(default=100, ge=1, le=10_000)
 
 
-class ScheduleOut(BaseModel):
-    """A schedule, where it stands, and its next fire times (from now, as if not paused)."""
-
-    name: str
-    kind: str
-    cron: str | None
-    every: int | None
-    tz: str
-    payload: dict[str, Any] | None
-    queue: str
-    priority: int
-    max_attempts: int
-    catch_up: str
-    max_catch_up: int
-    paused: bool
-    next_fire_at: datetime
-    last_fire_at: datetime | None
-    last_job_id: int | None
-    fires: int
-    missed: int
-    created_at: datetime
-    updated_at: datetime
-    next_fires: list[datetime]
+if TYPE_CHECKING:
+    ScheduleOut = BaseModel
+    FireOut = BaseModel
+else:
+    # Schedule.to_dict with the next fire times the route adds, and ScheduleFire.to_dict.
+    ScheduleOut = json_model(Schedule, extra={"next_fires": list[datetime]}, name="ScheduleOut")
+    FireOut = json_model(ScheduleFire, name="FireOut")
 
 
 class ScheduleList(BaseModel):
@@ -94,16 +79,6 @@ class NextFires(BaseModel):
 
     name: str
     fires: list[datetime]
-
-
-class FireOut(BaseModel):
-    """One fire: its fire time, the job it enqueued, who fired it and when."""
-
-    schedule: str
-    fire_at: datetime
-    job_id: int | None
-    fired_by: str
-    fired_at: datetime
 
 
 class FireList(BaseModel):

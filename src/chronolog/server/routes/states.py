@@ -8,27 +8,27 @@ over HTTP (it is one path segment).
 
 from __future__ import annotations
 
-from datetime import date, datetime, tzinfo
-from typing import Annotated, Any
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from ...errors import NotFound, ValidationError
-from ...models import Page
-from ...states import Entity, Machine, Transition
+from ...query import EntityQuery
+from ...states import DayCount, Entity, Machine, Transition
 from ..deps import (
     Context,
     ListLimit,
     bounded_list,
     check_json,
-    comma_list,
     page_body,
     require,
 )
-from ..schemas import ERROR_RESPONSES, Strict
-from .events import ActorIn, ActorOut
+from ..query import PageLimit, query_dep
+from ..schemas import ERROR_RESPONSES, Strict, json_model
+from .events import ActorIn
 
 __all__ = ["router"]
 
@@ -37,10 +37,6 @@ router = APIRouter(tags=["states"], responses=ERROR_RESPONSES)
 Kind = Annotated[str, Path(min_length=1, max_length=64, description="The entity kind.")]
 EntityId = Annotated[
     str, Path(min_length=1, max_length=255, description="The entity id (may hold '/').")
-]
-Limit = Annotated[int, Query(ge=1, le=10_000, description="Items per page.")]
-Cursor = Annotated[
-    str | None, Query(max_length=512, description="The `next_cursor` of the previous page.")
 ]
 
 
@@ -125,36 +121,15 @@ class StateCount(BaseModel):
     count: int
 
 
-class TransitionOut(BaseModel):
-    """One recorded move."""
-
-    id: int
-    kind: str
-    entity_id: str
-    sort_key: int
-    from_state: str | None
-    to_state: str
-    most_recent: bool
-    occurred_at: datetime
-    actor: ActorOut | None
-    metadata: dict[str, Any] | None
-    event_id: int | None
-    title: str | None
-
-
-class EntityOut(BaseModel):
-    """An entity, its current state and its most recent move."""
-
-    kind: str
-    id: str
-    title: str | None
-    parent: list[str] | None
-    attributes: dict[str, Any] | None
-    state: str | None
-    state_since: datetime
-    created_at: datetime
-    updated_at: datetime
-    current: TransitionOut | None
+if TYPE_CHECKING:
+    TransitionOut = BaseModel
+    EntityOut = BaseModel
+    DayCountOut = BaseModel
+else:
+    # The JSON forms of the value types (their to_dict), made from the dataclasses.
+    TransitionOut = json_model(Transition)
+    EntityOut = json_model(Entity)
+    DayCountOut = json_model(DayCount)
 
 
 class EntityPage(BaseModel):
@@ -165,15 +140,6 @@ class EntityPage(BaseModel):
     page: int
     limit: int
     next_cursor: str | None
-
-
-class DayCountOut(BaseModel):
-    """Distinct entities of ``kind`` that moved to ``to_state`` on ``day``."""
-
-    day: date
-    kind: str
-    to_state: str
-    count: int
 
 
 class TimelineOut(BaseModel):
@@ -401,84 +367,58 @@ def get_entity(
     return entity_json(ctx.cl.states.get(kind, entity_id))
 
 
+EntitiesQuery = Annotated[tuple[EntityQuery, PageLimit], query_dep(EntityQuery, PageLimit)]
+
+
 @router.get("/entities", response_model=EntityPage)
 def list_entities(
-    ctx: Annotated[Context, Depends(require("read"))],
-    kind: Annotated[str | None, Query(max_length=64)] = None,
-    state: Annotated[str | None, Query(description="Comma-separated states (needs kind).")] = None,
-    active: Annotated[bool, Query(description="Only entities not in a terminal state.")] = False,
-    parent: Annotated[
-        str | None,
-        Query(max_length=320, description="`kind/id` of the parent (with kind and state)."),
-    ] = None,
-    since: Annotated[
-        AwareDatetime | None, Query(description="Entered their state at or after (with state).")
-    ] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    ctx: Annotated[Context, Depends(require("read"))], found: EntitiesQuery
 ) -> dict[str, Any]:
-    """Entities newest move first: in some states (``kind`` + ``state``), active, or all."""
-    states = ctx.cl.states
-    page: Page[Entity]
-    if state is not None:
-        if kind is None:
-            raise ValidationError("state needs kind", field="kind")
-        if active:
-            raise ValidationError("give state or active, not both", field="active")
-        parent_key = None
-        if parent is not None:
-            pkind, sep, pid = parent.partition("/")
-            if not sep:
-                raise ValidationError("parent must be kind/id", field="parent")
-            parent_key = (pkind, pid)
-        page = states.in_state(
-            kind,
-            comma_list(state) or [],
-            parent=parent_key,
-            since=since,
-            limit=limit,
-            cursor=cursor,
-        )
-    else:
-        if parent is not None or since is not None:
-            raise ValidationError("parent and since need kind and state", field="parent")
-        if active:
-            page = states.active(kind, limit=limit, cursor=cursor)
-        else:
-            page = states.entities(kind, limit=limit, cursor=cursor)
-    return page_body(page, entity_json)
+    """Entities newest move first, matching an ``EntityQuery`` (``kinds``, ``states``,
+    ``active``, ``parent`` as ``kind/id``, ``since``, ``until``): ``cl.states.list``.
+    An unknown query parameter is a 422 naming it."""
+    query, p = found
+    return page_body(ctx.cl.states.list(query, limit=p.limit, cursor=p.cursor), entity_json)
 
 
 # -- the timeline ----------------------------------------------------------------------
 
 
+class TimelineParams(PageLimit):
+    """The window's length, the zone of its days, and whether to count them."""
+
+    days: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Days back from until (default 7; not with since).",
+    )
+    tz: str | None = Field(default=None, max_length=64, description="IANA zone of the days.")
+    with_counts: bool = Field(default=True, description="Count distinct entities per day.")
+
+
+TimelineQuery = Annotated[
+    tuple[EntityQuery, TimelineParams], query_dep(EntityQuery, TimelineParams)
+]
+
+
 @router.get("/timeline", response_model=TimelineOut)
 def timeline(
-    ctx: Annotated[Context, Depends(require("read"))],
-    days: Annotated[int, Query(ge=1, le=3660, description="Days back from until.")] = 7,
-    kinds: Annotated[str | None, Query(description="Comma-separated kinds.")] = None,
-    to_states: Annotated[str | None, Query(description="Comma-separated target states.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="End of the window.")] = None,
-    tz: Annotated[str | None, Query(max_length=64, description="IANA zone of the days.")] = None,
-    with_counts: bool = True,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    ctx: Annotated[Context, Depends(require("read"))], found: TimelineQuery
 ) -> dict[str, Any]:
     """Moves of every kind (jobs too) newest first, and per (day, kind, to_state) the
-    number of distinct entities that made that move."""
+    number of distinct entities that made that move: ``cl.states.timeline`` with an
+    ``EntityQuery`` (``kinds``, ``states`` moved to, ``since``, ``until``). An unknown
+    query parameter is a 422 naming it."""
+    query, p = found
     result = ctx.cl.states.timeline(
-        days=days,
-        kinds=comma_list(kinds),
-        to_states=comma_list(to_states),
-        until=until,
-        tz=_zone(tz),
-        limit=limit,
-        cursor=cursor,
-        with_counts=with_counts,
+        query,
+        days=p.days,
+        tz=_zone(p.tz),
+        limit=p.limit,
+        cursor=p.cursor,
+        with_counts=p.with_counts,
     )
     body = page_body(result.page, transition_json)
-    body["days"] = [
-        {"day": d.day.isoformat(), "kind": d.kind, "to_state": d.to_state, "count": d.count}
-        for d in result.days
-    ]
+    body["days"] = [d.to_dict() for d in result.days]
     return body

@@ -6,13 +6,14 @@ from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
 
 from ..._time import parse_duration
+from ...query import EventQuery
 from ...stats import WINDOWS, Series
 from ..deps import Context, require
-from ..query import EventQueryDep
+from ..query import QueryParams, query_dep
 from ..schemas import ERROR_RESPONSES
 
 __all__ = ["router", "series_json"]
@@ -58,25 +59,36 @@ def series_json(series: Series, bucket_seconds: int) -> dict[str, Any]:
     return body
 
 
+class StatsParams(QueryParams):
+    """The chart's window or bucket, grouping and time zone."""
+
+    window: str | None = Field(
+        default=None, max_length=16, description="1h, 3h, 6h, 1d, 7d or 30d."
+    )
+    group_by: str | None = Field(
+        default=None,
+        max_length=32,
+        description="action, event_type, status, actor_type, target_type.",
+    )
+    tz: str | None = Field(
+        default=None, max_length=64, description="IANA time zone, e.g. Europe/Paris."
+    )
+    bucket: str | None = Field(
+        default=None, max_length=16, description="Bucket size with since: 15m, 1h, 1d …"
+    )
+
+
+StatsQuery = Annotated[tuple[EventQuery, StatsParams], query_dep(EventQuery, StatsParams)]
+
+
 @router.get("", response_model=SeriesOut)
 def stats_buckets(
-    ctx: Annotated[Context, Depends(require("read"))],
-    query: EventQueryDep,
-    window: Annotated[
-        str | None, Query(max_length=16, description="1h, 3h, 6h, 1d, 7d or 30d.")
-    ] = None,
-    group_by: Annotated[
-        str | None,
-        Query(max_length=32, description="action, event_type, status, actor_type, target_type."),
-    ] = None,
-    tz: Annotated[
-        str | None, Query(max_length=64, description="IANA time zone, e.g. Europe/Paris.")
-    ] = None,
-    bucket: Annotated[
-        str | None, Query(max_length=16, description="Bucket size with since: 15m, 1h, 1d …")
-    ] = None,
+    ctx: Annotated[Context, Depends(require("read"))], found: StatsQuery
 ) -> dict[str, Any]:
-    """Counts of events per bucket, zero-filled, with the filters of ``cl.stats.buckets``."""
+    """Counts of events per bucket, zero-filled, with the filters of ``cl.stats.buckets``.
+    An unknown query parameter is a 422 naming it."""
+    query, p = found
+    window, group_by, tz, bucket = p.window, p.group_by, p.tz, p.bucket
     series = ctx.cl.stats.buckets(
         window,
         group_by=group_by,
