@@ -30,25 +30,11 @@ import pytest
 from chronolog import Chronolog
 
 from ._http import serving
+from .test_extras import BLOCKED
 
 ROOT = Path(__file__).resolve().parent.parent
 
-ABSENT = (
-    "sqlalchemy",
-    "alembic",
-    "psycopg",
-    "fastapi",
-    "starlette",
-    "pydantic",
-    "uvicorn",
-    "jinja2",
-    "prometheus_client",
-    "textual",
-    "typer",
-    "rich",
-    "cryptography",
-    "yaml",
-)
+ABSENT = BLOCKED
 """What the client must not need: none of it is installed in the first half."""
 
 CHILD = textwrap.dedent(

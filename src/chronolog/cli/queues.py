@@ -4,6 +4,7 @@ moves from a shell (thin over ``cl.jobs``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -205,33 +206,30 @@ def _bulk(
     console.print(f"{n} job{'s' if n != 1 else ''} {verb}", highlight=False)
 
 
-def retry_many(
-    ctx: typer.Context,
-    queue: JobQueueOption = None,
-    kind: JobKindOption = None,
-    state: JobStateOption = None,
-    subject: SubjectOption = None,
-    since: JobSinceOption = None,
-    everything: AllOption = False,
-    tz: TzOption = None,
-    db: DbOption = None,
-    project: ProjectOption = "default",
-) -> None:
-    """Send every failed or cancelled job of the filter back to pending (one transaction)."""
-    _bulk("retried", ctx, everything, tz, db, project)
+def _bulk_command(verb: str, doc: str) -> Callable[..., None]:
+    """``jobs retry-many`` or ``jobs cancel-many``: the filter options of ``jobs ls``."""
+
+    def command(
+        ctx: typer.Context,
+        queue: JobQueueOption = None,
+        kind: JobKindOption = None,
+        state: JobStateOption = None,
+        subject: SubjectOption = None,
+        since: JobSinceOption = None,
+        everything: AllOption = False,
+        tz: TzOption = None,
+        db: DbOption = None,
+        project: ProjectOption = "default",
+    ) -> None:
+        _bulk(verb, ctx, everything, tz, db, project)
+
+    command.__doc__ = doc
+    return command
 
 
-def cancel_many(
-    ctx: typer.Context,
-    queue: JobQueueOption = None,
-    kind: JobKindOption = None,
-    state: JobStateOption = None,
-    subject: SubjectOption = None,
-    since: JobSinceOption = None,
-    everything: AllOption = False,
-    tz: TzOption = None,
-    db: DbOption = None,
-    project: ProjectOption = "default",
-) -> None:
-    """Cancel every pending or running job of the filter (one transaction)."""
-    _bulk("cancelled", ctx, everything, tz, db, project)
+retry_many = _bulk_command(
+    "retried", "Send every failed or cancelled job of the filter back to pending (one transaction)."
+)
+cancel_many = _bulk_command(
+    "cancelled", "Cancel every pending or running job of the filter (one transaction)."
+)

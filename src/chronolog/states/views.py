@@ -10,7 +10,7 @@ client uses this module as it is.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import ValidationError
@@ -22,18 +22,13 @@ __all__ = ["EntityViews"]
 
 
 class EntityViews:
-    """``in_state``, ``active`` and ``entities``: :meth:`list` with a query made for each."""
+    """``in_state``, ``active`` and ``entities``: ``list`` with a query made for each.
 
-    def list(
-        self,
-        query: EntityQuery | None = None,
-        *,
-        limit: int = 50,
-        cursor: str | None = None,
-        **filters: Any,
-    ) -> Page[Entity]:
-        """Entities newest move first, matching ``query`` (each side answers it)."""
-        raise NotImplementedError
+    ``list(query, *, limit, cursor, **filters)`` is each side's own: the library
+    reads the store, the client sends the query as ``GET /entities``.
+    """
+
+    list: Callable[..., Page[Entity]]
 
     def in_state(
         self,
