@@ -35,6 +35,7 @@ once, at import.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -329,7 +330,9 @@ def _batch_text(
 # order), the second claims. In read committed each statement has its own snapshot, so
 # the second, which starts once the locks are granted, counts every job the previous
 # holder of the lock claimed (and committed). One statement could not: its snapshot
-# would predate the lock it waited for.
+# would predate the lock it waited for. The transaction goes in one pipeline (BEGIN, the
+# two statements, COMMIT, then one sync): one round trip, as the batch is. The claim
+# itself leaves paused queues out, so it needs no answer from the lock first.
 _LOCK_CONTROLS = _numbered(
     """
 SELECT queue, paused, concurrency, rate_limit, rate_period, window_start, window_count
@@ -585,11 +588,24 @@ def _claim_controlled(store: Store, claim: ControlledClaim) -> ControlledResult:
     }
     if claim.kinds is not None:
         values["kinds"] = list(claim.kinds)
-    with store.write() as conn, _driver(conn) as raw:
-        controls = [QueueControl(*r) for r in _run(raw, _LOCK_CONTROLS, values)]
-        if not any(not c.paused for c in controls):
-            return ControlledResult(claimed=[], controls=controls)
-        rows = _run(raw, _controlled_text(claim.kinds is not None), values)
+    lock_sql, lock_names = _LOCK_CONTROLS
+    claim_sql, claim_names = _controlled_text(claim.kinds is not None)
+    with store.autocommit() as conn, _driver(conn) as raw:
+        try:
+            with raw.pipeline():
+                raw.execute("BEGIN")
+                lock = psycopg.RawCursor(raw)
+                lock.execute(lock_sql, [values[n] for n in lock_names], prepare=True)
+                take = psycopg.RawCursor(raw)
+                take.execute(claim_sql, [values[n] for n in claim_names], prepare=True)
+                raw.execute("COMMIT")
+            controls = [QueueControl(*r) for r in lock.fetchall()]
+            rows = take.fetchall()
+        except psycopg.Error as exc:
+            # A failed statement left the explicit transaction aborted: end it.
+            with contextlib.suppress(psycopg.Error):
+                raw.execute("ROLLBACK")
+            raise DBAPIError.instance(claim_sql, None, exc, psycopg.Error) from exc
     width = len(_JOB_NAMES) + 2
     return ControlledResult(claimed=[ClaimedRow(*r[:width]) for r in rows], controls=controls)
 
