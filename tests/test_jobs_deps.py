@@ -365,6 +365,29 @@ def test_an_enqueue_racing_a_completion_is_released(
         assert Counter(_actions(cl, got.id)) == Counter({"waiting": 1, "ready": 1})
 
 
+def test_a_dependent_enqueued_while_its_dependency_runs_is_released(cl: Chronolog) -> None:
+    """The worker's batch knows which jobs it claimed had dependents; one that had none
+    then (PostgreSQL's lean statement) still releases a dependent enqueued meanwhile,
+    exactly once, with its ready event."""
+    first = cl.jobs.enqueue("first")
+    _, (job,) = cl.jobs.complete_and_claim([], None, "w")
+    assert job.dependents == 0
+    later = cl.jobs.enqueue("later", after=[first.id])
+    assert cl.jobs.get(later.id).state == "waiting"
+    completed, _ = cl.jobs.complete_and_claim([(job.id, job.lease)], None, "w", limit=1)
+    assert completed == [first.id]
+    got = cl.jobs.get(later.id)
+    assert (got.state, got.waiting_for) == ("pending", 0)
+    assert Counter(_actions(cl, later.id)) == Counter({"waiting": 1, "ready": 1})
+    # And a job claimed with a dependent releases it in the batch's own statement.
+    third = cl.jobs.enqueue("third", after=[later.id])
+    _, (claimed,) = cl.jobs.complete_and_claim([], None, "w")
+    assert (claimed.id, claimed.dependents) == (later.id, 1)
+    cl.jobs.complete_and_claim([(claimed.id, claimed.lease)], None, "w", limit=1)
+    assert cl.jobs.get(third.id).state in ("pending", "running")
+    assert Counter(_actions(cl, third.id))["ready"] == 1
+
+
 def test_reconcile_repairs_a_release_left_undone(cl: Chronolog) -> None:
     """What a crash between the PostgreSQL batch and its follow-up would leave: a waiting
     job whose dependencies all completed. The rescue's re-count releases it."""

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ChronologError, Forbidden, LeaseLost, NotFound, Unauthorized, ValidationError
+from ..errors import ChronologError, Forbidden, Unauthorized, ValidationError
 from ._runners import Finished
 
 if TYPE_CHECKING:
@@ -157,6 +157,10 @@ class ClaimLoop:
         """After stop: wait ``grace`` for running jobs, then release the rest."""
         w = self._worker
         pool = w.pool
+        # Prefetched jobs no runner took yet go back at once, not after the grace.
+        for ctx in list(w.jobs.values()):
+            if not ctx.taken:
+                w.give_back(ctx, "worker shut down before the job started")
         deadline = time.monotonic() + w.grace
         while w.jobs and time.monotonic() < deadline:
             self.settle(pool.take_done())
@@ -165,22 +169,7 @@ class ClaimLoop:
                     pool.cond.wait(min(0.1, max(0.0, deadline - time.monotonic())))
         self.settle(pool.take_done())
         for ctx in list(w.jobs.values()):
-            ctx.stop("shutdown")
-            if ctx.finish():
-                w.flush_lines(ctx)
-                try:
-                    w.source.release(
-                        ctx.id, ctx.job.lease, "worker shut down before the job finished"
-                    )
-                    w.stats.released += 1
-                    w.outcome(ctx, "released")
-                except (LeaseLost, NotFound):
-                    w.stats.lost += 1
-                    w.outcome(ctx, "lost")
-                except ChronologError as exc:  # the source is away or refuses us
-                    w.stats.errors.append(str(exc))
-                    w.outcome(ctx, "lost", str(exc))
-            w.jobs.pop(ctx.id, None)
+            w.give_back(ctx, "worker shut down before the job finished")
 
     def settle(self, done: Sequence[Finished]) -> None:
         """Complete finished jobs with ``complete_many`` (when no claim goes with them)."""

@@ -81,12 +81,15 @@ class JobContext:
         "job",
         "reason",
         "started",
+        "taken",
     )
 
     def __init__(self, job: Job, beat: Callable[[JobContext], None]) -> None:
         self.job = job
         self.reason: str | None = None
         self.started = time.monotonic()
+        self.taken = False
+        """Whether a runner took the job (False while it waits, prefetched, for a slot)."""
         self.future: Future[Any] | None = None
         # Made on first use: most jobs are never cancelled, log nothing and send
         # no progress, and a threading.Event costs more than a no-op job's handler.

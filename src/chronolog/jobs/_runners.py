@@ -6,6 +6,16 @@ outcome on the pool's *done* list, which the claiming thread collects with
 :meth:`RunnerPool.take_done`. A job whose handler has not returned keeps its
 slot (``busy``), also after a timeout, so no more than ``size`` handlers ever
 run at once.
+
+Prefetch: while handlers are short (their mean run time below
+:data:`PREFETCH_BELOW`) the pool takes up to twice ``size`` jobs more than it
+has threads (:attr:`RunnerPool.ahead`): they wait in the inbox, so the runners
+have work while the claiming thread's next round trip is under way, and each
+round trip completes and claims three times as many jobs (a statement's fixed
+cost spread over more of them: the drain of no-op jobs on PostgreSQL gains
+about a third, see ``benchmarks/jobs_peers.md``). A long handler turns it off at its next return; a prefetched
+job no runner took within :data:`PREFETCH_HOLD` is given back by the ticker,
+and prefetch waits for the next handler to return.
 """
 
 from __future__ import annotations
@@ -27,6 +37,13 @@ log = logging.getLogger("chronolog.worker")
 Finished = tuple[JobContext, Mapping[str, Any] | None]
 """A job whose handler returned, with the result to complete it with."""
 
+PREFETCH_BELOW = 0.005
+"""Seconds: prefetch while handlers take less than this on average."""
+PREFETCH_HOLD = 1.0
+"""Seconds a prefetched job may wait for a runner before the ticker gives it back."""
+_WEIGHT = 0.2
+"""Weight of the newest run time in the running mean."""
+
 Execute = Callable[[JobContext], tuple[Mapping[str, Any] | None] | None]
 """Runs one job: ``(result,)`` to complete it, None when it was settled otherwise."""
 
@@ -45,11 +62,26 @@ class RunnerPool:
         self._done: list[Finished] = []
         self._inbox: queue.SimpleQueue[JobContext | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
+        self._mean: float | None = None
+        """Running mean of handler run times (None until one returned)."""
+        self._target = 0
+        """The claiming thread lingers until no more than this many jobs are busy."""
+        self._stalled = False
+        """A prefetched job waited too long (see :meth:`stall`): no prefetch until a
+        handler returns."""
+
+    @property
+    def ahead(self) -> int:
+        """How many jobs beyond its threads the pool takes (prefetch; see the module docstring)."""
+        mean = self._mean
+        if mean is None or mean >= PREFETCH_BELOW or self._stalled:
+            return 0
+        return 2 * self.size
 
     @property
     def free(self) -> int:
-        """Slots no handler holds."""
-        return self.size - self.busy
+        """Jobs the pool can take now: slots no handler holds, plus the prefetch."""
+        return self.size + self.ahead - self.busy
 
     def start(self, ctx: JobContext) -> None:
         """Hand a claimed job to a runner (one is started if every existing one is busy)."""
@@ -57,7 +89,7 @@ class RunnerPool:
             self.busy += 1
             # Every job handed over has an idle runner waiting for it: the pool
             # grows to ``size`` threads at most, as the load asks.
-            if len(self._threads) < self.busy:
+            if len(self._threads) < min(self.busy, self.size):
                 runner = threading.Thread(
                     target=self._run,
                     name=f"chronolog-runner-{len(self._threads) + 1}",
@@ -66,6 +98,11 @@ class RunnerPool:
                 self._threads.append(runner)
                 runner.start()
         self._inbox.put(ctx)
+
+    def stall(self) -> None:
+        """A prefetched job found no runner in time: stop prefetching until a handler
+        returns (else the job given back could be claimed, and wait, again)."""
+        self._stalled = True
 
     def take_done(self) -> list[Finished]:
         """The jobs finished since the last call."""
@@ -82,8 +119,10 @@ class RunnerPool:
     ) -> None:
         """Wait for a handler to return (or ``stopping``, or the ``until`` deadline), then
         linger up to ``linger`` seconds for the others still running, so that they
-        are completed, and their slots refilled, together."""
+        are completed, and their slots refilled, together (with prefetch, until
+        only the prefetched jobs are left: they run during the next round trip)."""
         with self.cond:
+            self._target = target = self.ahead
             busy = self.busy
             while not self._done and self.busy >= busy and not stopping.is_set():
                 timeout = poll
@@ -92,7 +131,7 @@ class RunnerPool:
                 if timeout <= 0 or not self.cond.wait(timeout):
                     return
             end = time.monotonic() + linger
-            while self.busy > 0 and not stopping.is_set():
+            while self.busy > target and not stopping.is_set():
                 left = end - time.monotonic()
                 if left <= 0 or not self.cond.wait(left):
                     break
@@ -116,6 +155,7 @@ class RunnerPool:
         while (ctx := inbox.get()) is not None:
             thread.name = f"job-{ctx.job.id}"
             outcome = None
+            began = time.monotonic()
             try:
                 # A fresh context per job, as a new thread would have: context
                 # variables a handler sets do not leak into the next job.
@@ -124,12 +164,18 @@ class RunnerPool:
                 log.exception("chronolog worker %s: job %s: runner error", self._name, ctx.job.id)
             finally:
                 thread.name = name
+                took = time.monotonic() - began
                 with cond:
+                    # Only a handler that ran counts (not a job given back before it started).
+                    if ctx.started >= began:
+                        mean = self._mean
+                        self._mean = took if mean is None else mean + _WEIGHT * (took - mean)
+                        self._stalled = False
                     self.busy -= 1
                     if outcome is not None:
                         self._done.append((ctx, outcome[0]))
                     # Wake the claiming thread for the first finished job (it then
                     # lingers for the rest) and when none is left running; waking
                     # it for every job only cost thread switches.
-                    if outcome is None or len(self._done) == 1 or self.busy == 0:
+                    if outcome is None or len(self._done) == 1 or self.busy <= self._target:
                         cond.notify_all()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import ChronologError
+from ._runners import PREFETCH_HOLD
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -56,6 +57,13 @@ class Ticker:
             now = time.monotonic()
             for ctx in worker.running():
                 if ctx.finished:
+                    continue
+                if not ctx.taken:  # prefetched, waiting for a runner
+                    if now - ctx.started > PREFETCH_HOLD:
+                        worker.pool.stall()
+                        worker.give_back(ctx, "prefetched, but no runner was free in time")
+                    elif now >= next_beat:
+                        worker.beat(ctx)
                     continue
                 worker.flush_lines(ctx)
                 if worker.timeout is not None and now - ctx.started > worker.timeout:

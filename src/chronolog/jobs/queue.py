@@ -92,6 +92,9 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
         # (queues, kinds) of a claim -> its limited queues, as the last batch saw them
         # (a hint of whether to run the limited claim; each batch refreshes it).
         self._controlled: dict[Any, tuple[str, ...]] = {}
+        # Jobs this object claimed that had dependents then: a batch completing one
+        # of them frees its dependents in its own statement; others take the lean one.
+        self._waited_on: set[int] = set()
         self._wake_at = 0.0  # a limited queue held back: look again by then (monotonic)
 
     # -- producing ---------------------------------------------------------------------
@@ -353,6 +356,13 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
     ) -> tuple[list[int], list[Job], tuple[str, ...]]:
         scope = self._scope
         now = to_micros(scope.clock())
+        waited_on = self._waited_on
+        frees = False
+        if waited_on:
+            for c in done:
+                if c.id in waited_on:
+                    frees = True
+                    waited_on.discard(c.id)
         batch = sql.Batch(
             project_id=scope.project_id,
             now=now,
@@ -367,12 +377,18 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
             shard=scope.store.dialect.counter_shard(),
             readying=bulk_move(scope, "ready", "waiting", now, "worker"),
             kinds=kinds,
+            frees=frees,
         )
         result = scope.store.dialect.jobs.run_batch(scope.store, batch)
         if result.unsettled:
             self._reconcile_dependents(result.unsettled)
         project = scope.project
         claimed = [job_from_row(r, project, _subject(r)) for r in result.claimed]
+        for job in claimed:
+            if job.dependents:
+                if len(waited_on) > 100_000:  # jobs failed or released elsewhere, never seen again
+                    waited_on.clear()
+                waited_on.add(job.id)
         if result.released:
             scope.store.notifier.publish("events", "jobs_done", "jobs")
         elif result.completed:

@@ -394,6 +394,7 @@ class Worker:
     def execute(self, ctx: JobContext) -> tuple[Mapping[str, Any] | None] | None:
         """Run the job's handler (on a runner); ``(result,)`` to complete it, None when it
         is settled already (failed, cancelled, timed out or released)."""
+        ctx.taken = True
         if ctx.finished:
             return None  # released before a runner took it
         ctx.started = time.monotonic()
@@ -439,6 +440,26 @@ class Worker:
     def _forget(self, ctx: JobContext) -> None:
         self.stats.cancelled += 1
         self.outcome(ctx, "cancelled")
+        self.jobs.pop(ctx.id, None)
+        self.pool.wake()
+
+    def give_back(self, ctx: JobContext, reason: str) -> None:
+        """Release the job unfinished (pending again, the attempt not counted), unless it
+        was settled already; stops its handler should it run."""
+        ctx.stop("shutdown")
+        if ctx.finish():
+            self.flush_lines(ctx)
+            try:
+                with outside_job():
+                    self.source.release(ctx.id, ctx.job.lease, reason)
+                self.stats.released += 1
+                self.outcome(ctx, "released")
+            except (LeaseLost, NotFound):
+                self.stats.lost += 1
+                self.outcome(ctx, "lost")
+            except ChronologError as exc:  # the source is away or refuses us
+                self.stats.errors.append(str(exc))
+                self.outcome(ctx, "lost", str(exc))
         self.jobs.pop(ctx.id, None)
         self.pool.wake()
 

@@ -180,6 +180,10 @@ class Batch:
     database's batch frees the dependents of the jobs it completes, in its transaction)."""
     kinds: tuple[str, ...] | None = None
     """Claim only jobs of these kinds (None: any)."""
+    frees: bool = True
+    """Whether a completed job may have dependents to free in the batch's transaction.
+    False (none had any when claimed): PostgreSQL runs a leaner statement and returns
+    the completed jobs that have dependents after all as ``unsettled``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ once, at import.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -123,7 +124,53 @@ WITH done AS (
         AND (jobs.state = 'running' AND jobs.project_id = :project) IS TRUE
     RETURNING jobs.id, jobs.project_id, jobs.queue, jobs.kind, jobs.state, jobs.attempt,
         jobs.worker, jobs.history, jobs.dependents
-), freed AS (
+{deps_ctes}), moved AS (
+    UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1,
+        history = history + 1, worker = :worker, pid = :pid, lease_expires_at = :lease_until,
+        heartbeat_at = :now, started_at = :now, progress = NULL, progress_text = NULL,
+        updated_at = :now
+    WHERE id = ANY(ARRAY({pick}))
+    RETURNING {job_columns}
+), ev AS (
+    INSERT INTO events ({event_columns})
+    {done_events}
+    UNION ALL{ready_events}
+    {claim_events}
+), tally AS (
+    SELECT :done_action::text AS action, :done_status::text AS status, count(*) AS n FROM done
+    UNION ALL{ready_tally}
+    SELECT :claim_action::text, :claim_status::text, count(*) FROM moved
+), counted AS (
+    INSERT INTO event_counts ({count_columns})
+    SELECT :project, g.level, :now / 1000000 / g.level * g.level, 'job', t.action, t.status,
+        'worker', 'job', :shard, t.n
+    FROM tally AS t CROSS JOIN (VALUES {levels}) AS g(level)
+    WHERE t.n > 0
+    ORDER BY g.level, 3, t.action COLLATE "C", t.status COLLATE "C"
+    {conflict}
+)
+SELECT {moved_columns},
+    CASE WHEN m.subject_pk IS NOT NULL THEN
+        (SELECT s.kind FROM entities AS s WHERE s.pk = m.subject_pk) END,
+    CASE WHEN m.subject_pk IS NOT NULL THEN
+        (SELECT s.entity_id FROM entities AS s WHERE s.pk = m.subject_pk) END,
+    (SELECT array_agg(id) FROM done),
+    (SELECT 1 FROM pg_notify(:channel, :project::text)
+     WHERE EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM moved)),
+    {controlled},
+{deps_tail}
+FROM (VALUES (1)) AS one(x)
+LEFT JOIN moved AS m ON true
+ORDER BY m.priority DESC, m.run_at, m.id
+"""
+
+
+# The batch's part that frees the dependents of the jobs it completes: in the
+# statement only when one of them had dependents when it was claimed (the
+# caller knows); otherwise the lean statement returns the completed jobs that
+# have dependents all the same (one enqueued while the job ran) and the caller
+# settles them in a transaction of its own.
+_DEPS_CTES = """), freed AS (
     -- Dependents of the completed jobs that have any (``dependents`` is NULL on a job
     -- nobody waits for: then the array is empty and no index is read).
     SELECT d.job_id, count(*)::int AS n FROM job_dependencies AS d
@@ -146,45 +193,14 @@ WITH done AS (
         AND jobs.state = 'waiting'
     RETURNING jobs.id, jobs.project_id, jobs.queue, jobs.kind, jobs.state, jobs.attempt,
         NULL::text AS worker, jobs.history
-), moved AS (
-    UPDATE jobs SET state = 'running', lease = lease + 1, attempt = attempt + 1,
-        history = history + 1, worker = :worker, pid = :pid, lease_expires_at = :lease_until,
-        heartbeat_at = :now, started_at = :now, progress = NULL, progress_text = NULL,
-        updated_at = :now
-    WHERE id = ANY(ARRAY({pick}))
-    RETURNING {job_columns}
-), ev AS (
-    INSERT INTO events ({event_columns})
-    {done_events}
-    UNION ALL
+"""
+_READY_EVENTS = """
     {ready_events} WHERE state = 'pending'
-    UNION ALL
-    {claim_events}
-), tally AS (
-    SELECT :done_action::text AS action, :done_status::text AS status, count(*) AS n FROM done
-    UNION ALL
+    UNION ALL"""
+_READY_TALLY = """
     SELECT :ready_action::text, :ready_status::text, count(*) FROM ready WHERE state = 'pending'
-    UNION ALL
-    SELECT :claim_action::text, :claim_status::text, count(*) FROM moved
-), counted AS (
-    INSERT INTO event_counts ({count_columns})
-    SELECT :project, g.level, :now / 1000000 / g.level * g.level, 'job', t.action, t.status,
-        'worker', 'job', :shard, t.n
-    FROM tally AS t CROSS JOIN (VALUES {levels}) AS g(level)
-    WHERE t.n > 0
-    ORDER BY g.level, 3, t.action COLLATE "C", t.status COLLATE "C"
-    {conflict}
-)
-SELECT {moved_columns},
-    CASE WHEN m.subject_pk IS NOT NULL THEN
-        (SELECT s.kind FROM entities AS s WHERE s.pk = m.subject_pk) END,
-    CASE WHEN m.subject_pk IS NOT NULL THEN
-        (SELECT s.entity_id FROM entities AS s WHERE s.pk = m.subject_pk) END,
-    (SELECT array_agg(id) FROM done),
-    (SELECT 1 FROM pg_notify(:channel, :project::text)
-     WHERE EXISTS (SELECT 1 FROM done) OR EXISTS (SELECT 1 FROM moved)),
-    {controlled},
-    (SELECT 1 FROM pg_notify(:jobs_channel, :project::text)
+    UNION ALL"""
+_DEPS_TAIL = """    (SELECT 1 FROM pg_notify(:jobs_channel, :project::text)
      WHERE EXISTS (SELECT 1 FROM ready WHERE state = 'pending')),
     -- Completed jobs with more dependents than this statement's snapshot shows edges
     -- for: a job enqueued after one of them committed while this statement waited for
@@ -192,11 +208,11 @@ SELECT {moved_columns},
     (SELECT array_agg(d.id) FROM done AS d WHERE d.dependents IS NOT NULL
         AND d.dependents > (SELECT count(*) FROM job_dependencies AS e
                             WHERE e.depends_on = d.id)),
-    (SELECT count(*) FROM ready WHERE state = 'pending')
-FROM (VALUES (1)) AS one(x)
-LEFT JOIN moved AS m ON true
-ORDER BY m.priority DESC, m.run_at, m.id
-"""
+    (SELECT count(*) FROM ready WHERE state = 'pending')"""
+_LEAN_TAIL = """    NULL,
+    -- Completed jobs that have dependents: the caller settles them (see above).
+    (SELECT array_agg(d.id) FROM done AS d WHERE d.dependents IS NOT NULL),
+    0"""
 
 
 _PICK = """
@@ -244,9 +260,15 @@ _CONTROLLED = (
 )
 
 
-def _batch_sql(pick: str, controlled: str) -> tuple[str, tuple[str, ...]]:
+def _batch_sql(pick: str, controlled: str, frees: bool) -> tuple[str, tuple[str, ...]]:
+    template = (
+        _BATCH.replace("{deps_ctes}", _DEPS_CTES if frees else "")
+        .replace("{ready_events}", _READY_EVENTS if frees else "", 1)
+        .replace("{ready_tally}", _READY_TALLY if frees else "")
+        .replace("{deps_tail}", _DEPS_TAIL if frees else _LEAN_TAIL)
+    )
     return _numbered(
-        _BATCH.format(
+        template.format(
             pick=pick,
             controlled=controlled,
             job_columns=", ".join(_JOB_NAMES),
@@ -277,10 +299,12 @@ _CONTROLLED_FILTERS = {
 }
 _LITERAL_LIMITS = 256
 """Claims of up to this many jobs have the limit in their text (see :func:`_batch_text`)."""
-_texts: dict[tuple[str, bool, int], tuple[str, tuple[str, ...]]] = {}
+_texts: dict[tuple[str, bool, bool, int], tuple[str, tuple[str, ...]]] = {}
 
 
-def _batch_text(shape: str, limit: int, kinds: bool = False) -> tuple[str, tuple[str, ...]]:
+def _batch_text(
+    shape: str, limit: int, kinds: bool = False, frees: bool = True
+) -> tuple[str, tuple[str, ...]]:
     """The batch statement for a queue filter's shape and a claim's limit.
 
     The limit is written into the text, not bound: PostgreSQL costs ``LIMIT $n``
@@ -290,13 +314,13 @@ def _batch_text(shape: str, limit: int, kinds: bool = False) -> tuple[str, tuple
     statistics). A worker's limits are its free slots, so it uses a handful of
     texts, each prepared once.
     """
-    key = (shape, kinds, limit if limit <= _LITERAL_LIMITS else -1)
+    key = (shape, kinds, frees, limit if limit <= _LITERAL_LIMITS else -1)
     found = _texts.get(key)
     if found is None:
         literal = str(limit) if limit <= _LITERAL_LIMITS else ":limit"
         pick = _PICKS[shape].replace("{limit}", literal).replace("{kinds}", _KINDS if kinds else "")
         controlled = _CONTROLLED.replace("{filter}", _CONTROLLED_FILTERS[shape])
-        found = _texts[key] = _batch_sql(pick, controlled)
+        found = _texts[key] = _batch_sql(pick, controlled, frees)
     return found
 
 
@@ -306,7 +330,9 @@ def _batch_text(shape: str, limit: int, kinds: bool = False) -> tuple[str, tuple
 # order), the second claims. In read committed each statement has its own snapshot, so
 # the second, which starts once the locks are granted, counts every job the previous
 # holder of the lock claimed (and committed). One statement could not: its snapshot
-# would predate the lock it waited for.
+# would predate the lock it waited for. The transaction goes in one pipeline (BEGIN, the
+# two statements, COMMIT, then one sync): one round trip, as the batch is. The claim
+# itself leaves paused queues out, so it needs no answer from the lock first.
 _LOCK_CONTROLS = _numbered(
     """
 SELECT queue, paused, concurrency, rate_limit, rate_period, window_start, window_count
@@ -562,11 +588,24 @@ def _claim_controlled(store: Store, claim: ControlledClaim) -> ControlledResult:
     }
     if claim.kinds is not None:
         values["kinds"] = list(claim.kinds)
-    with store.write() as conn, _driver(conn) as raw:
-        controls = [QueueControl(*r) for r in _run(raw, _LOCK_CONTROLS, values)]
-        if not any(not c.paused for c in controls):
-            return ControlledResult(claimed=[], controls=controls)
-        rows = _run(raw, _controlled_text(claim.kinds is not None), values)
+    lock_sql, lock_names = _LOCK_CONTROLS
+    claim_sql, claim_names = _controlled_text(claim.kinds is not None)
+    with store.autocommit() as conn, _driver(conn) as raw:
+        try:
+            with raw.pipeline():
+                raw.execute("BEGIN")
+                lock = psycopg.RawCursor(raw)
+                lock.execute(lock_sql, [values[n] for n in lock_names], prepare=True)
+                take = psycopg.RawCursor(raw)
+                take.execute(claim_sql, [values[n] for n in claim_names], prepare=True)
+                raw.execute("COMMIT")
+            controls = [QueueControl(*r) for r in lock.fetchall()]
+            rows = take.fetchall()
+        except psycopg.Error as exc:
+            # A failed statement left the explicit transaction aborted: end it.
+            with contextlib.suppress(psycopg.Error):
+                raw.execute("ROLLBACK")
+            raise DBAPIError.instance(claim_sql, None, exc, psycopg.Error) from exc
     width = len(_JOB_NAMES) + 2
     return ControlledResult(claimed=[ClaimedRow(*r[:width]) for r in rows], controls=controls)
 
@@ -607,4 +646,4 @@ def batch_query(batch: Batch) -> tuple[tuple[str, tuple[str, ...]], dict[str, An
         shape, values["queues"] = "many", list(queues)
     if batch.kinds is not None:
         values["kinds"] = list(batch.kinds)
-    return _batch_text(shape, batch.limit, batch.kinds is not None), values
+    return _batch_text(shape, batch.limit, batch.kinds is not None, batch.frees), values
