@@ -351,5 +351,5 @@ def test_queues_page_pauses_limits_and_bulk_cancels_with_a_confirmation(
     finally:
         viewer.close()
     jobs.set_limit("browser-bulk")
-    jobs.cancel_many(queue="browser-bulk")
+    jobs.cancel_many(queues="browser-bulk")
     jobs.deregister_worker(worker_id)
