@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from chronolog import Chronolog, NewJob, ValidationError
-from chronolog.errors import NotFound
+from chronolog.errors import InvalidTransition, NotFound
 from chronolog.jobs import _links
 from chronolog.store.schema import events
 
@@ -447,3 +447,123 @@ def test_the_batch_writes_the_release_event_one_move_would(db_url: str) -> None:
         assert (*row[:-1], metadata) == (*want[:-1], json.loads(want.metadata))
         rolled = {(c[1], c[2], c[6]): c[-1] for c in rollup_rows([want], 0)}
         assert {tuple(r[:-1]): int(r[-1]) for r in counts} == rolled
+
+
+def _fail_for_good(cl: Chronolog, job_id: int) -> None:
+    (job,) = cl.jobs.claim(None, limit=1)
+    assert job.id == job_id
+    cl.jobs.fail(job.id, job.lease, "disk full", retry=False)
+
+
+def test_retry_revives_the_chain_its_failure_cancelled(cl: Chronolog) -> None:
+    a = cl.jobs.enqueue("a")
+    b = cl.jobs.enqueue("b", after=[a.id])
+    c = cl.jobs.enqueue("c", after=[b.id])
+    _fail_for_good(cl, a.id)
+    assert [cl.jobs.get(j.id).state for j in (b, c)] == ["cancelled", "cancelled"]
+    before = _events(cl)
+    again = cl.jobs.retry(a.id)
+    assert again.state == "pending"
+    for dependent, cause in ((b, a), (c, b)):
+        now = cl.jobs.get(dependent.id)
+        assert (now.state, now.waiting_for, now.finished_at) == ("waiting", 1, None)
+        last = cl.jobs.history(dependent.id)[-1]
+        assert (last.action, last.from_state, last.to_state) == ("waiting", "cancelled", "waiting")
+        assert last.sort_key == 3  # waiting, cancelled, revived: one event per change
+        assert last.metadata is not None
+        assert last.metadata["revived"] is True
+        assert last.metadata["revived_by"] == cause.id
+        assert last.metadata["reason"] == f"revived: job {cause.id} it runs after was retried"
+    assert _actions(cl, b.id) == ["waiting", "cancelled", "waiting"]
+    assert _events(cl) - before == 3  # the retry and two revives
+    assert cl.jobs.counts() == {"default": {"pending": 1, "waiting": 2}}
+    assert _drain(cl) == ["a", "b", "c"]
+    assert _actions(cl, c.id)[-3:] == ["ready", "running", "completed"]
+
+
+def test_retry_revives_only_what_the_chain_cancelled(cl: Chronolog) -> None:
+    a = cl.jobs.enqueue("a")
+    b = cl.jobs.enqueue("b", after=[a.id])
+    by_hand = cl.jobs.enqueue("by_hand", after=[a.id])
+    under_hand = cl.jobs.enqueue("under_hand", after=[by_hand.id])
+    run = cl.jobs.enqueue("run", after=[a.id], on_failure="run")
+    other = cl.jobs.enqueue("other")
+    held = cl.jobs.enqueue("held", after=[a.id, other.id])
+    cl.jobs.cancel(by_hand.id)  # an operator's cancel: it stays cancelled
+    assert cl.jobs.get(under_hand.id).state == "cancelled"  # propagated from by_hand
+    (job,) = cl.jobs.claim(None, limit=1)
+    assert job.id == a.id
+    cl.jobs.fail(a.id, job.lease, "broken", retry=False)
+    assert cl.jobs.get(run.id).state == "pending"  # on_failure="run": released
+    (job,) = [j for j in cl.jobs.claim(None, limit=2) if j.id == other.id] or [None]
+    assert job is not None
+    cl.jobs.fail(other.id, job.lease, "also broken", retry=False)
+    assert cl.jobs.get(held.id).state == "cancelled"
+    run_history = cl.jobs.history(run.id)
+    cl.jobs.retry(a.id)
+    assert cl.jobs.get(b.id).state == "waiting"
+    assert cl.jobs.get(by_hand.id).state == "cancelled"
+    assert cl.jobs.get(under_hand.id).state == "cancelled"
+    # held's other dependency is still failed: it stays cancelled until that one's retry.
+    assert cl.jobs.get(held.id).state == "cancelled"
+    # The on_failure="run" dependent is unaffected.
+    assert cl.jobs.history(run.id) == run_history
+    cl.jobs.retry(other.id)
+    revived = cl.jobs.get(held.id)
+    assert (revived.state, revived.waiting_for) == ("waiting", 2)
+    assert cl.jobs.history(held.id)[-1].metadata["revived_by"] == other.id  # type: ignore[index]
+    # Retrying the operator's cancel brings back what it cancelled.
+    cl.jobs.retry(by_hand.id)
+    assert cl.jobs.get(under_hand.id).state == "waiting"
+
+
+def test_retry_revives_a_pipeline_fan_in(cl: Chronolog) -> None:
+    pipe = cl.jobs.pipeline(
+        [
+            NewJob("rip", ref="rip", max_attempts=1),
+            NewJob("subs", ref="subs", after=("rip",)),
+            NewJob("audio", ref="audio", after=("rip",)),
+            NewJob("mux", after=("subs", "audio")),
+        ]
+    )
+    _fail_for_good(cl, pipe.jobs[0].id)
+    assert cl.jobs.pipeline_get(pipe.id).state == "failed"
+    cl.jobs.retry(pipe.jobs[0].id)
+    after = cl.jobs.pipeline_get(pipe.id)
+    assert [j.state for j in after.jobs] == ["pending", "waiting", "waiting", "waiting"]
+    assert [j.waiting_for for j in after.jobs] == [None, 1, 1, 2]
+    assert _actions(cl, pipe.jobs[3].id) == ["waiting", "cancelled", "waiting"]
+    assert _drain(cl)[::3] == ["rip", "mux"]
+    assert cl.jobs.pipeline_get(pipe.id).state == "completed"
+
+
+def test_retry_many_revives_and_waits(cl: Chronolog) -> None:
+    a = cl.jobs.enqueue("a", queue="rip")
+    b = cl.jobs.enqueue("b", queue="rip", after=[a.id])
+    c = cl.jobs.enqueue("c", queue="mux", after=[b.id])
+    _fail_for_good(cl, a.id)
+    # b is retried by the filter (it waits for a, not pending), c is revived.
+    assert cl.jobs.retry_many(queues="rip") == 2
+    assert cl.jobs.get(a.id).state == "pending"
+    assert (cl.jobs.get(b.id).state, cl.jobs.get(b.id).waiting_for) == ("waiting", 1)
+    last = cl.jobs.history(b.id)[-1]
+    assert (last.action, last.from_state, last.to_state) == ("waiting", "cancelled", "waiting")
+    assert last.metadata is not None
+    assert last.metadata["reason"] == "retried; waits for the jobs it runs after"
+    assert "revived" not in last.metadata  # the filter retried it: an operator's move
+    assert [m.sort_key for m in cl.jobs.history(b.id)] == [1, 2, 3]
+    assert cl.jobs.get(c.id).state == "waiting"
+    assert cl.jobs.history(c.id)[-1].metadata["revived_by"] == b.id  # type: ignore[index]
+    assert _drain(cl, queues=["rip", "mux"]) == ["a", "b", "c"]
+
+
+def test_retry_refusals_unchanged(cl: Chronolog) -> None:
+    a = cl.jobs.enqueue("a")
+    b = cl.jobs.enqueue("b", after=[a.id])
+    before = (_events(cl), cl.jobs.get(a.id), cl.jobs.get(b.id))
+    for job in (a, b):
+        with pytest.raises(InvalidTransition):
+            cl.jobs.retry(job.id)
+    with pytest.raises(NotFound):
+        cl.jobs.retry(999_999)
+    assert (_events(cl), cl.jobs.get(a.id), cl.jobs.get(b.id)) == before

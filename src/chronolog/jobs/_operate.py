@@ -13,6 +13,7 @@ from ..store.sql import jobs as sql
 from ._checks import check_actor, check_id
 from ._leases import attempt_failed, log_internal
 from ._links import retry_state, settle_failed
+from ._revive import revive_dependents
 from ._trail import Move, record
 from .models import Job
 from .reading import JobReading
@@ -72,7 +73,11 @@ class Operator(JobReading):
         """Send a failed or cancelled job back to pending, due now, with one more attempt.
 
         A job that runs after others goes back to ``waiting`` instead while one of
-        them has not completed (retry that one too: its completion releases it)."""
+        them has not completed (retry that one too: its completion releases it).
+        The dependents its end cancelled (and theirs, transitively) go back to
+        ``waiting`` in the same transaction, each with an event (action
+        ``waiting``, metadata ``revived``); a dependent cancelled by an operator, or
+        still held by another failed or cancelled dependency, stays cancelled."""
         return self._operate(job_id, ("failed", "cancelled"), "pending", "retried", actor)
 
     def _operate(
@@ -138,6 +143,8 @@ class Operator(JobReading):
             record(scope, conn, [move])
             if to_state == "cancelled" and row.dependents:
                 settle_failed(scope, conn, {row.id: "cancelled"}, now, who)
+            elif to_state != "cancelled" and row.dependents:
+                revive_dependents(scope, conn, [row.id], now, who)
             if to_state == "pending":
                 sql.job_notify(conn, scope.store.dialect, scope.project_id)
             elif row.state == "running":  # its worker's cancel watch learns it now

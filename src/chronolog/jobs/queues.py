@@ -47,6 +47,7 @@ from ..store.sql import queues as qsql
 from ..store.sql import states as entity_sql
 from ..store.sql.events import EventRow
 from ._checks import check_actor, check_int, check_word
+from ._revive import retry_linked, revive_dependents
 from ._trail import Move, bulk_move, record
 from .models import Job, QueueInfo
 from .reading import JobReading, job_from_row
@@ -315,7 +316,10 @@ class QueueControls(JobReading):
         (``retry_many(queues="rip", states="failed")``), the same value that
         :meth:`list` takes: list first, then move what you saw. ``states``
         narrows to ``failed`` or ``cancelled``. One transaction, one event per
-        job moved (action ``retried``); returns how many moved. A query that
+        job moved (action ``retried``); returns how many moved. As with
+        :meth:`retry`, a job that runs after one not completed goes to ``waiting``
+        instead, and the dependents each retried job's end cancelled are revived
+        (not counted in the answer). A query that
         names no queue, kind, subject or ``since`` would move every such job of
         the project: it is refused unless ``all=True`` says so.
         """
@@ -390,11 +394,18 @@ class QueueControls(JobReading):
             found = qsql.job_bulk_lock(conn, store.dialect, sql.job_where(flt))
             before = dict(found)
             rows = qsql.job_bulk_update(conn, [i for i, _ in found], states, to_state, now)
+            rows = sorted(rows, key=lambda r: r.id)  # a dependency before its dependents
+            waiting = retry_linked(scope, conn, rows) if to_state == "pending" else {}
             moves = [
                 Move(r.id, r.kind, r.queue, r.history, before[r.id], action, r.attempt, who, now)
-                for r in sorted(rows, key=lambda r: r.id)
-            ]
+                if r.id not in waiting
+                else Move(r.id, r.kind, r.queue, r.history, before[r.id], "waiting",
+                          r.attempt, who, now, extra=waiting[r.id][1])
+                for r in rows
+            ]  # fmt: skip
             record(scope, conn, moves)
+            if to_state == "pending":
+                revive_dependents(scope, conn, [r.id for r in rows if r.dependents], now, who)
             if moves and to_state == "pending":
                 sql.job_notify(conn, store.dialect, scope.project_id)
             elif to_state == "cancelled" and any(m.from_state == "running" for m in moves):

@@ -23,6 +23,7 @@ from .jobs import JOB_COLUMNS
 __all__ = [
     "LinkRow",
     "job_dependency_insert_many",
+    "job_dependent_ids",
     "job_dependents_of",
     "job_insert_linked",
     "job_links_of",
@@ -132,6 +133,19 @@ def job_unfinished_dependencies(conn: Connection, job_id: int) -> tuple[int, lis
     return unfinished, [(int(r[0]), str(r[1])) for r in rows if r[1] not in _UNFINISHED]
 
 
+def job_dependent_ids(conn: Connection, ids: Sequence[int]) -> list[int]:
+    """job_dependent_ids: the ids of the jobs that run after any of ``ids``, by id."""
+    return [
+        int(r[0])
+        for r in conn.execute(
+            select(job_dependencies.c.job_id)
+            .where(job_dependencies.c.depends_on.in_(sorted(set(ids))))
+            .distinct()
+            .order_by(job_dependencies.c.job_id)
+        )
+    ]
+
+
 def job_dependents_of(conn: Connection, project_id: int, job_id: int) -> list[LinkRow]:
     """job_dependents_of: the jobs that run after ``job_id``, by id."""
     return [
@@ -216,9 +230,12 @@ def job_insert_linked(conn: Connection, values: dict[str, Any]) -> int:
     return int(conn.execute(insert(jobs).values(values).returning(jobs.c.id)).scalar_one())
 
 
-def job_set(conn: Connection, project_id: int, job_id: int, values: dict[str, Any]) -> Row[Any]:
-    """job_set: change a locked job's columns (adding one to ``history`` with a new state)."""
-    if "state" in values:
+def job_set(
+    conn: Connection, project_id: int, job_id: int, values: dict[str, Any], *, move: bool = True
+) -> Row[Any]:
+    """job_set: change a locked job's columns (adding one to ``history`` with a new state,
+    unless ``move`` is False: a correction of a move the same transaction counted)."""
+    if "state" in values and move:
         values = {**values, "history": jobs.c.history + 1}
     return conn.execute(
         update(jobs)

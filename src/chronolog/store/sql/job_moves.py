@@ -36,6 +36,7 @@ __all__ = [
     "actions_into",
     "job_move_day_counts",
     "job_move_history",
+    "job_move_newest",
     "job_move_page",
     "job_moves_present",
 ]
@@ -120,6 +121,27 @@ def job_move_history(conn: Connection, project_id: int, job_id: int) -> list[Job
         .order_by(_e.id)
     ).all()
     return [_row(r, i == len(rows) - 1) for i, r in enumerate(rows)]
+
+
+def job_move_newest(
+    conn: Connection, project_id: int, job_ids: Sequence[int]
+) -> dict[int, JobMoveRow]:
+    """job_move_newest: the latest state change of each job of ``job_ids`` (job id → its
+    move); a job whose events retention removed is missing from the answer."""
+    if not job_ids:
+        return {}
+    rows = conn.execute(
+        select(*_COLUMNS)
+        .where(
+            _e.project_id == project_id,
+            _e.target_type == JOB_KIND,
+            _e.target_id.in_(sorted({str(i) for i in job_ids})),
+            _e.event_type == JOB_KIND,
+            _e.action.in_(list(JOB_ACTIONS)),
+        )
+        .order_by(_e.id)
+    ).all()
+    return {int(r.target_id): _row(r, True) for r in rows}  # the last one of each wins
 
 
 def job_move_page(
