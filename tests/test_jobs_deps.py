@@ -567,3 +567,17 @@ def test_retry_refusals_unchanged(cl: Chronolog) -> None:
     with pytest.raises(NotFound):
         cl.jobs.retry(999_999)
     assert (_events(cl), cl.jobs.get(a.id), cl.jobs.get(b.id)) == before
+
+
+def test_cancel_many_propagates_and_retry_many_revives(cl: Chronolog) -> None:
+    a = cl.jobs.enqueue("a", queue="q")
+    b = cl.jobs.enqueue("b", queue="r", after=[a.id])
+    run = cl.jobs.enqueue("run", queue="r", after=[a.id], on_failure="run")
+    assert cl.jobs.cancel_many(queues="q") == 1
+    assert cl.jobs.get(b.id).state == "cancelled"
+    assert cl.jobs.history(b.id)[-1].metadata["dependency"] == a.id  # type: ignore[index]
+    assert cl.jobs.get(run.id).state == "pending"
+    assert cl.jobs.retry_many(queues="q") == 1
+    assert (cl.jobs.get(b.id).state, cl.jobs.get(b.id).waiting_for) == ("waiting", 1)
+    assert _actions(cl, run.id) == ["waiting", "ready"]
+    assert sorted(_drain(cl, queues=["q", "r"])) == ["a", "b", "run"]

@@ -47,6 +47,7 @@ from ..store.sql import queues as qsql
 from ..store.sql import states as entity_sql
 from ..store.sql.events import EventRow
 from ._checks import check_actor, check_int, check_word
+from ._links import settle_failed
 from ._revive import retry_linked, revive_dependents
 from ._trail import Move, bulk_move, record
 from .models import Job, QueueInfo
@@ -339,7 +340,8 @@ class QueueControls(JobReading):
 
         ``query`` as for :meth:`retry_many`; ``states`` narrows to ``pending``
         or ``running``. One transaction, one event per job (action
-        ``cancelled``); returns how many moved. A query naming no queue, kind,
+        ``cancelled``); returns how many moved. As with :meth:`cancel`, the jobs
+        that run after them are cancelled too (unless ``on_failure="run"``). A query naming no queue, kind,
         subject or ``since`` is refused unless ``all=True``.
         """
         q = JobQuery.build(query, filters)
@@ -406,6 +408,8 @@ class QueueControls(JobReading):
             record(scope, conn, moves)
             if to_state == "pending":
                 revive_dependents(scope, conn, [r.id for r in rows if r.dependents], now, who)
+            elif ended := {int(r.id): "cancelled" for r in rows if r.dependents}:
+                settle_failed(scope, conn, ended, now, who)  # as cancel() does
             if moves and to_state == "pending":
                 sql.job_notify(conn, store.dialect, scope.project_id)
             elif to_state == "cancelled" and any(m.from_state == "running" for m in moves):
