@@ -581,3 +581,22 @@ def test_cancel_many_propagates_and_retry_many_revives(cl: Chronolog) -> None:
     assert (cl.jobs.get(b.id).state, cl.jobs.get(b.id).waiting_for) == ("waiting", 1)
     assert _actions(cl, run.id) == ["waiting", "ready"]
     assert sorted(_drain(cl, queues=["q", "r"])) == ["a", "b", "run"]
+
+
+def test_retry_counts_again_for_a_waiting_on_failure_run_dependent(cl: Chronolog) -> None:
+    a = cl.jobs.enqueue("a", priority=5)
+    x = cl.jobs.enqueue("x")
+    run = cl.jobs.enqueue("run", after=[a.id, x.id], on_failure="run")
+    _fail_for_good(cl, a.id)
+    assert cl.jobs.get(run.id).waiting_for == 1  # a counted as finished
+    history = cl.jobs.history(run.id)
+    cl.jobs.retry(a.id)
+    assert (cl.jobs.get(run.id).state, cl.jobs.get(run.id).waiting_for) == ("waiting", 2)
+    assert cl.jobs.history(run.id) == history  # no move, no event
+    # x completing alone does not release it: a runs again first.
+    claimed = {j.kind: j for j in cl.jobs.claim(None, limit=2)}
+    cl.jobs.complete(x.id, claimed["x"].lease)
+    assert cl.jobs.get(run.id).state == "waiting"
+    cl.jobs.complete(a.id, claimed["a"].lease)
+    assert _drain(cl) == ["run"]
+    assert cl.jobs.get(a.id).state == "completed"

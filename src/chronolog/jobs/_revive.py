@@ -12,7 +12,9 @@ cancelled job tells the two apart, and a retry can undo what it caused:
   (``waiting_for`` re-counted), with one event (action ``waiting``, metadata
   ``revived: true`` and the job that revived it), then its own dependents
   likewise. A dependent another dependency still holds cancelled stays so:
-  the retry of that one revives it.
+  the retry of that one revives it. A waiting ``on_failure="run"`` dependent,
+  which counted the ended job as finished, counts it as unfinished again
+  (``waiting_for`` only: no state change, no event).
 * :func:`retry_linked` puts a job a bulk retry moved to pending back to
   ``waiting`` while a job it runs after has not completed, as ``retry`` does.
 
@@ -47,6 +49,15 @@ def _propagated(move: job_moves.JobMoveRow | None) -> bool:
     return isinstance(meta, dict) and meta.get("dependency") is not None
 
 
+def _recount(scope: Scope, conn: Connection, row: Row[Any]) -> None:
+    """A waiting ``on_failure="run"`` dependent counted a dependency's end as finished;
+    that one is back (retried or revived): count it as unfinished again, or the
+    completion of the others would release the dependent before it has run."""
+    unfinished, _ = links_sql.job_unfinished_dependencies(conn, row.id)
+    if unfinished != row.waiting_for:
+        links_sql.job_set(conn, scope.project_id, row.id, {"waiting_for": unfinished})
+
+
 def revive_dependents(
     scope: Scope, conn: Connection, ids: Iterable[int], now: int, who: Who
 ) -> int:
@@ -59,11 +70,18 @@ def revive_dependents(
         dependents = links_sql.job_dependent_ids(conn, frontier)
         if not dependents:
             break
-        rows = links_sql.job_lock_in_state(conn, dialect, scope.project_id, dependents, "cancelled")
+        locked = links_sql.job_lock_in_state(
+            conn, dialect, scope.project_id, dependents, ("cancelled", "waiting")
+        )
+        rows = [r for r in locked if r.state == "cancelled" and r.on_failure != "run"]
         newest = job_moves.job_move_newest(conn, scope.project_id, [r.id for r in rows])
         following: list[int] = []
         moves: list[Move] = []
-        for row in rows:  # by id: a dependency comes before its dependents
+        for row in locked:  # by id: a dependency comes before its dependents
+            if row.state == "waiting":
+                if row.on_failure == "run":
+                    _recount(scope, conn, row)
+                continue
             if row.on_failure == "run" or not _propagated(newest.get(int(row.id))):
                 continue
             unfinished, ended = links_sql.job_unfinished_dependencies(conn, row.id)

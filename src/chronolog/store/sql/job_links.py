@@ -246,16 +246,22 @@ def job_set(
 
 
 def job_lock_in_state(
-    conn: Connection, dialect: Dialect, project_id: int, ids: Sequence[int], state: str
+    conn: Connection,
+    dialect: Dialect,
+    project_id: int,
+    ids: Sequence[int],
+    state: str | tuple[str, ...],
 ) -> Sequence[Row[Any]]:
-    """job_lock_in_state: the jobs of ``ids`` that are in ``state``, locked in id order."""
+    """job_lock_in_state: the jobs of ``ids`` that are in ``state`` (or one of several),
+    locked in id order."""
+    states = [state] if isinstance(state, str) else list(state)
     return conn.execute(
         dialect.for_update(
             select(*JOB_COLUMNS)
             .where(
                 jobs.c.project_id == project_id,
                 jobs.c.id.in_(sorted(set(ids))),
-                jobs.c.state == state,
+                jobs.c.state.in_(states),
             )
             .order_by(jobs.c.id)
         )
