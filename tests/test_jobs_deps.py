@@ -473,7 +473,8 @@ def test_retry_revives_the_chain_its_failure_cancelled(cl: Chronolog) -> None:
         assert last.metadata is not None
         assert last.metadata["revived"] is True
         assert last.metadata["revived_by"] == cause.id
-        assert last.metadata["reason"] == f"revived: job {cause.id} it runs after was retried"
+        verb = "retried" if cause is a else "revived"
+        assert last.metadata["reason"] == f"revived: job {cause.id} it runs after was {verb}"
     assert _actions(cl, b.id) == ["waiting", "cancelled", "waiting"]
     assert _events(cl) - before == 3  # the retry and two revives
     assert cl.jobs.counts() == {"default": {"pending": 1, "waiting": 2}}

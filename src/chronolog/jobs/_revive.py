@@ -65,6 +65,7 @@ def revive_dependents(
     end cancelled, transitively (see the module docstring). Returns how many moved."""
     moved = 0
     frontier = sorted(set(ids))
+    verb = "retried"  # the jobs of ``ids``; the later frontiers were revived
     dialect = scope.store.dialect
     while frontier:
         dependents = links_sql.job_dependent_ids(conn, frontier)
@@ -100,10 +101,10 @@ def revive_dependents(
                     "max_attempts": max(row.max_attempts, row.attempt + 1),
                 },
             )
-            extra: dict[str, Any] = {"reason": "revived: a job it runs after was retried"}
+            extra: dict[str, Any] = {"reason": f"revived: a job it runs after was {verb}"}
             if cause is not None:
                 extra = {
-                    "reason": f"revived: job {cause} it runs after was retried",
+                    "reason": f"revived: job {cause} it runs after was {verb}",
                     "revived_by": cause,
                 }
             moves.append(
@@ -115,6 +116,7 @@ def revive_dependents(
         record(scope, conn, moves)
         moved += len(moves)
         frontier = following
+        verb = "revived"
     return moved
 
 
