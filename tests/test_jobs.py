@@ -647,6 +647,36 @@ def test_large_batches_are_chunked(q: Chronolog) -> None:
     _history_invariants(q)
 
 
+def test_a_large_batch_refused_late_writes_nothing(q: Chronolog) -> None:
+    """PostgreSQL checks the jobs of a large batch while the COPY writes the first
+    ones: a refusal far into it still leaves nothing behind."""
+    items: list[Any] = [{"kind": "k", "payload": {"n": i}} for i in range(2500)]
+    items[2100] = {"kind": "k", "priority": "high"}
+    with pytest.raises(ValidationError) as caught:
+        q.jobs.enqueue_many(items)
+    assert caught.value.details["index"] == 2100
+    assert str(caught.value).startswith("job 2100: ")
+    assert q.jobs.counts() == {}
+    assert q.events.query().items == []
+
+
+def test_a_large_batch_with_a_late_unique_key_takes_the_general_path(q: Chronolog) -> None:
+    held = q.jobs.enqueue("k", unique_key="only-one")
+    items: list[Any] = [{"kind": "k", "payload": {"n": i}} for i in range(1500)]
+    items[1200] = {"kind": "k", "unique_key": "only-one"}
+    items[1300] = {"kind": "k", "subject": ("season", "s1")}
+    ids = q.jobs.enqueue_many(items)
+    assert len(ids) == 1500
+    assert ids[1200] == held.id
+    assert len(set(ids)) == 1500  # every other item is a new job
+    assert q.jobs.get(ids[1300]).subject == ("season", "s1")
+    plain = [i for n, i in enumerate(ids) if n not in (1200, 1300)]
+    assert plain == sorted(plain)  # in input order
+    assert q.jobs.counts() == {"default": {"pending": 1500}}
+    assert [q.jobs.get(i).payload for i in ids[:3]] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    _history_invariants(q)
+
+
 def test_subject_created_by_a_job_is_listed_by_states(cl: Chronolog) -> None:
     # Regression: entity_ensure left state_since NULL and states' pages skipped the row.
     cl.jobs.enqueue("rip", {"disc": 1}, subject=("season", "dark/s01"))

@@ -120,9 +120,11 @@ class RunnerPool:
         """Wait for a handler to return (or ``stopping``, or the ``until`` deadline), then
         linger up to ``linger`` seconds for the others still running, so that they
         are completed, and their slots refilled, together (with prefetch, until
-        only the prefetched jobs are left: they run during the next round trip)."""
+        at most ``size`` jobs are left, which the runners work on during the next
+        round trip: steady batches of the whole prefetch, not of whatever finished
+        first)."""
         with self.cond:
-            self._target = target = self.ahead
+            self._target = target = min(self.ahead, self.size)
             busy = self.busy
             while not self._done and self.busy >= busy and not stopping.is_set():
                 timeout = poll

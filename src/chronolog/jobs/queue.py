@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from ..store.sql import states as entity_sql
 from ._cancels import CancelReading
 from ._checks import (
     LOG_LEVELS,
+    Prepared,
     check_actor,
     check_id,
     check_int,
@@ -161,18 +162,22 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
         scope = self._scope
         now = to_micros(scope.clock())
         who = check_actor(actor, scope.limits)
-        prepared = []
         cap = scope.limits.batch_size
+        if (
+            pipeline is None
+            and isinstance(items, Sequence)
+            and STREAM_FROM <= len(items) <= cap
+            and not scope.store.is_sqlite
+        ):
+            try:
+                return self._enqueue_streamed(items, who, now), None
+            except _NotPlain:
+                pass  # nothing was written: the general path below
+        prepared = []
         for index, item in enumerate(items):
             if index >= cap:
                 raise ValidationError(f"a batch holds at most {cap} jobs")
-            try:
-                prepared.append(prepare_job(scope, item, now))
-            except ValidationError as exc:
-                exc.details["index"] = index
-                exc.message = exc.args[0] if not index else f"job {index}: {exc.message}"
-                exc.args = (exc.message,)
-                raise
+            prepared.append(_prepare_at(scope, item, index, now))
         if not prepared:
             return [], None
         # Jobs with dependencies (and every stage of a pipeline) go in one by one after
@@ -240,6 +245,40 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
                 sql.job_notify(conn, dialect, scope.project_id)
         scope.store.notifier.publish("jobs", "events")
         return ids, pipeline_id
+
+    def _enqueue_streamed(
+        self, items: Sequence[NewJob | Mapping[str, Any]], who: tuple[Any, ...], now: int
+    ) -> list[int]:
+        """A large batch of plain jobs (no subject, unique key, dependency or ref) on
+        PostgreSQL: the first :data:`STREAM_FROM` are checked, then the rest are
+        checked while the COPY writes the jobs before them. A refused item raises
+        inside the transaction (nothing is written); an item that is not plain
+        raises :class:`_NotPlain` likewise, and the caller takes the general path."""
+        scope = self._scope
+        head = [_prepare_at(scope, items[i], i, now) for i in range(STREAM_FROM)]
+        if not all(_plain(p) for p in head):
+            raise _NotPlain
+
+        def rest() -> Iterator[sql.NewJobRow]:
+            for index in range(STREAM_FROM, len(items)):
+                p = _prepare_at(scope, items[index], index, now)
+                if not _plain(p):
+                    raise _NotPlain
+                yield p.row
+
+        with scope.store.write() as conn:
+            batch = sql.EnqueueBatch(
+                project_id=scope.project_id,
+                now=now,
+                rows=[p.row for p in head],
+                actor=who,
+                enqueued=bulk_move(scope, "pending", None, now, who[0]),
+                more=rest(),
+                count=len(items),
+            )
+            ids = scope.store.dialect.jobs.enqueue(conn, batch)
+        scope.store.notifier.publish("jobs", "events")
+        return ids
 
     # -- claiming and completing -----------------------------------------------------------
 
@@ -453,6 +492,30 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
     def poll_interval(self) -> float:
         """How long a worker waits before looking again when nothing woke it."""
         return 0.25 if self._scope.store.is_sqlite else 5.0
+
+
+STREAM_FROM = 1000
+"""From this many jobs, a PostgreSQL ``enqueue_many`` checks the jobs after the first
+1,000 while the COPY writes those (about a sixth of a 20,000-job batch's time)."""
+
+
+class _NotPlain(Exception):
+    """A streamed batch met a job that needs the general path."""
+
+
+def _plain(p: Prepared) -> bool:
+    return p.subject is None and p.unique_key is None and not p.after and p.ref is None
+
+
+def _prepare_at(scope: Scope, item: NewJob | Mapping[str, Any], index: int, now: int) -> Prepared:
+    """:func:`prepare_job`, its refusal naming the item's index."""
+    try:
+        return prepare_job(scope, item, now)
+    except ValidationError as exc:
+        exc.details["index"] = index
+        exc.message = exc.args[0] if not index else f"job {index}: {exc.message}"
+        exc.args = (exc.message,)
+        raise
 
 
 def _subject(row: Any) -> dict[int, tuple[str, str]] | None:

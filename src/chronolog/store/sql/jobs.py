@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 from collections import namedtuple
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -258,6 +258,11 @@ class EnqueueBatch:
     rows: Sequence[NewJobRow]
     actor: tuple[str | None, str | None, str | None]
     enqueued: BulkMove
+    more: Iterator[NewJobRow] | None = None
+    """Rows after ``rows``, made (checked) while the first ones are being written:
+    ``count`` of them in all. A driver that cannot stream takes ``list(more)``."""
+    count: int | None = None
+    """How many rows ``rows`` and ``more`` hold together (None: ``len(rows)``)."""
 
 
 class JobDriver(abc.ABC):

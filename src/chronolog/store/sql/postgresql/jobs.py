@@ -36,8 +36,9 @@ once, at import.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -499,8 +500,16 @@ class PostgreSQLJobs(JobDriver):
     """The PostgreSQL side of :class:`~chronolog.store.sql.jobs.JobDriver`."""
 
     def enqueue(self, conn: Connection, batch: EnqueueBatch) -> list[int]:
-        rows = batch.rows
-        if not rows:
+        rows: Iterable[NewJobRow] = batch.rows
+        n = len(batch.rows) if batch.count is None else batch.count
+        if batch.more is not None:
+            if n < _COPY_FROM:
+                rows = [*batch.rows, *batch.more]
+            else:
+                # Rows still being checked go straight into the COPY: the server
+                # writes the first ones while Python checks the rest.
+                rows = itertools.chain(batch.rows, batch.more)
+        if not n:
             return []
         move = batch.enqueued
         values: dict[str, Any] = {
@@ -515,18 +524,18 @@ class PostgreSQLJobs(JobDriver):
             "jobs_channel": channel_for("jobs"),
             "channel": channel_for("events"),
         }
-        n = len(rows)
         _counts(values, [(*c[:-1], c[-1] * n) for c in move.counts])
         with _driver(conn) as raw:
             if n < _COPY_FROM:
+                few = rows if isinstance(rows, Sequence) else list(rows)
                 values.update(
-                    queue=[r.queue for r in rows],
-                    kind=[r.kind for r in rows],
-                    payload=[r.payload for r in rows],
-                    priority=[r.priority for r in rows],
-                    run_at=[r.run_at for r in rows],
-                    max_attempts=[r.max_attempts for r in rows],
-                    subject_pk=[r.subject_pk for r in rows],
+                    queue=[r.queue for r in few],
+                    kind=[r.kind for r in few],
+                    payload=[r.payload for r in few],
+                    priority=[r.priority for r in few],
+                    run_at=[r.run_at for r in few],
+                    max_attempts=[r.max_attempts for r in few],
+                    subject_pk=[r.subject_pk for r in few],
                 )
                 return [int(r[0]) for r in _run(raw, _ENQUEUE_SMALL, values)]
             try:

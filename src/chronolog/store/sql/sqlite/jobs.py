@@ -302,7 +302,7 @@ class SQLiteJobs(JobDriver):
     """The SQLite side of :class:`~chronolog.store.sql.jobs.JobDriver`."""
 
     def enqueue(self, conn: Connection, batch: EnqueueBatch) -> list[int]:
-        rows = batch.rows
+        rows = batch.rows if batch.more is None else [*batch.rows, *batch.more]
         if not rows:
             return []
         raw = _raw(conn)
