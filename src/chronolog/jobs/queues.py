@@ -320,9 +320,9 @@ class QueueControls(JobReading):
         job moved (action ``retried``); returns how many moved. As with
         :meth:`retry`, a job that runs after one not completed goes to ``waiting``
         instead, and the dependents each retried job's end cancelled are revived
-        (not counted in the answer). A query that
-        names no queue, kind, subject or ``since`` would move every such job of
-        the project: it is refused unless ``all=True`` says so.
+        (not counted in the answer). A query that names no queue, kind, subject
+        or ``since`` would move every such job of the project: it is refused
+        unless ``all=True`` says so.
         """
         q = JobQuery.build(query, filters)
         return self._bulk(q, all, actor, ("failed", "cancelled"), "pending", "retried")
@@ -341,8 +341,9 @@ class QueueControls(JobReading):
         ``query`` as for :meth:`retry_many`; ``states`` narrows to ``pending``
         or ``running``. One transaction, one event per job (action
         ``cancelled``); returns how many moved. As with :meth:`cancel`, the jobs
-        that run after them are cancelled too (unless ``on_failure="run"``). A query naming no queue, kind,
-        subject or ``since`` is refused unless ``all=True``.
+        that run after them are cancelled too (unless ``on_failure="run"``). A
+        query naming no queue, kind, subject or ``since`` is refused unless
+        ``all=True``.
         """
         q = JobQuery.build(query, filters)
         return self._bulk(q, all, actor, ("pending", "running"), "cancelled", "cancelled")
