@@ -12,10 +12,10 @@ Prefetch: while handlers are short (their mean run time below
 has threads (:attr:`RunnerPool.ahead`): they wait in the inbox, so the runners
 have work while the claiming thread's next round trip is under way, and each
 round trip completes and claims three times as many jobs (a statement's fixed
-cost spread over more of them: the drain of no-op jobs on PostgreSQL gains
-about a third, see ``benchmarks/jobs_peers.md``). A long handler turns it off at its next return; a prefetched
-job no runner took within :data:`PREFETCH_HOLD` is given back by the ticker,
-and prefetch waits for the next handler to return.
+cost spread over more of them; ``benchmarks/jobs_peers.md``). A long handler
+turns it off at its next return; a prefetched job no runner took within
+:data:`PREFETCH_HOLD` is given back by the ticker, and prefetch waits for the
+next handler to return.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ class RunnerPool:
                     if outcome is not None:
                         self._done.append((ctx, outcome[0]))
                     # Wake the claiming thread for the first finished job (it then
-                    # lingers for the rest) and when none is left running; waking
-                    # it for every job only cost thread switches.
+                    # lingers for the rest) and when no more than its target is left
+                    # busy; waking it for every job only cost thread switches.
                     if outcome is None or len(self._done) == 1 or self.busy <= self._target:
                         cond.notify_all()

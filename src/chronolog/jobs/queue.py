@@ -203,12 +203,8 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
             skip = set(linked)
             plain = [i for i, p in enumerate(prepared) if p.unique_key is None and i not in skip]
             if plain:
-                batch = sql.EnqueueBatch(
-                    project_id=scope.project_id,
-                    now=now,
-                    rows=rows if len(plain) == len(rows) else [rows[i] for i in plain],
-                    actor=who,
-                    enqueued=bulk_move(scope, "pending", None, now, who[0]),
+                batch = self._insert_batch(
+                    rows if len(plain) == len(rows) else [rows[i] for i in plain], who, now
                 )
                 for i, new_id in zip(plain, dialect.jobs.enqueue(conn, batch), strict=True):
                     ids[i] = new_id
@@ -246,6 +242,27 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
         scope.store.notifier.publish("jobs", "events")
         return ids, pipeline_id
 
+    def _insert_batch(
+        self,
+        rows: Sequence[sql.NewJobRow],
+        who: tuple[Any, ...],
+        now: int,
+        *,
+        more: Iterator[sql.NewJobRow] | None = None,
+        count: int | None = None,
+    ) -> sql.EnqueueBatch:
+        """The driver's bulk insert of ``rows`` (and ``more``), each with its ``pending`` event."""
+        scope = self._scope
+        return sql.EnqueueBatch(
+            project_id=scope.project_id,
+            now=now,
+            rows=rows,
+            actor=who,
+            enqueued=bulk_move(scope, "pending", None, now, who[0]),
+            more=more,
+            count=count,
+        )
+
     def _enqueue_streamed(
         self, items: Sequence[NewJob | Mapping[str, Any]], who: tuple[Any, ...], now: int
     ) -> list[int]:
@@ -267,14 +284,8 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
                 yield p.row
 
         with scope.store.write() as conn:
-            batch = sql.EnqueueBatch(
-                project_id=scope.project_id,
-                now=now,
-                rows=[p.row for p in head],
-                actor=who,
-                enqueued=bulk_move(scope, "pending", None, now, who[0]),
-                more=rest(),
-                count=len(items),
+            batch = self._insert_batch(
+                [p.row for p in head], who, now, more=rest(), count=len(items)
             )
             ids = scope.store.dialect.jobs.enqueue(conn, batch)
         scope.store.notifier.publish("jobs", "events")

@@ -500,15 +500,12 @@ class PostgreSQLJobs(JobDriver):
     """The PostgreSQL side of :class:`~chronolog.store.sql.jobs.JobDriver`."""
 
     def enqueue(self, conn: Connection, batch: EnqueueBatch) -> list[int]:
-        rows: Iterable[NewJobRow] = batch.rows
         n = len(batch.rows) if batch.count is None else batch.count
-        if batch.more is not None:
-            if n < _COPY_FROM:
-                rows = [*batch.rows, *batch.more]
-            else:
-                # Rows still being checked go straight into the COPY: the server
-                # writes the first ones while Python checks the rest.
-                rows = itertools.chain(batch.rows, batch.more)
+        # Rows still being checked (``more``) go straight into the COPY: the server
+        # writes the first ones while Python checks the rest.
+        rows: Iterable[NewJobRow] = (
+            batch.rows if batch.more is None else itertools.chain(batch.rows, batch.more)
+        )
         if not n:
             return []
         move = batch.enqueued
@@ -527,7 +524,7 @@ class PostgreSQLJobs(JobDriver):
         _counts(values, [(*c[:-1], c[-1] * n) for c in move.counts])
         with _driver(conn) as raw:
             if n < _COPY_FROM:
-                few = rows if isinstance(rows, Sequence) else list(rows)
+                few = list(rows)
                 values.update(
                     queue=[r.queue for r in few],
                     kind=[r.kind for r in few],
@@ -608,8 +605,9 @@ def _claim_controlled(store: Store, claim: ControlledClaim) -> ControlledResult:
                 take = psycopg.RawCursor(raw)
                 take.execute(claim_sql, [values[n] for n in claim_names], prepare=True)
                 raw.execute("COMMIT")
-            controls = [QueueControl(*r) for r in lock.fetchall()]
-            rows = take.fetchall()
+            with lock, take:
+                controls = [QueueControl(*r) for r in lock.fetchall()]
+                rows = take.fetchall()
         except psycopg.Error as exc:
             # A failed statement left the explicit transaction aborted: end it.
             with contextlib.suppress(psycopg.Error):
