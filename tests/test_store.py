@@ -186,3 +186,21 @@ def test_sqlite_store_that_wrote_refreshes_statistics_on_close(tmp_path: Path) -
             "EXPLAIN QUERY PLAN SELECT count(*) FROM events WHERE project_id = 1 AND target_title LIKE '%x%'"
         ).all()
         assert "SCAN events" in str(plan)
+
+
+def test_a_connection_back_after_close_is_closed_not_left_to_the_collector(db_url: str) -> None:
+    """A thread that outlives the store returns its connection late: it is closed then,
+    not left in the disposed pool for the garbage collector (psycopg's ResourceWarning)."""
+    import sqlite3
+
+    import psycopg
+
+    store = Store(db_url)
+    conn = store.engine.connect()
+    conn.exec_driver_sql("SELECT 1")
+    raw = conn.connection.dbapi_connection
+    store.close()
+    conn.exec_driver_sql("SELECT 1")  # still usable until it goes back
+    conn.close()
+    with pytest.raises((sqlite3.ProgrammingError, psycopg.OperationalError)):
+        raw.execute("SELECT 1")  # type: ignore[union-attr]

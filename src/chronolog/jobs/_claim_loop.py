@@ -157,10 +157,14 @@ class ClaimLoop:
         """After stop: wait ``grace`` for running jobs, then release the rest."""
         w = self._worker
         pool = w.pool
-        # Prefetched jobs no runner took yet go back at once, not after the grace.
-        for ctx in list(w.jobs.values()):
-            if not ctx.taken:
-                w.give_back(ctx, "worker shut down before the job started")
+        # Prefetched jobs go back at once, not after the grace: those beyond the
+        # runners' free slots. The runners take jobs in the order they were handed
+        # over, so the first untaken ones are theirs and run (a job claimed a moment
+        # ago, which its runner has not picked up yet, is as good as started).
+        untaken = [ctx for ctx in w.jobs.values() if not ctx.taken]
+        free_slots = max(0, pool.size - (len(w.jobs) - len(untaken)))
+        for ctx in untaken[free_slots:]:
+            w.give_back(ctx, "worker shut down before the job started")
         deadline = time.monotonic() + w.grace
         while w.jobs and time.monotonic() < deadline:
             self.settle(pool.take_done())

@@ -147,6 +147,17 @@ class Store:
                 json_deserializer=loads,
             )
 
+        self._closed = False
+        event.listen(self.engine, "checkin", self._on_checkin)
+
+    def _on_checkin(self, dbapi_conn: Any, record: Any) -> None:
+        # A connection that comes back after close() (a request or thread that
+        # outlived the store) would go into the disposed pool, which nobody empties,
+        # and be closed only by the garbage collector (psycopg's ResourceWarning):
+        # close it as it comes back.
+        if self._closed and dbapi_conn is not None:
+            record.invalidate()
+
     @property
     def is_sqlite(self) -> bool:
         """Whether this store is an SQLite file (or memory database)."""
@@ -379,4 +390,5 @@ class Store:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+        self._closed = True
         self.engine.dispose()
