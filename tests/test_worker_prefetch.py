@@ -1,6 +1,6 @@
-"""The worker's prefetch (``jobs/_runners.py``): while handlers are short it claims up
-to twice its concurrency beyond its free slots, so each round trip takes a bigger
-batch; never more than ``concurrency`` handlers run at once; a prefetched job no
+"""The worker's prefetch (``jobs/_runners.py``): while handlers are short it claims
+beyond its free slots as many jobs as its runners work through in ``PREFETCH_BUDGET``
+(``PREFETCH_MOST`` at most), so each round trip takes a bigger batch; never more than ``concurrency`` handlers run at once; a prefetched job no
 runner takes within ``PREFETCH_HOLD`` goes back to the queue, as do those still
 waiting when the worker stops. Both databases."""
 
@@ -13,7 +13,13 @@ from typing import Any
 
 from chronolog import Chronolog
 from chronolog.jobs import Job
-from chronolog.jobs._runners import PREFETCH_HOLD
+from chronolog.jobs._runners import (
+    PREFETCH_BELOW,
+    PREFETCH_BUDGET,
+    PREFETCH_HOLD,
+    PREFETCH_MOST,
+    RunnerPool,
+)
 from chronolog.jobs.worker import JobContext, Worker
 
 
@@ -61,8 +67,26 @@ def test_short_jobs_come_in_bigger_batches_and_never_run_beyond_concurrency(
     assert running[1] <= 2
     # The first claim knows nothing of the handlers (2 slots); later ones prefetch.
     assert source.limits[0] == 2
-    assert max(source.limits) == 2 + 2 * 2
+    # No-op handlers: the whole of PREFETCH_MOST beyond the two slots.
+    assert max(source.limits) == 2 + PREFETCH_MOST
     assert cl.jobs.counts()["default"] == {"completed": 120}
+
+
+def test_prefetch_holds_about_the_budget_of_work_and_stops_for_long_handlers() -> None:
+    pool = RunnerPool(4, lambda ctx: None, "t")
+    assert pool.ahead == 0  # nothing known of the handlers yet
+    pool._mean = 0.002  # 4 runners x 50 ms / 2 ms
+    assert pool.ahead == int(4 * PREFETCH_BUDGET / 0.002) == 100
+    pool._mean = 0.004
+    assert pool.ahead == int(4 * PREFETCH_BUDGET / 0.004) == 50
+    pool._mean = 1e-5
+    assert pool.ahead == PREFETCH_MOST
+    assert pool.free == 4 + PREFETCH_MOST
+    pool._mean = PREFETCH_BELOW
+    assert pool.ahead == 0
+    pool._mean = 1e-5
+    pool.stall()
+    assert pool.ahead == 0
 
 
 def test_a_prefetched_job_no_runner_takes_in_time_goes_back_to_the_queue(

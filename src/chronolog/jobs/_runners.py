@@ -8,11 +8,13 @@ slot (``busy``), also after a timeout, so no more than ``size`` handlers ever
 run at once.
 
 Prefetch: while handlers are short (their mean run time below
-:data:`PREFETCH_BELOW`) the pool takes up to twice ``size`` jobs more than it
-has threads (:attr:`RunnerPool.ahead`): they wait in the inbox, so the runners
-have work while the claiming thread's next round trip is under way, and each
-round trip completes and claims three times as many jobs (a statement's fixed
-cost spread over more of them; ``benchmarks/jobs_peers.md``). A long handler
+:data:`PREFETCH_BELOW`) the pool takes more jobs than it has threads
+(:attr:`RunnerPool.ahead`): as many as its runners work through in
+:data:`PREFETCH_BUDGET` (50 ms), :data:`PREFETCH_MOST` (100) at most. They wait
+in the inbox, so the runners have work while the claiming thread's next round
+trip is under way, and each round trip completes and claims up to ten times as
+many jobs as the pool has threads (a statement's and a commit's fixed cost spread
+over more of them; ``benchmarks/jobs_peers.md``). A long handler
 turns it off at its next return; a prefetched job no runner took within
 :data:`PREFETCH_HOLD` is given back by the ticker, and prefetch waits for the
 next handler to return.
@@ -41,6 +43,10 @@ PREFETCH_BELOW = 0.005
 """Seconds: prefetch while handlers take less than this on average."""
 PREFETCH_HOLD = 1.0
 """Seconds a prefetched job may wait for a runner before the ticker gives it back."""
+PREFETCH_BUDGET = 0.05
+"""Seconds of work (at the mean run time) a pool takes beyond its threads."""
+PREFETCH_MOST = 100
+"""The most jobs a pool takes beyond its threads."""
 _WEIGHT = 0.2
 """Weight of the newest run time in the running mean."""
 
@@ -76,7 +82,10 @@ class RunnerPool:
         mean = self._mean
         if mean is None or mean >= PREFETCH_BELOW or self._stalled:
             return 0
-        return 2 * self.size
+        # As many as the runners work through in PREFETCH_BUDGET at the mean run time,
+        # PREFETCH_MOST at most (larger batches gained nothing more: the round trip
+        # then outlasts the work left for the runners meanwhile).
+        return min(PREFETCH_MOST, int(self.size * PREFETCH_BUDGET / max(mean, 1e-6)))
 
     @property
     def free(self) -> int:
