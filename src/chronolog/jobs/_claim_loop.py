@@ -136,8 +136,7 @@ class ClaimLoop:
                 continue
             self._failures = 0
             self.account(done, completed)
-            for job in jobs:
-                w.start(job)
+            w.start(jobs)
             if len(jobs) < free:
                 short, recheck_at = seen, time.monotonic() + recheck
             else:

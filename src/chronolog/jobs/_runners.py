@@ -27,7 +27,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._context import JobContext
@@ -92,13 +92,14 @@ class RunnerPool:
         """Jobs the pool can take now: slots no handler holds, plus the prefetch."""
         return self.size + self.ahead - self.busy
 
-    def start(self, ctx: JobContext) -> None:
-        """Hand a claimed job to a runner (one is started if every existing one is busy)."""
+    def start(self, contexts: Sequence[JobContext]) -> None:
+        """Hand claimed jobs to the runners, in order (runners are started while every
+        existing one is busy)."""
         with self.cond:
-            self.busy += 1
+            self.busy += len(contexts)
             # Every job handed over has an idle runner waiting for it: the pool
             # grows to ``size`` threads at most, as the load asks.
-            if len(self._threads) < min(self.busy, self.size):
+            while len(self._threads) < min(self.busy, self.size):
                 runner = threading.Thread(
                     target=self._run,
                     name=f"chronolog-runner-{len(self._threads) + 1}",
@@ -106,7 +107,9 @@ class RunnerPool:
                 )
                 self._threads.append(runner)
                 runner.start()
-        self._inbox.put(ctx)
+        put = self._inbox.put
+        for ctx in contexts:
+            put(ctx)
 
     def stall(self) -> None:
         """A prefetched job found no runner in time: stop prefetching until a handler

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .. import _json
+from .._build import builder
 from .._cursor import cursor_int, decode_cursor, encode_cursor, fingerprint
 from .._pages import fitting
 from .._scope import Scope
@@ -69,6 +70,8 @@ _FIELDS = operator.itemgetter(
     )
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_new_job = builder(Job)
+"""``Job(*every_field)`` at half the cost (``_build``): this runs for every claimed job."""
 
 
 _TIMES: dict[int, datetime] = {}
@@ -125,36 +128,36 @@ def job_from_row(
         dependents,
         pipeline_id,
     ) = _FIELDS(row)
-    return Job(
-        id=job_id,
-        project=project,
-        queue=queue,
-        kind=kind,
-        payload=_doc(payload) if payload is not None else None,
-        state=state,
-        priority=priority,
-        run_at=_when(run_at),
-        attempt=attempt,
-        max_attempts=max_attempts,
-        errors=_errors(errors) if errors else (),
-        unique_key=unique_key,
-        subject=None if subject_pk is None else (subjects or {}).get(int(subject_pk)),
-        worker=worker,
-        pid=pid,
-        lease=lease,
-        lease_expires_at=_at(lease_expires_at),
-        heartbeat_at=_at(heartbeat_at),
-        progress=progress,
-        progress_text=progress_text,
-        result=_doc(result) if result is not None else None,
-        created_at=_when(created_at),
-        started_at=_at(started_at),
-        finished_at=_at(finished_at),
-        depends_on=() if depends_on is None else tuple(_doc(depends_on)),
-        on_failure=on_failure,
-        waiting_for=waiting_for,
-        dependents=dependents or 0,
-        pipeline_id=pipeline_id,
+    return _new_job(
+        job_id,
+        project,
+        queue,
+        kind,
+        _doc(payload) if payload is not None else None,
+        state,
+        priority,
+        _when(run_at),
+        attempt,
+        max_attempts,
+        _errors(errors) if errors else (),
+        unique_key,
+        None if subject_pk is None else (subjects or {}).get(int(subject_pk)),
+        worker,
+        pid,
+        lease,
+        _at(lease_expires_at),
+        _at(heartbeat_at),
+        progress,
+        progress_text,
+        _doc(result) if result is not None else None,
+        _when(created_at),
+        _at(started_at),
+        _at(finished_at),
+        () if depends_on is None else tuple(_doc(depends_on)),
+        on_failure,
+        waiting_for,
+        dependents or 0,
+        pipeline_id,
     )
 
 

@@ -369,12 +369,16 @@ class Worker:
         """The claimed jobs not finished yet (a snapshot)."""
         return list(self.jobs.values())
 
-    def start(self, job: Job) -> None:
-        """Take a claimed job on and hand it to a runner."""
-        self.stats.claimed += 1
-        ctx = JobContext(job, self.beat)
-        self.jobs[job.id] = ctx
-        self.pool.start(ctx)
+    def start(self, jobs: Sequence[Job]) -> None:
+        """Take claimed jobs on and hand them to the runners (in claim order)."""
+        if not jobs:
+            return
+        self.stats.claimed += len(jobs)
+        beat, held = self.beat, self.jobs
+        contexts = [JobContext(job, beat) for job in jobs]
+        for ctx in contexts:
+            held[ctx.job.id] = ctx
+        self.pool.start(contexts)
         self._cancels.poke()
 
     # -- running one job -------------------------------------------------------------------
