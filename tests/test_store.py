@@ -204,3 +204,50 @@ def test_a_connection_back_after_close_is_closed_not_left_to_the_collector(db_ur
     conn.close()
     with pytest.raises((sqlite3.ProgrammingError, psycopg.OperationalError)):
         raw.execute("SELECT 1")  # type: ignore[union-attr]
+
+
+def test_sqlite_checkpoints_run_in_the_background_and_stop_with_the_store(
+    tmp_path: Path,
+) -> None:
+    """The WAL is copied into the database file by the store's checkpoint thread, soon
+    after the writes and without a writer doing it; closing the store stops it."""
+    import sqlite3
+    import threading
+    import time
+
+    from chronolog.store._checkpoint import FALLBACK_PAGES
+
+    path = tmp_path / "c.db"
+    with Chronolog(f"sqlite:///{path}") as cl:
+        with cl.store.engine.connect() as conn:
+            pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        assert pages == FALLBACK_PAGES  # the writers' own checkpoints: a fallback only
+        event_id = cl.events.record("deploy", "finished")
+        # ``immutable`` reads the database file alone, never the WAL: the event shows
+        # there only once a checkpoint copied it.
+        deadline = time.monotonic() + 10
+        while True:
+            raw = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+            try:
+                found = raw.execute("SELECT count(*) FROM events WHERE id = ?", (event_id,))
+                if found.fetchone()[0] == 1:
+                    break
+            except sqlite3.DatabaseError:
+                pass  # the file caught mid-copy: look again
+            finally:
+                raw.close()
+            assert time.monotonic() < deadline, "no checkpoint copied the event"
+            time.sleep(0.05)
+        assert any(t.name == "chronolog-checkpoint" for t in threading.enumerate())
+    assert not any(t.name == "chronolog-checkpoint" for t in threading.enumerate())
+
+
+def test_no_checkpoint_thread_for_memory_or_read_only_stores(tmp_path: Path) -> None:
+    with Chronolog("sqlite://") as cl:
+        cl.events.record("a", "b")
+        assert cl.store._checkpointer is None
+    path = tmp_path / "r.db"
+    with Chronolog(f"sqlite:///{path}"):
+        pass
+    with Chronolog(f"sqlite:///{path}?mode=ro", migrate_schema=False) as ro:
+        assert ro.store._checkpointer is None

@@ -25,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 
 from .._json import dumps, loads
 from ..errors import ChronologError, StoreUnavailable, ValidationError
+from ._checkpoint import FALLBACK_PAGES, Checkpointer
 from ._sqlite_driver import DRIVER
 from .dialect import Dialect
 from .notify import Notifier, PgListener
@@ -130,6 +131,8 @@ class Store:
         """Opened read-only on purpose (SQLite ``?mode=ro``)."""
         self._listener: PgListener | None = None
         self._wrote = False
+        self._checkpointer: Checkpointer | None = None
+        """An SQLite file's background checkpoints (``_checkpoint``); None elsewhere."""
         # A memory database is one connection shared by all threads: take turns on it.
         self._serial: threading.RLock | None = None
         if self.url.get_backend_name() == "sqlite":
@@ -206,6 +209,9 @@ class Store:
             path = os.path.abspath(database)
             url = url.set(database=f"file:{path}", query={**query, "mode": "ro", "uri": "true"})
         engine = create_engine(url, **kwargs)
+        checkpointer = None
+        if not in_memory and not self.read_only and not database.startswith("file:"):
+            checkpointer = self._checkpointer = Checkpointer(os.path.abspath(database), sync)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -217,6 +223,8 @@ class Store:
             cursor.execute(f"PRAGMA synchronous={sync.upper()}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            if checkpointer is not None:
+                cursor.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -265,10 +273,15 @@ class Store:
             with self._serial:
                 yield
 
+    def _writing(self) -> None:
+        self._wrote = True
+        if self._checkpointer is not None:
+            self._checkpointer.wrote()
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed on success, rolled back on any error."""
-        self._wrote = True
+        self._writing()
         try:
             with self._turn(), self.engine.connect() as conn:
                 conn.execution_options(chronolog_write=True)
@@ -310,7 +323,7 @@ class Store:
         it costs one round trip instead of three. Not for several statements
         that must be all or nothing.
         """
-        self._wrote = True
+        self._writing()
         try:
             with self._turn(), self.engine.connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -320,7 +333,7 @@ class Store:
 
     def retrying(self, work: Callable[[Connection], T], *, attempts: int = 8) -> T:
         """Run ``work`` in a write transaction, retrying deadlocks and serialisation failures."""
-        self._wrote = True
+        self._writing()
         delay = 0.005
         for attempt in range(attempts):
             try:
@@ -378,6 +391,8 @@ class Store:
         A SQLite store that wrote refreshes the planner's statistics first
         (best effort: skipped if another writer holds the file).
         """
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         if self._wrote and self.is_sqlite and self._serial is None and not self.read_only:
             try:
                 with self.engine.connect() as conn:
