@@ -93,9 +93,14 @@ def serving(cl: Chronolog, **options: Any) -> Iterator[str]:
     Stop what follows its streams before leaving: shutting down waits for open
     connections.
     """
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(cl, **options), host="127.0.0.1", port=0, log_level="warning")
-    )
+    with serving_app(create_app(cl, **options)) as url:
+        yield url
+
+
+@contextmanager
+def serving_app(app: Any) -> Iterator[str]:
+    """:func:`serving` for an app the test made (to look at ``app.state`` meanwhile)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -310,7 +310,6 @@ INTENDED: dict[str, str] = {
     "Jobs.log_tail": "the dashboard's log pager; a remote reader pages logs with after=",
     "RemoteJobs.release_unstarted": "gives back jobs a long-poll took for the worker",
     "Jobs.register_worker(remote)": "a worker registered through the client is remote",
-    "Jobs.wake_cancel_watch": "wakes a local worker's cancel watch (remote: the server's)",
     "Jobs.reconcile_waiting": "maintenance the rescue runs where the store is (the server's)",
     "Feed.matcher": "serves many followers from one read: the server's fan-out",
     "Feed.position": "compares cursors for the server's fan-out",

@@ -24,6 +24,7 @@ import httpx
 import orjson
 
 from . import errors
+from ._long_poll import Interrupted, LongPoll, Wait
 from ._remote_schedules import RemoteSchedules
 from .errors import ChronologError, StoreUnavailable
 from .jobs.models import (
@@ -169,6 +170,7 @@ class Client:
         """How many times an idempotent write is retried (with its key) when its answer
         is lost or the server is unavailable."""
         self._owns = http is None
+        self._timeout = timeout
         self._http = http or httpx.Client(timeout=timeout)
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
@@ -204,6 +206,26 @@ class Client:
             return None
         return response.json()
 
+    def _lane(self) -> LongPoll:
+        """A new lane for one kind of long-poll that a stopping worker can cut short
+        (see :mod:`chronolog._long_poll`): on connections of its own when this client
+        made its ``httpx.Client``, else in slices over the caller's."""
+        if not self._owns:
+            return LongPoll(None)
+        return LongPoll(lambda: httpx.Client(timeout=self._timeout))
+
+    def _wait(self, within: Wait, path: str, body: Mapping[str, Any], wait: float) -> Any:
+        """``POST /api/v1{path}`` as one request of a long-poll's wait: the server may hold
+        it ``wait`` seconds. Raises :class:`~chronolog._long_poll.Interrupted` when cut."""
+
+        def send(http: httpx.Client | None, extensions: Mapping[str, Any] | None) -> Any:
+            response = self._send(
+                "POST", path, json=body, timeout=wait + 30.0, http=http, extensions=extensions
+            )
+            return response.json()
+
+        return within.send(send)
+
     def paged(
         self, path: str, params: Mapping[str, Any], after: str, limit: int | None
     ) -> builtins.list[Any]:
@@ -230,6 +252,8 @@ class Client:
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
         idempotent: bool | str = False,
+        http: httpx.Client | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         content = None if json is None else orjson.dumps(json, default=_plain)
@@ -242,13 +266,14 @@ class Client:
         for attempt in range(attempts):
             last = attempt + 1 == attempts
             try:
-                response = self._http.request(
+                response = (http or self._http).request(
                     method,
                     f"{self.base_url}/api/v1{path}",
                     content=content,
                     params=query,
                     headers=headers,
                     timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                    extensions=extensions,
                 )
             except httpx.TransportError as exc:
                 if last:
@@ -314,6 +339,7 @@ class Client:
     def close(self) -> None:
         """Give back jobs claimed but not handed out, close the pool (unless passed in)."""
         self.jobs.release_unstarted()
+        self.jobs._close_long_polls()
         if self._owns:
             self._http.close()
 
@@ -796,7 +822,10 @@ class RemoteJobs:
     another host. Idle workers long-poll: :meth:`wait_for_work` holds a claim
     open on the server (woken by enqueues) and keeps what it took for the
     worker's next :meth:`claim`; :meth:`release_unstarted` (called by
-    ``Client.close``) gives back any the worker never asked for.
+    ``Client.close``) gives back any the worker never asked for. A stopping
+    worker cuts that long-poll (and its cancel watch's) short
+    (:meth:`wake_wait_for_work`, :meth:`wake_cancel_watch`), so an idle remote
+    worker stops at once, as a local one does (see :mod:`chronolog._long_poll`).
     """
 
     def __init__(self, client: Client, *, long_poll: float = 10.0) -> None:
@@ -808,6 +837,9 @@ class RemoteJobs:
             None
         )
         self._generation = 0
+        # The worker's two long-polls, each on connections a stop can cut (_long_poll.py).
+        self._work_poll = client._lane()
+        self._cancel_poll = client._lane()
         self.schedules = RemoteSchedules(client)
         """``cl.jobs.schedules`` over HTTP (the server fires them: see ``docs/schedules.md``)."""
 
@@ -1095,6 +1127,7 @@ class RemoteJobs:
         wait: float,
         done: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]] = (),
         kinds: Sequence[str] | None = None,
+        within: Wait | None = None,
     ) -> tuple[builtins.list[int], builtins.list[Job]]:
         names = None if queues is None else [queues] if isinstance(queues, str) else list(queues)
         body = {
@@ -1107,8 +1140,10 @@ class RemoteJobs:
             "pid": pid,
             "done": _done_json(done),
         }
-        timeout = None if not wait else wait + 30.0
-        answer = self._client.request("POST", "/jobs/claim", json=body, timeout=timeout)
+        if within is not None and wait:  # a long-poll: a stopping worker cuts it
+            answer = self._client._wait(within, "/jobs/claim", body, wait)
+        else:
+            answer = self._client.request("POST", "/jobs/claim", json=body)
         return answer["completed"], [Job.from_dict(r) for r in answer["jobs"]]
 
     def claim(
@@ -1161,12 +1196,30 @@ class RemoteJobs:
             time.sleep(min(timeout, 1.0))
             return False
         queues, worker, limit, seconds, pid, _, _, kinds = last
-        _, jobs = self._claim(queues, worker, limit, seconds, pid, timeout, (), kinds)
+        lane = self._work_poll
+        deadline = time.monotonic() + timeout
+        try:
+            with lane.waiting() as within:
+                while True:  # one request holds the wait, unless the lane waits in slices
+                    wait = lane.longest(max(0.0, deadline - time.monotonic()))
+                    _, jobs = self._claim(
+                        queues, worker, limit, seconds, pid, wait, (), kinds, within
+                    )
+                    if jobs or not lane.sliced or deadline - time.monotonic() <= 0.01:
+                        break
+        except Interrupted:  # the worker is stopping: its loop looks at that now
+            return False
+        if not jobs:
+            return False
         with self._lock:
             self._stash.extend(jobs)
-            if jobs:
-                self._generation += 1
-        return bool(jobs)
+            self._generation += 1
+        return True
+
+    def wake_wait_for_work(self) -> None:
+        """Cut short the worker's :meth:`wait_for_work` under way, or else its next one
+        (a worker stopping: ``Worker.stop`` calls it); it returns False at once."""
+        self._work_poll.interrupt()
 
     def wake_generation(self) -> int:
         """Changes when a long-poll took jobs."""
@@ -1186,10 +1239,29 @@ class RemoteJobs:
     def cancelled(self, job_ids: Sequence[int], *, wait: float = 0.0) -> builtins.list[int]:
         """Which of ``job_ids`` are cancelled; with ``wait``, the server holds the request
         until one is, any cancel happened, or ``wait`` seconds passed."""
-        body = {"ids": [int(i) for i in job_ids], "wait_seconds": wait}
-        timeout = None if not wait else wait + 30.0
-        answer = self._client.request("POST", "/jobs/cancelled", json=body, timeout=timeout)
+        ids = [int(i) for i in job_ids]
+        if not wait:
+            answer = self._client.request("POST", "/jobs/cancelled", json={"ids": ids})
+            return [int(i) for i in answer["cancelled"]]
+        lane = self._cancel_poll
+        wait = lane.longest(wait)
+        body = {"ids": ids, "wait_seconds": wait}
+        try:
+            with lane.waiting() as within:
+                answer = self._client._wait(within, "/jobs/cancelled", body, wait)
+        except Interrupted:  # the watch is stopping: it asks nothing more
+            return []
         return [int(i) for i in answer["cancelled"]]
+
+    def wake_cancel_watch(self) -> None:
+        """Cut short the cancel watch's wait in :meth:`cancelled` under way, or else its
+        next one (a worker stopping); it returns ``[]`` at once."""
+        self._cancel_poll.interrupt()
+
+    def _close_long_polls(self) -> None:
+        """Cut both long-polls and close their connections (``Client.close``)."""
+        self._work_poll.close()
+        self._cancel_poll.close()
 
     def heartbeat(
         self,

@@ -499,6 +499,12 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
             timeout = max(0.0, min(timeout, self._wake_at - time.monotonic()))
         return store.wait("jobs", seen, timeout)
 
+    def wake_wait_for_work(self) -> None:
+        """Wake every :meth:`wait_for_work` in this process (a worker stopping: on
+        PostgreSQL it would otherwise sleep out its 5 s poll). The other workers of
+        the process look for jobs once more."""
+        self._scope.store.notifier.publish("jobs")
+
     @property
     def poll_interval(self) -> float:
         """How long a worker waits before looking again when nothing woke it."""

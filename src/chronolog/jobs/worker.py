@@ -71,7 +71,12 @@ Handler = Callable[["JobContext"], Any]
 
 
 class JobSource(Protocol):
-    """The verbs a worker needs from a queue (``cl.jobs``, or a remote client's ``jobs``)."""
+    """The verbs a worker needs from a queue (``cl.jobs``, or a remote client's ``jobs``).
+
+    Optional, looked up by name: ``wake_wait_for_work()`` ends a
+    :meth:`wait_for_work` under way (:meth:`Worker.stop` calls it), ``cancelled``
+    and ``wake_cancel_watch`` serve the cancel watch (``_cancel_watch.py``).
+    """
 
     @property
     def poll_interval(self) -> float: ...
@@ -272,6 +277,11 @@ class Worker:
             self.grace = grace
         self.stopping.set()
         self.pool.wake()
+        # An idle worker waits in its source (a remote claim long-poll, a local
+        # wake-up wait of up to the poll interval): end that wait now.
+        wake = getattr(self.source, "wake_wait_for_work", None)
+        if wake is not None:
+            wake()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.stopping.is_set():  # a second signal: do not wait any longer

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -413,7 +414,19 @@ async def claim_jobs(
         finally:
             waker.waiting -= 1
             held.close()
+        if jobs and await request.is_disconnected():
+            # The caller left while it waited (a stopping worker cuts its long-poll):
+            # no one would run these; give them back now rather than at lease expiry.
+            await run_in_threadpool(_give_back, ctx, jobs)
+            jobs = []
     return {"jobs": [job_json(j) for j in jobs], "completed": completed}
+
+
+def _give_back(ctx: Context, jobs: list[Job]) -> None:
+    """Release jobs a long-poll claimed for a caller that went away."""
+    for job in jobs:
+        with suppress(ChronologError):  # rescued or ended meanwhile: not ours to give
+            ctx.cl.jobs.release(job.id, job.lease, "the claiming worker went away")
 
 
 @router.post("/complete", response_model=Completed)
