@@ -328,22 +328,3 @@ def test_an_idle_worker_wakes_on_an_enqueue_and_gives_back_what_it_did_not_start
         assert client.jobs.wait_for_work(0, 1.0) is True
         assert api.cl.jobs.get(extra).state == "running"
     assert api.cl.jobs.get(extra).state == "pending"  # released by Client.close
-
-
-def test_a_fast_remote_worker_never_asks_for_more_than_a_claim_takes(api: Api) -> None:
-    """Short handlers make the pool prefetch (up to 100 beyond its threads): the client
-    asks the server for at most the 100 jobs one claim hands out, never a refused 101."""
-    api.cl.jobs.enqueue_many([NewJob("noop")] * 50)
-    api.cl.jobs.enqueue_many([NewJob("noop")] * 50)
-    api.cl.jobs.enqueue_many([NewJob("noop")] * 50)
-    with api.client(api.token("write")) as client:
-        worker = Worker(client.jobs, {"noop": lambda ctx: None}, concurrency=2)
-        thread = threading.Thread(target=worker.run, kwargs={"burst": True}, daemon=True)
-        thread.start()
-        thread.join(60)
-        if thread.is_alive():  # pragma: no cover - the failure this guards against
-            worker.stop(grace=0)
-            thread.join(10)
-            pytest.fail("the worker did not drain 150 jobs in 60 s (claims refused?)")
-    assert worker.stats.completed == 150
-    assert api.cl.jobs.counts()["default"] == {"completed": 150}

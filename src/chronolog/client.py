@@ -780,10 +780,6 @@ def _seconds(value: timedelta | float) -> float:
 _DONE_PER_REQUEST = 1000
 """The most finished jobs the server takes in one ``POST /jobs/complete``."""
 
-_CLAIM_MOST = 100
-"""The most jobs one ``POST /jobs/claim`` asks for (the server refuses more): a worker
-whose free slots and prefetch add up to more is served in several rounds."""
-
 
 def _done_json(
     items: Sequence[tuple[int, int] | tuple[int, int, Mapping[str, Any] | None]],
@@ -1144,7 +1140,7 @@ class RemoteJobs:
             "queues": names,
             "kinds": None if kinds is None else list(kinds),
             "worker": worker,
-            "limit": min(limit, _CLAIM_MOST),
+            "limit": limit,
             "lease_seconds": lease_seconds,
             "wait_seconds": wait,
             "pid": pid,
