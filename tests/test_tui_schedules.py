@@ -135,7 +135,10 @@ async def test_pause_resume_and_delete_change_the_store(store, source):
         assert store.jobs.schedules.get("reconcile").paused
         assert cell(app, "reconcile", "status") == "paused"
         paused = store.events.query(event_types="schedule", actions="paused").items[0]
-        assert (paused.target, paused.actor) == (Target("schedule", "reconcile", "reconcile"), writer)
+        assert (paused.target, paused.actor) == (
+            Target("schedule", "reconcile", "reconcile"),
+            writer,
+        )
         await pilot.press("p")
         assert not store.jobs.schedules.get("reconcile").paused
         assert cell(app, "reconcile", "status") == "active"
@@ -147,9 +150,7 @@ async def test_pause_resume_and_delete_change_the_store(store, source):
         await select(app, "nightly-scan")
         await pilot.press("d")
         assert isinstance(app.screen, ConfirmScreen)
-        assert "Delete the schedule nightly-scan" in str(
-            app.screen.query_one("#question").render()
-        )
+        assert "Delete the schedule nightly-scan" in str(app.screen.query_one("#question").render())
         await pilot.press("n")
         assert isinstance(app.screen, SchedulesScreen)
         assert store.jobs.schedules.get("nightly-scan").kind == "library_scan"
@@ -159,7 +160,10 @@ async def test_pause_resume_and_delete_change_the_store(store, source):
             store.jobs.schedules.get("nightly-scan")
         assert rows(pilot, "#schedules") == ["reconcile", "report"]
         removed = store.events.query(event_types="schedule", actions="removed").items[0]
-        assert (removed.target, removed.actor) == (Target("schedule", "nightly-scan", "nightly-scan"), writer)
+        assert (removed.target, removed.actor) == (
+            Target("schedule", "nightly-scan", "nightly-scan"),
+            writer,
+        )
         # The reconcile job it enqueued stays: deleting a schedule keeps its jobs.
         assert [j.kind for j in store.jobs.list(kinds="reconcile_downloads").items] == [
             "reconcile_downloads"
