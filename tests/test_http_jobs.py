@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -275,6 +276,31 @@ def test_a_worker_drains_jobs_through_the_client(api: Api) -> None:
     assert [api.cl.jobs.get(i).result for i in ids] == [{"n": 2 * i} for i in range(12)]
     assert [line.message for line in api.cl.jobs.logs(ids[0])] == ["doubling"]
     assert api.cl.jobs.counts()["math"] == {"completed": 12, "failed": 1}
+
+
+def test_a_remote_worker_asks_no_claim_beyond_the_service_limit(api: Api) -> None:
+    """Concurrency and prefetch beyond the service's claim limit (100): the worker's
+    claims stay within it, instead of a 422 on every claim."""
+    from chronolog.jobs.models import HTTP_CLAIM_MOST
+
+    ids = api.cl.jobs.enqueue_many([NewJob("quick", queue="wide") for _ in range(400)])
+    asked: list[int] = []
+    with api.client(api.token("write")) as client:
+        source = client.jobs
+        claim = source.complete_and_claim
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            asked.append(kwargs["limit"])
+            return claim(*args, **kwargs)
+
+        source.complete_and_claim = recording  # type: ignore[method-assign]
+        assert source.claim_most == HTTP_CLAIM_MOST
+        worker = Worker(source, {"quick": lambda ctx: None}, queues=["wide"], concurrency=150)
+        stats = worker.run(burst=True)
+    assert stats.completed == 400
+    assert stats.errors == []
+    assert max(asked) == HTTP_CLAIM_MOST
+    assert api.cl.jobs.counts()["wide"] == {"completed": len(ids)}
 
 
 def test_an_idle_worker_wakes_on_an_enqueue_and_gives_back_what_it_did_not_start(

@@ -212,7 +212,6 @@ def test_sqlite_checkpoints_run_in_the_background_and_stop_with_the_store(
     """The WAL is copied into the database file by the store's checkpoint thread, soon
     after the writes and without a writer doing it; closing the store stops it."""
     import sqlite3
-    import threading
     import time
 
     from chronolog.store._checkpoint import FALLBACK_PAGES
@@ -238,8 +237,10 @@ def test_sqlite_checkpoints_run_in_the_background_and_stop_with_the_store(
                 raw.close()
             assert time.monotonic() < deadline, "no checkpoint copied the event"
             time.sleep(0.05)
-        assert any(t.name == "chronolog-checkpoint" for t in threading.enumerate())
-    assert not any(t.name == "chronolog-checkpoint" for t in threading.enumerate())
+        thread = cl.store._checkpointer._thread  # type: ignore[union-attr]
+        assert thread is not None
+        assert thread.is_alive()
+    assert not thread.is_alive()
 
 
 def test_no_checkpoint_thread_for_memory_or_read_only_stores(tmp_path: Path) -> None:

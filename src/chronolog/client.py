@@ -28,6 +28,7 @@ from ._remote_schedules import RemoteSchedules
 from .errors import ChronologError, StoreUnavailable
 from .jobs.models import (
     DEFAULT_LEASE,
+    HTTP_CLAIM_MOST,
     Job,
     JobLinks,
     JobLog,
@@ -1079,6 +1080,11 @@ class RemoteJobs:
         self._client.request("DELETE", f"/workers/{_segment(worker_id)}")
 
     # -- the worker protocol -------------------------------------------------------------
+
+    @property
+    def claim_most(self) -> int:
+        """The most jobs one claim takes over HTTP (a remote worker asks for no more)."""
+        return HTTP_CLAIM_MOST
 
     @property
     def poll_interval(self) -> float:

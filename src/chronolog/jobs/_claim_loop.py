@@ -76,6 +76,7 @@ class ClaimLoop:
         """Claim, start and complete jobs until the worker stops (see the module docstring)."""
         w = self._worker
         source, pool, stats, stopping = w.source, w.pool, w.stats, w.stopping
+        claim_most = source.claim_most
         # The wake generation before the last claim that came back short, and
         # when to look again regardless; None: the last claim filled every slot.
         short: int | None = None
@@ -83,7 +84,7 @@ class ClaimLoop:
         recheck = min(RECHECK, w.poll_interval)
         while not stopping.is_set():
             done = pool.take_done()
-            free = pool.free
+            free = min(pool.free, claim_most)
             # Nothing of ours runs but the jobs about to be completed.
             idle = len(w.jobs) <= len(done)
             if (max_jobs is not None and max_jobs - stats.claimed <= 0 and idle) or (

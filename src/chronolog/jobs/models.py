@@ -12,6 +12,7 @@ from ..models import Actor
 __all__ = [
     "DEFAULT_LEASE",
     "DEFAULT_MAX_ATTEMPTS",
+    "HTTP_CLAIM_MOST",
     "Job",
     "JobError",
     "JobLink",
@@ -30,6 +31,13 @@ DEFAULT_LEASE = timedelta(seconds=30)
 
 DEFAULT_MAX_ATTEMPTS = 3
 """How many attempts a job gets unless its enqueue says otherwise."""
+
+CLAIM_MOST = 10_000
+"""The most jobs one claim takes from the library."""
+
+HTTP_CLAIM_MOST = 100
+"""The most jobs one claim takes over HTTP (the service's limit): a remote worker's
+claims ask for no more, whatever its concurrency and prefetch."""
 
 
 def _iso(value: datetime | None) -> str | None:

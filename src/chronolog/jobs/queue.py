@@ -47,7 +47,7 @@ from ._leases import DEFAULT_LEASE, LeaseHolder, backoff, refusal
 from ._links import Linker, enqueue_linked, link_order, reconcile
 from ._operate import Operator
 from ._trail import Move, bulk_move, record
-from .models import Job, NewJob
+from .models import CLAIM_MOST, Job, NewJob
 from .queues import QueueControls
 from .reading import job_from_row
 from .schedules import Schedules
@@ -363,8 +363,8 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
         worker = worker or default_worker_name()
         if not isinstance(worker, str) or len(worker) > 255:
             raise ValidationError("worker name is longer than 255 characters", field="worker")
-        if type(limit) is not int or not 1 <= limit <= 10_000:
-            limit = check_int(limit, "limit", 1, 10_000)
+        if type(limit) is not int or not 1 <= limit <= CLAIM_MOST:
+            limit = check_int(limit, "limit", 1, CLAIM_MOST)
         span = seconds(lease_seconds, "lease_seconds")
         if time.monotonic() >= self._next_rescue:
             self._next_rescue = time.monotonic() + RESCUE_EVERY
@@ -498,6 +498,11 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
             # and nothing would wake this worker when it does.
             timeout = max(0.0, min(timeout, self._wake_at - time.monotonic()))
         return store.wait("jobs", seen, timeout)
+
+    @property
+    def claim_most(self) -> int:
+        """The most jobs one claim takes (a worker asks for no more)."""
+        return CLAIM_MOST
 
     @property
     def poll_interval(self) -> float:

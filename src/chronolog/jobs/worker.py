@@ -76,6 +76,11 @@ class JobSource(Protocol):
     @property
     def poll_interval(self) -> float: ...
 
+    @property
+    def claim_most(self) -> int:
+        """The most jobs one claim may ask for."""
+        ...
+
     def claim(
         self,
         queues: Sequence[str] | str | None,

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...errors import ChronologError, TooLarge, ValidationError
 from ...jobs import Job, JobLog
+from ...jobs.models import HTTP_CLAIM_MOST
 from ...models import Actor
 from ...query import JobQuery
 from ..deps import (
@@ -129,7 +130,7 @@ class ClaimIn(Strict):
         default=None, max_length=1000, description="Only jobs of these kinds. Null: any kind."
     )
     worker: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=1, ge=1, le=100)
+    limit: int = Field(default=1, ge=1, le=HTTP_CLAIM_MOST)
     lease_seconds: Seconds = 30.0
     wait_seconds: float = Field(default=0, ge=0, le=600, allow_inf_nan=False)
     pid: int | None = Field(default=None, ge=0, le=2**31 - 1)
