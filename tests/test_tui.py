@@ -440,8 +440,16 @@ def test_help_lists_every_bound_key():
     shown = {key for _, keys in KEYS for key, _ in keys}
     names = {"question_mark": "?", "slash": "/", "escape": "Esc", "tab": "Tab"}
     from chronolog.tui.queues import QueuesScreen
+    from chronolog.tui.schedules import SchedulesScreen
 
-    screens = (ChronologApp, EntityListScreen, EntityDetailScreen, JobDetailScreen, QueuesScreen)
+    screens = (
+        ChronologApp,
+        EntityListScreen,
+        EntityDetailScreen,
+        JobDetailScreen,
+        QueuesScreen,
+        SchedulesScreen,
+    )
     for screen in screens:
         for binding in screen.BINDINGS:
             key = binding.key if hasattr(binding, "key") else binding[0]

@@ -89,5 +89,23 @@ def test_activity(app, snap_compare):
     assert snap_compare(app, terminal_size=SIZE, press=["e"])
 
 
+def test_schedules(app, snap_compare):
+    """Three schedules: one fired at the clock's time, one paused (cursor on the fired one)."""
+    assert isinstance(app.source, LocalSource)
+    cl = app.source.cl
+    cl.jobs.schedules.add("nightly-scan", "library_scan", cron="0 3 * * *", tz="Europe/Berlin")
+    cl.jobs.schedules.add("reconcile", "reconcile_downloads", every=300, queue="downloads")
+    cl.jobs.schedules.add("report", "send_report", every=3600)
+    cl.jobs.schedules.pause("report")
+    cl.jobs.schedules.fire_due("test")
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await pilot.press("s")
+        pilot.app.screen.query_one("#schedules", DataTable).move_cursor(row=1)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
 def test_help(app, snap_compare):
     assert snap_compare(app, terminal_size=SIZE, press=["question_mark"])

@@ -61,7 +61,7 @@ def tui(
         ),
     ] = None,
 ) -> None:
-    """Browse entities, their jobs and logs, and the activity, in a terminal UI.
+    """Browse entities, their jobs and logs, the activity, queues and schedules, in a terminal UI.
 
     It shows a store (--db), or a chronolog server (--server URL --token T).
     """

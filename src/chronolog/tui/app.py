@@ -54,6 +54,7 @@ class ChronologApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("e", "activity", "Activity"),
         Binding("w", "queues", "Queues/Workers", show=False),  # in the help (?)
+        Binding("s", "schedules", "Schedules", show=False),
     ]
 
     def __init__(
@@ -150,6 +151,12 @@ class ChronologApp(App[None]):
 
         if not isinstance(self.screen, QueuesScreen):
             self.push_screen(QueuesScreen())
+
+    def action_schedules(self) -> None:
+        from .schedules import SchedulesScreen
+
+        if not isinstance(self.screen, SchedulesScreen):
+            self.push_screen(SchedulesScreen())
 
     def report(self, exc: ChronologError) -> None:
         """Show a chronolog error as a notification (the screen stays as it was)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,6 +20,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("?", "this help"),
             ("e", "activity (events)"),
             ("w", "queues and workers"),
+            ("s", "schedules"),
             ("q", "quit"),
             ("Esc", "back"),
         ),
@@ -46,7 +48,18 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("New entity", (("Enter", "create"), ("Tab", "next field"))),
     ("Activity", (("/", "filter: type:movie status:error"), ("Enter", "apply the filter"))),
     ("Queues and workers", (("p", "pause / resume the queue"),)),
+    (
+        "Schedules",
+        (
+            ("p", "pause / resume the schedule"),
+            ("d", "delete it (y confirms)"),
+            ("Enter", "open its last job"),
+        ),
+    ),
 )
+
+_KEY_WIDTH = max(len(key) for _, keys in KEYS for key, _ in keys)
+"""The key column's width, the same in every section so that they line up."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -67,17 +80,21 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        halves = (KEYS[:2] + KEYS[4:], KEYS[2:4])
+        # Two columns of about equal height, so that all of it fits 24 lines. A section's
+        # title is a line of its own, not a cell: in the key column it would widen that
+        # column for every section ("Queues and workers") and wrap the descriptions.
+        halves = (KEYS[:2] + KEYS[4:6], KEYS[2:4] + KEYS[6:])
         with Horizontal():
             for half in halves:
-                table = Table.grid(padding=(0, 1))
-                table.add_column(style="bold", no_wrap=True)
-                table.add_column()
+                parts: list[RenderableType] = []
                 for section, keys in half:
-                    table.add_row(Text(section, style="underline"), "")
+                    table = Table.grid(padding=(0, 1))
+                    table.add_column(style="bold", no_wrap=True, width=_KEY_WIDTH)
+                    table.add_column()
                     for key, what in keys:
                         table.add_row(key, what)
-                yield Static(table)
+                    parts += [Text(section, style="underline"), table]
+                yield Static(Group(*parts))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -17,7 +17,7 @@ from ..changes import Subscription
 from ..core import Chronolog
 from ..errors import Conflict, InvalidTransition, NotFound
 from ..events import Events
-from ..jobs import Job, JobLog, Jobs, Pipeline, QueueInfo, WorkerInfo
+from ..jobs import Job, JobLog, Jobs, Pipeline, QueueInfo, Schedule, WorkerInfo
 from ..models import Actor, Event, Page
 from ..query import EntityQuery, EventQuery, JobQuery
 from ..states import Entity, Machine, States, Transition
@@ -144,6 +144,22 @@ class DataSource(Protocol):
         """Block until ``job_id`` may have new log lines (``True``) or ``timeout`` passes."""
         ...
 
+    def schedules(self) -> list[Schedule]:
+        """Every schedule of the project, by name."""
+        ...
+
+    def pause_schedule(self, name: str) -> Schedule:
+        """Stop firing the schedule ``name`` (as the source's writer)."""
+        ...
+
+    def resume_schedule(self, name: str) -> Schedule:
+        """Fire the schedule ``name`` again."""
+        ...
+
+    def remove_schedule(self, name: str) -> None:
+        """Delete the schedule ``name`` (its jobs stay)."""
+        ...
+
 
 def first_pages(read: Callable[..., Page[Entity]], limit: int) -> list[Entity]:
     """The landing view's entities: at most ``_LIST_PAGES`` pages of ``read(limit, cursor)``."""
@@ -196,8 +212,9 @@ class PartsSource:
     :class:`LocalSource` hands it the store's own ``states``, ``jobs`` and
     ``events``; :class:`~chronolog.tui.remote.RemoteSource` the client's
     mirrors of them. What differs is who writes: :meth:`_writer` (moves and
-    creations) and :meth:`_job_actor` (keyword arguments of enqueue, retry and
-    cancel; the HTTP service records the token by itself).
+    creations) and :meth:`_job_actor` (keyword arguments of the job verbs:
+    enqueue, retry, cancel, and the queue and schedule controls; the HTTP
+    service records the token by itself). Schedules are ``jobs.schedules``.
     """
 
     _states: States | RemoteStates
@@ -256,6 +273,18 @@ class PartsSource:
 
     def resume(self, queue: str) -> QueueInfo:
         return self._jobs.resume(queue, **self._job_actor())
+
+    def schedules(self) -> list[Schedule]:
+        return self._jobs.schedules.list()
+
+    def pause_schedule(self, name: str) -> Schedule:
+        return self._jobs.schedules.pause(name, **self._job_actor())
+
+    def resume_schedule(self, name: str) -> Schedule:
+        return self._jobs.schedules.resume(name, **self._job_actor())
+
+    def remove_schedule(self, name: str) -> None:
+        self._jobs.schedules.remove(name, **self._job_actor())
 
     # -- writing ---------------------------------------------------------------------
 
