@@ -10,6 +10,7 @@ import functools
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +74,19 @@ def source(
     if request.param == "local":
         yield LocalSource(cl, poll=0.2)
         return
+    with served_to_ana(db_url) as remote:
+        yield remote
+
+
+@contextmanager
+def served_to_ana(db_url: str, **options: Any) -> Iterator[RemoteSource]:
+    """A :class:`RemoteSource` on a real ``chronolog serve`` of ``db_url`` (uvicorn, its own
+    store as another process would have; ``options`` go to the app), with a write token of
+    user ``ana`` and the fixed clock."""
     with Chronolog(db_url) as served:
         served.auth.set_member("ana", "write")
         token = served.auth.create_token("tui", "write", user="ana").secret
-        with serving(served) as url, Client(url, token) as client:
+        with serving(served, **options) as url, Client(url, token) as client:
             remote = RemoteSource(client, clock=fixed(), heartbeat=0.2)
             try:
                 yield remote

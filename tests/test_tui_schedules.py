@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from textual.widgets import DataTable
 
-from chronolog import Chronolog, Client
+from chronolog import Chronolog
 from chronolog.errors import NotFound
 from chronolog.models import Target
 from chronolog.tui import ChronologApp, DataSource, LocalSource, RemoteSource
@@ -22,8 +22,8 @@ from chronolog.tui.render import clock
 from chronolog.tui.schedules import SchedulesScreen
 from chronolog.tui.source import USER
 
-from ._http import Api, serving
-from .test_tui import driven, rows, text_of, until
+from ._http import Api
+from .test_tui import driven, rows, served_to_ana, text_of, until
 from .tui_pipeline import NOW, fixed
 
 SIZE = (80, 24)
@@ -49,17 +49,10 @@ def source(request: pytest.FixtureRequest, store: Chronolog, db_url: str) -> Ite
     if request.param == "local":
         yield LocalSource(store, poll=0.2)
         return
-    with Chronolog(db_url) as served:
-        served.auth.set_member("ana", "write")
-        token = served.auth.create_token("tui", "write", user="ana").secret
-        # The server's own firing is off: on its real clock every schedule of the store
-        # (filled at NOW, weeks ago or ahead) would fire or miss behind the test's back.
-        with serving(served, schedule_seconds=None) as url, Client(url, token) as client:
-            remote = RemoteSource(client, clock=fixed(), heartbeat=0.2)
-            try:
-                yield remote
-            finally:
-                remote.close()
+    # The server's own firing is off: on its real clock every schedule of the store
+    # (filled at NOW, weeks ago or ahead) would fire or miss behind the test's back.
+    with served_to_ana(db_url, schedule_seconds=None) as remote:
+        yield remote
 
 
 def cell(app: ChronologApp, name: str, column: str) -> str:

@@ -42,8 +42,6 @@ class Checkpointer:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self.checkpoints = 0
-        """Checkpoints run (for tests and curiosity)."""
 
     def wrote(self) -> None:
         """The store wrote (or is about to): checkpoint within :data:`GATHER` seconds."""
@@ -74,7 +72,6 @@ class Checkpointer:
                         )
                         conn.execute(f"PRAGMA synchronous={self._synchronous}")
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.checkpoints += 1
                 except sqlite3.Error as exc:  # the file went away, a disk error: the
                     # writers' own fallback checkpoints still run
                     log.debug("chronolog: background checkpoint of %s failed: %s", self._path, exc)
