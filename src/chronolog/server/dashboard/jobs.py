@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -21,7 +22,7 @@ from ..deps import principal_actor, state_of
 from .render import liveness, page, pick_zone, templates
 from .session import Session, same_origin, session_of
 
-__all__ = ["LOG_STREAM_SECONDS", "job_counts", "router"]
+__all__ = ["LOG_STREAM_SECONDS", "job_counts", "look_key", "router"]
 
 router = APIRouter()
 
@@ -125,6 +126,9 @@ def job(request: Request, job_id: str) -> Response:
             # An earlier page of the log does not follow it live.
             "finished": found.state in FINISHED or before is not None,
             "last_line": logs[-1].id if logs else 0,
+            # What the page shows of the job, so that its live stream redraws a change
+            # made between this render and the stream's start (a claim in that gap).
+            "shown": look_key(found),
             "earlier": logs[0].id if logs and _has_earlier(session, found.id, logs[0].id) else None,
             "notice": request.query_params.get("done", "")[:40],
         },
@@ -176,6 +180,7 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
         ident = _job_id(job_id)
         raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
         after = int(raw) if raw.isdigit() and len(raw) <= 18 else 0
+        shown = request.query_params.get("shown", "")[:64]
         job = await live.run(session.cl.jobs.get, ident)
     except NotFound as exc:
         return Response(exc.message, status_code=404, media_type="text/plain")
@@ -197,7 +202,9 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
 
     async def _log_events(job: Job, after: int) -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
-        seen = _looks(job)
+        # Compared with what the page rendered (``shown``), not with the job as it is
+        # now: a change between the render and this request is sent, not lost.
+        seen = shown or look_key(job)
         while time.monotonic() < deadline:
             if held.revoked.is_set():
                 yield "event: end\ndata: logged out\n\n"
@@ -210,7 +217,7 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
                 yield f"id: {item.id}\nevent: line\n{data}\n"
                 after = item.id
             now = await live.run(session.cl.jobs.get, ident)
-            state = _looks(now)
+            state = look_key(now)
             if state != seen:
                 seen = state
                 history = await live.run(session.cl.jobs.history, ident)
@@ -230,10 +237,11 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
     )
 
 
-def _looks(job: Job) -> tuple[Any, ...]:
-    """What the job page shows of a job: a change of any of it redraws the page's parts."""
+def look_key(job: Job) -> str:
+    """What the job page shows of a job, as a short key: a change of any of it (state,
+    attempt, progress, worker, heartbeat, staleness, errors) redraws the page's parts."""
     live = liveness(job)
-    return (
+    shown = (
         job.state,
         job.attempt,
         job.progress,
@@ -243,6 +251,7 @@ def _looks(job: Job) -> tuple[Any, ...]:
         live.stale if live else None,
         len(job.errors),
     )
+    return hashlib.blake2b(repr(shown).encode(), digest_size=8).hexdigest()
 
 
 def _fragments(job: Job, history: list[Any], session: Session, zone: Any) -> dict[str, str]:
