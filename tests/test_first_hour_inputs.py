@@ -150,3 +150,16 @@ def test_a_database_failure_does_not_reach_the_caller_in_its_own_words(
         assert "secret" not in response.text
         assert "10.1.2.3" not in response.text
         assert "log" in body["message"]  # says where the details went
+
+
+def test_a_bad_single_job_gets_its_own_errors_not_the_batchs(api: Api) -> None:
+    response = api.call("POST", "/jobs", json={"kind": "x", "delay": -5})
+    assert response.status_code == 422
+    error = error_of(response)
+    (only,) = error["details"]["errors"]  # before: three, two of them about a batch
+    assert only["loc"][-1] == "delay"
+    assert "jobs" not in error["message"]
+    batch = api.call("POST", "/jobs", json={"jobs": [{"kind": "x", "delay": -5}]})
+    assert batch.status_code == 422
+    assert [e["loc"][-1] for e in error_of(batch)["details"]["errors"]] == ["delay"]
+    assert api.cl.jobs.counts() == {}

@@ -15,7 +15,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Discriminator, Field, Tag
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import ChronologError, TooLarge, ValidationError
@@ -258,10 +258,22 @@ def _waker(request: Request) -> Waker:
 # -- producing and operating -----------------------------------------------------------
 
 
+def _body_shape(value: Any) -> str:
+    """Which body a ``POST /jobs`` is: a batch has ``jobs``. Told apart up front, a bad
+    single job's errors are its own, not mixed with why it is not a batch."""
+    if isinstance(value, dict):
+        return "batch" if "jobs" in value else "job"
+    return "batch" if isinstance(value, JobBatchIn) else "job"
+
+
+JobBody = Annotated[
+    Annotated[JobIn, Tag("job")] | Annotated[JobBatchIn, Tag("batch")],
+    Discriminator(_body_shape),
+]
+
+
 @router.post("", status_code=201, response_model=JobOut | Enqueued)
-def enqueue(
-    body: JobIn | JobBatchIn, ctx: Annotated[Context, Depends(require("write"))]
-) -> dict[str, Any]:
+def enqueue(body: JobBody, ctx: Annotated[Context, Depends(require("write"))]) -> dict[str, Any]:
     """Enqueue one job (→ the job), or ``{"jobs": [...]}`` in one transaction (→ ids)."""
     check_json(body.model_dump(), "body")
     actor = acting(ctx, body if isinstance(body, JobIn) else None)
