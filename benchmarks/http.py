@@ -12,11 +12,16 @@ serve`` (uvicorn, one process) on a fresh store.
     python benchmarks/http.py --events 20000 --batch 500 --clients 1,4
     python benchmarks/http.py --parts jobs,sse --jobs 1000 --latency 100
     python benchmarks/http.py --parts load --streams 1000 --requests 200 --floods 60
+    python benchmarks/http.py --parts slow --slow 30,100
 
 ``load`` (issue 14): the p50 of a cheap request (``GET /events?limit=1``) with
 nothing open, with ``--streams`` open SSE streams (idle, then right after ten
 events went to each), and with 100 waiting claim or feed long-polls; and the
 server's memory while ``--floods`` strangers hold unfinished 8 MiB bodies.
+
+``slow``: the server's memory while ``--slow`` SSE streams of one token follow the
+feed from the start (300 events of 60 KiB, ``limit=1000``) and never read: what
+one tenant's slow readers can make a server hold.
 """
 
 from __future__ import annotations
@@ -480,6 +485,60 @@ def run_bodies(backend: str, connections: int, sent_mb: int) -> list[str]:
     return out
 
 
+def run_slow_readers(backend: str, streams: int) -> str:
+    """Server RSS while ``streams`` feed streams from the start never read a byte."""
+    url, drop = fresh_store(backend, "slow")
+    try:
+        blob = "x" * (60 * 1024)
+        with Chronolog(url) as cl:
+            for _ in range(3):
+                cl.events.record_many(
+                    [
+                        {"event_type": "big", "action": f"a{i}", "metadata": {"blob": blob}}
+                        for i in range(100)
+                    ]
+                )
+        proc, base, token, log = serve(url, "--max-streams-per-token", str(streams + 10))
+        try:
+            before = _rss_mb(proc.pid)
+            opened = asyncio.run(_hold_unread(base, token, streams))
+            during = _rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.unlink(missing_ok=True)
+    finally:
+        drop()
+    return (
+        f"{backend:<11} {opened}/{streams} unread streams of 300 x 60 KiB events: RSS "
+        f"{before:.0f} MB before, {during:.0f} MB while held "
+        f"({(during - before) / max(opened, 1):.1f} MB a stream)"
+    )
+
+
+async def _hold_unread(base: str, token: str, streams: int) -> int:
+    """Open ``streams`` streams, read only their headers, hold them 15 s; how many opened."""
+    opened = 0
+    stop = asyncio.Event()
+    limits = httpx.Limits(max_connections=streams + 10)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+
+        async def one() -> None:
+            nonlocal opened
+            headers = {"Authorization": f"Bearer {token}"}
+            async with http.stream("GET", "/api/v1/feed/stream?limit=1000", headers=headers) as r:
+                opened += r.status_code == 200
+                await stop.wait()
+
+        tasks = [asyncio.create_task(one()) for _ in range(streams)]
+        await asyncio.sleep(15)
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return opened
+
+
 def _summary(values: list[float]) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
@@ -505,6 +564,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=1000, help="open SSE streams (load)")
     parser.add_argument("--requests", type=int, default=200, help="cheap requests timed (load)")
     parser.add_argument("--floods", type=int, default=60, help="connections with bodies (load)")
+    parser.add_argument("--slow", default="30,100", help="unread streams per run (slow)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
@@ -520,6 +580,11 @@ def main() -> None:
         for backend in args.backends.split(","):
             for line in run_bodies(backend, args.floods, 1):
                 print(line, flush=True)
+    if "slow" in parts:
+        print("# slow readers: one token's feed streams that never read")
+        for backend in args.backends.split(","):
+            for count in args.slow.split(","):
+                print(run_slow_readers(backend, int(count)), flush=True)
     if "jobs" in parts:
         print(
             f"# claim → complete, one job at a time, {args.jobs} round trips, best of {args.repeat}"
