@@ -114,7 +114,9 @@ def test_subject_is_kind_colon_id_in_every_command(db_url: str) -> None:
     ):
         message = _refused(*args, "--subject", "movie/a", "--db", db_url)
         assert "--subject must be KIND:ID" in message, args
-    assert "1 job cancelled" in _run("jobs", "cancel-many", "--subject", "movie:a:b", "--db", db_url)
+    assert "1 job cancelled" in _run(
+        "jobs", "cancel-many", "--subject", "movie:a:b", "--db", db_url
+    )
     with Chronolog(db_url) as cl:
         assert cl.jobs.get(job_id).state == "cancelled"
 
@@ -212,11 +214,15 @@ def test_an_idle_burst_names_paused_and_unknown_queues(db_url: str) -> None:
     assert "hint: queue rip is paused with 1 pending job: chronolog queues resume rip" in (
         done.stderr
     )
-    done = _cli("worker", "tests.jobs_handlers:CRASH", "--queue", "medai", "--burst", "--db", db_url)
+    done = _cli(
+        "worker", "tests.jobs_handlers:CRASH", "--queue", "medai", "--burst", "--db", db_url
+    )
     assert done.returncode == 0, done.stderr
     assert "hint: queue medai has no jobs (queues with jobs: media, rip)" in done.stderr
     # A burst that did work, or ran quiet, gives no hint.
-    done = _cli("worker", "tests.jobs_handlers:CRASH", "--queue", "media", "--burst", "--db", db_url)
+    done = _cli(
+        "worker", "tests.jobs_handlers:CRASH", "--queue", "media", "--burst", "--db", db_url
+    )
     assert "hint:" not in done.stderr
     done = _cli("exec", "-q", "--queue", "rip", "--burst", "--db", db_url, "--", "true")
     assert done.stderr == ""

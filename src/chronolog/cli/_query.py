@@ -97,9 +97,7 @@ JobKindOption = Annotated[
 ]
 SubjectOption = Annotated[
     str | None,
-    typer.Option(
-        "--subject", metavar="KIND:ID", help="The subject entity, as jobs ls shows it."
-    ),
+    typer.Option("--subject", metavar="KIND:ID", help="The subject entity, as jobs ls shows it."),
 ]
 JobSinceOption = Annotated[
     str | None, typer.Option("--since", metavar="WHEN", help=f"Created at or after: {TIME_HELP}.")

@@ -132,7 +132,11 @@ def log(
 
 
 def _party(
-    name: str, cls: type[Actor] | type[Target], kind: str | None, ident: str | None, label: str | None
+    name: str,
+    cls: type[Actor] | type[Target],
+    kind: str | None,
+    ident: str | None,
+    label: str | None,
 ) -> Any:
     """The actor or target of the flags, refusing what the library and the HTTP API
     refuse (an id or name without a type) and an empty id, which no filter finds."""
@@ -142,7 +146,9 @@ def _party(
         if given:
             verb = "needs" if len(given) == 1 else "need"
             article = "an" if name == "actor" else "a"
-            fail(f"{' and '.join(given)} {verb} --{name}-type: {article} {name} is a type and an id")
+            fail(
+                f"{' and '.join(given)} {verb} --{name}-type: {article} {name} is a type and an id"
+            )
         return None
     if ident is not None and not ident.strip():
         fail(f"--{name}-id is empty: give the {name}'s id, or leave the flag out")

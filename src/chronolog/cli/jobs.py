@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -490,10 +491,9 @@ def _work(
         return
     print_summary(w.name, stats)
     if burst and queues and not stats.claimed:
-        try:
+        # Only a hint: a store or server gone away says nothing more.
+        with contextlib.suppress(ChronologError):
             print_hints(idle_hints(queues, queue_infos()))
-        except ChronologError:  # only a hint: a store or server gone away says nothing more
-            pass
 
 
 def _refusal(exc: ChronologError) -> str:
