@@ -182,6 +182,50 @@ def test_a_token_holds_a_bounded_number_of_streams_and_long_polls(cl: Chronolog)
             assert again.status == 200
 
 
+def test_a_project_holds_a_bounded_number_of_streams_whatever_its_tokens(
+    cl: Chronolog,
+) -> None:
+    """An admin mints tokens at will: a per-token cap alone let one tenant hold the
+    server's every slot (and its memory). A project's tokens share a cap of their own."""
+    mine = [cl.auth.create_token(f"minted {i}", "read").secret for i in range(3)]
+    if "other" not in {p.name for p in cl.projects.list()}:
+        cl.projects.create("other")
+    theirs = cl.using("other").auth.create_token("neighbour", "read").secret
+    url = "/api/v1/feed/stream?heartbeat=0.2"
+    with serving(cl, max_streams_per_token=5, max_streams_per_project=2, **SHORT) as base:
+        first, second = (Stream(f"{base}{url}", _auth(secret)) for secret in mine[:2])
+        with streams(first, second):
+            assert (first.status, second.status) == (200, 200)
+            refused = httpx.get(f"{base}{url}", headers=_auth(mine[2]))  # a fresh token
+            assert refused.status_code == 429
+            assert "project" in refused.json()["error"]["message"]
+            neighbour = Stream(f"{base}{url}", _auth(theirs))  # another tenant is not hit
+            with streams(neighbour):
+                assert neighbour.status == 200
+        time.sleep(0.3)
+        again = Stream(f"{base}{url}", _auth(mine[2]))  # closed streams gave theirs back
+        with streams(again):
+            assert again.status == 200
+
+
+def test_a_stream_of_large_events_holds_pages_bounded_in_bytes(cl: Chronolog) -> None:
+    """A stream's first page and its catch-up pages are cut by bytes (the hub's page
+    size), not only by ``limit``: 40 events of 60 KiB with ``limit=1000`` were one
+    2.4 MB page held for a slow reader. Every event still arrives, in order."""
+    token = cl.auth.create_token("slow", "read").secret
+    blob = "x" * (60 * 1024)
+    ids = cl.events.record_many(
+        [{"event_type": "big", "action": f"a{i}", "metadata": {"blob": blob}} for i in range(40)]
+    )
+    with serving(cl, **SHORT) as base:
+        hub = httpx.get(f"{base}/health")  # the server is up; its hub is read below
+        assert hub.status_code == 200
+        stream = Stream(f"{base}/api/v1/feed/stream?heartbeat=0.2&limit=1000", _auth(token))
+        with streams(stream):
+            stream.wait_until(lambda s: len(s.events()) == 40)
+            assert [e["id"] for e in stream.events()] == ids
+
+
 # -- 14.4: one reader for every follower ----------------------------------------------
 
 

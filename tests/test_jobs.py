@@ -386,7 +386,10 @@ def test_stale_lease_is_refused_and_changes_nothing(q: Chronolog, clock: Clock) 
     ):
         with pytest.raises(LeaseLost) as info:
             call()
-        assert info.value.details["current_lease"] == new.lease
+        assert info.value.current_lease == new.lease
+        # The refused caller is not told the lease that would let it finish the job.
+        assert "current_lease" not in info.value.details
+        assert str(new.lease) not in info.value.message.replace(f"job {old.id}", "")
     assert q.jobs.complete_many([(old.id, old.lease)]) == []
     assert _snapshot(q, job.id) == before
     q.jobs.complete(new.id, new.lease, {"once": True})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as stdlib_json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -57,6 +58,24 @@ def _has_nul(raw: bytes, value: Any) -> bool:
         return False
 
     return walk(value)
+
+
+def _non_finite(raw: bytes, value: Any) -> float | None:
+    """A NaN or infinite float in ``value``, if any: orjson writes them as ``null``, a
+    silent change of the caller's data (and JSON has no such numbers)."""
+    if b"null" not in raw:  # the common case: one byte search
+        return None
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                return node
+        elif isinstance(node, Mapping):
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+    return None
 
 
 class WideInteger(ValueError):
@@ -133,6 +152,7 @@ def check_object(
                 (limit is None or len(raw) <= limit)
                 and not _has_nul(raw, value)
                 and not _LONG_DIGITS.search(raw)
+                and _non_finite(raw, value) is None
             ):
                 return value, raw.decode()
     if value is None:
@@ -163,6 +183,13 @@ def check_object(
         wide = wide_integer(value)
         if wide is not None:
             raise _refuse_wide(name, wide)
+    bad = _non_finite(text, value)
+    if bad is not None:
+        raise ValidationError(
+            f"{name} holds the number {bad!r}, which JSON cannot hold; send a finite "
+            "number, null, or a string",
+            field=name,
+        )
     if _has_nul(text, value):
         # PostgreSQL's jsonb cannot hold U+0000; refuse it on both databases alike.
         raise ValidationError(f"{name} must not contain NUL characters (\\u0000)", field=name)

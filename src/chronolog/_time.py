@@ -30,11 +30,17 @@ Clock = Callable[[], datetime]
 """A function returning the current time as an aware datetime (a test seam)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?\s*[smhdw]\s*)+$")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 
+MAX_DURATION = timedelta(days=100 * 366)
+"""The longest duration accepted (a century): a job's delay, a lease, a token's life…
+Anything added to now stays a date Python can hold (a delay of 10**12 seconds was
+written, then broke every read of the job)."""
 DURATION_HELP = "90s, 5m, 2h, 7d, 1h30m or seconds"
 """What a duration may be written as (:func:`parse_duration`)."""
 TIME_HELP = "ISO 8601 (no offset: the zone in use), now, today, yesterday, or 2h / 7d ago"
@@ -72,8 +78,12 @@ def to_micros(value: datetime) -> int:
 
 
 def from_micros(value: int) -> datetime:
-    """Integer microseconds since the epoch → aware UTC datetime."""
-    return _EPOCH + timedelta(microseconds=value)
+    """Integer microseconds since the epoch → aware UTC datetime (a value past what a
+    datetime holds, written before durations were bounded, reads as the latest one)."""
+    try:
+        return _EPOCH + timedelta(microseconds=value)
+    except OverflowError:
+        return _LATEST if value > 0 else _EARLIEST
 
 
 def parse_duration(value: str | timedelta | int | float, name: str = "duration") -> timedelta:
@@ -107,6 +117,8 @@ def parse_duration(value: str | timedelta | int | float, name: str = "duration")
         raise ValidationError(f"{name} must be a duration, got {type(value).__name__}", field=name)
     if result <= timedelta(0):
         raise ValidationError(f"{name} must be positive, got {value!r}", field=name)
+    if result > MAX_DURATION:
+        raise ValidationError(f"{name} {value!r} is too long: at most 100 years", field=name)
     return result
 
 

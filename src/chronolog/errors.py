@@ -64,9 +64,14 @@ class InvalidTransition(ValidationError):
 
 
 class LeaseLost(Conflict):
-    """A job's lease token is stale: another claim owns the job now, or it ended."""
+    """A job's lease token is stale: another claim owns the job now, or it ended.
+
+    The current lease is :attr:`current_lease`, never in the message or ``details``:
+    they reach the caller (over HTTP too), and the one refused must not learn the
+    token that would let it finish the job anyway."""
 
     code = "lease_lost"
+    current_lease: int | None = None
 
 
 class StoreUnavailable(ChronologError):

@@ -84,6 +84,14 @@ def serve(
             help="Open feed streams and waiting long-polls one token may hold (429 beyond).",
         ),
     ] = 100,
+    max_streams_per_project: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Open feed streams and waiting long-polls one project's tokens may hold "
+            "together (429 beyond).",
+        ),
+    ] = 1000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the HTTP API (/api/v1, /docs, /metrics, /health, /ready) and the dashboard.
@@ -99,7 +107,11 @@ def serve(
 
     with open_store(db, project) as cl:
         # Checks first: a wrong secrets key issues nothing.
-        app = create_app(cl, max_streams_per_token=max_streams_per_token)
+        app = create_app(
+            cl,
+            max_streams_per_token=max_streams_per_token,
+            max_streams_per_project=max_streams_per_project,
+        )
         _bootstrap(cl, token_file)
         if host not in {"127.0.0.1", "localhost", "::1"}:
             err_console.print(

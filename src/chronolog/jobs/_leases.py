@@ -66,13 +66,16 @@ def refusal(scope: Scope, conn: Connection, job_id: int, lease: int) -> LeaseLos
     if st is None:
         return NotFound(f"job {job_id} not found in project {scope.project!r}")
     state, current, _, _ = st
-    return LeaseLost(
-        f"job {job_id}: lease {lease} is stale (job is {state}, lease {current})",
+    lost = LeaseLost(
+        f"job {job_id}: lease {lease} is stale (the job is {state}, under another lease)"
+        if current != lease
+        else f"job {job_id}: lease {lease} no longer holds it (the job is {state})",
         job_id=job_id,
         lease=lease,
         state=state,
-        current_lease=current,
     )
+    lost.current_lease = current
+    return lost
 
 
 def attempt_failed(
@@ -190,7 +193,7 @@ class LeaseHolder(JobReading):
             if (
                 isinstance(refused, LeaseLost)
                 and refused.details["state"] == "cancelled"
-                and refused.details["current_lease"] == lease
+                and refused.current_lease == lease
             ):
                 return False
             raise refused

@@ -309,7 +309,9 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
         number) valid for ``lease_seconds`` unless renewed by :meth:`heartbeat`.
         Expired leases are rescued first, at most once a second per process.
         ``kinds``: only jobs of these kinds (None: any). Paused queues are
-        skipped; limited ones give at most what their limits allow.
+        skipped; limited ones give at most what their limits allow. ``worker`` and
+        ``pid`` are recorded on each job (None: this host and process; ``pid=0``:
+        not known, as for a caller over HTTP that sent none).
         """
         return self.complete_and_claim(
             (), queues, worker, limit=limit, lease_seconds=lease_seconds, pid=pid, kinds=kinds
@@ -422,7 +424,7 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
             limit=limit,
             lease_until=now + int(span * 1_000_000),
             worker=worker or "",
-            pid=self._pid if pid is None else pid,
+            pid=self._pid if pid is None else (pid or None),  # 0: not known
             claiming=bulk_move(scope, "running", "pending", now, "worker"),
             shard=scope.store.dialect.counter_shard(),
             readying=bulk_move(scope, "ready", "waiting", now, "worker"),

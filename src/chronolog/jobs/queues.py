@@ -280,7 +280,7 @@ class QueueControls(JobReading):
             limit=limit,
             lease_until=now + int(span * 1_000_000),
             worker=worker,
-            pid=self._pid if pid is None else pid,
+            pid=self._pid if pid is None else (pid or None),  # 0: not known
             claiming=bulk_move(scope, "running", "pending", now, "worker"),
             shard=store.dialect.counter_shard(),
         )

@@ -84,7 +84,7 @@ def _when(value: int) -> datetime:
     if found is None:
         if len(_TIMES) >= 4096:
             _TIMES.clear()
-        found = _TIMES[value] = _EPOCH + timedelta(microseconds=value)
+        found = _TIMES[value] = from_micros(value)
     return found
 
 

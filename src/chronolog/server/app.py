@@ -26,7 +26,7 @@ from ..errors import ChronologError, Unauthorized
 from . import dashboard, docs
 from .deps import ServerState, optional_principal, state_of
 from .errors import install_error_handlers
-from .live import DEFAULT_PER_TOKEN, DEFAULT_RECHECK, DEFAULT_TOTAL, Live
+from .live import DEFAULT_PER_PROJECT, DEFAULT_PER_TOKEN, DEFAULT_RECHECK, DEFAULT_TOTAL, Live
 from .metrics import Metrics
 from .middleware import GuardMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
 from .routes import (
@@ -85,6 +85,7 @@ def create_app(
     housekeeping_seconds: float | None = 60.0,
     schedule_seconds: float | None = 1.0,
     max_streams_per_token: int = DEFAULT_PER_TOKEN,
+    max_streams_per_project: int = DEFAULT_PER_PROJECT,
     max_streams: int = DEFAULT_TOTAL,
     token_recheck_seconds: float = DEFAULT_RECHECK,
 ) -> FastAPI:
@@ -96,7 +97,8 @@ def create_app(
     caps a request body (413 beyond it). ``max_wait`` caps a long-poll (feed,
     job claims); ``stream_seconds`` closes SSE streams after that long (clients
     resume from ``Last-Event-ID``; ``None``: never). One token holds at most
-    ``max_streams_per_token`` streams and long-polls at once, the server at most
+    ``max_streams_per_token`` streams and long-polls at once, one project's tokens
+    together at most ``max_streams_per_project``, the server at most
     ``max_streams`` (429 beyond); their tokens are re-checked every
     ``token_recheck_seconds``, and a stream whose token stopped working ends. Every
     ``housekeeping_seconds`` the server applies each project's retention
@@ -116,7 +118,11 @@ def create_app(
         raise
     metrics = Metrics()
     live = Live(
-        root, per_token=max_streams_per_token, total=max_streams, recheck=token_recheck_seconds
+        root,
+        per_token=max_streams_per_token,
+        per_project=max_streams_per_project,
+        total=max_streams,
+        recheck=token_recheck_seconds,
     )
     state = ServerState(root, owns=owns, limits=limits, metrics=metrics, live=live)
     feed_waker = feed.install(state, max_wait=max_wait, stream_seconds=stream_seconds)

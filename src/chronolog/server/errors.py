@@ -96,7 +96,19 @@ async def _chronolog_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+        public = _PUBLIC_MESSAGES.get(type(exc))
+        if public is not None or status == 500:
+            # A driver's words (SQL, a host and port, a file path) are for the server's
+            # log, not for whoever sent the request.
+            return error_response(status, exc.code, public or _INTERNAL)
     return error_response(status, exc.code, exc.message, exc.details)
+
+
+_INTERNAL = "internal error: the server's log has the details"
+_PUBLIC_MESSAGES: dict[type[ChronologError], str] = {
+    StoreUnavailable: "the database is unavailable or busy; retry later "
+    "(the server's log has the details)",
+}
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

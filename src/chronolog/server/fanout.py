@@ -32,6 +32,7 @@ from ..core import Chronolog
 from ..feed import FeedPage
 from ..models import Event
 from ..query import EventQuery
+from .feed_read import READ_CHUNK, BoundedPage, read_bounded
 from .waker import Waker
 
 __all__ = ["Channel", "Entry", "FeedHub", "Follower", "Step"]
@@ -39,7 +40,8 @@ __all__ = ["Channel", "Entry", "FeedHub", "Follower", "Step"]
 POLL = 1.0
 """Longest a channel waits without a signal (SQLite writers in other processes)."""
 _HELD_BACK = 0.01
-_READ_LIMIT = 1000
+_READ_LIMIT = READ_CHUNK
+"""Events per read of the channel's reader (a big page of large events is a lot of rows)."""
 _IDLE_STOP = 30.0
 """A channel nobody followed for this long stops reading (and is dropped)."""
 
@@ -236,14 +238,13 @@ class Follower:
     async def _take(self) -> Step | None:
         channel = self.channel
         if not channel.covers(self.position):
-            # Behind the window: read the store (a few followers at a time) to catch up.
-            async with self.hub.catch_up:
-                page: FeedPage = await self.hub.run(
-                    channel.cl.feed.read, self.cursor, limit=self.limit, query=self.query
-                )
+            # Behind the window: read the store (a few followers at a time) to catch up,
+            # a page bounded in bytes, since a slow client holds it until it is sent.
+            page = await self.hub.read(channel.cl, self.cursor, self.query, self.limit)
+            position = channel.cl.feed.position
             entries = [
-                Entry(channel.cl.feed.position(c), c, e, self.hub.encode(e))
-                for e, c in zip(page.items, page.cursors, strict=True)
+                Entry(position(c), c, e, d)
+                for e, c, d in zip(page.events, page.cursors, page.data, strict=True)
             ]
             moved = page.next_cursor != self.cursor
             self._move(page.next_cursor)
@@ -280,6 +281,7 @@ class FeedHub:
         *,
         max_events: int = 2000,
         max_bytes: int = 16 * 1024 * 1024,
+        page_bytes: int = 256 * 1024,
         catch_up: int = 4,
     ) -> None:
         self.waker = waker
@@ -287,6 +289,8 @@ class FeedHub:
         self.encode = encode
         self.max_events = max_events
         self.max_bytes = max_bytes
+        self.page_bytes = page_bytes
+        """A follower's page read from the store stops past this many bytes of JSON."""
         self.catch_up = asyncio.Semaphore(catch_up)
         self._channels: dict[str, Channel] = {}
 
@@ -294,6 +298,24 @@ class FeedHub:
     def followers(self) -> int:
         """Followers of every channel now."""
         return sum(c.followers for c in self._channels.values())
+
+    async def read(
+        self, cl: Chronolog, cursor: str | None, query: EventQuery, limit: int
+    ) -> BoundedPage:
+        """A page of ``cl``'s feed from the store, at most :attr:`page_bytes` of it, read
+        a few followers at a time (the catch-up semaphore) so that a crowd of streams
+        opening together never holds many large pages at once."""
+        async with self.catch_up:
+            page: BoundedPage = await self.run(
+                read_bounded,
+                cl.feed,
+                cursor,
+                limit=limit,
+                query=query,
+                max_bytes=self.page_bytes,
+                encode=self.encode,
+            )
+        return page
 
     async def follower(self, cl: Chronolog, cursor: str, query: EventQuery, limit: int) -> Follower:
         """A follower of ``cl``'s project from ``cursor`` (valid: a page's next cursor)."""

@@ -1,7 +1,9 @@
 """What keeps a server's open streams and long-polls in bounds and in step with auth.
 
 - :class:`Slots` caps how many streams and long-polls one token holds open at once
-  (``TooManyRequests``, 429, beyond it), and how many the whole server holds.
+  (``TooManyRequests``, 429, beyond it), how many one project's tokens hold together
+  (an admin mints tokens at will, so a per-token cap alone does not bound a tenant),
+  and how many the whole server holds.
 - :class:`TokenWatch` re-checks the tokens of open streams every few seconds, in
   one read for all of them, so a revoked or expired token, or a removed member,
   loses its streams within seconds instead of keeping them for ever.
@@ -32,6 +34,8 @@ T = TypeVar("T")
 
 DEFAULT_PER_TOKEN = 100
 """Streams and long-polls one token may hold open at once."""
+DEFAULT_PER_PROJECT = 1_000
+"""Streams and long-polls one project's tokens may hold open at once, together."""
 DEFAULT_TOTAL = 10_000
 """Streams and long-polls the server holds open at once, all tokens together."""
 DEFAULT_RECHECK = 2.0
@@ -39,12 +43,19 @@ DEFAULT_RECHECK = 2.0
 
 
 class Slots:
-    """Counts of open streams and long-polls, per token and in all."""
+    """Counts of open streams and long-polls, per token, per project and in all."""
 
-    def __init__(self, per_token: int = DEFAULT_PER_TOKEN, total: int = DEFAULT_TOTAL) -> None:
+    def __init__(
+        self,
+        per_token: int = DEFAULT_PER_TOKEN,
+        total: int = DEFAULT_TOTAL,
+        per_project: int = DEFAULT_PER_PROJECT,
+    ) -> None:
         self.per_token = per_token
+        self.per_project = per_project
         self.total = total
         self._open: dict[int, int] = {}
+        self._projects: dict[int, int] = {}
         self._count = 0
         self._lock = threading.Lock()
 
@@ -55,8 +66,9 @@ class Slots:
 
     def take(self, principal: Principal) -> Callable[[], None]:
         """Take one slot of ``principal``'s token and return what gives it back, or raise
-        ``TooManyRequests`` when its token (or the server) has none left."""
+        ``TooManyRequests`` when its token, its project or the server has none left."""
         token = principal.token_id
+        project = principal.project_id
         with self._lock:
             held = self._open.get(token, 0)
             if held >= self.per_token:
@@ -65,24 +77,37 @@ class Slots:
                     "one token may; close some, or use another token",
                     limit=self.per_token,
                 )
+            in_project = self._projects.get(project, 0)
+            if in_project >= self.per_project:
+                raise TooManyRequests(
+                    f"this project's tokens already hold {in_project} open streams and "
+                    "long-polls, the most one project may; close some",
+                    limit=self.per_project,
+                )
             if self._count >= self.total:
                 raise TooManyRequests(
                     "the server holds as many streams and long-polls as it may; retry later",
                     limit=self.total,
                 )
             self._open[token] = held + 1
+            self._projects[project] = in_project + 1
             self._count += 1
 
         def give_back() -> None:
             with self._lock:
-                left = self._open[token] - 1
-                if left:
-                    self._open[token] = left
-                else:
-                    del self._open[token]
+                _less(self._open, token)
+                _less(self._projects, project)
                 self._count -= 1
 
         return give_back
+
+
+def _less(counts: dict[int, int], key: int) -> None:
+    left = counts[key] - 1
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
 
 
 class TokenWatch:
@@ -167,11 +192,12 @@ class Live:
         *,
         per_token: int = DEFAULT_PER_TOKEN,
         total: int = DEFAULT_TOTAL,
+        per_project: int = DEFAULT_PER_PROJECT,
         recheck: float = DEFAULT_RECHECK,
         threads: int = 8,
     ) -> None:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="chronolog-live")
-        self.slots = Slots(per_token, total)
+        self.slots = Slots(per_token, total, per_project)
         self.watch = TokenWatch(root, self.run, recheck)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -178,6 +178,15 @@ class Store:
         if mode not in ("rw", "ro"):
             raise ValidationError(f"mode={mode!r} is not 'ro' (read-only) or 'rw'")
         self.read_only = mode == "ro"
+        if "uri" not in query and query:
+            # A typo (``synchronus=full``) would otherwise be dropped silently, and the
+            # store run with settings the caller did not ask for. With ``uri=true`` the
+            # options are SQLite's own URI parameters, passed on as they are.
+            unknown = ", ".join(sorted(query))
+            raise ValidationError(
+                f"unknown SQLite URL option(s): {unknown}; chronolog reads synchronous= "
+                "and mode=, and passes SQLite's own URI parameters on with uri=true"
+            )
         url = self.url.set(query=query, drivername=DRIVER)
         in_memory = database == ":memory:" or database.startswith("file::memory:")
         kwargs: dict[str, Any] = {

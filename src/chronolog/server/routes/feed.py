@@ -27,10 +27,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ...core import Chronolog
-from ...feed import FeedPage
 from ...query import EventQuery
 from ..deps import Context, ServerState, require
 from ..fanout import POLL, Entry, FeedHub, Follower, Step
+from ..feed_read import BoundedPage, read_bounded
 from ..live import Held
 from ..query import QueryParams, query_dep
 from ..schemas import ERROR_RESPONSES
@@ -103,16 +103,6 @@ class FeedPageOut(BaseModel):
     held_back: bool
 
 
-def page_json(page: FeedPage) -> dict[str, Any]:
-    """A feed page as the route returns it."""
-    return {
-        "items": [event_json(e) for e in page.items],
-        "cursors": page.cursors,
-        "next_cursor": page.next_cursor,
-        "held_back": page.held_back,
-    }
-
-
 class FeedParams(QueryParams):
     """Where to read from, and how many events at most."""
 
@@ -146,21 +136,12 @@ ReadQuery = Annotated[tuple[EventQuery, ReadParams], query_dep(EventQuery, ReadP
 StreamQuery = Annotated[tuple[EventQuery, StreamParams], query_dep(EventQuery, StreamParams)]
 
 
-def _bounded(page: FeedPage) -> dict[str, Any]:
-    """A feed page as the route returns it, cut at :data:`PAGE_BYTES` of events."""
-    items: list[dict[str, Any]] = []
-    size = 0
-    for event in page.items:
-        item = event_json(event)
-        size += len(orjson.dumps(item))
-        if items and size > PAGE_BYTES:
-            break
-        items.append(item)
-    cut = len(items) < len(page.items)
+def _page_json(page: BoundedPage) -> dict[str, Any]:
     return {
-        "items": items,
-        "cursors": page.cursors[: len(items)],
-        "next_cursor": page.cursors[len(items) - 1] if cut else page.next_cursor,
+        # The events are JSON already (encoded once, as the page was bounded in bytes).
+        "items": [orjson.Fragment(data) for data in page.data],
+        "cursors": page.cursors,
+        "next_cursor": page.next_cursor,
         "held_back": page.held_back,
     }
 
@@ -197,9 +178,17 @@ async def read_feed(
     after, limit, wait = p.after, p.limit, p.wait
     waker = _waker(request)
     wait = min(wait, waker.max_wait)
-    page: FeedPage = await run_in_threadpool(ctx.cl.feed.read, after, limit=limit, query=query)
-    if page.items or wait <= 0:
-        return _bounded(page)
+    page = await run_in_threadpool(
+        read_bounded,
+        ctx.cl.feed,
+        after,
+        limit=limit,
+        query=query,
+        max_bytes=PAGE_BYTES,
+        encode=_encode,
+    )
+    if page.events or wait <= 0:
+        return _orjson_response(_page_json(page))
     held: Held = ctx.state.live.open(ctx.principal)
     follower: Follower | None = None
     try:
@@ -282,10 +271,13 @@ async def stream_feed(
     """
     query, p = found
     cursor, limit, heartbeat = last_event_id or p.after, p.limit, p.heartbeat
-    first: FeedPage = await run_in_threadpool(ctx.cl.feed.read, cursor, limit=limit, query=query)
+    hub = _hub(request)
+    # Bounded in bytes (the hub's page size), as every page a stream holds while a
+    # slow client reads it.
+    first = await hub.read(ctx.cl, cursor, query, limit)
     held: Held = ctx.state.live.open(ctx.principal)
     try:
-        follower = await _hub(request).follower(ctx.cl, first.next_cursor, query, limit)
+        follower = await hub.follower(ctx.cl, first.next_cursor, query, limit)
     except BaseException:
         held.close()
         raise
@@ -301,7 +293,7 @@ def _sse(entry: Entry) -> bytes:
 
 
 async def _events(
-    waker: FeedWaker, follower: Follower, held: Held, first: FeedPage, heartbeat: float
+    waker: FeedWaker, follower: Follower, held: Held, first: BoundedPage, heartbeat: float
 ) -> AsyncIterator[bytes]:
     """The SSE body; cancelled by Starlette when the client goes away. One event per
     chunk, so a page of large events is never one large piece of memory."""
@@ -309,8 +301,8 @@ async def _events(
     ends = None if lifetime is None else time.monotonic() + lifetime
     try:
         yield b"retry: 1000\n\n"
-        for event, cursor in zip(first.items, first.cursors, strict=True):
-            yield b"id: %s\ndata: %s\n\n" % (cursor.encode(), _encode(event))
+        for cursor, data in zip(first.cursors, first.data, strict=True):
+            yield b"id: %s\ndata: %s\n\n" % (cursor.encode(), data)
         quiet_since = time.monotonic()
         while True:
             if held.revoked.is_set():

@@ -126,7 +126,9 @@ class ClaimIn(Strict):
     the claim (one round trip per batch); stale leases are skipped.
     """
 
-    queues: list[Name] | None = Field(default=None, description="Null: every queue.")
+    queues: list[Name] | None = Field(
+        default=None, max_length=100, description="Null: every queue."
+    )
     kinds: list[Name] | None = Field(
         default=None, max_length=1000, description="Only jobs of these kinds. Null: any kind."
     )
@@ -375,13 +377,19 @@ async def claim_jobs(
     waker = _waker(request)
     deadline = time.monotonic() + min(body.wait_seconds, waker.max_wait)
 
+    # A caller that names no worker or pid is not this server: the library's defaults
+    # (this host and process) would be wrong, and would show the server's host to
+    # every reader of the job.
+    worker = body.worker or f"remote:token-{ctx.principal.token_id}"
+    pid = 0 if body.pid is None else body.pid
+
     def claim() -> list[Job]:
         return ctx.cl.jobs.claim(
             body.queues,
-            body.worker,
+            worker,
             limit=body.limit,
             lease_seconds=body.lease_seconds,
-            pid=body.pid,
+            pid=pid,
             kinds=body.kinds,
         )
 
@@ -389,10 +397,10 @@ async def claim_jobs(
         return ctx.cl.jobs.complete_and_claim(
             [(d.id, d.lease, d.result) for d in body.done],
             body.queues,
-            body.worker,
+            worker,
             limit=body.limit,
             lease_seconds=body.lease_seconds,
-            pid=body.pid,
+            pid=pid,
             kinds=body.kinds,
         )
 
