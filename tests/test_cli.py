@@ -76,7 +76,7 @@ def test_events_log_from_stdin_json_lines(db_url: str) -> None:
         (["events", "log", "scan", "x", "--metadata", "[1]"], "JSON object"),
         (["events", "log", "scan", "x", "--at", "last tuesday"], "is not a time"),
         (["events", "ls", "--limit", "0"], "limit"),
-        (["events", "ls", "--target-id", "4"], "target_types"),
+        (["events", "ls", "--target-id", "4"], "--target-id needs --target-type"),
         (["events", "ls", "--cursor", "nonsense"], "cursor"),
     ],
 )
@@ -91,6 +91,7 @@ def test_bad_input_exits_with_clear_error(db_url: str, args: list[str], message:
 def test_db_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'env.db'}"
     monkeypatch.setenv("CHRONOLOG_DB", url)
+    _run("init")
     _run("events", "log", "scan", "started")
     with Chronolog(url) as cl:
         assert cl.events.query().total == 1

@@ -80,6 +80,22 @@ def test_record_many_is_all_or_nothing(cl: Chronolog) -> None:
     assert _snapshot(cl) == before
 
 
+def test_a_batch_numbers_its_first_item_too(cl: Chronolog) -> None:
+    bad = {"event_type": "", "action": "a"}
+    good = {"event_type": "ok", "action": "a"}
+    for record in (cl.events.record_many, cl.events.record_all):
+        with pytest.raises(ValidationError, match=r"^event 0: event_type") as caught:
+            record([bad, good])
+        assert caught.value.details["index"] == 0
+        # A batch of one, and record(), have no other item to tell it from.
+        with pytest.raises(ValidationError, match=r"^event_type") as caught:
+            record(iter([bad]))
+        assert "index" not in caught.value.details
+    with pytest.raises(ValidationError, match=r"^event_type"):
+        cl.events.record("", "a")
+    assert cl.events.query().total == 0
+
+
 def test_registry_failure_in_a_batch_writes_nothing(cl: Chronolog) -> None:
     cl.events.register_types("scan", "deletion")
     before = _snapshot(cl)

@@ -71,7 +71,7 @@ class Chronolog:
         if row is None:
             if self._owns_store:
                 self.store.close()
-            raise NotFound(f"project {project!r} not found; create it with cl.projects.create()")
+            raise NotFound(f"project {project!r} not found; create the project first")
         self.scope = Scope(
             store=self.store,
             project=project,

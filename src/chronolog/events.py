@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -107,7 +108,7 @@ class Events:
         metadata: Mapping[str, Any] | str | None = None,
     ) -> int:
         """Record one event and return its id."""
-        return self.record_many(
+        return self._record(
             [
                 {
                     "event_type": event_type,
@@ -121,6 +122,20 @@ class Events:
                 }
             ]
         )[0]
+
+    def _take(
+        self, items: Iterable[NewEvent | Mapping[str, Any]]
+    ) -> list[NewEvent | Mapping[str, Any]]:
+        """A batch as a list, read no further than one past the batch limit (which
+        :meth:`_prepare` then refuses): an endless iterable is not read to its end."""
+        return list(islice(items, self._scope.limits.batch_size + 1))
+
+    def _record(self, items: Sequence[NewEvent | Mapping[str, Any]]) -> list[int]:
+        rows = self._prepare(items)
+        with self._scope.store.write() as conn:
+            ids = self.write_prepared(conn, rows)
+        self._scope.store.notifier.publish("events")
+        return ids
 
     def record_many(
         self,
@@ -140,11 +155,7 @@ class Events:
         """
         if idempotency_key is not None:
             return self.record_once(items, idempotency_key, request_hash=request_hash)[0]
-        rows = self.prepare(items)
-        with self._scope.store.write() as conn:
-            ids = self.write_prepared(conn, rows)
-        self._scope.store.notifier.publish("events")
-        return ids
+        return self._record(self._take(items))
 
     def record_once(
         self,
@@ -155,7 +166,7 @@ class Events:
     ) -> tuple[list[int], bool]:
         """:meth:`record_many` with an idempotency key: ``(ids, replayed)``, where
         ``replayed`` says the key had been used and nothing was recorded this time."""
-        rows = self.prepare(items)
+        rows = self._prepare(self._take(items))
         key = check_idempotency_key(idempotency_key)
         wanted = request_hash or ""
         scope = self._scope
@@ -207,9 +218,9 @@ class Events:
         for item in items:
             pending.append(item)
             if len(pending) == batch:
-                rows += self._prepare(pending, start=len(rows))
+                rows += self._prepare(pending, start=len(rows), numbered=True)
                 pending = []
-        rows += self._prepare(pending, start=len(rows))
+        rows += self._prepare(pending, start=len(rows), numbered=len(rows) + len(pending) > 1)
         ids: list[int] = []
         with self._scope.store.write() as conn:
             for offset in range(0, len(rows), batch):
@@ -225,11 +236,21 @@ class Events:
         Used by other parts (states, jobs) that append events inside their own
         transaction through :meth:`write_prepared`.
         """
-        return self._prepare(items)
+        return self._prepare(self._take(items))
 
     def _prepare(
-        self, items: Iterable[NewEvent | Mapping[str, Any]], *, start: int = 0
+        self,
+        items: Sequence[NewEvent | Mapping[str, Any]],
+        *,
+        start: int = 0,
+        numbered: bool | None = None,
     ) -> list[tuple[Any, ...]]:
+        """Validate ``items`` (the ones from index ``start`` of a batch). A refusal names the
+        item's 0-based index (message ``event N: …``, ``details["index"]``) whenever the
+        batch holds more than one event (``numbered``; by default: ``len(items) > 1``),
+        the first included; a single event's refusal is not numbered."""
+        if numbered is None:
+            numbered = len(items) > 1
         scope = self._scope
         now = to_micros(scope.clock())
         rows: list[tuple[Any, ...]] = []
@@ -241,7 +262,7 @@ class Events:
             try:
                 rows.append(self._row(item, now))
             except ValidationError as exc:
-                if index or exc.details.get("index") is not None:
+                if numbered or exc.details.get("index") is not None:
                     exc.details["index"] = index
                     exc.args = (f"event {index}: {exc.message}",)
                     exc.message = exc.args[0]

@@ -27,7 +27,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from ..core import Chronolog
-from ..errors import ChronologError
+from ..errors import ChronologError, NotFound
 from ..models import Actor, Page
 from ..store.engine import DEFAULT_URL, Store, normalise_url
 
@@ -160,9 +160,10 @@ def open_store(
 ) -> Iterator[Chronolog]:
     """Open the store for a command; chronolog errors become a clean exit.
 
-    Commands that only read (``ls``, ``show``, ``tui`` …) pass ``create=False``: a
-    mistyped path or database then says so instead of creating an empty store.
-    Commands that write (``init``, ``events log`` …) create the store on first use.
+    Only ``chronolog init`` passes ``create=True`` (``chronolog demo`` builds its own
+    store): every other command, reading or writing, needs an existing store, so a
+    mistyped path or database says so, naming ``chronolog init``, instead of
+    creating an empty store. An existing store of an older schema is upgraded.
     """
     url = store_url(db)
     try:
@@ -174,7 +175,11 @@ def open_store(
                     f"no chronolog store at {shown}: {why}. Check --db (or $CHRONOLOG_DB); "
                     "`chronolog init` creates a store."
                 )
-        with Chronolog(url, project=project) as cl:
+        try:
+            store = Chronolog(url, project=project)
+        except NotFound as exc:  # the project: say how, in this interface's words
+            fail(f"{exc.message}: chronolog projects create {project}")
+        with store as cl:
             yield cl
     except ChronologError as exc:
         fail(exc.message)

@@ -11,6 +11,7 @@ the library, the HTTP routes and the UIs take.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, TypeVar
@@ -48,6 +49,7 @@ __all__ = [
     "entity_query",
     "event_query",
     "job_query",
+    "parse_subject",
 ]
 
 TypeOption = Annotated[
@@ -94,7 +96,8 @@ JobKindOption = Annotated[
     list[str] | None, typer.Option("--kind", "-k", help="Job kind (repeatable).")
 ]
 SubjectOption = Annotated[
-    str | None, typer.Option("--subject", metavar="KIND/ID", help="The subject entity.")
+    str | None,
+    typer.Option("--subject", metavar="KIND:ID", help="The subject entity, as jobs ls shows it."),
 ]
 JobSinceOption = Annotated[
     str | None, typer.Option("--since", metavar="WHEN", help=f"Created at or after: {TIME_HELP}.")
@@ -168,6 +171,29 @@ _ENTITY_OPTIONS = {
 Q = TypeVar("Q", EventQuery, JobQuery, EntityQuery)
 
 
+def parse_subject(value: str, flag: str = "--subject") -> tuple[str, str]:
+    """``KIND:ID`` (split at the first ``:``, the form ``jobs ls`` shows) as a pair; a
+    value without the ``:`` ends the command saying so."""
+    kind, sep, ident = value.partition(":")
+    if not sep:
+        fail(f"{flag} must be KIND:ID (as jobs ls shows it, e.g. movie:heat), not {value!r}")
+    return kind, ident
+
+
+def _flag(option: str) -> str:
+    return "--" + {"event_type": "type", "date_range": "range"}.get(option, option).replace(
+        "_", "-"
+    )
+
+
+def _in_flags(message: str, options: Mapping[str, str]) -> str:
+    """The library's message with its field names (``target_types``) as this command's
+    flags (``--target-type``): the user typed flags, not fields."""
+    names = {name: _flag(option) for option, name in options.items()}
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+    return pattern.sub(lambda m: names[m.group(1)], message)
+
+
 def _query(cls: type[Q], options: Mapping[str, str], tz: tzinfo, params: Mapping[str, Any]) -> Q:
     values: dict[str, Any] = {}
     for option, name in options.items():
@@ -176,13 +202,15 @@ def _query(cls: type[Q], options: Mapping[str, str], tz: tzinfo, params: Mapping
             continue
         if name in ("since", "until"):
             value = _when(value, f"--{name}", tz)
+        elif name == "subject":
+            value = parse_subject(value)
         elif isinstance(value, list):
             value = tuple(value)
         values[name] = value
     try:
         return cls.from_params(values)
     except ValidationError as exc:
-        fail(exc.message)
+        fail(_in_flags(exc.message, options))
 
 
 def event_query(tz: tzinfo, params: Mapping[str, Any]) -> EventQuery:

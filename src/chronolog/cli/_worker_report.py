@@ -9,17 +9,26 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich.markup import escape
 from rich.progress import Progress, TaskID
 
 from ..jobs._outcomes import describe
+from ..jobs.models import QueueInfo
 from ..jobs.worker import JobOutcome, WorkerStats
 from ._common import err_console, progress
 
-__all__ = ["FLUSH_EVERY", "PLAIN_EVERY", "WorkerReport", "console_logging", "print_summary"]
+__all__ = [
+    "FLUSH_EVERY",
+    "PLAIN_EVERY",
+    "WorkerReport",
+    "console_logging",
+    "idle_hints",
+    "print_hints",
+    "print_summary",
+]
 
 PLAIN_EVERY = 5.0
 """Seconds between the plain progress lines of a ``--burst`` whose stderr is no terminal."""
@@ -198,3 +207,29 @@ def print_summary(name: str, stats: WorkerStats) -> None:
         style="dim",
         soft_wrap=True,
     )
+
+
+def idle_hints(named: Sequence[str], queues: Sequence[QueueInfo]) -> list[str]:
+    """Why a ``--burst`` over the ``named`` queues may have found nothing to do: the ones
+    paused with pending jobs, and the ones with no jobs at all (a typo, often)."""
+    known = {q.name: q for q in queues}
+    with_jobs = sorted(n for n, q in known.items() if any(q.counts.values()))
+    hints: list[str] = []
+    for name in dict.fromkeys(named):
+        info = known.get(name)
+        if info is not None and info.paused and info.pending:
+            jobs = "job" if info.pending == 1 else "jobs"
+            hints.append(
+                f"queue {name} is paused with {info.pending} pending {jobs}: "
+                f"chronolog queues resume {name}"
+            )
+        elif info is None or not any(info.counts.values()):
+            others = f" (queues with jobs: {', '.join(with_jobs)})" if with_jobs else ""
+            hints.append(f"queue {name} has no jobs{others}")
+    return hints
+
+
+def print_hints(hints: Sequence[str]) -> None:
+    """``hint:`` lines on stderr."""
+    for hint in hints:
+        err_console.print(f"[yellow]hint:[/] {escape(hint)}", highlight=False, soft_wrap=True)

@@ -168,7 +168,7 @@ def set_policies(
     )
     if not wanted:
         fail("nothing to set: give --keep-events 30d, --keep job_logs=7d …")
-    with open_store(db, project, create=True) as cl:
+    with open_store(db, project) as cl:
         cl.retention.set(**wanted)
         print_table(policy_table(cl))
 

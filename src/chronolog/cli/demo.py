@@ -229,7 +229,11 @@ def demo(
                 f"{db} already holds {held}. The demo never writes into a store with data: "
                 "pass --fresh to delete the file and build it anew, or choose another --db."
             )
-    with Chronolog(db) as cl:
+    try:
+        store = Chronolog(db)
+    except ChronologError as exc:  # e.g. the SQLite file's directory does not exist
+        fail(exc.message)
+    with store as cl:
         built = build_scenarios(cl, quiet=quiet)
         if not quiet:
             for project, count in built.items():

@@ -176,7 +176,7 @@ def move(
     project: ProjectOption = "default",
 ) -> None:
     """Move an entity to STATE (creating it on its first move); its machine must allow it."""
-    with open_store(db, project, create=True) as cl:
+    with open_store(db, project) as cl:
         done = cl.states.transition(
             kind,
             entity_id,

@@ -11,6 +11,7 @@ import orjson
 import typer
 from rich.table import Table
 
+from ..errors import ValidationError
 from ..models import Actor, Event, Target
 from ._common import (
     DbOption,
@@ -95,21 +96,25 @@ def log(
     transaction: all of them, or none. The new ids are printed one a line.
     """
     zone_ = zone(tz)
-    with open_store(db, project, create=True) as cl:
+    with open_store(db, project) as cl:
         if event_type is None:
             if sys.stdin.isatty():
                 fail("give an event type and action, or pipe JSON lines to stdin")
             with progress(quiet=quiet, total=False) as bar:
                 reading = bar.add_task("reading events from stdin", total=None)
-                items = _from_stdin(zone_, lambda n: bar.update(reading, completed=n))
-                ids = cl.events.record_all(items, progress=_writing(bar, reading))
+                lines: list[int] = []  # the stdin line of each event, for errors
+                items = _from_stdin(zone_, lambda n: bar.update(reading, completed=n), lines)
+                try:
+                    ids = cl.events.record_all(items, progress=_writing(bar, reading))
+                except ValidationError as exc:
+                    fail(_at_line(exc, lines))
             if not ids:
                 fail("no event type given and nothing on stdin")
         else:
             if action is None:
                 fail("give an ACTION after the event type")
-            actor = Actor(actor_type, actor_id, actor_name) if actor_type else None
-            target = Target(target_type, target_id, target_title) if target_type else None
+            actor = _party("actor", Actor, actor_type, actor_id, actor_name)
+            target = _party("target", Target, target_type, target_id, target_title)
             ids = [
                 cl.events.record(
                     event_type,
@@ -126,6 +131,30 @@ def log(
     sys.stdout.flush()
 
 
+def _party(
+    name: str,
+    cls: type[Actor] | type[Target],
+    kind: str | None,
+    ident: str | None,
+    label: str | None,
+) -> Any:
+    """The actor or target of the flags, refusing what the library and the HTTP API
+    refuse (an id or name without a type) and an empty id, which no filter finds."""
+    third = "name" if cls is Actor else "title"
+    if kind is None:
+        given = [f"--{name}-{f}" for f, v in (("id", ident), (third, label)) if v is not None]
+        if given:
+            verb = "needs" if len(given) == 1 else "need"
+            article = "an" if name == "actor" else "a"
+            fail(
+                f"{' and '.join(given)} {verb} --{name}-type: {article} {name} is a type and an id"
+            )
+        return None
+    if ident is not None and not ident.strip():
+        fail(f"--{name}-id is empty: give the {name}'s id, or leave the flag out")
+    return cls(kind, ident, label)
+
+
 def _writing(bar: Any, reading: Any) -> Any:
     """The progress callback of the writing phase (a bar of its own once reading is done)."""
     task: list[Any] = []
@@ -139,9 +168,22 @@ def _writing(bar: Any, reading: Any) -> Any:
     return written
 
 
-def _from_stdin(tz: tzinfo, counted: Any) -> Iterator[dict[str, Any]]:
+def _at_line(exc: ValidationError, lines: list[int]) -> str:
+    """The library's refusal of a stdin event, numbered by its stdin line (1-based, as
+    JSON errors are) instead of its 0-based index in the batch."""
+    index = exc.details.get("index")
+    if index is None and len(lines) == 1:
+        index = 0  # a batch of one is not numbered by the library
+    if not isinstance(index, int) or not 0 <= index < len(lines):
+        return exc.message
+    message = exc.message.removeprefix(f"event {index}: ")
+    return f"stdin line {lines[index]}: {message}"
+
+
+def _from_stdin(tz: tzinfo, counted: Any, lines: list[int]) -> Iterator[dict[str, Any]]:
     for number, line in enumerate(sys.stdin, 1):
         if line.strip():
+            lines.append(number)
             yield _from_json(line, number, tz)
         if number % 1000 == 0:
             counted(number)
@@ -249,7 +291,7 @@ def search_index(
     """
     if switch not in (None, "on", "off"):
         fail(f"expected on or off, got {switch!r}")
-    with open_store(db, create=switch is not None) as cl:
+    with open_store(db) as cl:
         if switch == "on":
             cl.events.enable_search_index()
         elif switch == "off":

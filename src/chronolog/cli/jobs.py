@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta, tzinfo
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from rich.text import Text
 from ..errors import ChronologError, Forbidden, Unauthorized
 from ..jobs import Job
 from ..jobs.exec import CommandNotFound, command_handler
+from ..jobs.models import QueueInfo
 from ..jobs.worker import Handler, Worker
 from ..models import Actor
 from ._common import (
@@ -45,6 +47,7 @@ from ._query import (
     JobStateOption,
     SubjectOption,
     job_query,
+    parse_subject,
 )
 from ._when import (
     TIME_HELP,
@@ -56,7 +59,13 @@ from ._when import (
     zone,
     zone_label,
 )
-from ._worker_report import WorkerReport, console_logging, print_summary
+from ._worker_report import (
+    WorkerReport,
+    console_logging,
+    idle_hints,
+    print_hints,
+    print_summary,
+)
 
 __all__ = ["app", "register"]
 
@@ -321,19 +330,14 @@ def enqueue(
     project: ProjectOption = "default",
 ) -> None:
     """Add a job (recorded as enqueued by you) and print its id."""
-    subject_key: tuple[str, str] | None = None
-    if subject is not None:
-        kind_part, sep, id_part = subject.partition(":")
-        if not sep:
-            fail("--subject must be KIND:ID")
-        subject_key = (kind_part, id_part)
+    subject_key = None if subject is None else parse_subject(subject)
     if delay is not None and at is not None:
         fail("give --delay or --at, not both")
     try:
         run_at = None if at is None else parse_time(at, zone(tz))
     except typer.BadParameter as exc:
         fail(f"--at: {exc.message}")
-    with open_store(db, project, create=True) as cl:
+    with open_store(db, project) as cl:
         job = cl.jobs.enqueue(
             kind,
             payload,
@@ -431,7 +435,7 @@ def _run(
             command,
         )
         return
-    with open_store(db, project, create=True) as cl:
+    with open_store(db, project) as cl:
         waiting: int | None = None
         if burst and not quiet:  # the bar's total: the jobs it would claim, waiting now
             # A worker with a handler per kind claims only those kinds (Worker.kinds).
@@ -460,11 +464,22 @@ def _run(
                 highlight=False,
                 style="dim",
             )
-        _work(w, report, burst, quiet, command)
+        _work(w, report, burst, quiet, command, queue, cl.jobs.queues)
 
 
-def _work(w: Worker, report: WorkerReport, burst: bool, quiet: bool, command: str) -> None:
-    """Run the worker with its console output; exit non-zero when it stopped on a refusal."""
+def _work(
+    w: Worker,
+    report: WorkerReport,
+    burst: bool,
+    quiet: bool,
+    command: str,
+    queues: list[str] | None,
+    queue_infos: Callable[[], list[QueueInfo]],
+) -> None:
+    """Run the worker with its console output; exit non-zero when it stopped on a refusal.
+
+    A ``--burst`` that found nothing to do in the queues it was given says why it may
+    have (one of them paused with pending jobs, or with no jobs at all: a typo)."""
     with console_logging():
         try:
             with report:
@@ -472,8 +487,13 @@ def _work(w: Worker, report: WorkerReport, burst: bool, quiet: bool, command: st
         except (Unauthorized, Forbidden) as exc:
             print_summary(w.name, w.stats)
             fail(f"chronolog {command} stopped: {_refusal(exc)}")
-    if not quiet:
-        print_summary(w.name, stats)
+    if quiet:
+        return
+    print_summary(w.name, stats)
+    if burst and queues and not stats.claimed:
+        # Only a hint: a store or server gone away says nothing more.
+        with contextlib.suppress(ChronologError):
+            print_hints(idle_hints(queues, queue_infos()))
 
 
 def _refusal(exc: ChronologError) -> str:
@@ -538,7 +558,7 @@ def _run_remote(
                 highlight=False,
                 style="dim",
             )
-        _work(w, report, burst, quiet, command)
+        _work(w, report, burst, quiet, command, queue, client.jobs.queues)
 
 
 ServerOption = Annotated[

@@ -191,7 +191,7 @@ def define(
         machines = read_definitions(data)
     except ValidationError as exc:
         fail(f"{file}: {exc.message}")
-    with open_store(db, project, create=True) as cl:
+    with open_store(db, project) as cl:
         for machine in machines:
             try:
                 cl.states.define(

@@ -71,6 +71,6 @@ def create(
     db: DbOption = None,
 ) -> None:
     """Create a project; work in it with --project NAME (or $CHRONOLOG_PROJECT)."""
-    with open_store(db, create=True) as cl:
+    with open_store(db) as cl:
         project = cl.projects.create(name, title=title, strict_statuses=strict_statuses)
     console.print(f"project {project.name} created", highlight=False)

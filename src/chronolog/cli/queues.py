@@ -11,12 +11,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..errors import ValidationError
 from ..jobs.queues import QueueInfo
 from ._common import (
     DbOption,
     JsonOption,
     ProjectOption,
     console,
+    err_console,
     fail,
     local_actor,
     open_store,
@@ -104,14 +106,24 @@ QueueArg = Annotated[str, typer.Argument(metavar="QUEUE", help="The queue's name
 @app.command("pause")
 def pause(queue: QueueArg, db: DbOption = None, project: ProjectOption = "default") -> None:
     """Stop every worker claiming from QUEUE at its next claim (running jobs finish)."""
-    with open_store(db, project, create=True) as cl:
-        _say(cl.jobs.pause(queue, actor=local_actor()))
+    with open_store(db, project) as cl:
+        info = cl.jobs.pause(queue, actor=local_actor())
+        queues = [] if any(info.counts.values()) else cl.jobs.queues()
+    _say(info)
+    if not any(info.counts.values()):  # pausing ahead is allowed; still, a typo?
+        known = ", ".join(q.name for q in queues if any(q.counts.values()))
+        err_console.print(
+            f"note: queue {queue} has no jobs yet"
+            + (f" (queues with jobs: {known})" if known else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("resume")
 def resume(queue: QueueArg, db: DbOption = None, project: ProjectOption = "default") -> None:
     """Let workers claim from QUEUE again."""
-    with open_store(db, project, create=True) as cl:
+    with open_store(db, project) as cl:
         _say(cl.jobs.resume(queue, actor=local_actor()))
 
 
@@ -151,7 +163,7 @@ def limit(
     if not clear and concurrency is None and rate is None:
         fail("give --concurrency and/or --rate, or --clear to remove the limits")
     parsed = None if rate is None else _parse_rate(rate)
-    with open_store(db, project, create=True) as cl:
+    with open_store(db, project) as cl:
         _say(cl.jobs.set_limit(queue, concurrency=concurrency, rate=parsed, actor=local_actor()))
 
 
@@ -202,7 +214,14 @@ def _bulk(
     query = job_query(zone(tz), ctx.params)  # the filter options of `jobs ls`
     with open_store(db, project) as cl:
         move = cl.jobs.retry_many if verb == "retried" else cl.jobs.cancel_many
-        n = move(query, all=everything, actor=local_actor())
+        try:
+            n = move(query, all=everything, actor=local_actor())
+        except ValidationError as exc:
+            if exc.details.get("field") != "all":
+                raise
+            # The library's words are the Python and HTTP field names: say the flags.
+            which = exc.message.rpartition(" to move ")[2]
+            fail(f"give a filter (--queue, --kind, --subject or --since), or --all to move {which}")
     console.print(f"{n} job{'s' if n != 1 else ''} {verb}", highlight=False)
 
 

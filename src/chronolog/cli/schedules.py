@@ -120,7 +120,7 @@ def add(
     project: ProjectOption = "default",
 ) -> None:
     """Add a schedule, or change the one named NAME (same timing: next fire kept)."""
-    with open_store(db, project, create=True) as cl:
+    with open_store(db, project) as cl:
         s = cl.jobs.schedules.add(
             name,
             kind,

@@ -41,7 +41,7 @@ def create(
     """Issue a token and print it once (only its hash is stored)."""
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}")
-    with open_store(db, project, create=True) as cl:
+    with open_store(db, project) as cl:
         issued = cl.auth.create_token(name, role, user=user, expires_in=expires_in)
     console.print(issued.secret, highlight=False, soft_wrap=True)
 

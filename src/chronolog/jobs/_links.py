@@ -133,8 +133,11 @@ def enqueue_linked(
             states = links_sql.job_lock_dependencies(conn, dialect, scope.project_id, after)
             missing = [a for a in after if a not in states]
             if missing:
+                # A batch names the item (0-based, as details["index"]); a single
+                # enqueue has no job i to name.
+                which = f"job {i}: " if len(prepared) > 1 else ""
                 raise ValidationError(
-                    f"job {i}: after names {missing}, not jobs of project {scope.project!r}",
+                    f"{which}after names {missing}, not jobs of project {scope.project!r}",
                     field="after",
                     index=i,
                 )

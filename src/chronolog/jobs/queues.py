@@ -371,8 +371,8 @@ class QueueControls(JobReading):
         narrowed = (q.queues, q.kinds, q.subject, q.since)
         if all(f is None for f in narrowed) and not everything:
             raise ValidationError(
-                f"name queues, kinds, a subject or since, or pass all=True to move every "
-                f"{' or '.join(states)} job",
+                f"name queues, kinds, a subject or since, or ask for all jobs explicitly "
+                f"(all) to move every {' or '.join(states)} job",
                 field="all",
             )
         who = check_actor(actor, scope.limits)
