@@ -163,3 +163,17 @@ def test_a_bad_single_job_gets_its_own_errors_not_the_batchs(api: Api) -> None:
     assert batch.status_code == 422
     assert [e["loc"][-1] for e in error_of(batch)["details"]["errors"]] == ["delay"]
     assert api.cl.jobs.counts() == {}
+
+
+def test_a_refused_job_in_a_batch_is_named_the_first_one_too(cl: Chronolog) -> None:
+    with pytest.raises(ValidationError) as first:
+        cl.jobs.enqueue_many([{"kind": ""}, {"kind": "ok"}])
+    assert first.value.message.startswith("job 0: ")
+    assert first.value.details["index"] == 0
+    with pytest.raises(ValidationError) as second:
+        cl.jobs.enqueue_many(iter([{"kind": "ok"}, {"kind": "ok", "priority": "high"}]))
+    assert second.value.message.startswith("job 1: ")
+    with pytest.raises(ValidationError) as single:
+        cl.jobs.enqueue("")
+    assert not single.value.message.startswith("job 0")  # one job: no made-up number
+    assert cl.jobs.counts() == {}

@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from .._scope import Scope
@@ -173,11 +174,12 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
                 return self._enqueue_streamed(items, who, now), None
             except _NotPlain:
                 pass  # nothing was written: the general path below
-        prepared = []
-        for index, item in enumerate(items):
-            if index >= cap:
-                raise ValidationError(f"a batch holds at most {cap} jobs")
-            prepared.append(_prepare_at(scope, item, index, now))
+        # At most one past the cap is taken from a generator: enough to refuse it.
+        batch = items if isinstance(items, Sequence) else list(islice(items, cap + 1))
+        if len(batch) > cap:
+            raise ValidationError(f"a batch holds at most {cap} jobs")
+        numbered = len(batch) > 1  # a refusal names its item, the first one too
+        prepared = [_prepare_at(scope, item, i, now, numbered) for i, item in enumerate(batch)]
         if not prepared:
             return [], None
         # Jobs with dependencies (and every stage of a pipeline) go in one by one after
@@ -272,13 +274,13 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
         inside the transaction (nothing is written); an item that is not plain
         raises :class:`_NotPlain` likewise, and the caller takes the general path."""
         scope = self._scope
-        head = [_prepare_at(scope, items[i], i, now) for i in range(STREAM_FROM)]
+        head = [_prepare_at(scope, items[i], i, now, True) for i in range(STREAM_FROM)]
         if not all(_plain(p) for p in head):
             raise _NotPlain
 
         def rest() -> Iterator[sql.NewJobRow]:
             for index in range(STREAM_FROM, len(items)):
-                p = _prepare_at(scope, items[index], index, now)
+                p = _prepare_at(scope, items[index], index, now, True)
                 if not _plain(p):
                     raise _NotPlain
                 yield p.row
@@ -531,13 +533,16 @@ def _plain(p: Prepared) -> bool:
     return p.subject is None and p.unique_key is None and not p.after and p.ref is None
 
 
-def _prepare_at(scope: Scope, item: NewJob | Mapping[str, Any], index: int, now: int) -> Prepared:
-    """:func:`prepare_job`, its refusal naming the item's index."""
+def _prepare_at(
+    scope: Scope, item: NewJob | Mapping[str, Any], index: int, now: int, numbered: bool
+) -> Prepared:
+    """:func:`prepare_job`, its refusal naming the item's index (``numbered``: the batch
+    has more than one item; a single job's refusal names no "job 0")."""
     try:
         return prepare_job(scope, item, now)
     except ValidationError as exc:
         exc.details["index"] = index
-        exc.message = exc.args[0] if not index else f"job {index}: {exc.message}"
+        exc.message = f"job {index}: {exc.message}" if numbered else exc.args[0]
         exc.args = (exc.message,)
         raise
 
