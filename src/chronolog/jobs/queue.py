@@ -175,11 +175,11 @@ class Jobs(LeaseHolder, Operator, CancelReading, QueueControls, WorkerRegistry, 
             except _NotPlain:
                 pass  # nothing was written: the general path below
         # At most one past the cap is taken from a generator: enough to refuse it.
-        batch = items if isinstance(items, Sequence) else list(islice(items, cap + 1))
-        if len(batch) > cap:
+        given = items if isinstance(items, Sequence) else list(islice(items, cap + 1))
+        if len(given) > cap:
             raise ValidationError(f"a batch holds at most {cap} jobs")
-        numbered = len(batch) > 1  # a refusal names its item, the first one too
-        prepared = [_prepare_at(scope, item, i, now, numbered) for i, item in enumerate(batch)]
+        numbered = len(given) > 1  # a refusal names its item, the first one too
+        prepared = [_prepare_at(scope, item, i, now, numbered) for i, item in enumerate(given)]
         if not prepared:
             return [], None
         # Jobs with dependencies (and every stage of a pipeline) go in one by one after
