@@ -55,7 +55,7 @@ def test_a_wide_page_is_read_a_chunk_at_a_time_with_filters(cl: Chronolog) -> No
         [{"event_type": "even" if i % 2 == 0 else "odd", "action": f"a{i}"} for i in range(count)]
     )
     everything = _all(cl, limit=1000, max_bytes=1 << 30, query=EventQuery())
-    assert everything == [ids]  # one page of 250, read in three statements
+    assert everything == [ids]  # one page of 250, read in a few statements
     evens = _all(cl, limit=1000, max_bytes=1 << 30, query=EventQuery(event_types=("even",)))
     assert evens == [ids[0::2]]
     limited = _all(cl, limit=130, max_bytes=1 << 30, query=EventQuery(event_types=("odd",)))

@@ -3,7 +3,8 @@
 An event's metadata may hold 64 KiB, so a page of ``limit=1000`` events may be 64 MiB
 of rows in memory at once, and an SSE stream holds its page until a slow client
 takes it. Every read of the service's feed routes goes through :func:`read_bounded`:
-it reads at most :data:`READ_CHUNK` events per statement and stops adding events
+it reads :data:`FIRST_CHUNK` events, then as many as the budget has room for at
+the size seen (at most :data:`READ_CHUNK` per statement), and stops adding events
 past ``max_bytes`` of JSON (at least one event), so a page is never far beyond
 ``max_bytes`` however large its events or however slowly its client reads.
 """
@@ -17,10 +18,12 @@ from ..feed import Feed, FeedPage
 from ..models import Event
 from ..query import EventQuery
 
-__all__ = ["READ_CHUNK", "BoundedPage", "read_bounded"]
+__all__ = ["FIRST_CHUNK", "READ_CHUNK", "BoundedPage", "read_bounded"]
 
 READ_CHUNK = 100
-"""Events read per statement: at most 6.4 MiB of rows (64 KiB of metadata each)."""
+"""Events read per statement at most: 6.4 MiB of rows (64 KiB of metadata each)."""
+FIRST_CHUNK = 10
+"""Events of a page's first read: the reads after it are sized by what it found."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +55,8 @@ def read_bounded(
     data: list[bytes] = []
     size = 0
     cursor = after
+    want = min(FIRST_CHUNK, limit)
     while True:
-        want = min(READ_CHUNK, limit - len(events))
         page: FeedPage = feed.read(cursor, limit=want, query=query)
         for event, event_cursor in zip(page.items, page.cursors, strict=True):
             encoded = encode(event)
@@ -67,3 +70,7 @@ def read_bounded(
         cursor = page.next_cursor
         if len(page.items) < want or len(events) >= limit:
             return BoundedPage(events, cursors, data, cursor, page.held_back)
+        # The next read asks for about what the budget has room for, at the events'
+        # size so far: large events are not read a hundred at a time to keep four.
+        room = (max_bytes - size) * len(events) // max(size, 1) + 1
+        want = max(1, min(READ_CHUNK, limit - len(events), room))

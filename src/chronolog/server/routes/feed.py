@@ -65,7 +65,16 @@ class FeedWaker(Waker):
 
 
 def _encode(event: Any) -> bytes:
-    return orjson.dumps(event_json(event))
+    data = orjson.dumps(event_json(event))
+    if len(data) > _SHRINK_FROM:
+        # orjson reserves room for its worst case (every character escaped) and keeps
+        # it: a 60 KiB event came back in a 500 KiB block. The hub's window and every
+        # page a stream holds keep these, so a large one is copied to its own size.
+        return memoryview(data).tobytes()
+    return data
+
+
+_SHRINK_FROM = 4096
 
 
 def install(
