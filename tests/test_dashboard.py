@@ -446,6 +446,22 @@ def test_a_change_between_the_job_page_and_its_stream_is_sent(
     q.complete(claimed.id, claimed.lease)
 
 
+def test_a_log_stream_reads_a_long_log_in_bounded_steps_and_misses_no_line(dash: Api) -> None:
+    """A slow browser holds at most ``LOG_STREAM_READ`` lines at a time (it held 500 of
+    up to 8 KiB each); a log longer than that still arrives whole and in order."""
+    login(dash, dash.admin)
+    q = dash.cl.jobs
+    q.enqueue("rip", {}, queue="long")
+    (job,) = q.claim(["long"], "w", lease_seconds=600)
+    total = jobs.LOG_STREAM_READ * 2 + 30
+    q.log_many(job.id, job.lease, [("info", f"line {i:04}", None) for i in range(total)])
+    q.complete(job.id, job.lease)
+    body = dash.http.get(f"/jobs/{job.id}/log").text  # finished: ends by itself
+    numbers = [int(n) for n in re.findall(r"line (\d{4})", body)]
+    assert numbers == list(range(total))
+    assert body.rstrip().endswith("event: end\ndata: end")
+
+
 def test_schedules_page_next_fires_pause_and_resume(dash: Api) -> None:
     s = dash.cl.jobs.schedules
     library_cleanup.install_schedules(dash.cl, tz="Europe/Berlin")

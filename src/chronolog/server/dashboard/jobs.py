@@ -29,6 +29,10 @@ router = APIRouter()
 LOG_STREAM_SECONDS = 55.0
 """One log stream response lasts this long; the browser resumes after the last line id."""
 
+LOG_STREAM_READ = 100
+"""Log lines a log stream reads at a time: a slow browser holds at most these (lines are
+shown cut at 8 KiB, so under a MiB), the next read waits until they are sent."""
+
 FINISHED = frozenset({"completed", "failed", "cancelled"})
 
 
@@ -210,7 +214,7 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
                 yield "event: end\ndata: logged out\n\n"
                 return
             generation = waker.generation()
-            lines = await live.run(session.cl.jobs.logs, ident, after=after, limit=500)
+            lines = await live.run(session.cl.jobs.logs, ident, after=after, limit=LOG_STREAM_READ)
             for item in map(_display, lines):
                 html = line.render(line=item).strip()
                 data = "".join(f"data: {part}\n" for part in html.splitlines())
@@ -226,7 +230,7 @@ async def job_log_stream(request: Request, job_id: str) -> Response:
             if now.state in FINISHED and not lines:
                 yield "event: end\ndata: end\n\n"
                 return
-            if len(lines) < 500:
+            if len(lines) < LOG_STREAM_READ:
                 # Log lines write no event; state changes do. Poll the log at 0.5 s.
                 await waker.wait(generation, 0.5)
 
