@@ -27,6 +27,7 @@ from .store.sql import auth as sql
 
 __all__ = [
     "ROLES",
+    "SESSION_LIFETIME",
     "ApiToken",
     "Auth",
     "IssuedToken",
@@ -46,6 +47,8 @@ log = logging.getLogger("chronolog")
 
 TOKEN_PREFIX = "chl_"
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,254}$")
+SESSION_LIFETIME = timedelta(days=30)
+"""How long a dashboard session lasts at most (:meth:`Auth.open_session`)."""
 _TOUCH_EVERY = 60_000_000  # microseconds: last_used_at is kept to the minute, not per request
 
 
@@ -88,6 +91,9 @@ class ApiToken:
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    session_of: int | None = None
+    """A dashboard session: the id of the token it was opened with (None: a token an
+    admin issued). Revoking that token revokes the session too."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (times as RFC 3339 strings)."""
@@ -102,6 +108,7 @@ class ApiToken:
             "expires_at": _iso(self.expires_at),
             "revoked_at": _iso(self.revoked_at),
             "last_used_at": _iso(self.last_used_at),
+            "session_of": self.session_of,
         }
 
 
@@ -155,6 +162,7 @@ def token_from_row(row: AnyRow) -> ApiToken:
         expires_at=_opt(row.expires_at),
         revoked_at=_opt(row.revoked_at),
         last_used_at=_opt(row.last_used_at),
+        session_of=row.session_of,
     )
 
 
@@ -260,6 +268,59 @@ class Auth:
             row = sql.token_get(conn, scope.project_id, token_id)
         assert row is not None
         return IssuedToken(token_from_row(row), secret)
+
+    def open_session(
+        self, token: str, *, lifetime: str | timedelta | int = SESSION_LIFETIME
+    ) -> IssuedToken:
+        """A session for a login with ``token`` (of any project): a new token of the same
+        project, role and member, named after it, that ends at :meth:`close_session`,
+        when ``token`` is revoked or expires (it never outlives it), or after
+        ``lifetime``. What a browser keeps instead of the token itself, so that
+        logging out ends what the browser held. A session's own secret opens a
+        session of the token it belongs to. ``Unauthorized`` for a token that does not
+        authenticate."""
+        self.authenticate(token)
+        span = parse_duration(lifetime, "lifetime")
+        scope = self._scope
+        now = scope.clock()
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with scope.store.write() as conn:
+            row = sql.token_by_hash(conn, hash_token(token))
+            if row is None or row.revoked_at is not None:
+                raise Unauthorized("API token was revoked")
+            parent = row.session_of or row.id
+            ends = to_micros(now + span)
+            if row.expires_at is not None:
+                ends = min(ends, row.expires_at)
+            session_id = sql.token_insert(
+                conn,
+                project_id=row.project_id,
+                user_id=row.user_id,
+                name=f"dashboard session of token {parent}",
+                prefix=secret[:12],
+                token_hash=hash_token(secret),
+                role=row.role,
+                created_at=to_micros(now),
+                expires_at=ends,
+                session_of=parent,
+            )
+            made = sql.token_get(conn, row.project_id, session_id)
+        assert made is not None
+        return IssuedToken(token_from_row(made), secret)
+
+    def close_session(self, secret: str) -> bool:
+        """End the session whose secret this is (logging out); whether one was ended. A
+        token that is not a session is left alone: logging out never revokes a token
+        an admin issued."""
+        if not secret or not isinstance(secret, str) or len(secret) > 200:
+            return False
+        scope = self._scope
+        with scope.store.write() as conn:
+            row = sql.token_by_hash(conn, hash_token(secret))
+            if row is None or row.session_of is None or row.revoked_at is not None:
+                return False
+            sql.token_revoke(conn, row.project_id, row.id, to_micros(scope.clock()))
+        return True
 
     def tokens(self, *, include_revoked: bool = False) -> list[ApiToken]:
         """This project's tokens (never their secrets), oldest first."""

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from ...errors import Unauthorized
+from ...auth import Auth
+from ...errors import StoreUnavailable, Unauthorized
 from ...stats import GROUP_BY
 from .activity import entity_kinds
 from .jobs import job_counts
 from .render import HERE, error_statuses, page, pick_zone, with_query
 from .session import (
     MAX_TOKENS,
+    cookie_tokens,
     read_form,
     same_origin,
     session_of,
@@ -25,6 +29,8 @@ from .session import (
 from .svgchart import build_chart
 
 __all__ = ["WINDOWS", "router"]
+
+log = logging.getLogger("chronolog.server")
 
 router = APIRouter()
 STATIC = HERE / "static"
@@ -181,21 +187,48 @@ async def login(request: Request) -> Response:
             {"next": target, "projects": projects, "error": error},
             status_code=401,
         )
-    # One token per project: a new one replaces the browser's older one of that project.
-    kept = list(fresh.values()) + [
-        t for t, p in valid_principals(request) if p.project not in fresh
-    ]
+    held = valid_principals(request)
+    # The browser keeps a session of each token, not the token: logging out ends it.
+    opened = await run_in_threadpool(_sessions, auth, list(fresh.values()))
+    # One per project: a new one replaces (and ends) the browser's older one of it.
+    replaced = [t for t, p in held if p.project in fresh]
+    await run_in_threadpool(_close_sessions, auth, replaced)
+    kept = opened + [t for t, p in held if p.project not in fresh]
     response = RedirectResponse(target, status_code=303)
     set_tokens(response, request, kept)
     set_project(response, request, first)
     return response
 
 
+def _sessions(auth: Auth, tokens: list[str]) -> list[str]:
+    """A session secret for each token; the token itself where the store takes no
+    writes (a read-only store still lets its readers log in, without a session)."""
+    secrets = []
+    for token in tokens:
+        try:
+            secrets.append(auth.open_session(token).secret)
+        except StoreUnavailable as exc:
+            log.warning("chronolog: no dashboard session (%s): the cookie holds the token", exc)
+            secrets.append(token)
+    return secrets
+
+
+def _close_sessions(auth: Auth, secrets: list[str]) -> None:
+    for secret in secrets:
+        try:
+            auth.close_session(secret)
+        except StoreUnavailable as exc:
+            log.warning("chronolog: a dashboard session was not ended: %s", exc)
+
+
 @router.post("/logout", include_in_schema=False)
 async def logout(request: Request) -> Response:
-    """Forget every token of this browser."""
+    """End this browser's sessions and forget them (a token pasted before sessions
+    existed is only forgotten: logging out never revokes a token an admin issued)."""
     response = RedirectResponse("/login", status_code=303)
     if same_origin(request):
+        auth = request.app.state.chronolog.root.auth
+        await run_in_threadpool(_close_sessions, auth, cookie_tokens(request))
         set_tokens(response, request, [])
     return response
 

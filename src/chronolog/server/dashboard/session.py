@@ -1,9 +1,11 @@
-"""Dashboard sessions: API tokens kept in an HTTP-only, SameSite=Strict cookie.
+"""Dashboard sessions, kept in an HTTP-only, SameSite=Strict cookie.
 
-The cookie holds the tokens a browser logged in with (one per project, at
-most :data:`MAX_TOKENS`), and a second cookie names the project shown. Every
-request authenticates the tokens again, so a revoked token, an expired one or
-a demoted member takes effect at once; nothing is kept on the server.
+The cookie holds one session per project the browser logged in to (at most
+:data:`MAX_TOKENS`): each a token of its own, opened under the token pasted at
+login (:meth:`chronolog.auth.Auth.open_session`), ended at logout or when that
+token is revoked. A second cookie names the project shown. Every request
+authenticates the sessions again, so a revoked token, an expired one or a
+demoted member takes effect at once.
 """
 
 from __future__ import annotations

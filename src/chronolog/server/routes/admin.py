@@ -42,6 +42,11 @@ class TokenOut(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    session_of: int | None = Field(
+        default=None,
+        description="A dashboard session: the token it was opened with (revoking that "
+        "token ends it).",
+    )
 
 
 class NewTokenIn(Strict):

@@ -65,10 +65,18 @@ api_tokens = Table(
     Column("expires_at", BigInteger, nullable=True),
     Column("revoked_at", BigInteger, nullable=True),
     Column("last_used_at", BigInteger, nullable=True),
+    Column(
+        "session_of",
+        RowId,
+        nullable=True,
+        comment="a dashboard session: the token it was opened with",
+    ),
     sqlite_autoincrement=True,
     comment="API tokens: each scoped to one project and one role; stored hashed.",
 )
 Index("ix_api_tokens_project_id", api_tokens.c.project_id)
+# Revoking a token revokes its sessions: found by this index.
+Index("ix_api_tokens_session_of", api_tokens.c.session_of)
 
 project_secrets = Table(
     "project_secrets",

@@ -48,6 +48,7 @@ TOKEN_COLUMNS = (
     api_tokens.c.expires_at,
     api_tokens.c.revoked_at,
     api_tokens.c.last_used_at,
+    api_tokens.c.session_of,
 )
 """What a token read returns (never the hash)."""
 
@@ -189,12 +190,13 @@ def token_count(conn: Connection) -> int:
 
 
 def token_revoke(conn: Connection, project_id: int, token_id: int, at: int) -> int:
-    """token_revoke: mark a token revoked (idempotent); returns 1 if the token exists."""
+    """token_revoke: mark a token revoked, and the sessions opened with it (idempotent);
+    returns 1 if the token exists."""
     conn.execute(
         update(api_tokens)
         .where(
             api_tokens.c.project_id == project_id,
-            api_tokens.c.id == token_id,
+            or_(api_tokens.c.id == token_id, api_tokens.c.session_of == token_id),
             api_tokens.c.revoked_at.is_(None),
         )
         .values(revoked_at=at)

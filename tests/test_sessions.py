@@ -1,0 +1,112 @@
+"""Dashboard sessions (the attacker's review: logging out left the cookie working, since
+the cookie was the API token itself). A login now opens a session, a token of its own
+under the token logged in with; logout ends it; revoking the token ends its sessions.
+Library verbs on both databases, then the dashboard over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from chronolog import Chronolog
+from chronolog.errors import Unauthorized
+from chronolog.server.dashboard.session import COOKIE
+
+from ._http import Api
+
+
+def test_a_session_acts_as_its_token_and_ends_with_it(cl: Chronolog) -> None:
+    cl.auth.set_member("ana", "write")
+    issued = cl.auth.create_token("ana's", "write", user="ana", expires_in="7d")
+    session = cl.auth.open_session(issued.secret)
+    assert session.secret != issued.secret
+    assert session.token.session_of == issued.token.id
+    assert session.token.expires_at is not None
+    assert issued.token.expires_at is not None
+    assert session.token.expires_at <= issued.token.expires_at  # never outlives it
+    principal = cl.auth.authenticate(session.secret)
+    assert (principal.project, principal.role, principal.user) == ("default", "write", "ana")
+    listed = {t.id: t for t in cl.auth.tokens()}
+    assert listed[session.token.id].session_of == issued.token.id
+    assert listed[session.token.id].to_dict()["session_of"] == issued.token.id
+    # A session of a session belongs to the token, not to the session.
+    again = cl.auth.open_session(session.secret)
+    assert again.token.session_of == issued.token.id
+    # Revoking the token ends every session opened with it.
+    cl.auth.revoke_token(issued.token.id)
+    for secret in (issued.secret, session.secret, again.secret):
+        with pytest.raises(Unauthorized):
+            cl.auth.authenticate(secret)
+    with pytest.raises(Unauthorized):
+        cl.auth.open_session(issued.secret)
+
+
+def test_closing_a_session_never_revokes_a_token(cl: Chronolog) -> None:
+    issued = cl.auth.create_token("ci", "read")
+    session = cl.auth.open_session(issued.secret, lifetime="1h")
+    assert session.token.expires_at is not None
+    assert session.token.expires_at <= datetime.now(UTC) + timedelta(hours=1, seconds=5)
+    assert cl.auth.close_session(issued.secret) is False  # an admin's token: left alone
+    assert cl.auth.authenticate(issued.secret).role == "read"
+    assert cl.auth.close_session(session.secret) is True
+    with pytest.raises(Unauthorized):
+        cl.auth.authenticate(session.secret)
+    assert cl.auth.close_session(session.secret) is False  # already ended
+    assert cl.auth.close_session("chl_nothing") is False
+    assert cl.auth.authenticate(issued.secret).role == "read"
+
+
+def test_a_member_removed_loses_their_sessions(cl: Chronolog) -> None:
+    cl.auth.set_member("bo", "read")
+    issued = cl.auth.create_token("bo's", "read", user="bo")
+    session = cl.auth.open_session(issued.secret)
+    cl.auth.remove_member("bo")
+    with pytest.raises(Unauthorized):
+        cl.auth.authenticate(session.secret)
+
+
+def _login(api: Api, token: str) -> str:
+    response = api.http.post("/login", data={"token": token, "next": "/"}, follow_redirects=False)
+    assert response.status_code == 303, response.text[:300]
+    return str(response.cookies[COOKIE])
+
+
+def _page(api: Api, cookie: str) -> int:
+    """The overview's status for a browser holding only ``cookie`` (a copy of it)."""
+    kept = httpx.Cookies(api.http.cookies)
+    api.http.cookies.clear()
+    try:
+        api.http.cookies.set(COOKIE, cookie)
+        return api.http.get("/", follow_redirects=False).status_code
+    finally:
+        api.http.cookies = kept
+
+
+def test_logout_ends_what_the_browser_held(api: Api) -> None:
+    token = api.token("read")
+    cookie = _login(api, token)
+    assert token not in cookie  # the browser holds a session, not the token
+    assert _page(api, cookie) == 200
+    logout = api.http.post("/logout", follow_redirects=False)
+    assert logout.status_code == 303
+    assert _page(api, cookie) == 303  # a copy taken before logout: back to the login
+    # The token itself still works: logging out never revokes it.
+    assert api.call("GET", "/whoami", token=token).status_code == 200
+
+
+def test_revoking_the_token_ends_its_dashboard_sessions(api: Api) -> None:
+    token = api.token("write")
+    cookie = _login(api, token)
+    assert _page(api, cookie) == 200
+    whoami = api.call("GET", "/whoami", token=token).json()
+    api.cl.auth.revoke_token(whoami["token_id"])
+    assert _page(api, cookie) == 303
+    # A second login replaces (and ends) the browser's session of that project.
+    fresh = api.token("read", project="other")
+    first = _login(api, fresh)
+    second = _login(api, fresh)
+    assert first != second
+    assert _page(api, first.split(" ")[0]) == 303
+    assert _page(api, second.split(" ")[0]) == 200
