@@ -54,6 +54,9 @@ def test_closing_a_session_never_revokes_a_token(cl: Chronolog) -> None:
     with pytest.raises(Unauthorized):
         cl.auth.authenticate(session.secret)
     assert cl.auth.close_session(session.secret) is False  # already ended
+    # An ended session leaves the list of tokens (still there with include_revoked).
+    assert [t.id for t in cl.auth.tokens()] == [issued.token.id]
+    assert session.token.id in {t.id for t in cl.auth.tokens(include_revoked=True)}
     assert cl.auth.close_session("chl_nothing") is False
     assert cl.auth.authenticate(issued.secret).role == "read"
 

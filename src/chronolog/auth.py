@@ -323,9 +323,15 @@ class Auth:
         return True
 
     def tokens(self, *, include_revoked: bool = False) -> list[ApiToken]:
-        """This project's tokens (never their secrets), oldest first."""
+        """This project's tokens (never their secrets), oldest first; ``include_revoked``
+        adds the revoked ones and the dashboard sessions that have ended."""
         with self._scope.store.read() as conn:
-            rows = sql.token_list(conn, self._scope.project_id, include_revoked=include_revoked)
+            rows = sql.token_list(
+                conn,
+                self._scope.project_id,
+                include_revoked=include_revoked,
+                now=to_micros(self._scope.clock()),
+            )
         return [token_from_row(r) for r in rows]
 
     def revoke_token(self, token_id: int) -> ApiToken:

@@ -174,13 +174,19 @@ def token_get(conn: Connection, project_id: int, token_id: int) -> AnyRow | None
     ).first()
 
 
-def token_list(conn: Connection, project_id: int, *, include_revoked: bool) -> Sequence[AnyRow]:
-    """token_list: a project's tokens, oldest first."""
+def token_list(
+    conn: Connection, project_id: int, *, include_revoked: bool, now: int
+) -> Sequence[AnyRow]:
+    """token_list: a project's tokens, oldest first (without ``include_revoked``: not the
+    revoked ones, nor the dashboard sessions that have ended)."""
     stmt = (
         select(*TOKEN_COLUMNS).select_from(_TOKEN_FROM).where(api_tokens.c.project_id == project_id)
     )
     if not include_revoked:
-        stmt = stmt.where(api_tokens.c.revoked_at.is_(None))
+        stmt = stmt.where(
+            api_tokens.c.revoked_at.is_(None),
+            or_(api_tokens.c.session_of.is_(None), api_tokens.c.expires_at > now),
+        )
     return conn.execute(stmt.order_by(api_tokens.c.id)).all()
 
 
