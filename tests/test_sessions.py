@@ -5,6 +5,7 @@ Library verbs on both databases, then the dashboard over HTTP."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -113,3 +114,13 @@ def test_revoking_the_token_ends_its_dashboard_sessions(api: Api) -> None:
     assert first != second
     assert _page(api, first.split(" ")[0]) == 303
     assert _page(api, second.split(" ")[0]) == 200
+
+
+def test_an_expired_session_ends_and_leaves_the_list(cl: Chronolog) -> None:
+    issued = cl.auth.create_token("short", "read")
+    session = cl.auth.open_session(issued.secret, lifetime=1)
+    assert session.token.id in {t.id for t in cl.auth.tokens()}
+    time.sleep(1.1)
+    with pytest.raises(Unauthorized):
+        cl.auth.authenticate(session.secret)
+    assert [t.id for t in cl.auth.tokens()] == [issued.token.id]
