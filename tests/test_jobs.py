@@ -387,7 +387,7 @@ def test_stale_lease_is_refused_and_changes_nothing(q: Chronolog, clock: Clock) 
         with pytest.raises(LeaseLost) as info:
             call()
         assert info.value.current_lease == new.lease
-        # The refused caller is not told the lease that would let it finish the job.
+        # A stale worker is not handed the number to carry on with: it must stop.
         assert "current_lease" not in info.value.details
         assert str(new.lease) not in info.value.message.replace(f"job {old.id}", "")
     assert q.jobs.complete_many([(old.id, old.lease)]) == []

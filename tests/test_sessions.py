@@ -5,15 +5,20 @@ Library verbs on both databases, then the dashboard over HTTP."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 
 from chronolog import Chronolog
-from chronolog.errors import Unauthorized
+from chronolog.auth import SESSIONS_PER_TOKEN
+from chronolog.errors import TooManyRequests, Unauthorized
 from chronolog.server.dashboard.session import COOKIE
+from chronolog.server.live import Slots
+from chronolog.store.sql import auth as auth_sql
 
 from ._http import Api
 
@@ -32,9 +37,11 @@ def test_a_session_acts_as_its_token_and_ends_with_it(cl: Chronolog) -> None:
     listed = {t.id: t for t in cl.auth.tokens()}
     assert listed[session.token.id].session_of == issued.token.id
     assert listed[session.token.id].to_dict()["session_of"] == issued.token.id
-    # A session of a session belongs to the token, not to the session.
-    again = cl.auth.open_session(session.secret)
-    assert again.token.session_of == issued.token.id
+    # A session's secret opens no other session: a copied cookie pasted into the login
+    # form would get one its owner's logout does not end.
+    with pytest.raises(Unauthorized, match="session cannot open another"):
+        cl.auth.open_session(session.secret)
+    again = cl.auth.open_session(issued.secret)
     # Revoking the token ends every session opened with it.
     cl.auth.revoke_token(issued.token.id)
     for secret in (issued.secret, session.secret, again.secret):
@@ -124,3 +131,74 @@ def test_an_expired_session_ends_and_leaves_the_list(cl: Chronolog) -> None:
     with pytest.raises(Unauthorized):
         cl.auth.authenticate(session.secret)
     assert [t.id for t in cl.auth.tokens()] == [issued.token.id]
+
+
+def test_a_token_holds_a_bounded_number_of_sessions(cl: Chronolog) -> None:
+    issued = cl.auth.create_token("busy", "read")
+    opened = [cl.auth.open_session(issued.secret) for _ in range(SESSIONS_PER_TOKEN + 2)]
+    for old in opened[:2]:  # the oldest end first
+        with pytest.raises(Unauthorized):
+            cl.auth.authenticate(old.secret)
+    for kept in opened[2:]:
+        assert cl.auth.authenticate(kept.secret).session_of == issued.token.id
+    live = [t for t in cl.auth.tokens() if t.session_of == issued.token.id]
+    assert len(live) == SESSIONS_PER_TOKEN
+
+
+def test_a_session_takes_its_tokens_stream_slots_not_new_ones(cl: Chronolog) -> None:
+    """A login must not be a way to more slots: each session had a token id of its own,
+    so ten logins of one read token held a project's every slot."""
+    issued = cl.auth.create_token("reader", "read")
+    slots = Slots(per_token=2, total=100, per_project=100)
+    token = cl.auth.authenticate(issued.secret)
+    session = cl.auth.authenticate(cl.auth.open_session(issued.secret).secret)
+    assert session.holder == token.holder == issued.token.id
+    slots.take(token)
+    slots.take(session)
+    with pytest.raises(TooManyRequests):
+        slots.take(cl.auth.authenticate(cl.auth.open_session(issued.secret).secret))
+
+
+def test_a_session_secret_cannot_log_in(api: Api) -> None:
+    cookie = _login(api, api.token("read"))
+    api.http.cookies.clear()
+    response = api.http.post("/login", data={"token": cookie, "next": "/"}, follow_redirects=False)
+    assert response.status_code == 401
+    assert "session cannot open another" in response.text
+
+
+def test_a_session_opened_while_its_token_is_revoked_does_not_survive(
+    cl: Chronolog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-review's race (PostgreSQL, READ COMMITTED): the revoke's one statement
+    could not see a session committed while it ran. The session's insert is slowed here
+    to widen the window; whichever side wins, no session outlives the revoke."""
+    issued = cl.auth.create_token("raced", "write")
+    original = auth_sql.token_insert
+
+    def slow_insert(conn: Any, **values: Any) -> int:
+        new_id = original(conn, **values)
+        if values.get("session_of") is not None:
+            time.sleep(0.6)  # holding the token's row lock (PostgreSQL) or the write lock
+        return new_id
+
+    monkeypatch.setattr(auth_sql, "token_insert", slow_insert)
+    outcome: dict[str, Any] = {}
+
+    def login() -> None:
+        try:
+            outcome["session"] = cl.auth.open_session(issued.secret)
+        except Unauthorized as exc:
+            outcome["refused"] = exc
+
+    racer = threading.Thread(target=login)
+    racer.start()
+    time.sleep(0.2)
+    cl.auth.revoke_token(issued.token.id)
+    racer.join(10)
+    assert outcome, "the login neither finished nor failed"
+    if "session" in outcome:
+        with pytest.raises(Unauthorized):
+            cl.auth.authenticate(outcome["session"].secret)
+    with pytest.raises(Unauthorized):
+        cl.auth.authenticate(issued.secret)

@@ -47,6 +47,8 @@ log = logging.getLogger("chronolog")
 
 TOKEN_PREFIX = "chl_"
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,254}$")
+SESSIONS_PER_TOKEN = 20
+"""Live dashboard sessions of one token at most: a new login past it ends the oldest."""
 SESSION_LIFETIME = timedelta(days=30)
 """How long a dashboard session lasts at most (:meth:`Auth.open_session`)."""
 _TOUCH_EVERY = 60_000_000  # microseconds: last_used_at is kept to the minute, not per request
@@ -139,6 +141,14 @@ class Principal:
     role: Role
     token_id: int
     user: str | None
+    session_of: int | None = None
+    """A dashboard session: the token it was opened with."""
+
+    @property
+    def holder(self) -> int:
+        """The token this request counts against: a session counts as its token (a
+        login must not be a way to more stream slots)."""
+        return self.session_of or self.token_id
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -276,19 +286,25 @@ class Auth:
         project, role and member, named after it, that ends at :meth:`close_session`,
         when ``token`` is revoked or expires (it never outlives it), or after
         ``lifetime``. What a browser keeps instead of the token itself, so that
-        logging out ends what the browser held. A session's own secret opens a
-        session of the token it belongs to. ``Unauthorized`` for a token that does not
-        authenticate."""
-        self.authenticate(token)
+        logging out ends what the browser held. A token holds at most :data:`SESSIONS_PER_TOKEN` live sessions (the oldest end
+        first). ``Unauthorized`` for a token that does not authenticate, and for a
+        session's own secret (a session does not open another)."""
+        principal = self.authenticate(token)
+        if principal.session_of is not None:
+            # Else a copied cookie could open a session its owner's logout does not end.
+            raise Unauthorized("a dashboard session cannot open another: log in with a token")
         span = parse_duration(lifetime, "lifetime")
         scope = self._scope
         now = scope.clock()
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with scope.store.write() as conn:
-            row = sql.token_by_hash(conn, hash_token(token))
+            # Locked (PostgreSQL; SQLite's writers are serialised): a revoke of the token
+            # waits for this session to commit and then revokes it, or this one sees the
+            # revoke and refuses (sql.token_revoke revokes sessions in a later statement).
+            row = sql.token_lock(conn, principal.token_id)
             if row is None or row.revoked_at is not None:
                 raise Unauthorized("API token was revoked")
-            parent = row.session_of or row.id
+            parent = row.id
             ends = to_micros(now + span)
             if row.expires_at is not None:
                 ends = min(ends, row.expires_at)
@@ -304,6 +320,7 @@ class Auth:
                 expires_at=ends,
                 session_of=parent,
             )
+            sql.token_sessions_trim(conn, parent, SESSIONS_PER_TOKEN, to_micros(now))
             made = sql.token_get(conn, row.project_id, session_id)
         assert made is not None
         return IssuedToken(token_from_row(made), secret)
@@ -395,7 +412,7 @@ class Auth:
             except StoreUnavailable as exc:
                 # Bookkeeping only: a read-only (or full, or locked) store still serves reads.
                 log.debug("chronolog: token %s last use not recorded: %s", row.id, exc.message)
-        return Principal(row.project, row.project_id, role, row.id, row.user)
+        return Principal(row.project, row.project_id, role, row.id, row.user, row.session_of)
 
     def still_valid(self, token_ids: Iterable[int]) -> set[int]:
         """Which of ``token_ids`` (of any project) would still authenticate now: one read

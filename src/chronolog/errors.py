@@ -66,9 +66,10 @@ class InvalidTransition(ValidationError):
 class LeaseLost(Conflict):
     """A job's lease token is stale: another claim owns the job now, or it ended.
 
-    The current lease is :attr:`current_lease`, never in the message or ``details``:
-    they reach the caller (over HTTP too), and the one refused must not learn the
-    token that would let it finish the job anyway."""
+    The current lease is :attr:`current_lease`, not in the message or ``details``: a
+    stale worker must stop, and is not handed the number to carry on with. The lease
+    is a fencing token, not a secret (a job's readers see it); the write role is
+    what is trusted with a project's jobs."""
 
     code = "lease_lost"
     current_lease: int | None = None

@@ -67,7 +67,7 @@ class Slots:
     def take(self, principal: Principal) -> Callable[[], None]:
         """Take one slot of ``principal``'s token and return what gives it back, or raise
         ``TooManyRequests`` when its token, its project or the server has none left."""
-        token = principal.token_id
+        token = principal.holder  # a dashboard session counts as its token
         project = principal.project_id
         with self._lock:
             held = self._open.get(token, 0)

@@ -281,11 +281,12 @@ async def stream_feed(
     query, p = found
     cursor, limit, heartbeat = last_event_id or p.after, p.limit, p.heartbeat
     hub = _hub(request)
-    # Bounded in bytes (the hub's page size), as every page a stream holds while a
-    # slow client reads it.
-    first = await hub.read(ctx.cl, cursor, query, limit)
+    # The slot first: a caller over its caps is refused before it costs a read.
     held: Held = ctx.state.live.open(ctx.principal)
     try:
+        # Bounded in bytes (the hub's page size), as every page a stream holds while
+        # a slow client reads it.
+        first = await hub.read(ctx.cl, cursor, query, limit)
         follower = await hub.follower(ctx.cl, first.next_cursor, query, limit)
     except BaseException:
         held.close()

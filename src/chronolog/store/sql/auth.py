@@ -29,7 +29,9 @@ __all__ = [
     "token_get",
     "token_insert",
     "token_list",
+    "token_lock",
     "token_revoke",
+    "token_sessions_trim",
     "token_touch",
     "token_valid_ids",
     "user_by_name",
@@ -197,17 +199,66 @@ def token_count(conn: Connection) -> int:
 
 def token_revoke(conn: Connection, project_id: int, token_id: int, at: int) -> int:
     """token_revoke: mark a token revoked, and the sessions opened with it (idempotent);
-    returns 1 if the token exists."""
+    returns 1 if the token exists.
+
+    Two statements, in this order: the first locks the token's row (PostgreSQL), so a
+    session being opened under it (``token_lock``) commits first; the second, a new
+    snapshot, then sees that session and revokes it too."""
     conn.execute(
         update(api_tokens)
         .where(
             api_tokens.c.project_id == project_id,
-            or_(api_tokens.c.id == token_id, api_tokens.c.session_of == token_id),
+            api_tokens.c.id == token_id,
+            api_tokens.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+    )
+    conn.execute(
+        update(api_tokens)
+        .where(
+            api_tokens.c.project_id == project_id,
+            api_tokens.c.session_of == token_id,
             api_tokens.c.revoked_at.is_(None),
         )
         .values(revoked_at=at)
     )
     return 1 if token_get(conn, project_id, token_id) is not None else 0
+
+
+def token_lock(conn: Connection, token_id: int) -> AnyRow | None:
+    """token_lock: a token's row, locked until the transaction ends (``FOR UPDATE`` on
+    PostgreSQL; SQLite's writers are serialised already)."""
+    return conn.execute(
+        select(
+            api_tokens.c.id,
+            api_tokens.c.project_id,
+            api_tokens.c.user_id,
+            api_tokens.c.role,
+            api_tokens.c.expires_at,
+            api_tokens.c.revoked_at,
+        )
+        .where(api_tokens.c.id == token_id)
+        .with_for_update()
+    ).first()
+
+
+def token_sessions_trim(conn: Connection, token_id: int, keep: int, at: int) -> None:
+    """token_sessions_trim: end a token's live sessions beyond its newest ``keep``."""
+    newest = (
+        select(api_tokens.c.id)
+        .where(api_tokens.c.session_of == token_id, api_tokens.c.revoked_at.is_(None))
+        .order_by(api_tokens.c.id.desc())
+        .limit(keep)
+    )
+    conn.execute(
+        update(api_tokens)
+        .where(
+            api_tokens.c.session_of == token_id,
+            api_tokens.c.revoked_at.is_(None),
+            api_tokens.c.id.not_in(newest),
+        )
+        .values(revoked_at=at)
+    )
 
 
 def token_valid_ids(conn: Connection, token_ids: Sequence[int], now: int) -> set[int]:
