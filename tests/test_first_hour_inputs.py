@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from chronolog import Chronolog
+from chronolog import Actor, Chronolog
 from chronolog.errors import ChronologError, StoreUnavailable, ValidationError
 
 from ._http import Api, error_of
@@ -177,3 +177,14 @@ def test_a_refused_job_in_a_batch_is_named_the_first_one_too(cl: Chronolog) -> N
         cl.jobs.enqueue("")
     assert not single.value.message.startswith("job 0")  # one job: no made-up number
     assert cl.jobs.counts() == {}
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_an_empty_actor_or_target_id_is_refused(cl: Chronolog, blank: str) -> None:
+    with pytest.raises(ValidationError, match="must not be empty"):
+        cl.events.record("scan", "seen", target={"type": "media", "id": blank})
+    with pytest.raises(ValidationError, match="must not be empty"):
+        cl.events.record("scan", "seen", actor=Actor("user", blank))
+    assert cl.events.recent() == []
+    event = cl.events.record("scan", "seen", target={"type": "media"})  # no id: fine
+    assert cl.events.get(event).target is not None

@@ -74,7 +74,13 @@ def party(
             and "\x00" not in f_kind
             and (
                 f_id is None
-                or (type(f_id) is str and len(f_id) <= limits["id"] and "\x00" not in f_id)
+                or (
+                    type(f_id) is str
+                    and f_id
+                    and len(f_id) <= limits["id"]
+                    and "\x00" not in f_id
+                    and not f_id.isspace()
+                )
             )
             and (
                 f_third is None
@@ -113,6 +119,11 @@ def party(
         if isinstance(ident, bool) or not isinstance(ident, str | int):
             raise ValidationError(f"{name}.id must be text (or an integer)", field=f"{name}.id")
         ident = str(ident)
+        if not ident.strip():
+            # No filter could ever find it; an absent id is None.
+            raise ValidationError(
+                f"{name}.id must not be empty (leave it out for none)", field=f"{name}.id"
+            )
         if len(ident) > limits["id"]:
             raise ValidationError(f"{name}.id is longer than {limits['id']} characters")
         no_nul(ident, f"{name}.id")
