@@ -5,7 +5,7 @@ from __future__ import annotations
 import json as stdlib_json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -65,16 +65,22 @@ def _non_finite(raw: bytes, value: Any) -> float | None:
     silent change of the caller's data (and JSON has no such numbers)."""
     if b"null" not in raw:  # the common case: one byte search
         return None
+    found = _first_leaf(value, lambda n: isinstance(n, float) and not math.isfinite(n))
+    return None if found is None else float(found)
+
+
+def _first_leaf(value: Any, wanted: Callable[[Any], bool]) -> Any:
+    """The first value in ``value`` (mappings' values and lists walked in full) that
+    ``wanted`` accepts, or None."""
     stack = [value]
     while stack:
         node = stack.pop()
-        if isinstance(node, float):
-            if not math.isfinite(node):
-                return node
-        elif isinstance(node, Mapping):
+        if isinstance(node, Mapping):
             stack.extend(node.values())
         elif isinstance(node, list | tuple):
             stack.extend(node)
+        elif wanted(node):
+            return node
     return None
 
 
@@ -110,17 +116,11 @@ def loads_checked(text: str | bytes) -> Any:
 
 def wide_integer(value: Any) -> int | None:
     """The first integer in ``value`` (walked in full) outside [INT_MIN, INT_MAX], if any."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, int) and not isinstance(node, bool):
-            if not INT_MIN <= node <= INT_MAX:
-                return node
-        elif isinstance(node, Mapping):
-            stack.extend(node.values())
-        elif isinstance(node, list | tuple):
-            stack.extend(node)
-    return None
+    found = _first_leaf(
+        value,
+        lambda n: isinstance(n, int) and not isinstance(n, bool) and not INT_MIN <= n <= INT_MAX,
+    )
+    return None if found is None else int(found)
 
 
 def _refuse_wide(name: str, number: int) -> ValidationError:
