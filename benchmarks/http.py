@@ -46,6 +46,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,9 +168,20 @@ def serve(url: str, *extra: str) -> tuple[subprocess.Popen[bytes], str, str, Pat
     return proc, base, match.group(0), log
 
 
-def run_http(url: str, work: list[list[NewEvent]], clients: int) -> float:
-    proc, base, token, log = serve(url)
+@contextlib.contextmanager
+def served(url: str, *extra: str) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
+    """:func:`serve`, stopped (and its log removed) when the block ends."""
+    proc, base, token, log = serve(url, *extra)
     try:
+        yield proc, base, token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.unlink(missing_ok=True)
+
+
+def run_http(url: str, work: list[list[NewEvent]], clients: int) -> float:
+    with served(url) as (_proc, base, token):
         with Client(base, token) as warm:  # the first request pays for imports and pools
             warm.events.recent(1)
         pool = [Client(base, token) for _ in range(clients)]
@@ -189,10 +201,6 @@ def run_http(url: str, work: list[list[NewEvent]], clients: int) -> float:
                 client.close()
         assert total == sum(map(len, work)), total
         return sum(map(len, work)) / elapsed
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.unlink(missing_ok=True)
 
 
 # -- jobs: claim → complete round trips -------------------------------------------------
@@ -213,15 +221,9 @@ def run_jobs(backend: str, count: int) -> tuple[float, float]:
         with Chronolog(url) as cl:
             cl.jobs.enqueue_many([{"kind": "noop", "queue": "bench"} for _ in range(2 * count)])
             library = _drain(cl.jobs, count)
-        proc, base, token, log = serve(url)
-        try:
-            with Client(base, token) as client:
-                client.whoami()
-                remote = _drain(client.jobs, count)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-            log.unlink(missing_ok=True)
+        with served(url) as (_proc, base, token), Client(base, token) as client:
+            client.whoami()
+            remote = _drain(client.jobs, count)
         with Chronolog(url) as cl:
             assert cl.jobs.counts()["bench"]["completed"] == 2 * count
         return library, remote
@@ -268,28 +270,26 @@ def run_sse(backend: str, count: int) -> tuple[list[float], list[float], list[fl
                 lambda i: cl.events.record("tick", str(i)),
                 count,
             )
-        proc, base, token, log = serve(url)
-        try:
-            with Client(base, token) as follower, Client(base, token) as writer:
-                start = follower.feed.read(limit=1000).next_cursor
-                over_http = _latencies(
-                    lambda stop: follower.feed.follow(start, poll=1.0, stop=stop),
-                    lambda i: writer.events.record("tick", f"http {i}"),
+        with (
+            served(url) as (_proc, base, token),
+            Client(base, token) as follower,
+            Client(base, token) as writer,
+        ):
+            start = follower.feed.read(limit=1000).next_cursor
+            over_http = _latencies(
+                lambda stop: follower.feed.follow(start, poll=1.0, stop=stop),
+                lambda i: writer.events.record("tick", f"http {i}"),
+                count,
+            )
+            # A writer in another process, straight to the database: on PostgreSQL
+            # NOTIFY wakes the server; SQLite has no cross-process signal (poll: 1 s).
+            with Chronolog(url) as direct:
+                after = follower.feed.read(start, limit=1000).next_cursor
+                direct_lat = _latencies(
+                    lambda stop: follower.feed.follow(after, poll=1.0, stop=stop),
+                    lambda i: direct.events.record("tick", f"direct {i}"),
                     count,
                 )
-                # A writer in another process, straight to the database: on PostgreSQL
-                # NOTIFY wakes the server; SQLite has no cross-process signal (poll: 1 s).
-                with Chronolog(url) as direct:
-                    after = follower.feed.read(start, limit=1000).next_cursor
-                    direct_lat = _latencies(
-                        lambda stop: follower.feed.follow(after, poll=1.0, stop=stop),
-                        lambda i: direct.events.record("tick", f"direct {i}"),
-                        count,
-                    )
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
-            log.unlink(missing_ok=True)
         return local, over_http, direct_lat
     finally:
         drop()
@@ -382,8 +382,7 @@ def run_streams(backend: str, count: int, requests: int) -> list[str]:
     out = []
     try:
         cap = () if BASELINE else ("--max-streams-per-token", str(count + 10))
-        proc, base, token, log = serve(url, *cap)
-        try:
+        with served(url, *cap) as (_proc, base, token):
             with Chronolog(url) as cl:
                 cl.events.record_many([NewEvent("seed", "x")] * 100)
             idle = _p50_cheap(base, token, requests)
@@ -419,10 +418,6 @@ def run_streams(backend: str, count: int, requests: int) -> list[str]:
                     waiting.close()
                 label = f"{n} waiting {'claim' if kind == 'claims' else 'feed'} long-polls"
                 out.append(f"{backend:<11} {label:<34} {polled:7.1f} ms {polled / idle:7.2f}")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            log.unlink(missing_ok=True)
     finally:
         drop()
     return out
@@ -441,8 +436,7 @@ def run_bodies(backend: str, connections: int, sent_mb: int) -> list[str]:
     url, drop = fresh_store(backend, "bodies")
     out = []
     try:
-        proc, base, _token, log = serve(url)
-        try:
+        with served(url) as (proc, base, _token):
             host, port = base.removeprefix("http://").split(":")
             before = _rss_mb(proc.pid)
             head = (
@@ -476,10 +470,6 @@ def run_bodies(backend: str, connections: int, sent_mb: int) -> list[str]:
                 f"{before:.0f} MB before, {during:.0f} MB during ({during / before:.2f}x), "
                 f"{after:.0f} MB after; {answered} answered 401 at once"
             )
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            log.unlink(missing_ok=True)
     finally:
         drop()
     return out
@@ -498,15 +488,10 @@ def run_slow_readers(backend: str, streams: int) -> str:
                         for i in range(100)
                     ]
                 )
-        proc, base, token, log = serve(url, "--max-streams-per-token", str(streams + 10))
-        try:
+        with served(url, "--max-streams-per-token", str(streams + 10)) as (proc, base, token):
             before = _rss_mb(proc.pid)
             opened = asyncio.run(_hold_unread(base, token, streams))
             during = _rss_mb(proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            log.unlink(missing_ok=True)
     finally:
         drop()
     return (
