@@ -204,24 +204,16 @@ def token_revoke(conn: Connection, project_id: int, token_id: int, at: int) -> i
     Two statements, in this order: the first locks the token's row (PostgreSQL), so a
     session being opened under it (``token_lock``) commits first; the second, a new
     snapshot, then sees that session and revokes it too."""
-    conn.execute(
-        update(api_tokens)
-        .where(
-            api_tokens.c.project_id == project_id,
-            api_tokens.c.id == token_id,
-            api_tokens.c.revoked_at.is_(None),
+    for column in (api_tokens.c.id, api_tokens.c.session_of):  # the token, then its sessions
+        conn.execute(
+            update(api_tokens)
+            .where(
+                api_tokens.c.project_id == project_id,
+                column == token_id,
+                api_tokens.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=at)
         )
-        .values(revoked_at=at)
-    )
-    conn.execute(
-        update(api_tokens)
-        .where(
-            api_tokens.c.project_id == project_id,
-            api_tokens.c.session_of == token_id,
-            api_tokens.c.revoked_at.is_(None),
-        )
-        .values(revoked_at=at)
-    )
     return 1 if token_get(conn, project_id, token_id) is not None else 0
 
 
